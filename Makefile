@@ -1,0 +1,54 @@
+# caucasus-watch: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := venv
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RUNTIME := $(PY) deploy/local/runtime.py
+
+.PHONY: help venv up down status logs test test-unit lint fmt schemas clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the project with dev tools (the default target)
+
+up: $(STAMP) ## Fetch (first time) and start Kafka + Elasticsearch locally, create topics
+	$(RUNTIME) up
+
+down: $(STAMP) ## Stop the local Kafka + Elasticsearch started by `make up`
+	$(RUNTIME) down
+
+status: $(STAMP) ## Show what runs, where, and its health
+	$(RUNTIME) status
+
+logs: $(STAMP) ## Tail the local Kafka + Elasticsearch logs
+	$(RUNTIME) logs
+
+test: $(STAMP) ## Run every test (starts Kafka + Elasticsearch when they are not running)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Unit tests only: no services, no network
+	$(PY) -m pytest -m "not integration and not e2e and not fault and not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff (format check + lint) and mypy on services/ and schemas/
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP) ## Format the code with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schemas: $(STAMP) ## Regenerate the checked-in JSON Schema files from schemas/
+	$(PY) -m schemas.export
+
+clean: ## Remove the virtualenv and caches (not the downloaded Kafka/Elasticsearch)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

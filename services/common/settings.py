@@ -1,0 +1,45 @@
+"""Settings shared by every service; each service subclasses `CommonSettings` once.
+
+Every variable has the `CWATCH_` prefix. The connection settings also accept the names
+users already know (`KAFKA_BOOTSTRAP_SERVERS`, `ELASTICSEARCH_URL`), which the local runtime
+and docker-compose.yml use too.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import TopicNames, index_alias
+
+ENV_PREFIX = "CWATCH_"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092",
+        validation_alias=AliasChoices("CWATCH_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, comma separated",
+    )
+    elasticsearch_url: str = Field(
+        default="http://127.0.0.1:19200",
+        validation_alias=AliasChoices("CWATCH_ELASTICSEARCH_URL", "ELASTICSEARCH_URL"),
+        description="Elasticsearch base URL",
+    )
+    namespace: str = Field(
+        default="",
+        description="Prefix for topics and indices, to run several deployments on one cluster",
+    )
+    log_level: str = Field(default="INFO", description="Python log level")
+    log_json: bool = Field(default=True, description="Structured JSON logs on stderr")
+    metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames.for_namespace(self.namespace)
+
+    @property
+    def index_alias(self) -> str:
+        return index_alias(self.namespace)
