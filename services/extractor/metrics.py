@@ -1,0 +1,18 @@
+"""Every Prometheus metric of the extractor, declared once."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+RAW_CONSUMED = Counter("cwatch_extractor_raw_total", "Raw articles consumed")
+REPORTS_PRODUCED = Counter(
+    "cwatch_extractor_reports_total", "Reports produced", ["relevant", "duplicate"]
+)
+DEAD_LETTERED = Counter(
+    "cwatch_extractor_deadletter_total", "Raw messages sent to the dead-letter topic", ["error_type"]
+)
+EXTRACT_SECONDS = Histogram(
+    "cwatch_extractor_extract_seconds",
+    "Time to extract one raw article",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

@@ -1,0 +1,39 @@
+"""The extractor's one settings object (env prefix CWATCH_, e.g. CWATCH_RELEVANCE_THRESHOLD)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.common.settings import CommonSettings
+
+
+class ExtractorSettings(CommonSettings):
+    app_id: str = Field(default="cwatch-extractor", description="faust app id (consumer group)")
+    data_dir: Path = Field(
+        default=Path(".run/extractor"), description="faust data dir (local table stores)"
+    )
+    relevance_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Score at or above which a report is relevant"
+    )
+    gazetteer_dir: Path | None = Field(
+        default=None, description="Extra gazetteer YAML/TSV folder merged over the packaged one"
+    )
+    near_dup_threshold: float = Field(default=0.8, ge=0, le=1, description="MinHash Jaccard")
+    dedup_window_hours: int = Field(default=72, ge=1, description="How long near-dups are kept")
+    story_window_hours: int = Field(default=48, ge=1, description="Time bucket of a story")
+    max_recent: int = Field(default=20_000, ge=100, description="Signatures kept for near-dups")
+    fast_html: bool = Field(
+        default=True, description="trafilatura without fallback extractors (faster, same F1)"
+    )
+    worker_web_port: int = Field(default=0, description="faust web port; 0 = disabled")
+
+    @property
+    def broker_url(self) -> str:
+        hosts = [h.strip() for h in self.kafka_bootstrap_servers.split(",") if h.strip()]
+        return ";".join(f"kafka://{h}" for h in hosts)
+
+    @property
+    def faust_id(self) -> str:
+        return f"{self.namespace}-{self.app_id}" if self.namespace else self.app_id
