@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -88,9 +89,30 @@ def ensure_topics(servers: str, topics: TopicNames, timeout_s: float = 30.0) -> 
             except TopicAlreadyExistsError:
                 pass  # another process raced us; the topic is there, which is all we need
             log.info("created topics", extra={"topics": [t.name for t in wanted]})
+            _wait_for_leaders(admin, [t.name for t in wanted], timeout_s)
         return [t.name for t in wanted]
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """A new topic refuses writes until each partition has a leader; wait for that here so the
+    first produce does not go through a round of NotLeaderForPartition retries."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            described = admin.describe_topics(names)
+        except Exception:  # metadata not propagated yet
+            described = []
+        ready = [
+            t
+            for t in described
+            if not t.get("error_code") and t["partitions"] and all(p.get("leader_id", p.get("leader", -1)) >= 0 for p in t["partitions"])
+        ]
+        if len(ready) == len(names):
+            return
+        time.sleep(0.1)
+    log.warning("topics without leaders after %.0fs: %s", timeout_s, names)
 
 
 def delete_topics(servers: str, names: list[str]) -> None:

@@ -1,0 +1,188 @@
+"""Test harness: real Kafka and Elasticsearch for marked tests, no network for the rest.
+
+- Unmarked tests are unit tests: sockets are disabled (pytest-socket), as in snuba.
+- Tests marked integration / e2e / fault / browser get the real Kafka and Elasticsearch. When they
+  are not reachable, the session starts them with deploy/local/runtime.py (the same script as
+  `make up`) and stops them at the end. With CI set, a service that cannot be reached fails the
+  run; it is never a skip.
+- Each test gets its own namespace: topics `<ns>.cwatch.*` and indices `<ns>-*`, removed after.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_socket import disable_socket, enable_socket
+
+from schemas.topics import TopicNames
+from services.common.kafka import delete_topics, ensure_topics
+from services.common.settings import CommonSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SERVICE_MARKERS = {"integration", "e2e", "fault", "browser"}
+_VERSIONS_KEY = pytest.StashKey[dict[str, str]]()
+
+
+def needs_services(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in SERVICE_MARKERS)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if needs_services(item):
+        enable_socket()
+    else:
+        disable_socket(allow_unix_socket=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not needs_services(item):
+            item.add_marker(pytest.mark.unit)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def _reachable(settings: CommonSettings) -> tuple[bool, str]:
+    sys.path.insert(0, str(REPO / "deploy" / "local"))
+    import runtime  # type: ignore[import-not-found]
+
+    cfg = runtime.load_config()
+    kafka_ok, kafka_why = runtime.kafka_healthy(cfg)
+    es_ok, es_why = runtime.es_healthy(cfg)
+    return kafka_ok and es_ok, f"Kafka: {kafka_why}; Elasticsearch: {es_why}"
+
+
+@pytest.fixture(scope="session")
+def common_settings() -> CommonSettings:
+    return CommonSettings()
+
+
+@pytest.fixture(scope="session")
+def real_services(request: pytest.FixtureRequest, common_settings: CommonSettings) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": common_settings.kafka_bootstrap_servers,
+        "ELASTICSEARCH_URL": common_settings.elasticsearch_url,
+    }
+    os.environ.update({k: env[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "ELASTICSEARCH_URL")})
+    ok, why = _reachable(common_settings)
+    started_here = False
+    if not ok:
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"starting local Kafka + Elasticsearch ({why})")
+        result = subprocess.run(
+            [sys.executable, str(REPO / "deploy" / "local" / "runtime.py"), "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        ok, why = _reachable(common_settings)
+        if result.returncode != 0 or not ok:
+            message = f"Kafka/Elasticsearch unavailable: {why}\n{result.stderr[-3000:]}"
+            if in_ci():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        started_here = os.environ.get("CWATCH_KEEP_SERVICES", "") == ""
+    request.config.stash[_VERSIONS_KEY] = _service_versions(common_settings)
+    yield
+    if started_here:
+        subprocess.run(
+            [sys.executable, str(REPO / "deploy" / "local" / "runtime.py"), "down"],
+            env=env,
+            capture_output=True,
+        )
+
+
+def _service_versions(settings: CommonSettings) -> dict[str, str]:
+    from elasticsearch import Elasticsearch
+    from kafka import KafkaAdminClient
+
+    es = Elasticsearch(settings.elasticsearch_url)
+    nodes = es.nodes.info(filter_path="nodes.*.version,nodes.*.modules.name")["nodes"]
+    node = next(iter(nodes.values()))
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        api = admin._client.check_version()  # the broker's protocol generation, e.g. (3, 9)
+        cluster = admin.describe_cluster()
+    finally:
+        admin.close()
+    return {
+        "kafka": f"{'.'.join(map(str, api))} (API, cluster {cluster.get('cluster_id')})",
+        "elasticsearch": f"{node['version']} (modules: {', '.join(m['name'] for m in node['modules'])})",
+    }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    versions = config.stash.get(_VERSIONS_KEY, None)
+    if versions:
+        terminalreporter.write_sep("-", "real services used")
+        terminalreporter.write_line(f"Kafka broker: {versions['kafka']}")
+        terminalreporter.write_line(f"Elasticsearch: {versions['elasticsearch']}")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(real_services: None, common_settings: CommonSettings) -> str:
+    return common_settings.kafka_bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def es_url(real_services: None, common_settings: CommonSettings) -> str:
+    return common_settings.elasticsearch_url
+
+
+@pytest.fixture(scope="session")
+def es_client(es_url: str):  # type: ignore[no-untyped-def]
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(es_url, request_timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> Iterator[str]:
+    ns = f"t{uuid.uuid4().hex[:8]}"
+    yield ns
+    if needs_services(request.node) and "es_client" in request.fixturenames:
+        drop_namespace_indices(request.getfixturevalue("es_client"), ns)
+
+
+def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-def]
+    """Delete by concrete names: a cluster may refuse wildcard deletes (destructive_requires_name)."""
+    quiet = client.options(ignore_status=404)
+    names = list(quiet.indices.get(index=f"{ns}-*", expand_wildcards="all", allow_no_indices=True))
+    names = [n for n in names if n.startswith(f"{ns}-")]
+    for start in range(0, len(names), 50):
+        quiet.indices.delete(index=",".join(names[start : start + 50]))
+    templates = quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", [])
+    for template in templates:
+        quiet.indices.delete_index_template(name=template["name"])
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str, namespace: str) -> Iterator[TopicNames]:
+    names = TopicNames.for_namespace(namespace)
+    ensure_topics(kafka_bootstrap, names)
+    yield names
+    try:
+        delete_topics(kafka_bootstrap, [name for name, _ in names.all()])
+    except Exception:  # cleanup must not turn a passing test red
+        pass
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"{data} is not there (tests may read ../shared when it exists)")
+    return data
