@@ -1,0 +1,1 @@
+"""Indexer: report topic -> Elasticsearch (idempotent by report id) -> indexed topic."""

@@ -1,0 +1,342 @@
+"""The indexer service: report topic -> bulk into Elasticsearch -> indexed topic.
+
+Delivery is at-least-once and idempotent: the document `_id` is the report id (op_type index,
+so a replay overwrites), offsets are committed only after every item of the batch was
+acknowledged by Elasticsearch (or dead-lettered), refreshed, and announced on the indexed topic.
+While Elasticsearch is unreachable the consumer keeps polling (to stay in its group) with every
+partition paused, holding only the one batch in flight, and resumes when a retry succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter, Stage
+from schemas.indexed import IndexedEvent
+from schemas.report import Report
+from services.common.dlq import DeadLetterSink
+from services.common.kafka import headers, make_consumer, make_producer
+from services.indexer import metrics
+from services.indexer.bulk import (
+    Action,
+    Batch,
+    Batcher,
+    BatchLimits,
+    Outcome,
+    backoff_delay,
+    bulk_body,
+    index_batch,
+)
+from services.indexer.documents import index_for, to_document
+from services.indexer.migrate import ensure_ready
+from services.indexer.settings import IndexerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    """Where an action came from: enough to commit its offset and dead-letter it."""
+
+    tp: TopicPartition
+    offset: int
+    key: bytes | None
+    value: bytes
+    report: Report | None = None
+
+
+def make_es(settings: IndexerSettings) -> Elasticsearch:
+    # The client's own retries are off: the indexer retries itself, with its partitions paused.
+    return Elasticsearch(
+        settings.elasticsearch_url,
+        request_timeout=settings.indexer_es_timeout_s,
+        max_retries=0,
+        retry_on_timeout=False,
+    )
+
+
+class Indexer:
+    def __init__(
+        self,
+        settings: IndexerSettings,
+        es: Elasticsearch | None = None,
+        consumer: KafkaConsumer | None = None,
+        producer: KafkaProducer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.alias = settings.index_alias
+        self.es = es or make_es(settings)
+        self.consumer = consumer or make_consumer(
+            settings.kafka_bootstrap_servers,
+            settings.indexer_group_id,
+            [self.topics.report],
+            client_id="cwatch-indexer",
+            max_poll_records=settings.indexer_batch_max_docs,
+        )
+        self.producer = producer or make_producer(
+            settings.kafka_bootstrap_servers, client_id="cwatch-indexer"
+        )
+        self.dlq = DeadLetterSink(self.producer, self.topics.deadletter)
+        self.batcher = Batcher(
+            BatchLimits(
+                max_docs=settings.indexer_batch_max_docs,
+                max_bytes=settings.indexer_batch_max_bytes,
+                max_wait_s=settings.indexer_batch_max_wait_ms / 1000,
+            )
+        )
+        self.stopping = threading.Event()
+        self._held: Batch | None = None  # a batch ES has not fully taken yet
+        self._held_attempts = 0
+        self._rng = random.Random()
+        self._last_lag = 0.0
+
+    # ---- Kafka side -------------------------------------------------------------------------
+
+    def _parse(self, record: Any) -> Source:
+        tp = TopicPartition(record.topic, record.partition)
+        src = Source(tp=tp, offset=record.offset, key=record.key, value=record.value or b"")
+        try:
+            src.report = Report.model_validate_json(src.value)
+        except ValidationError as exc:
+            self._dead_letter(src, f"invalid report: {exc}"[:4000], "invalid_report")
+        return src
+
+    def _dead_letter(self, src: Source, reason: str, error_type: str) -> None:
+        self.dlq.send(
+            DeadLetter.of(
+                Stage.INDEX,
+                reason,
+                src.value,
+                error_type=error_type,
+                original_topic=src.tp.topic,
+                original_partition=src.tp.partition,
+                original_offset=src.offset,
+                original_key=(src.key or b"").decode("utf-8", "replace") or None,
+            )
+        )
+        metrics.DEAD_LETTERED.labels(error_type=error_type).inc()
+
+    def _action(self, src: Source) -> Action | None:
+        if src.report is None:
+            return None
+        report = src.report
+        doc = to_document(report, datetime.now(UTC))
+        return Action(
+            doc_id=report.report_id,
+            index=index_for(report, self.alias),
+            source_json=json.dumps(doc, ensure_ascii=False),
+            context=src,
+        )
+
+    def _commit(self, batch: Batch) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for src in batch.contexts:
+            offsets[src.tp] = max(offsets.get(src.tp, -1), src.offset)
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in offsets.items()}
+            )
+        except CommitFailedError as exc:
+            # The partitions moved to another instance, which re-reads from the last commit; the
+            # re-indexing that causes overwrites the same ids, so nothing is doubled.
+            log.warning("commit failed after rebalance", extra={"error": str(exc)})
+
+    def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag < 5:
+            return
+        self._last_lag = now
+        try:
+            assigned = list(self.consumer.assignment())
+            if not assigned:
+                return
+            ends = self.consumer.end_offsets(assigned)
+            for tp in assigned:
+                lag = max(0, ends.get(tp, 0) - self.consumer.position(tp))
+                metrics.CONSUMER_LAG.labels(partition=str(tp.partition)).set(lag)
+        except Exception as exc:  # metrics must never stop indexing
+            log.debug("lag update failed", extra={"error": str(exc)})
+
+    # ---- Elasticsearch side -----------------------------------------------------------------
+
+    def _send(self, actions: Sequence[Action]) -> Sequence[Mapping[str, Any]]:
+        started = time.perf_counter()
+        kwargs: dict[str, Any] = {}
+        if self.settings.indexer_refresh_mode == "wait_for":
+            kwargs["refresh"] = "wait_for"
+        try:
+            # A prebuilt NDJSON string: each source is serialised once, when the batch is built.
+            body: Any = bulk_body(actions)
+            response = self.es.bulk(operations=body, **kwargs)
+        finally:
+            metrics.BULK_SECONDS.observe(time.perf_counter() - started)
+        metrics.BULK_DOCS.observe(len(actions))
+        return [next(iter(item.values())) for item in response["items"]]
+
+    def _count_item(self, outcome: Outcome, item: Mapping[str, Any]) -> None:
+        if outcome in (Outcome.OK, Outcome.REPLAY):
+            metrics.DOCS_INDEXED.labels(outcome=outcome.value).inc()
+        else:
+            error = item.get("error")
+            reason = error.get("type", "error") if isinstance(error, Mapping) else "error"
+            metrics.DOCS_FAILED.labels(reason=f"{item.get('status')} {reason}").inc()
+
+    def _finish(self, batch: Batch) -> None:
+        """Everything after the bulk, each step done once even if a later one fails."""
+        steps = batch.steps
+        index_batch(
+            batch,
+            self._send,
+            max_attempts=self.settings.indexer_item_max_attempts,
+            base_s=self.settings.indexer_retry_base_s,
+            cap_s=self.settings.indexer_retry_cap_s,
+            on_item=self._count_item,
+            rng=self._rng,
+        )
+        if "refresh" not in steps:
+            written = sorted({a.index for a, _ in batch.acknowledged})
+            if written and self.settings.indexer_refresh_mode == "refresh":
+                self.es.indices.refresh(index=",".join(written))
+            steps.add("refresh")
+        if "dlq" not in steps:
+            for rejected in batch.rejected:
+                self._dead_letter(rejected.action.context, rejected.reason, rejected.error_type)
+            steps.add("dlq")
+        if "announce" not in steps:
+            self._announce(batch)
+            steps.add("announce")
+        self._commit(batch)
+
+    def _announce(self, batch: Batch) -> None:
+        indexed_at = datetime.now(UTC)
+        for action, _ in batch.acknowledged:
+            report: Report = action.context.report
+            event = IndexedEvent(
+                report_id=report.report_id,
+                story_id=report.story_id,
+                index=action.index,
+                headline=report.headline[:500],
+                source_name=report.source.name,
+                language=report.language,
+                relevant=report.relevant,
+                published=report.published,
+                ingested_at=report.ingested_at,
+                indexed_at=indexed_at,
+            )
+            self.producer.send(
+                self.topics.indexed,
+                key=report.story_id.encode("utf-8"),
+                value=event.model_dump_json().encode("utf-8"),
+                headers=headers(source=report.source.name, stage="index"),
+            )
+            ingested = report.ingested_at
+            if ingested.tzinfo is None:
+                ingested = ingested.replace(tzinfo=UTC)
+            metrics.SEARCHABLE_SECONDS.observe(max(0.0, (indexed_at - ingested).total_seconds()))
+        self.producer.flush(timeout=30)
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def _hold(self, batch: Batch, exc: BaseException) -> None:
+        if self._held is None:
+            log.error(
+                "Elasticsearch unavailable, pausing partitions",
+                extra={"error": f"{type(exc).__name__}: {exc}"[:500], "docs": len(batch)},
+            )
+        self._held = batch
+        self._held_attempts += 1
+        metrics.ES_AVAILABLE.set(0)
+
+    def flush(self, batch: Batch) -> bool:
+        try:
+            self._finish(batch)
+        except Exception as exc:
+            self._hold(batch, exc)
+            return False
+        if self._held is not None:
+            log.info("Elasticsearch back, resuming partitions")
+        self._held = None
+        self._held_attempts = 0
+        metrics.ES_AVAILABLE.set(1)
+        return True
+
+    def _wait_while_held(self) -> None:
+        """Stay in the group without taking new records, then retry the held batch."""
+        assert self._held is not None
+        delay = backoff_delay(
+            self._held_attempts,
+            self.settings.indexer_retry_base_s,
+            self.settings.indexer_retry_cap_s,
+            self._rng,
+        )
+        deadline = time.monotonic() + delay
+        while not self.stopping.is_set():
+            assigned = self.consumer.assignment()
+            if assigned:
+                self.consumer.pause(*assigned)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            stray = self.consumer.poll(timeout_ms=int(min(remaining, 1.0) * 1000) or 1)
+            # Partitions assigned by a rebalance meanwhile were not paused yet: put back what they
+            # gave, so nothing is skipped.
+            for tp, records in stray.items():
+                if records:
+                    self.consumer.seek(tp, min(r.offset for r in records))
+        if self.flush(self._held):
+            self.consumer.resume(*self.consumer.paused())
+
+    def step(self) -> None:
+        if self._held is not None:
+            self._wait_while_held()
+            return
+        room = max(1, self.settings.indexer_batch_max_docs - len(self.batcher))
+        polled = self.consumer.poll(
+            timeout_ms=self.settings.indexer_poll_timeout_ms, max_records=room
+        )
+        for records in polled.values():
+            for record in records:
+                src = self._parse(record)
+                self.batcher.add(self._action(src), src)
+        if self.batcher.due():
+            batch = self.batcher.take()
+            if not self.flush(batch):
+                assigned = self.consumer.assignment()
+                if assigned:
+                    self.consumer.pause(*assigned)
+        self._update_lag()
+
+    def run(self) -> None:
+        ensure_ready(self.es, self.settings)
+        metrics.ES_AVAILABLE.set(1)
+        log.info("indexer running", extra={"topic": self.topics.report, "alias": self.alias})
+        try:
+            while not self.stopping.is_set():
+                self.step()
+            if len(self.batcher) and self._held is None:
+                self.flush(self.batcher.take())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.consumer.close(autocommit=False)
+        finally:
+            self.producer.close(timeout=10)

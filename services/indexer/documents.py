@@ -1,0 +1,78 @@
+"""Report -> Elasticsearch document, and which monthly index it belongs in. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.report import EntityType, Report
+from services.indexer.mapping import MAPPING_VERSION, index_name
+
+# Publishers' clocks and time zones are wrong often enough: a date this far after the ingest
+# time is not believed, so it cannot create an index for a month that has not come yet.
+MAX_FUTURE_SKEW = timedelta(days=2)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def effective_date(report: Report) -> datetime:
+    """The date a report is filed and sorted under: published when plausible, else ingested."""
+    ingested = _utc(report.ingested_at)
+    if report.published is None:
+        return ingested
+    published = _utc(report.published)
+    if published > ingested + MAX_FUTURE_SKEW:
+        return ingested
+    return published
+
+
+def index_for(report: Report, alias: str, version: int = MAPPING_VERSION) -> str:
+    return index_name(alias, effective_date(report), version)
+
+
+DERIVED_FIELDS = (
+    "mapping_version",
+    "date",
+    "indexed_at",
+    "entity_ids",
+    "person_ids",
+    "organization_ids",
+    "place_ids",
+    "place_points",
+    "event_types",
+    "figure_kinds",
+)
+"""Fields the indexer adds to a report's own fields; removed again by `report_from_document`."""
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def to_document(report: Report, indexed_at: datetime) -> dict[str, Any]:
+    """The `_source` of a report: the report itself (so it can be returned as-is) plus
+    flattened fields for filters and facets, and geo points of the places it mentions."""
+    doc: dict[str, Any] = report.model_dump(mode="json")
+    entities = report.entities
+    doc["mapping_version"] = MAPPING_VERSION
+    doc["date"] = effective_date(report).isoformat()
+    doc["indexed_at"] = _utc(indexed_at).isoformat()
+    doc["entity_ids"] = _unique([e.id for e in entities])
+    doc["person_ids"] = _unique([e.id for e in entities if e.type == EntityType.PERSON])
+    doc["organization_ids"] = _unique([e.id for e in entities if e.type == EntityType.ORGANIZATION])
+    doc["place_ids"] = _unique([e.id for e in entities if e.type == EntityType.PLACE])
+    doc["place_points"] = [
+        {"lat": e.lat, "lon": e.lon}
+        for e in entities
+        if e.type == EntityType.PLACE and e.lat is not None and e.lon is not None
+    ]
+    doc["event_types"] = _unique([e.type.value for e in report.events])
+    doc["figure_kinds"] = _unique([f.kind.value for f in report.figures])
+    return doc
+
+
+def report_from_document(source: dict[str, Any]) -> Report:
+    """The Report stored in a document (for migrations and the API). Raises ValidationError."""
+    return Report.model_validate({k: v for k, v in source.items() if k not in DERIVED_FIELDS})

@@ -1,0 +1,171 @@
+"""Index layout: one composable template per mapping version, monthly indices behind one alias.
+
+Indices are `<alias>-v<MAPPING_VERSION>-YYYY.MM` (by published date, else ingest date), so an
+old month is dropped by deleting one index. The mapping uses only what every Elasticsearch
+distribution ships (the integ-test-zip build has no analysis-common, mapper-extras, painless):
+the `standard` analyzer, keyword, date, geo_point, nested. Cross-script matching is done by
+`folded_text`, which the extractor transliterates and case-folds in Python.
+
+Changing `mappings()` means bumping MAPPING_VERSION and running `cwatch indexer migrate`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+MAPPING_VERSION = 1
+
+_INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
+
+# A report with more figures than this is garbage; ES rejects it and it goes to the DLQ.
+MAX_FIGURES_PER_REPORT = 500
+
+
+def template_name(alias: str, version: int = MAPPING_VERSION) -> str:
+    return f"{alias}-v{version}"
+
+
+def index_pattern(alias: str, version: int = MAPPING_VERSION) -> str:
+    return f"{alias}-v{version}-*"
+
+
+def index_name(alias: str, when: datetime, version: int = MAPPING_VERSION) -> str:
+    return f"{alias}-v{version}-{when.year:04d}.{when.month:02d}"
+
+
+def parse_index_name(name: str) -> tuple[str, int, str] | None:
+    """(alias, version, 'YYYY.MM') of a report index name, None for any other name."""
+    m = _INDEX_RE.match(name)
+    if not m:
+        return None
+    return m["alias"], int(m["version"]), f"{m['year']}.{m['month']}"
+
+
+def _keyword(**extra: Any) -> dict[str, Any]:
+    return {"type": "keyword", **extra}
+
+
+def _text(**extra: Any) -> dict[str, Any]:
+    return {"type": "text", "analyzer": "standard", **extra}
+
+
+def mappings() -> dict[str, Any]:
+    """Explicit mapping. `dynamic: false` keeps unknown (newer) fields in _source unindexed,
+    so a schema addition never breaks indexing and is picked up by the next mapping version."""
+    return {
+        "dynamic": False,
+        "_meta": {"mapping_version": MAPPING_VERSION},
+        "properties": {
+            "schema_version": {"type": "integer"},
+            "mapping_version": {"type": "integer"},
+            # Ids have no ignore_above: an absurd id is rejected (dead-lettered), not half-indexed.
+            "report_id": _keyword(),
+            "article_id": _keyword(),
+            "story_id": _keyword(),
+            "content_hash": _keyword(),
+            "duplicate_of": _keyword(),
+            "near_duplicate_of": _keyword(),
+            "item_index": {"type": "integer"},
+            "url": _keyword(ignore_above=4096),
+            "canonical_url": _keyword(ignore_above=4096),
+            "source": {
+                "properties": {
+                    "name": _keyword(ignore_above=300),
+                    "kind": _keyword(),
+                    "url": _keyword(ignore_above=4096),
+                    "country": _keyword(),
+                    "language": _keyword(),
+                    "affiliation": _keyword(),
+                }
+            },
+            "headline": _text(fields={"raw": _keyword(ignore_above=512)}),
+            "byline": _text(),
+            "body": _text(),
+            "folded_text": _text(),
+            "language": _keyword(),
+            "language_confidence": {"type": "float"},
+            "paragraph_languages": {"type": "object", "enabled": False},
+            "published": {"type": "date"},
+            "ingested_at": {"type": "date"},
+            "extracted_at": {"type": "date"},
+            "indexed_at": {"type": "date"},
+            "date": {"type": "date"},
+            "entities": {
+                "properties": {
+                    "id": _keyword(),
+                    "name": _keyword(ignore_above=512),
+                    "type": _keyword(),
+                    "country": _keyword(),
+                    "surface_forms": _text(),
+                }
+            },
+            "entity_ids": _keyword(),
+            "person_ids": _keyword(),
+            "organization_ids": _keyword(),
+            "place_ids": _keyword(),
+            "place_points": {"type": "geo_point"},
+            "events": {
+                "properties": {
+                    "type": _keyword(),
+                    "confidence": {"type": "float"},
+                    "evidence": _text(),
+                }
+            },
+            "event_types": _keyword(),
+            "figures": {
+                "type": "nested",
+                "properties": {
+                    "kind": _keyword(),
+                    "value": {"type": "long"},
+                    "text": _keyword(ignore_above=256),
+                    "approximate": {"type": "boolean"},
+                    "subject": _text(),
+                    "claimant": _text(fields={"raw": _keyword(ignore_above=256)}),
+                    "evidence": _text(),
+                },
+            },
+            "figure_kinds": _keyword(),
+            "relevance": {"type": "float"},
+            "relevant": {"type": "boolean"},
+            "html_truncated": {"type": "boolean"},
+        },
+    }
+
+
+def index_settings(
+    refresh_interval: str = "1s", shards: int = 1, replicas: int = 0
+) -> dict[str, Any]:
+    # refresh_interval is explicit: without it an index that sees no searches for 30 s goes
+    # "search idle" and stops refreshing, so the first search after a pause would block.
+    return {
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
+        "refresh_interval": refresh_interval,
+        "mapping": {"nested_objects": {"limit": MAX_FIGURES_PER_REPORT}},
+    }
+
+
+def index_template(
+    alias: str,
+    version: int = MAPPING_VERSION,
+    refresh_interval: str = "1s",
+    shards: int = 1,
+    replicas: int = 0,
+    with_alias: bool = True,
+) -> dict[str, Any]:
+    """Body of `PUT _index_template/<template_name>`: any index the indexer auto-creates for a new
+    month gets the mapping and joins the search alias."""
+    template: dict[str, Any] = {
+        "settings": {"index": index_settings(refresh_interval, shards, replicas)},
+        "mappings": mappings(),
+    }
+    if with_alias:
+        template["aliases"] = {alias: {}}
+    return {
+        "index_patterns": [index_pattern(alias, version)],
+        "priority": 200,
+        "template": template,
+        "_meta": {"mapping_version": version, "managed_by": "cwatch indexer"},
+    }

@@ -1,0 +1,43 @@
+"""The indexer's one settings object (environment: CWATCH_INDEXER_*, plus the common ones)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import CommonSettings
+
+
+class IndexerSettings(CommonSettings):
+    indexer_group_id: str = Field(
+        default="cwatch-indexer", description="Kafka consumer group; instances share partitions"
+    )
+    indexer_batch_max_docs: int = Field(default=1000, ge=1, description="Bulk request: max docs")
+    indexer_batch_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Bulk request: max bytes of sources"
+    )
+    indexer_batch_max_wait_ms: int = Field(
+        default=100,
+        ge=0,
+        description="Flush a partial batch after this long: bounds ingest->searchable latency",
+    )
+    indexer_poll_timeout_ms: int = Field(default=100, ge=1)
+    indexer_refresh_interval: str = Field(
+        default="1s", description="index.refresh_interval of the report indices (set explicitly)"
+    )
+    indexer_refresh_mode: str = Field(
+        default="refresh",
+        pattern="^(refresh|wait_for)$",
+        description="'refresh': refresh written indices after each bulk (lowest latency); "
+        "'wait_for': bulk with refresh=wait_for (fewer segments, up to refresh_interval slower)",
+    )
+    indexer_shards: int = Field(default=1, ge=1)
+    indexer_replicas: int = Field(default=0, ge=0)
+    indexer_es_timeout_s: float = Field(default=30.0, gt=0)
+    indexer_retry_base_s: float = Field(default=0.2, gt=0, description="First backoff delay")
+    indexer_retry_cap_s: float = Field(default=10.0, gt=0, description="Longest backoff delay")
+    indexer_item_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Attempts for a 429/5xx item inside one flush before the whole batch is "
+        "held back (partitions paused) and retried later; an item is never dropped",
+    )
