@@ -20,7 +20,11 @@ from pathlib import Path
 from services.extractor.fold import fold_text
 
 KEEP_TYPES = {"locality", "localadmin", "county", "region", "macroregion"}
-SIDE_KEYS = {"hy": "name:hye_x_preferred", "az": "name:aze_x_preferred", "ru": "name:rus_x_preferred"}
+SIDE_KEYS = {
+    "hy": "name:hye_x_preferred",
+    "az": "name:aze_x_preferred",
+    "ru": "name:rus_x_preferred",
+}
 HEADER = ["id", "country", "placetype", "name", "hy", "az", "ru", "aliases"]
 MIN_FOLDED = 4
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "gazetteer"

@@ -9,7 +9,9 @@ REPORTS_PRODUCED = Counter(
     "cwatch_extractor_reports_total", "Reports produced", ["relevant", "duplicate"]
 )
 DEAD_LETTERED = Counter(
-    "cwatch_extractor_deadletter_total", "Raw messages sent to the dead-letter topic", ["error_type"]
+    "cwatch_extractor_deadletter_total",
+    "Raw messages sent to the dead-letter topic",
+    ["error_type"],
 )
 EXTRACT_SECONDS = Histogram(
     "cwatch_extractor_extract_seconds",
