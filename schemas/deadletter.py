@@ -35,13 +35,15 @@ class DeadLetter(ContractModel):
     attempts: int = Field(default=1, ge=1)
 
     @classmethod
-    def of(cls, stage: Stage, reason: str, payload: bytes | str | None = None, **kw: object) -> DeadLetter:
+    def of(
+        cls, stage: Stage, reason: str, payload: bytes | str | None = None, **kw: object
+    ) -> DeadLetter:
         raw = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else payload
         return cls(
             stage=stage,
             reason=reason[:4000],
             payload_b64=base64.b64encode(raw or b"").decode("ascii"),
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
     def payload(self) -> bytes:

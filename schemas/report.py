@@ -113,6 +113,7 @@ class Report(ContractModel):
     near_duplicate_of: str | None = None
     story_id: str = Field(description="Groups reports of one event across sources and sides")
     folded_text: str = Field(
-        default="", description="Transliterated, case-folded headline + body for cross-script search"
+        default="",
+        description="Transliterated, case-folded headline + body for cross-script search",
     )
     html_truncated: bool = False

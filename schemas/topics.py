@@ -31,7 +31,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("report", "cwatch.report.v1", partitions=6),
     TopicSpec("indexed", "cwatch.indexed.v1", partitions=3),
     TopicSpec("alert", "cwatch.alert.v1", partitions=3),
-    TopicSpec("deadletter", "cwatch.deadletter.v1", partitions=1, retention_ms=30 * 24 * 3600 * 1000),
+    TopicSpec(
+        "deadletter", "cwatch.deadletter.v1", partitions=1, retention_ms=30 * 24 * 3600 * 1000
+    ),
     TopicSpec("subscriptions", "cwatch.subscriptions.v1", partitions=1, compacted=True),
 )
 

@@ -67,7 +67,9 @@ def common_settings() -> CommonSettings:
 
 
 @pytest.fixture(scope="session")
-def real_services(request: pytest.FixtureRequest, common_settings: CommonSettings) -> Iterator[None]:
+def real_services(
+    request: pytest.FixtureRequest, common_settings: CommonSettings
+) -> Iterator[None]:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": common_settings.kafka_bootstrap_servers,

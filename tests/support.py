@@ -13,7 +13,10 @@ T = TypeVar("T")
 
 
 def wait_for(
-    condition: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.2, what: str = "condition"
+    condition: Callable[[], T],
+    timeout_s: float = 30.0,
+    interval_s: float = 0.2,
+    what: str = "condition",
 ) -> T:
     """Poll until `condition()` is truthy; return its value, or fail the test naming `what`."""
     deadline = time.monotonic() + timeout_s
@@ -26,7 +29,9 @@ def wait_for(
         time.sleep(interval_s)
 
 
-def consume_all(bootstrap: str, topic: str, expect: int | None = None, timeout_s: float = 20.0) -> list[Any]:
+def consume_all(
+    bootstrap: str, topic: str, expect: int | None = None, timeout_s: float = 20.0
+) -> list[Any]:
     """Read a topic from the beginning with a fresh group; stop at `expect` records or when idle."""
     from kafka import KafkaConsumer
 

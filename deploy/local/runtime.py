@@ -135,7 +135,9 @@ def load_config() -> Config:
 
 def mvn(args: list[str], cwd: Path) -> None:
     if not shutil.which("mvn"):
-        raise RuntimeFailure("Maven (`mvn`) is not installed; install it (e.g. apt-get install maven)")
+        raise RuntimeFailure(
+            "Maven (`mvn`) is not installed; install it (e.g. apt-get install maven)"
+        )
     cmd = ["mvn", "-B", "-q", "--strict-checksums", *args]
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -158,7 +160,9 @@ def fetch(cfg: Config) -> None:
     if marker.exists():
         say(f"Kafka {cfg.kafka_version} cached in {cfg.kafka_libs.parent}")
     else:
-        say(f"fetching Kafka {cfg.kafka_version} (broker jars + dependencies) from Maven Central ...")
+        say(
+            f"fetching Kafka {cfg.kafka_version} (broker jars + dependencies) from Maven Central ..."
+        )
         partial = cfg.kafka_libs.with_name("libs.partial")
         shutil.rmtree(partial, ignore_errors=True)
         mvn(
@@ -324,7 +328,9 @@ def kafka_healthy(cfg: Config) -> tuple[bool, str]:
         from kafka import KafkaAdminClient
 
         admin = KafkaAdminClient(
-            bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=5000, client_id="cwatch-health"
+            bootstrap_servers=cfg.kafka_bootstrap,
+            request_timeout_ms=5000,
+            client_id="cwatch-health",
         )
         try:
             admin.list_topics()
@@ -388,7 +394,16 @@ def start_kafka(cfg: Config, java: Path) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         say(f"formatting Kafka storage (cluster id {cluster_id})")
         result = subprocess.run(
-            [java_bin, *common, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            [
+                java_bin,
+                *common,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
             capture_output=True,
             text=True,
         )
@@ -406,7 +421,9 @@ def start_kafka(cfg: Config, java: Path) -> None:
             start_new_session=True,
         )
     (kdir / "kafka.pid").write_text(str(proc.pid))
-    say(f"Kafka {cfg.kafka_version} starting on {cfg.kafka_bootstrap} (pid {proc.pid}, log {log_path})")
+    say(
+        f"Kafka {cfg.kafka_version} starting on {cfg.kafka_bootstrap} (pid {proc.pid}, log {log_path})"
+    )
 
 
 # ---------------------------------------------------------------- Elasticsearch
@@ -445,12 +462,15 @@ def ensure_es_user() -> None:
         return
     say(f"creating system user {ES_USER!r} to run Elasticsearch (it refuses to run as root)")
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER], check=True
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER],
+        check=True,
     )
 
 
 def user_can_reach(path: Path) -> bool:
-    result = subprocess.run(["runuser", "-u", ES_USER, "--", "test", "-x", str(path)], capture_output=True)
+    result = subprocess.run(
+        ["runuser", "-u", ES_USER, "--", "test", "-x", str(path)], capture_output=True
+    )
     return result.returncode == 0
 
 
@@ -518,7 +538,12 @@ def start_es(cfg: Config, java: Path) -> None:
     with log_path.open("ab") as log:
         # -d returns once the node started (or failed); the server JVM keeps running detached.
         proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
         try:
             rc = proc.wait(timeout=cfg.timeout_s)
@@ -540,7 +565,9 @@ def wait_until(check, what: str, timeout_s: float, log: Path) -> None:  # type: 
         if ok:
             return
         time.sleep(0.5)
-    raise RuntimeFailure(f"{what} not healthy after {timeout_s:.0f}s: {reason}\n--- {log} ---\n{tail(log)}")
+    raise RuntimeFailure(
+        f"{what} not healthy after {timeout_s:.0f}s: {reason}\n--- {log} ---\n{tail(log)}"
+    )
 
 
 def cmd_up(cfg: Config) -> None:
@@ -552,9 +579,15 @@ def cmd_up(cfg: Config) -> None:
     need_kafka = not kafka_ok and kafka_pid is None
     need_es = not es_ok and es_pid is None
     if kafka_ok:
-        say(f"Kafka already answers on {cfg.kafka_bootstrap}" + ("" if kafka_pid else " (not ours; left alone)"))
+        say(
+            f"Kafka already answers on {cfg.kafka_bootstrap}"
+            + ("" if kafka_pid else " (not ours; left alone)")
+        )
     if es_ok:
-        say(f"Elasticsearch already answers on {cfg.es_url}" + ("" if es_pid else " (not ours; left alone)"))
+        say(
+            f"Elasticsearch already answers on {cfg.es_url}"
+            + ("" if es_pid else " (not ours; left alone)")
+        )
     if need_kafka or need_es:
         fetch(cfg)
         java, major = pick_jdk(cfg)
@@ -562,11 +595,15 @@ def cmd_up(cfg: Config) -> None:
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         if need_kafka:
             if port_open(cfg.kafka_host, cfg.kafka_port):
-                raise RuntimeFailure(f"{cfg.kafka_bootstrap} is taken by something that is not Kafka")
+                raise RuntimeFailure(
+                    f"{cfg.kafka_bootstrap} is taken by something that is not Kafka"
+                )
             start_kafka(cfg, java)
         if need_es:
             if port_open(cfg.es_host, cfg.es_port):
-                raise RuntimeFailure(f"{cfg.es_url} is taken by something that is not Elasticsearch")
+                raise RuntimeFailure(
+                    f"{cfg.es_url} is taken by something that is not Elasticsearch"
+                )
             start_es(cfg, java)
     if not kafka_ok:
         wait_until(lambda: kafka_healthy(cfg), "Kafka", cfg.timeout_s, cfg.kafka_dir / "kafka.log")
@@ -585,7 +622,9 @@ def create_topics(cfg: Config) -> None:
     from schemas.topics import TopicNames
     from services.common.kafka import ensure_topics
 
-    created = ensure_topics(cfg.kafka_bootstrap, TopicNames.for_namespace(os.environ.get("CWATCH_NAMESPACE", "")))
+    created = ensure_topics(
+        cfg.kafka_bootstrap, TopicNames.for_namespace(os.environ.get("CWATCH_NAMESPACE", ""))
+    )
     if created:
         say(f"created topics: {', '.join(created)}")
 
@@ -595,7 +634,12 @@ def cmd_down(cfg: Config) -> None:
         ("Elasticsearch", cfg.es_dir / "elasticsearch.pid", cfg.es_dir),
         ("Kafka", cfg.kafka_dir / "kafka.pid", cfg.kafka_dir),
     ):
-        pids = sorted(set(processes_under(f"-Dcwatch.run={marker_dir}") + [p for p in [read_pid(pid_file)] if p]))
+        pids = sorted(
+            set(
+                processes_under(f"-Dcwatch.run={marker_dir}")
+                + [p for p in [read_pid(pid_file)] if p]
+            )
+        )
         if pids:
             say(f"stopping {name} (pid {', '.join(map(str, pids))})")
             stop_pids(pids, name)
@@ -609,7 +653,9 @@ def cmd_status(cfg: Config) -> int:
     es_ok, es_why = es_healthy(cfg)
     kafka_pid = read_pid(cfg.kafka_dir / "kafka.pid")
     es_pid = read_pid(cfg.es_dir / "elasticsearch.pid")
-    print(f"kafka          {cfg.kafka_bootstrap:28} {'UP' if kafka_ok else 'DOWN':5} pid={kafka_pid} {kafka_why}")
+    print(
+        f"kafka          {cfg.kafka_bootstrap:28} {'UP' if kafka_ok else 'DOWN':5} pid={kafka_pid} {kafka_why}"
+    )
     print(f"elasticsearch  {cfg.es_url:28} {'UP' if es_ok else 'DOWN':5} pid={es_pid} {es_why}")
     print(f"run dir        {cfg.run_dir}")
     print(f"cache dir      {cfg.cache_dir}")

@@ -23,7 +23,11 @@ class DeadLetterSink:
     def send(self, letter: DeadLetter, timeout_s: float = 30.0) -> None:
         log.warning(
             "dead-lettered",
-            extra={"stage": letter.stage.value, "reason": letter.reason[:300], "key": letter.original_key},
+            extra={
+                "stage": letter.stage.value,
+                "reason": letter.reason[:300],
+                "key": letter.original_key,
+            },
         )
         future = self._producer.send(
             self._topic,

@@ -40,7 +40,9 @@ def make_producer(servers: str, client_id: str, **overrides: Any) -> KafkaProduc
     return KafkaProducer(**config)
 
 
-def make_consumer(servers: str, group_id: str, topics: Iterable[str], **overrides: Any) -> KafkaConsumer:
+def make_consumer(
+    servers: str, group_id: str, topics: Iterable[str], **overrides: Any
+) -> KafkaConsumer:
     """Manual commits only: a stage commits after its output is acknowledged."""
     config: dict[str, Any] = {
         "bootstrap_servers": bootstrap_list(servers),
@@ -81,7 +83,9 @@ def ensure_topics(servers: str, topics: TopicNames, timeout_s: float = 30.0) -> 
             if spec.compacted:
                 config["cleanup.policy"] = "compact"
             wanted.append(
-                NewTopic(name, num_partitions=spec.partitions, replication_factor=1, topic_configs=config)
+                NewTopic(
+                    name, num_partitions=spec.partitions, replication_factor=1, topic_configs=config
+                )
             )
         if wanted:
             try:
@@ -107,7 +111,9 @@ def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: floa
         ready = [
             t
             for t in described
-            if not t.get("error_code") and t["partitions"] and all(p.get("leader_id", p.get("leader", -1)) >= 0 for p in t["partitions"])
+            if not t.get("error_code")
+            and t["partitions"]
+            and all(p.get("leader_id", p.get("leader", -1)) >= 0 for p in t["partitions"])
         ]
         if len(ready) == len(names):
             return

@@ -48,9 +48,13 @@ def test_keyed_messages_survive_idempotent_produce_and_manual_commit(
     again.close()
 
 
-def test_a_partition_key_always_lands_in_the_same_partition(kafka_bootstrap: str, topics: TopicNames) -> None:
+def test_a_partition_key_always_lands_in_the_same_partition(
+    kafka_bootstrap: str, topics: TopicNames
+) -> None:
     producer = make_producer(kafka_bootstrap, client_id="proof")
-    partitions = {producer.send(topics.raw, key=b"same-key", value=b"x").get(30).partition for _ in range(10)}
+    partitions = {
+        producer.send(topics.raw, key=b"same-key", value=b"x").get(30).partition for _ in range(10)
+    }
     producer.close()
     assert len(partitions) == 1
 
@@ -107,13 +111,19 @@ def test_documents_are_found_by_full_text_search(es_client: Elasticsearch, names
         es_client.index(index=index, id=doc_id, document={"headline": headline, "lang": lang})
     es_client.indices.refresh(index=index)
 
-    hits = es_client.search(index=index, query={"match": {"headline": "lachin ceasefire"}})["hits"]["hits"]
+    hits = es_client.search(index=index, query={"match": {"headline": "lachin ceasefire"}})["hits"][
+        "hits"
+    ]
     assert [hit["_id"] for hit in hits] == ["a"]
-    cyrillic = es_client.search(index=index, query={"match": {"headline": "пашинян"}})["hits"]["hits"]
+    cyrillic = es_client.search(index=index, query={"match": {"headline": "пашинян"}})["hits"][
+        "hits"
+    ]
     assert [hit["_id"] for hit in cyrillic] == ["b"]
 
 
-def test_the_elasticsearch_build_is_the_stripped_integ_test_zip_or_a_full_one(es_client: Elasticsearch) -> None:
+def test_the_elasticsearch_build_is_the_stripped_integ_test_zip_or_a_full_one(
+    es_client: Elasticsearch,
+) -> None:
     modules = {
         module["name"]
         for node in es_client.nodes.info(filter_path="nodes.*.modules.name")["nodes"].values()
@@ -123,9 +133,14 @@ def test_the_elasticsearch_build_is_the_stripped_integ_test_zip_or_a_full_one(es
     assert "transport-netty4" in modules
 
 
-def test_the_consumer_sees_nothing_on_a_fresh_empty_topic(kafka_bootstrap: str, topics: TopicNames) -> None:
+def test_the_consumer_sees_nothing_on_a_fresh_empty_topic(
+    kafka_bootstrap: str, topics: TopicNames
+) -> None:
     consumer = KafkaConsumer(
-        topics.alert, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=1500
+        topics.alert,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1500,
     )
     assert list(consumer) == []
     consumer.close()

@@ -1,0 +1,83 @@
+"""docker-compose.yml cannot run here (no Docker engine), so its structure is checked instead."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+import yaml
+from pydantic_settings import BaseSettings
+
+import services
+from services.common.settings import CommonSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+PROJECT_SERVICES = ("ingestor", "extractor", "indexer", "alerts", "api")
+
+
+def pinned_versions() -> dict[str, str]:
+    pairs = {}
+    for line in (REPO / "deploy/local/versions.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            pairs[key] = value
+    return pairs
+
+
+def settings_env_names() -> set[str]:
+    """Every env var any service's settings object reads (prefix + field name, plus aliases)."""
+    classes: set[type[BaseSettings]] = {CommonSettings}
+    for module_info in pkgutil.walk_packages(services.__path__, "services."):
+        if module_info.name.endswith(".settings"):
+            module = importlib.import_module(module_info.name)
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, BaseSettings)
+                    and value is not BaseSettings
+                ):
+                    classes.add(value)
+    names: set[str] = set()
+    for cls in classes:
+        prefix = cls.model_config.get("env_prefix", "")
+        for field_name, field in cls.model_fields.items():
+            names.add(f"{prefix}{field_name}".upper())
+            alias = field.validation_alias
+            choices = getattr(alias, "choices", [alias] if isinstance(alias, str) else [])
+            names.update(str(choice).upper() for choice in choices if isinstance(choice, str))
+    return names
+
+
+def test_compose_runs_kafka_elasticsearch_and_every_service() -> None:
+    assert {"kafka", "elasticsearch", *PROJECT_SERVICES} <= set(COMPOSE["services"])
+
+
+def test_compose_images_are_the_pinned_local_versions() -> None:
+    versions = pinned_versions()
+    services_ = COMPOSE["services"]
+    assert services_["kafka"]["image"].endswith(f":{versions['KAFKA_VERSION']}")
+    assert services_["elasticsearch"]["image"].endswith(f":{versions['ELASTICSEARCH_VERSION']}")
+
+
+def test_project_services_wait_for_healthy_kafka_and_elasticsearch_and_share_one_image() -> None:
+    for name in PROJECT_SERVICES:
+        service = COMPOSE["services"][name]
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert service["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    for infra in ("kafka", "elasticsearch"):
+        assert "healthcheck" in COMPOSE["services"][infra]
+
+
+def test_compose_env_var_names_are_the_settings_names() -> None:
+    known = settings_env_names()
+    for name in PROJECT_SERVICES:
+        env = COMPOSE["services"][name]["environment"]
+        unknown = set(env) - known
+        assert not unknown, f"{name}: env vars no settings object reads: {sorted(unknown)}"
+
+
+def test_the_dockerfile_referenced_by_compose_exists() -> None:
+    assert (REPO / "deploy/Dockerfile").is_file()

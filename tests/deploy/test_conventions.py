@@ -1,0 +1,27 @@
+"""House rules that keep the code base honest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_no_environment_reads_outside_settings_modules() -> None:
+    offenders = []
+    for path in sorted((REPO / "services").rglob("*.py")) + sorted(
+        (REPO / "schemas").rglob("*.py")
+    ):
+        if path.name == "settings.py":
+            continue
+        text = path.read_text()
+        if re.search(r"os\.environ(?!\s*\.copy\(\))|os\.getenv", text):
+            offenders.append(str(path.relative_to(REPO)))
+    assert not offenders, f"read settings through the service's settings object: {offenders}"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (REPO / ".ci/run").read_text()
+    assert "make test" in ci
+    assert "make test" in (REPO / "README.md").read_text()
