@@ -1,0 +1,1 @@
+"""Ingestor: turns feeds, sitemaps, pages, files and pushed articles into RawArticle messages."""

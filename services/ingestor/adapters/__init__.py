@@ -1,0 +1,1 @@
+"""Source adapters: pure functions from bytes (or records) to RawArticle models or Failures."""

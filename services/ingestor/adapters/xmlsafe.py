@@ -1,0 +1,45 @@
+"""Refuse XML bombs and external entities before any parser expands them."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from services.ingestor.encoding import maybe_gunzip, to_utf8_xml
+
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
+
+
+class UnsafeXml(ValueError):
+    """DTD internal subset, entity declaration or external reference: refused on purpose."""
+
+
+def check_xml_safety(data: bytes) -> ET.Element | None:
+    """Raise UnsafeXml for entity tricks. Returns the parsed root, or None when the document
+    is not well-formed (lenient parsers may still read it: no entity can hide in it then,
+    because the regex screen above already refused every declaration)."""
+    head = data[:200_000]
+    if _ENTITY_DECL.search(head) or _INTERNAL_SUBSET.search(head):
+        raise UnsafeXml("XML declares entities or a DTD internal subset (possible XML bomb)")
+    try:
+        root: ET.Element = DET.fromstring(
+            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException as exc:
+        raise UnsafeXml(f"refused XML: {exc!r}") from exc
+    except ET.ParseError:
+        return None
+    return root
+
+
+def prepare_xml(
+    data: bytes, http_charset: str | None, max_bytes: int
+) -> tuple[bytes, ET.Element | None]:
+    """Gunzip, decode to UTF-8 and check safety; returns (utf-8 bytes, root or None)."""
+    raw = maybe_gunzip(data, max_bytes)
+    utf8, _ = to_utf8_xml(raw, http_charset)
+    return utf8, check_xml_safety(utf8)

@@ -1,0 +1,64 @@
+"""The ingestor's one settings object (environment variables prefixed CWATCH_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.common.kafka import MAX_MESSAGE_BYTES
+from services.common.settings import CommonSettings
+
+DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yaml")
+
+
+class IngestorSettings(CommonSettings):
+    sources_file: Path = Field(
+        default=DEFAULT_SOURCES_FILE, description="YAML list of feeds and sitemaps to poll"
+    )
+    state_path: Path = Field(
+        default=Path("var/ingestor/state.sqlite"),
+        description="SQLite file remembering produced article ids, files and feed validators",
+    )
+    user_agent: str = Field(
+        default="caucasus-watch-ingestor/0.1 (news monitoring; +https://github.com/caucasus-watch)",
+        description="Honest User-Agent sent with every request and matched against robots.txt",
+    )
+    http_connect_timeout_s: float = 5.0
+    http_read_timeout_s: float = 15.0
+    http_total_timeout_s: float = Field(
+        default=30.0, description="Upper bound for one response, including slow trickling bodies"
+    )
+    http_max_body_bytes: int = Field(default=15 * 1024 * 1024, description="Larger bodies fail")
+    http_max_redirects: int = 5
+    http_per_host_concurrency: int = 2
+    http_per_host_min_interval_s: float = Field(
+        default=1.0, description="Minimum gap between two requests to the same host"
+    )
+    respect_robots: bool = True
+    allow_loopback: bool = Field(
+        default=False, description="Let user-given URLs reach 127.0.0.0/8 and ::1 (tests only)"
+    )
+    allow_private: bool = Field(
+        default=False, description="Let user-given URLs reach private and link-local networks"
+    )
+    fetch_linked_pages: bool = Field(
+        default=True, description="Fetch an item's page when its feed has no full text"
+    )
+    poll_interval_s: float = Field(default=600.0, description="Default per-feed poll interval")
+    poll_jitter: float = Field(default=0.1, ge=0, le=1, description="Random +- share of interval")
+    sitemap_max_urls: int = Field(default=200, description="Newest URLs taken from one sitemap")
+    watch_dirs: list[Path] = Field(default_factory=list, description="Folders watched for files")
+    watch_interval_s: float = 2.0
+    file_settle_s: float = Field(
+        default=1.0, description="A file younger than this may still be being written; wait"
+    )
+    push_host: str = "127.0.0.1"
+    push_port: int = 8081
+    push_max_body_bytes: int = 10 * 1024 * 1024
+    max_message_bytes: int = Field(
+        default=MAX_MESSAGE_BYTES, description="Kafka message limit; raw HTML is cut to fit it"
+    )
+    kafka_retry_initial_s: float = 0.5
+    kafka_retry_max_s: float = 30.0
+    ack_timeout_s: float = Field(default=60.0, description="Wait this long for acks per attempt")

@@ -1,0 +1,122 @@
+"""Canonical URLs and stable article ids.
+
+Two URLs of one article (tracking parameters, fragment, AMP or mobile variant, http vs
+https, www or not) must get the same article_id, so duplicates are recognised across
+sources and restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "yclid", "msclkid", "igshid", "mc_cid",
+        "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ocid", "cmpid", "cmp", "ref_src",
+        "ref_url", "spm", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
+        "at_custom4", "ito", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname",
+        "ns_fee", "rss", "rss_source", "feature", "share", "s_cid", "ftag", "xtor",
+        "amp", "outputtype", "utm",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
+MOBILE_HOST_PREFIXES = ("m.", "mobile.", "amp.", "mob.")
+_AMP_PATH = re.compile(r"(?:/amp/?|\.amp|/amp\.html)$", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters that may stay unescaped in a path or query; everything else is %XX upper case.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+class InvalidUrl(ValueError):
+    """The string is not an absolute http(s) URL."""
+
+
+def _host(netloc_host: str) -> str:
+    host = netloc_host.strip(".").lower()
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass  # keep what we have: some hosts are not valid IDNA but still resolvable
+    return host
+
+
+def _fold_mobile(host: str) -> str:
+    for prefix in MOBILE_HOST_PREFIXES:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            return host[len(prefix) :]
+    return host
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def canonicalize_url(url: str) -> str:
+    """The canonical form of an http(s) URL: what users should see and what ids hash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidUrl(f"not an absolute http(s) URL: {url[:200]!r}")
+    host = _fold_mobile(_host(parts.hostname))
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidUrl(f"bad port in {url[:200]!r}") from exc
+    netloc = host if ":" not in host else f"[{host}]"
+    if port and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = quote(unquote(parts.path), safe=_PATH_SAFE) or "/"
+    path = re.sub(r"/{2,}", "/", path)
+    if _AMP_PATH.search(path) and path not in ("/amp", "/amp/"):
+        path = _AMP_PATH.sub("", path) or "/"
+    query_pairs = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
+    query_pairs.sort()
+    query = urlencode(query_pairs, doseq=True)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def identity_key(canonical_url: str) -> str:
+    """What the id hashes: the canonical URL without scheme and leading www."""
+    parts = urlsplit(canonical_url)
+    netloc = parts.netloc
+    if netloc.startswith("www."):
+        netloc = netloc[4:]
+    return urlunsplit(("", netloc, parts.path, parts.query, "")).lstrip("/")
+
+
+def normalize_text(text: str) -> str:
+    """Case-, whitespace- and Unicode-form-insensitive text, for content hashing."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(folded.split())
+
+
+def content_hash(*parts: str | None) -> str:
+    joined = "\n".join(normalize_text(p) for p in parts if p)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def article_id_for_url(canonical_url: str) -> str:
+    digest = hashlib.sha256(b"url\x00" + identity_key(canonical_url).encode("utf-8"))
+    return "u" + digest.hexdigest()[:31]
+
+
+def article_id_for_content(*parts: str | None) -> str:
+    return "c" + content_hash(*parts)[:31]
+
+
+def article_identity(url: str | None, *content: str | None) -> tuple[str, str | None]:
+    """(article_id, canonical_url): from the URL when it is usable, else from the content."""
+    if url:
+        try:
+            canonical = canonicalize_url(url)
+        except InvalidUrl:
+            canonical = None
+        if canonical:
+            return article_id_for_url(canonical), canonical
+    return article_id_for_content(*content), None
