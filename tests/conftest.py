@@ -118,10 +118,26 @@ def _service_versions(settings: CommonSettings) -> dict[str, str]:
         cluster = admin.describe_cluster()
     finally:
         admin.close()
+    kafka = f"protocol {'.'.join(map(str, api))}, cluster {cluster.get('cluster_id')}"
+    release = _kafka_release_from_log()
     return {
-        "kafka": f"{'.'.join(map(str, api))} (API, cluster {cluster.get('cluster_id')})",
+        "kafka": f"{release} ({kafka})" if release else kafka,
         "elasticsearch": f"{node['version']} (modules: {', '.join(m['name'] for m in node['modules'])})",
     }
+
+
+def _kafka_release_from_log() -> str | None:
+    """Kafka reports its release only in its log; read it when the local runtime started it."""
+    import re
+
+    sys.path.insert(0, str(REPO / "deploy" / "local"))
+    import runtime
+
+    log = runtime.load_config().kafka_dir / "kafka.log"
+    if not log.exists():
+        return None
+    found = re.findall(r"Kafka version: (\S+)", log.read_text(errors="replace"))
+    return found[-1] if found else None
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
