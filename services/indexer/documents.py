@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.report import EntityType, Report
+from services.extractor.fold import fold_text
 from services.indexer.mapping import MAPPING_VERSION, index_name
 
 # Publishers' clocks and time zones are wrong often enough: a date this far after the ingest
@@ -70,6 +71,9 @@ def to_document(report: Report, indexed_at: datetime) -> dict[str, Any]:
     ]
     doc["event_types"] = _unique([e.type.value for e in report.events])
     doc["figure_kinds"] = _unique([f.kind.value for f in report.figures])
+    if not report.folded_text:
+        # Search matches on folded_text only; a report without one would be unfindable.
+        doc["folded_text"] = fold_text(f"{report.headline}\n{report.body}")
     return doc
 
 

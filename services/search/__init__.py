@@ -1,0 +1,1 @@
+"""Search API and CLI over the report alias."""

@@ -1,0 +1,160 @@
+"""Runs the bodies built by `query` against the alias and shapes the answers (API and CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from services.search.query import (
+    FACET_FIELDS,
+    SearchParams,
+    build_facets,
+    build_search,
+    build_similar,
+    build_story_versions,
+    next_cursor,
+)
+
+SNIPPET_CHARS = 300
+
+
+class ReportNotFound(LookupError):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def summary(hit: dict[str, Any]) -> dict[str, Any]:
+    """One result line: what a person scans, not the whole report."""
+    src = hit.get("_source", {})
+    body = src.get("body") or ""
+    result: dict[str, Any] = {
+        "report_id": src.get("report_id", hit.get("_id")),
+        "story_id": src.get("story_id"),
+        "headline": src.get("headline", ""),
+        "url": src.get("url"),
+        "source": src.get("source", {}),
+        "language": src.get("language"),
+        "published": src.get("published"),
+        "date": src.get("date"),
+        "ingested_at": src.get("ingested_at"),
+        "relevant": src.get("relevant"),
+        "relevance": src.get("relevance"),
+        "event_types": src.get("event_types", []),
+        "entity_ids": src.get("entity_ids", []),
+        "figure_kinds": src.get("figure_kinds", []),
+        "snippet": body[:SNIPPET_CHARS] + ("…" if len(body) > SNIPPET_CHARS else ""),
+        "score": hit.get("_score"),
+        "index": hit.get("_index"),
+    }
+    if "highlight" in hit:
+        result["highlights"] = hit["highlight"]
+    inner = hit.get("inner_hits", {}).get("versions")
+    if inner is not None:
+        result["versions"] = inner["hits"]["total"]["value"]
+        result["latest_versions"] = [
+            {"report_id": h["_source"].get("report_id"), **h["_source"]}
+            for h in inner["hits"]["hits"]
+        ]
+    return result
+
+
+def shape_aggs(aggs: dict[str, Any]) -> dict[str, Any]:
+    facets = {
+        name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]]
+        for name in FACET_FIELDS
+        if name in aggs
+    }
+    histogram = [
+        {"date": b["key_as_string"], "count": b["doc_count"]}
+        for b in aggs.get("histogram", {}).get("buckets", [])
+    ]
+    return {
+        "facets": facets,
+        "histogram": histogram,
+        "stories": aggs.get("stories", {}).get("value"),
+    }
+
+
+class SearchService:
+    def __init__(self, es: Elasticsearch, alias: str, clock: Callable[[], datetime] = _now) -> None:
+        self.es = es
+        self.alias = alias
+        self.clock = clock
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.es.search(index=self.alias, body=body, ignore_unavailable=True)
+        return dict(response.body)
+
+    def search(self, params: SearchParams) -> dict[str, Any]:
+        body = build_search(params, self.clock())
+        raw = self._search(body)
+        hits = raw["hits"]["hits"]
+        total = raw["hits"]["total"]
+        result: dict[str, Any] = {
+            "total": total["value"],
+            "total_relation": total["relation"],
+            "took_ms": raw.get("took"),
+            "timed_out": raw.get("timed_out", False),
+            "hits": [summary(h) for h in hits],
+            "next_cursor": next_cursor(params, hits, int(body.get("from", 0))),
+        }
+        if "aggregations" in raw:
+            result.update(shape_aggs(raw["aggregations"]))
+        return result
+
+    def facets(self, params: SearchParams) -> dict[str, Any]:
+        raw = self._search(build_facets(params, self.clock()))
+        return {
+            "total": raw["hits"]["total"]["value"],
+            "took_ms": raw.get("took"),
+            **shape_aggs(raw["aggregations"]),
+        }
+
+    def _get(self, report_id: str) -> dict[str, Any]:
+        raw = self._search(
+            {
+                "query": {"ids": {"values": [report_id]}},
+                "size": 1,
+                "_source": {"excludes": ["folded_text"]},
+            }
+        )
+        hits = raw["hits"]["hits"]
+        if not hits:
+            raise ReportNotFound(f"no report with id {report_id!r}")
+        return dict(hits[0])
+
+    def report(self, report_id: str) -> dict[str, Any]:
+        """The report and every version of its story (all sources, oldest first)."""
+        hit = self._get(report_id)
+        source = hit["_source"]
+        versions = self._search(build_story_versions(source["story_id"]))["hits"]
+        return {
+            "report": source,
+            "index": hit["_index"],
+            "story_id": source["story_id"],
+            "versions_total": versions["total"]["value"],
+            "versions": [summary(h) for h in versions["hits"]],
+        }
+
+    def similar(self, report_id: str, size: int = 10) -> dict[str, Any]:
+        hit = self._get(report_id)
+        body = build_similar(hit["_index"], report_id, hit["_source"]["story_id"], size)
+        raw = self._search(body)
+        return {"report_id": report_id, "hits": [summary(h) for h in raw["hits"]["hits"]]}
+
+    def ready(self) -> tuple[bool, str]:
+        try:
+            health = self.es.cluster.health(timeout="1s")
+        except Exception as exc:
+            return False, f"elasticsearch unreachable: {type(exc).__name__}"
+        if health["status"] == "red":
+            return False, "elasticsearch cluster is red"
+        if not self.es.indices.exists_alias(name=self.alias):
+            return False, f"alias {self.alias} does not exist yet (no report indexed)"
+        return True, "ok"

@@ -1,0 +1,15 @@
+"""The search API's one settings object (environment: CWATCH_API_* / CWATCH_SEARCH_*)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import CommonSettings
+
+
+class SearchSettings(CommonSettings):
+    api_host: str = Field(default="127.0.0.1", description="Address `cwatch api run` binds")
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    search_es_timeout_s: float = Field(
+        default=5.0, gt=0, description="Client-side cap on one Elasticsearch request"
+    )
