@@ -1,0 +1,276 @@
+"""The Kafka edge of the ingestor: validated, size-checked RawArticles keyed by article_id.
+
+Delivery rule: an article id is written to the state only after the broker acknowledged the
+message; while the broker is unavailable the sink waits and re-sends, so nothing read is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
+
+from schemas.raw import MAX_RAW_HTML_CHARS, RawArticle
+from services.common.kafka import headers, make_producer
+from services.ingestor.adapters.base import Failure
+from services.ingestor.metrics import (
+    ITEMS_DUPLICATE,
+    ITEMS_FAILED,
+    ITEMS_PRODUCED,
+    ITEMS_TRUNCATED,
+    KAFKA_RETRIES,
+    PENDING,
+)
+from services.ingestor.settings import IngestorSettings
+from services.ingestor.state import IngestState
+
+log = logging.getLogger(__name__)
+
+# Key, headers and the record framing need room next to the JSON value.
+ENVELOPE_BYTES = 64 * 1024
+FLUSH_EVERY = 500
+
+
+def fit_to_limit(article: RawArticle, limit_bytes: int) -> tuple[RawArticle, bytes]:
+    """The article as JSON bytes under `limit_bytes`: oversized HTML (or text) is cut on
+    purpose, with html_truncated=True and original_size kept, never dropped silently."""
+    payload = article.model_dump_json().encode("utf-8")
+    too_many_chars = bool(article.html and len(article.html) > MAX_RAW_HTML_CHARS)
+    if len(payload) <= limit_bytes and not too_many_chars:
+        return article, payload
+    field = "html" if article.html else "text"
+    body: str = getattr(article, field) or ""
+    original = len(body.encode("utf-8"))
+    shell = article.model_copy(
+        update={field: "", "html_truncated": True, "original_size": original}
+    )
+    room = limit_bytes - len(shell.model_dump_json().encode("utf-8"))
+    keep = min(len(body), MAX_RAW_HTML_CHARS if field == "html" else len(body), max(room, 0))
+    while True:
+        cut = article.model_copy(
+            update={field: body[:keep], "html_truncated": True, "original_size": original}
+        )
+        payload = cut.model_dump_json().encode("utf-8")
+        if len(payload) <= limit_bytes or keep == 0:
+            ITEMS_TRUNCATED.inc()
+            return cut, payload
+        # JSON escapes and multi-byte characters make a char longer than a byte.
+        keep = int(keep * min(0.95, limit_bytes / len(payload)))
+
+
+@dataclass
+class _Pending:
+    article_id: str
+    kind: str
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    future: Any
+
+
+ProducerFactory = Callable[[], Any]
+
+
+class RawSink:
+    """Sends RawArticles and dead letters; `flush()` returns once every article is acked."""
+
+    def __init__(
+        self,
+        settings: IngestorSettings,
+        state: IngestState,
+        producer_factory: ProducerFactory | None = None,
+        stop: threading.Event | None = None,
+        on_acked: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.topic = settings.topics.raw
+        self.deadletter_topic = settings.topics.deadletter
+        self._factory = producer_factory or (
+            lambda: make_producer(settings.kafka_bootstrap_servers, "cwatch-ingestor")
+        )
+        self._producer: Any = None
+        self._pending: dict[str, _Pending] = {}
+        self._lock = threading.RLock()
+        self.stop = stop or threading.Event()
+        self.limit_bytes = settings.max_message_bytes - ENVELOPE_BYTES
+        self.on_acked = on_acked
+        self.produced = 0
+        self.duplicates = 0
+        self.failed = 0
+
+    # -- producer lifecycle -------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        return min(
+            self.settings.kafka_retry_max_s,
+            self.settings.kafka_retry_initial_s * 2 ** min(attempt, 10),
+        )
+
+    def producer(self) -> Any:
+        attempt = 0
+        while self._producer is None:
+            try:
+                self._producer = self._factory()
+            except (NoBrokersAvailable, KafkaError) as exc:
+                wait = self._backoff(attempt)
+                log.warning("Kafka unavailable, waiting", extra={"error": str(exc), "wait_s": wait})
+                KAFKA_RETRIES.inc()
+                attempt += 1
+                if self.stop.wait(wait):
+                    raise ShutdownWithPending("stopped while waiting for Kafka") from exc
+        return self._producer
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.flush(timeout=timeout_s)
+            except KafkaError:
+                pass
+            self._producer.close(timeout=timeout_s)
+            self._producer = None
+
+    # -- articles -----------------------------------------------------------------------
+    def is_duplicate(self, article_id: str) -> bool:
+        with self._lock:
+            if article_id in self._pending:
+                return True
+        return self.state.is_seen(article_id)
+
+    def submit(self, article: RawArticle, kind: str = "") -> bool:
+        """Queue one article; False when it was produced before (a duplicate)."""
+        kind = kind or article.source.kind.value
+        if self.is_duplicate(article.article_id):
+            ITEMS_DUPLICATE.labels(kind).inc()
+            self.duplicates += 1
+            return False
+        fitted, value = fit_to_limit(article, self.limit_bytes)
+        RawArticle.model_validate_json(value)  # what consumers will parse, checked before sending
+        item = _Pending(
+            article_id=fitted.article_id,
+            kind=kind,
+            value=value,
+            headers=headers(
+                source=fitted.source.name,
+                source_kind=fitted.source.kind.value,
+                article_id=fitted.article_id,
+            ),
+            future=None,
+        )
+        with self._lock:
+            self._pending[item.article_id] = item
+            PENDING.set(len(self._pending))
+        self._send(item)
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+        return True
+
+    def _send(self, item: _Pending) -> None:
+        try:
+            item.future = self.producer().send(
+                self.topic,
+                key=item.article_id.encode("utf-8"),
+                value=item.value,
+                headers=item.headers,
+            )
+        except KafkaError as exc:  # metadata wait timed out: the broker is away
+            log.warning(
+                "send failed, will retry", extra={"error": str(exc), "key": item.article_id}
+            )
+            item.future = None
+
+    def pending_ids(self) -> set[str]:
+        with self._lock:
+            return set(self._pending)
+
+    def flush(self, timeout_s: float | None = None) -> set[str]:
+        """Wait until every queued article is acknowledged (re-sending after failures).
+        Returns the ids still unacknowledged when timeout_s ran out or stop was set."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        attempt = 0
+        while True:
+            with self._lock:
+                pending = list(self._pending.values())
+            if not pending:
+                return set()
+            if self.stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                return {p.article_id for p in pending}
+            wait = self.settings.ack_timeout_s
+            if deadline is not None:
+                wait = max(0.1, min(wait, deadline - time.monotonic()))
+            if any(p.future is not None for p in pending):
+                try:
+                    self.producer().flush(timeout=wait)
+                except KafkaTimeoutError:
+                    log.warning("Kafka has not acknowledged yet, still waiting")
+            acked: list[_Pending] = []
+            retry: list[_Pending] = []
+            for p in pending:
+                if p.future is None:
+                    retry.append(p)
+                elif p.future.is_done:
+                    (acked if p.future.succeeded() else retry).append(p)
+            self._acknowledge(acked)
+            if retry:
+                KAFKA_RETRIES.inc(len(retry))
+                if self.stop.wait(self._backoff(attempt)):
+                    continue
+                attempt += 1
+                for p in retry:
+                    self._send(p)
+            elif acked:
+                attempt = 0
+
+    def _acknowledge(self, acked: list[_Pending]) -> None:
+        if not acked:
+            return
+        self.state.mark_seen(p.article_id for p in acked)
+        with self._lock:
+            for p in acked:
+                self._pending.pop(p.article_id, None)
+            PENDING.set(len(self._pending))
+        for p in acked:
+            ITEMS_PRODUCED.labels(p.kind).inc()
+            self.produced += 1
+            if self.on_acked:
+                self.on_acked(p.article_id)
+
+    # -- dead letters -------------------------------------------------------------------
+    def dead_letter(self, failure: Failure) -> None:
+        """Publish a failure (waits for the ack, retrying while Kafka is away)."""
+        ITEMS_FAILED.labels(failure.error_type).inc()
+        self.failed += 1
+        letter = failure.to_dead_letter()
+        log.warning(
+            "dead-lettered",
+            extra={
+                "source": failure.source,
+                "reason": failure.reason[:300],
+                "error_type": failure.error_type,
+            },
+        )
+        value = letter.model_dump_json().encode("utf-8")
+        attempt = 0
+        while True:
+            try:
+                future = self.producer().send(
+                    self.deadletter_topic,
+                    key=(failure.key or "").encode("utf-8") or None,
+                    value=value,
+                    headers=headers(source=failure.source[:1000], stage="ingest"),
+                )
+                future.get(timeout=self.settings.ack_timeout_s)
+                return
+            except KafkaError as exc:
+                KAFKA_RETRIES.inc()
+                log.warning("dead letter not acknowledged, retrying", extra={"error": str(exc)})
+                if self.stop.wait(self._backoff(attempt)):
+                    raise ShutdownWithPending("stopped before a dead letter was acked") from exc
+                attempt += 1
+
+
+class ShutdownWithPending(Exception):
+    """Stopped while Kafka was away; unacknowledged items are not marked seen (re-read later)."""
