@@ -1,0 +1,56 @@
+from datetime import UTC, datetime, timedelta
+
+from schemas.report import Report
+from services.indexer.documents import (
+    effective_date,
+    index_for,
+    report_from_document,
+    to_document,
+)
+from tests.indexer.reportgen import ALIYEV, LACHIN, NOW, PASHINYAN, killed, make_report
+
+
+def test_document_flattens_entities_events_figures_and_places() -> None:
+    report = make_report(1, entities=[PASHINYAN, ALIYEV, LACHIN, PASHINYAN], figures=[killed(4)])
+    doc = to_document(report, NOW)
+    assert doc["entity_ids"] == ["person:nikol-pashinyan", "person:ilham-aliyev", "place:lachin"]
+    assert doc["person_ids"] == ["person:nikol-pashinyan", "person:ilham-aliyev"]
+    assert doc["place_ids"] == ["place:lachin"]
+    assert doc["place_points"] == [{"lat": 39.64, "lon": 46.55}]
+    assert doc["event_types"] == ["ceasefire"]
+    assert doc["figure_kinds"] == ["killed"]
+    assert doc["figures"][0]["value"] == 4
+    assert doc["report_id"] == report.report_id
+    assert doc["indexed_at"].startswith("2026-11-20T12:00:00")
+
+
+def test_report_round_trips_through_its_document() -> None:
+    report = make_report(2, figures=[killed()])
+    assert report_from_document(to_document(report, NOW)) == report
+
+
+def test_index_follows_published_month() -> None:
+    report = make_report(0, published=datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
+    assert index_for(report, "cw") == "cw-v1-2025.12"
+
+
+def test_missing_or_future_published_date_falls_back_to_ingest_time() -> None:
+    no_date = make_report(0, published=None, ingested_at=NOW)
+    assert effective_date(no_date) == NOW
+    future = make_report(0, published=NOW + timedelta(days=400), ingested_at=NOW)
+    assert effective_date(future) == NOW
+    assert index_for(future, "cw") == "cw-v1-2026.11"
+
+
+def test_naive_dates_are_taken_as_utc() -> None:
+    report = make_report(
+        0, published=datetime(2026, 1, 1, 0, 30), ingested_at=datetime(2026, 1, 1, 1)
+    )
+    assert effective_date(report) == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+
+
+def test_report_without_folded_text_gets_one_for_search() -> None:
+    report = Report.model_validate(
+        {**make_report(3, headline="Пашинян в Лачине").model_dump(), "folded_text": ""}
+    )
+    assert "pashinyan" in to_document(report, NOW)["folded_text"]
