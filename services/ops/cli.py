@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from schemas.deadletter import Stage
 from schemas.topics import SCHEMA_VERSION
 from services.common.kafka import ensure_topics
+from services.ops import dlq
 from services.ops.settings import OpsSettings
 
 
@@ -18,6 +20,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = topics_sub.add_parser("list", help="Print the declared topics and partition counts")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(func=run_topics_list)
+
+    letters = sub.add_parser("dlq", help="Inspect and replay the dead-letter topic")
+    letters_sub = letters.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    show = letters_sub.add_parser("list", help="List dead letters: time, stage, reason, source")
+    show.add_argument("--stage", choices=[s.value for s in Stage], help="only this stage")
+    show.add_argument("--grep", help="only reasons containing this text")
+    show.add_argument("--limit", type=int, default=50, help="newest N (default 50)")
+    show.add_argument("--json", action="store_true", help="one JSON letter per line")
+    show.set_defaults(func=run_dlq_list)
+    again = letters_sub.add_parser(
+        "replay", help="Send the original messages of one stage back to their topics (after a fix)"
+    )
+    again.add_argument("--stage", required=True, choices=[s.value for s in Stage])
+    again.add_argument("--grep", help="only letters whose reason contains this text")
+    again.add_argument("--dry-run", action="store_true", help="count what would be replayed")
+    again.set_defaults(func=run_dlq_replay)
 
 
 def run_topics_create(args: argparse.Namespace) -> int:
@@ -43,4 +61,42 @@ def run_topics_list(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             print(f"{row['role']:14} {row['topic']:40} partitions={row['partitions']}")
+    return 0
+
+
+def run_dlq_list(args: argparse.Namespace) -> int:
+    settings = OpsSettings()
+    records = dlq.read_all(settings.kafka_bootstrap_servers, settings.topics.deadletter)
+    stage = Stage(args.stage) if args.stage else None
+    chosen = dlq.select(dlq.parse_letters(records), stage, args.grep)[-args.limit :]
+    for item in chosen:
+        letter = item.letter
+        if args.json:
+            print(letter.model_dump_json())
+            continue
+        when = letter.failed_at.strftime("%Y-%m-%d %H:%M:%S")
+        where = letter.source or letter.original_topic or "-"
+        print(
+            f"{when}  {letter.stage.value:8} {letter.error_type:22} {where[:50]:50} {letter.reason[:90]}"
+        )
+    if not args.json:
+        print(
+            f"{len(chosen)} dead letter(s) shown of {len(records)} on {settings.topics.deadletter}"
+        )
+    return 0
+
+
+def run_dlq_replay(args: argparse.Namespace) -> int:
+    settings = OpsSettings()
+    replayed, skipped = dlq.replay(
+        settings.kafka_bootstrap_servers,
+        settings.topics.deadletter,
+        Stage(args.stage),
+        args.grep,
+        args.dry_run,
+    )
+    verb = "would replay" if args.dry_run else "replayed"
+    print(
+        f"{verb} {replayed} message(s) of stage {args.stage}; {skipped} other letter(s) left alone"
+    )
     return 0
