@@ -70,6 +70,7 @@ class _Pending:
     value: bytes
     headers: list[tuple[str, bytes]]
     future: Any
+    aliases: tuple[str, ...] = ()
 
 
 ProducerFactory = Callable[[], Any]
@@ -140,8 +141,10 @@ class RawSink:
                 return True
         return self.state.is_seen(article_id)
 
-    def submit(self, article: RawArticle, kind: str = "") -> bool:
-        """Queue one article; False when it was produced before (a duplicate)."""
+    def submit(self, article: RawArticle, kind: str = "", aliases: tuple[str, ...] = ()) -> bool:
+        """Queue one article; False when it was produced before (a duplicate). `aliases` are
+        other ids of the same item (e.g. the feed link's id when the page redirected) that
+        are marked seen with it, so the next poll skips the item before fetching it."""
         kind = kind or article.source.kind.value
         if self.is_duplicate(article.article_id):
             ITEMS_DUPLICATE.labels(kind).inc()
@@ -159,6 +162,7 @@ class RawSink:
                 article_id=fitted.article_id,
             ),
             future=None,
+            aliases=tuple(a for a in aliases if a != fitted.article_id),
         )
         with self._lock:
             self._pending[item.article_id] = item
@@ -227,7 +231,7 @@ class RawSink:
     def _acknowledge(self, acked: list[_Pending]) -> None:
         if not acked:
             return
-        self.state.mark_seen(p.article_id for p in acked)
+        self.state.mark_seen(i for p in acked for i in (p.article_id, *p.aliases))
         with self._lock:
             for p in acked:
                 self._pending.pop(p.article_id, None)

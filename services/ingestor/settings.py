@@ -56,6 +56,9 @@ class IngestorSettings(CommonSettings):
     push_host: str = "127.0.0.1"
     push_port: int = 8081
     push_max_body_bytes: int = 10 * 1024 * 1024
+    push_ack_timeout_s: float = Field(
+        default=30.0, description="A push answers 503 when Kafka has not acked by then"
+    )
     max_message_bytes: int = Field(
         default=MAX_MESSAGE_BYTES, description="Kafka message limit; raw HTML is cut to fit it"
     )

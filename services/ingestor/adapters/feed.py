@@ -6,11 +6,11 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from schemas.common import SourceInfo
+from schemas.common import SourceInfo, SourceKind
 from schemas.raw import RawArticle
 from services.ingestor.adapters.base import Failure, ItemError, language_code, make_article
 from services.ingestor.adapters.xmlsafe import UnsafeXml, prepare_xml
@@ -40,6 +40,14 @@ class FeedParse:
     language: str | None
     entries: list[FeedEntry] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    source: SourceInfo | None = None
+
+
+def feed_source(feed_url: str | None, title: str | None, language: str | None) -> SourceInfo:
+    """Who published a feed that is not in the sources file: its title, else its host."""
+    host = urlsplit(feed_url).hostname if feed_url else None
+    name = (title or host or "feed").strip()[:300] or "feed"
+    return SourceInfo(name=name, kind=SourceKind.FEED, url=feed_url, language=language)
 
 
 def _struct_to_dt(value: Any) -> datetime | None:
@@ -74,7 +82,7 @@ def _authors(entry: Any) -> list[str]:
 def parse_feed(
     data: bytes,
     *,
-    source: SourceInfo,
+    source: SourceInfo | None = None,
     feed_url: str | None = None,
     http_charset: str | None = None,
     max_bytes: int = 50 * 1024 * 1024,
@@ -99,6 +107,9 @@ def parse_feed(
     feed_title = feed_meta.get("title")
     feed_lang = language_code(feed_meta.get("language"))
     result = FeedParse(title=feed_title, language=feed_lang)
+    if source is None:
+        source = feed_source(feed_url, feed_title, feed_lang)
+    result.source = source
     where = feed_url or source.url or source.name
     for position, entry in enumerate(parsed.entries):
         link = entry.get("link")

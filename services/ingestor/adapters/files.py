@@ -93,7 +93,7 @@ def _text_article(data: bytes, source: SourceInfo) -> RawArticle:
     return make_article(source=source, title=title, text=body or None)
 
 
-def _line_source(value: Any, default: SourceInfo) -> SourceInfo:
+def record_source(value: Any, default: SourceInfo) -> SourceInfo:
     if isinstance(value, str) and value.strip():
         return default.model_copy(update={"name": value.strip()[:300]})
     if isinstance(value, dict):
@@ -124,7 +124,7 @@ def record_to_article(record: Any, default_source: SourceInfo) -> RawArticle:
         if record.get(key) is not None and not isinstance(record[key], str):
             raise ItemError("invalid_record", f"field {key!r} must be a string")
     try:
-        source = _line_source(record.get("source"), default_source)
+        source = record_source(record.get("source"), default_source)
     except ValidationError as exc:
         raise ItemError("invalid_record", f"invalid source: {exc.errors()[0]['msg']}") from exc
     published = record.get("published")

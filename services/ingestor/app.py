@@ -1,0 +1,452 @@
+"""Wiring: sources -> adapters -> RawSink. Used by the CLI (one shot) and the daemon."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from schemas.common import SourceInfo, SourceKind
+from schemas.raw import RawArticle
+from services.ingestor.adapters.base import Failure, ItemError
+from services.ingestor.adapters.feed import FeedError, looks_like_feed, parse_feed
+from services.ingestor.adapters.files import (
+    file_source,
+    iter_files,
+    read_file,
+    record_to_article,
+)
+from services.ingestor.adapters.page import parse_page
+from services.ingestor.adapters.sitemap import SitemapError, looks_like_sitemap, parse_sitemap
+from services.ingestor.http import HTML_TYPES, FetchError, FetchResult, SafeHttpClient
+from services.ingestor.metrics import (
+    ITEMS_DUPLICATE,
+    ITEMS_FETCHED,
+    LINKED_PAGE_FAILURES,
+    SOURCE_LAST_SUCCESS,
+)
+from services.ingestor.producer import RawSink
+from services.ingestor.settings import IngestorSettings
+from services.ingestor.sources import SourceEntry
+from services.ingestor.state import IngestState
+from services.ingestor.urls import InvalidUrl, article_id_for_url, canonicalize_url
+
+log = logging.getLogger(__name__)
+
+MAX_SITEMAP_CHILDREN = 50
+MAX_FAILURES_KEPT = 200
+
+
+@dataclass
+class Summary:
+    produced: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    unchanged_files: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "produced": self.produced,
+            "duplicate": self.duplicate,
+            "failed": self.failed,
+            "unchanged_files": self.unchanged_files,
+            "failed_by_reason": dict(self.reasons),
+            "failures": [{"source": s, "reason": r} for s, r in self.failures],
+        }
+
+
+def url_id(url: str) -> str | None:
+    try:
+        return article_id_for_url(canonicalize_url(url))
+    except InvalidUrl:
+        return None
+
+
+def site_source(url: str, kind: SourceKind) -> SourceInfo:
+    parts = urlsplit(url)
+    host = parts.hostname or "web"
+    return SourceInfo(name=host, kind=kind, url=f"{parts.scheme}://{parts.netloc}")
+
+
+class Ingestor:
+    """One worker: reads sources and hands articles and failures to its own RawSink.
+    Not thread-safe; the daemon gives each thread its own Ingestor (they share state and
+    the HTTP client)."""
+
+    def __init__(
+        self,
+        settings: IngestorSettings,
+        state: IngestState,
+        http: SafeHttpClient | None = None,
+        sink: RawSink | None = None,
+        progress: Callable[[Summary], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.http = http or SafeHttpClient(settings)
+        self.sink = sink or RawSink(settings, state)
+        self.summary = Summary()
+        self.progress = progress
+
+    # -- the two exits: an article or a failure -----------------------------------------
+    def _sync_counts(self) -> None:
+        self.summary.produced = self.sink.produced
+        if self.progress:
+            self.progress(self.summary)
+
+    def emit(self, article: RawArticle, kind: str, aliases: tuple[str, ...] = ()) -> bool:
+        ITEMS_FETCHED.labels(kind).inc()
+        fresh = self.sink.submit(article, kind, aliases)
+        if not fresh:
+            self.summary.duplicate += 1
+        self._sync_counts()
+        return fresh
+
+    def fail(self, failure: Failure) -> None:
+        self.sink.dead_letter(failure)
+        self.summary.failed += 1
+        self.summary.reasons[failure.error_type] += 1
+        if len(self.summary.failures) < MAX_FAILURES_KEPT:
+            self.summary.failures.append((failure.source, failure.reason))
+        self._sync_counts()
+
+    def skip_duplicate(self, kind: str) -> None:
+        ITEMS_DUPLICATE.labels(kind).inc()
+        self.summary.duplicate += 1
+        self._sync_counts()
+
+    def flush(self) -> None:
+        self.sink.flush()
+        self._sync_counts()
+
+    def _handle(self, item: RawArticle | Failure, kind: str) -> None:
+        if isinstance(item, Failure):
+            self.fail(item)
+        else:
+            self.emit(item, kind)
+
+    # -- files ----------------------------------------------------------------------------
+    def ingest_path(
+        self,
+        root: Path,
+        source: SourceInfo | None = None,
+        only_changed: bool = True,
+        settle_s: float = 0.0,
+    ) -> None:
+        """Every supported file under root; unchanged files (same size and mtime as when
+        last fully produced) are skipped. Files are remembered only after the flush."""
+        done: list[tuple[Path, int, int]] = []
+        now = time.time()
+        for path in iter_files(root):
+            try:
+                st = path.stat()
+            except OSError as exc:
+                self.fail(Failure(str(path), f"cannot stat file: {exc}", "unreadable_file"))
+                continue
+            if settle_s and now - st.st_mtime < settle_s:
+                continue  # probably still being written; the next scan takes it
+            if only_changed and self.state.file_unchanged(path, st.st_size, st.st_mtime_ns):
+                self.summary.unchanged_files += 1
+                continue
+            for item in read_file(path, source=source or file_source(path)):
+                self._handle(item, SourceKind.FILE.value)
+            done.append((path, st.st_size, st.st_mtime_ns))
+            if len(done) >= 1000:
+                self.flush()
+                self.state.mark_files(done)
+                done = []
+        self.flush()
+        self.state.mark_files(done)
+
+    # -- web --------------------------------------------------------------------------------
+    def ingest_url(self, url: str, source: SourceInfo | None = None, kind: str = "auto") -> None:
+        """One URL given by a user: a feed, a sitemap or a page (auto-detected)."""
+        if kind == "feed":
+            self.poll_feed(url, source)
+        elif kind == "sitemap":
+            self.poll_sitemap(url, source)
+        elif kind == "page":
+            self.ingest_page(url, source)
+        else:
+            try:
+                result = self.http.get(url, kind="auto")
+            except FetchError as exc:
+                self.fail(Failure(url, str(exc), exc.reason))
+                return
+            head = result.body[:4096].lstrip()
+            if looks_like_sitemap(head):
+                self._ingest_sitemap_bytes(url, result, source, depth=0)
+            elif looks_like_feed(head) or head.startswith(b"\x1f\x8b"):
+                self._ingest_feed_result(url, result, source)
+            else:
+                self._ingest_page_result(url, result, source)
+        self.flush()
+
+    def ingest_page(
+        self, url: str, source: SourceInfo | None = None, hints: dict[str, Any] | None = None
+    ) -> None:
+        pre = url_id(url)
+        if pre and self.sink.is_duplicate(pre):
+            self.skip_duplicate(SourceKind.PAGE.value)
+            return
+        try:
+            result = self.http.get(url, accept=HTML_TYPES, kind="page")
+        except FetchError as exc:
+            self.fail(Failure(url, str(exc), exc.reason))
+            return
+        self._ingest_page_result(url, result, source, hints)
+
+    def _ingest_page_result(
+        self,
+        url: str,
+        result: FetchResult,
+        source: SourceInfo | None,
+        hints: dict[str, Any] | None = None,
+    ) -> None:
+        src = source or site_source(result.final_url, SourceKind.PAGE)
+        try:
+            article = parse_page(
+                result.body,
+                source=src,
+                url=result.final_url,
+                http_charset=result.charset,
+                **(hints or {}),
+            )
+        except ItemError as exc:
+            self.fail(Failure(url, exc.reason, exc.error_type, result.body))
+            return
+        pre = url_id(url)
+        self.emit(article, src.kind.value, (pre,) if pre else ())
+
+    def poll_feed(self, url: str, source: SourceInfo | None = None) -> None:
+        """Conditional GET of a feed; validators are saved only once every item is acked."""
+        etag, modified = self.state.feed_validators(url)
+        try:
+            result = self.http.get(url, kind="feed", etag=etag, last_modified=modified)
+        except FetchError as exc:
+            self.fail(Failure(url, str(exc), exc.reason))
+            return
+        if result.not_modified:
+            SOURCE_LAST_SUCCESS.labels(url).set_to_current_time()
+            return
+        if self._ingest_feed_result(url, result, source):
+            self.flush()
+            self.state.save_feed(url, result.etag, result.last_modified)
+            SOURCE_LAST_SUCCESS.labels(url).set_to_current_time()
+
+    def _ingest_feed_result(self, url: str, result: FetchResult, source: SourceInfo | None) -> bool:
+        try:
+            parsed = parse_feed(
+                result.body,
+                source=source,
+                feed_url=result.final_url,
+                http_charset=result.charset,
+                max_bytes=self.settings.http_max_body_bytes * 4,
+            )
+        except FeedError as exc:
+            self.fail(Failure(url, exc.reason, exc.error_type, result.body))
+            return False
+        for failure in parsed.failures:
+            self.fail(failure)
+        for entry in parsed.entries:
+            article = entry.article
+            if self.sink.is_duplicate(article.article_id):
+                self.skip_duplicate(SourceKind.FEED.value)
+                continue
+            if not entry.full_text and entry.link and self.settings.fetch_linked_pages:
+                article = self._with_linked_page(article, entry.link)
+            self.emit(article, SourceKind.FEED.value, (entry.article.article_id,))
+        return True
+
+    def _with_linked_page(self, article: RawArticle, link: str) -> RawArticle:
+        """The item's page when it can be fetched; else the item as the feed gave it."""
+        try:
+            result = self.http.get(link, accept=HTML_TYPES, kind="page")
+            return parse_page(
+                result.body,
+                source=article.source,
+                url=result.final_url,
+                http_charset=result.charset,
+                title=article.title,
+                published=article.published,
+                language_hint=article.language_hint,
+                authors=article.authors,
+                categories=article.categories,
+                feed_title=article.feed_title,
+            )
+        except FetchError as exc:
+            reason = exc.reason
+        except ItemError as exc:
+            reason = exc.error_type
+        LINKED_PAGE_FAILURES.labels(reason).inc()
+        log.info(
+            "linked page unavailable, using the feed summary", extra={"url": link, "reason": reason}
+        )
+        return article
+
+    def poll_sitemap(self, url: str, source: SourceInfo | None = None, depth: int = 0) -> None:
+        try:
+            result = self.http.get(url, kind="sitemap")
+        except FetchError as exc:
+            self.fail(Failure(url, str(exc), exc.reason))
+            return
+        self._ingest_sitemap_bytes(url, result, source, depth)
+        self.flush()
+        SOURCE_LAST_SUCCESS.labels(url).set_to_current_time()
+
+    def _ingest_sitemap_bytes(
+        self, url: str, result: FetchResult, source: SourceInfo | None, depth: int
+    ) -> None:
+        try:
+            parsed = parse_sitemap(
+                result.body, http_charset=result.charset, max_urls=self.settings.sitemap_max_urls
+            )
+        except SitemapError as exc:
+            self.fail(Failure(url, exc.reason, exc.error_type, result.body))
+            return
+        if depth < 2:
+            for child in parsed.children[:MAX_SITEMAP_CHILDREN]:
+                self.poll_sitemap(child, source, depth + 1)
+        for entry in parsed.entries:
+            src = source or SourceInfo(
+                name=entry.publication or (urlsplit(url).hostname or "sitemap"),
+                kind=SourceKind.SITEMAP,
+                url=url,
+                language=entry.language if entry.language and len(entry.language) <= 8 else None,
+            )
+            self.ingest_page(
+                entry.url,
+                src,
+                hints={
+                    "title": entry.title,
+                    "published": entry.published,
+                    "language_hint": entry.language,
+                },
+            )
+
+    # -- push --------------------------------------------------------------------------------
+    def articles_from_records(self, records: list[Any], default: SourceInfo) -> list[RawArticle]:
+        """Pushed JSON objects as articles; a record with only a URL is fetched. Raises
+        ItemError naming the first bad record (nothing is produced from a bad batch)."""
+        articles: list[RawArticle] = []
+        for position, record in enumerate(records):
+            try:
+                if (
+                    isinstance(record, dict)
+                    and record.get("url")
+                    and not (record.get("text") or record.get("html"))
+                ):
+                    result = self.http.get(str(record["url"]), accept=HTML_TYPES, kind="push")
+                    source = default
+                    if record.get("source") is not None:
+                        source = record_to_article(
+                            {"title": "x", "source": record["source"]}, default
+                        ).source
+                    articles.append(
+                        parse_page(
+                            result.body,
+                            source=source,
+                            url=result.final_url,
+                            http_charset=result.charset,
+                            title=record.get("title"),
+                        )
+                    )
+                else:
+                    articles.append(record_to_article(record, default))
+            except FetchError as exc:
+                raise ItemError(exc.reason, f"article {position}: {exc}") from exc
+            except ItemError as exc:
+                raise ItemError(exc.error_type, f"article {position}: {exc.reason}") from exc
+        return articles
+
+    def publish(self, articles: list[RawArticle]) -> tuple[list[str], list[str], list[str]]:
+        """Produce pushed articles and wait for the acks: (produced, duplicates, unacked)."""
+        produced: list[str] = []
+        duplicates: list[str] = []
+        for article in articles:
+            fresh = self.emit(article, SourceKind.PUSH.value)
+            (produced if fresh else duplicates).append(article.article_id)
+        pending = self.sink.flush(timeout_s=self.settings.push_ack_timeout_s)
+        return [p for p in produced if p not in pending], duplicates, sorted(pending)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def jittered(interval_s: float, jitter: float) -> float:
+    return interval_s * (1 + random.uniform(-jitter, jitter))
+
+
+class Poller:
+    """Polls every enabled source on its own interval (with jitter) until stopped."""
+
+    def __init__(
+        self, ingestor: Ingestor, entries: Iterable[SourceEntry], stop: threading.Event
+    ) -> None:
+        self.ingestor = ingestor
+        self.entries = [e for e in entries if e.enabled]
+        self.stop = stop
+        self.next_due: dict[str, float] = {}
+        self.alive = True
+
+    def run(self) -> None:
+        settings = self.ingestor.settings
+        now = time.monotonic()
+        for entry in self.entries:  # spread the first round over a minute
+            self.next_due[entry.url] = now + random.uniform(0, min(60.0, settings.poll_interval_s))
+        try:
+            while not self.stop.is_set():
+                self.run_due(time.monotonic())
+                self.stop.wait(1.0)
+        finally:
+            self.alive = False
+
+    def run_due(self, now: float) -> None:
+        settings = self.ingestor.settings
+        for entry in self.entries:
+            if self.stop.is_set() or self.next_due.get(entry.url, 0.0) > now:
+                continue
+            try:
+                if entry.kind == SourceKind.SITEMAP:
+                    self.ingestor.poll_sitemap(entry.url, entry.info())
+                else:
+                    self.ingestor.poll_feed(entry.url, entry.info())
+            except Exception:  # a bug in one source must not stop the others
+                log.exception("poll failed", extra={"source": entry.url})
+            interval = entry.poll_interval_s or settings.poll_interval_s
+            self.next_due[entry.url] = time.monotonic() + jittered(interval, settings.poll_jitter)
+
+
+class FolderWatcher:
+    """Picks up new and changed files in the watched folders."""
+
+    def __init__(self, ingestor: Ingestor, folders: list[Path], stop: threading.Event) -> None:
+        self.ingestor = ingestor
+        self.folders = folders
+        self.stop = stop
+        self.alive = True
+
+    def scan_once(self) -> None:
+        for folder in self.folders:
+            if folder.exists():
+                self.ingestor.ingest_path(folder, settle_s=self.ingestor.settings.file_settle_s)
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.scan_once()
+                except Exception:
+                    log.exception("folder scan failed")
+                self.stop.wait(self.ingestor.settings.watch_interval_s)
+        finally:
+            self.alive = False

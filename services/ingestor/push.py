@@ -1,0 +1,136 @@
+"""HTTP push: `POST /v1/articles` accepts one JSON article, a batch, or raw HTML with its URL.
+
+202 answers only after Kafka acknowledged every article, so an accepted article is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from schemas.common import SourceInfo, SourceKind
+from schemas.raw import RawArticle
+from services.ingestor.adapters.base import ItemError
+from services.ingestor.adapters.page import parse_page
+
+MAX_BATCH = 1000
+PUSH_SOURCE = SourceInfo(name="push", kind=SourceKind.PUSH)
+
+
+class PushBackend(Protocol):
+    def articles_from_records(
+        self, records: list[Any], default: SourceInfo
+    ) -> list[RawArticle]: ...
+
+    def publish(self, articles: list[RawArticle]) -> tuple[list[str], list[str], list[str]]:
+        """(produced ids, duplicate ids, ids not acknowledged in time)."""
+        ...
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than limit (checked while reading)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
+    router = APIRouter()
+    lock = threading.Lock()  # one batch at a time through the shared sink
+
+    def publish(articles: list[RawArticle]) -> tuple[list[str], list[str], list[str]]:
+        with lock:
+            return backend.publish(articles)
+
+    @router.post("/v1/articles", status_code=202)
+    async def post_articles(request: Request) -> JSONResponse:
+        mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if mime not in ("application/json", "text/html", "application/xhtml+xml"):
+            return _error(
+                415,
+                f"unsupported content type {mime or '(none)'!r}: send application/json "
+                '(one article object, a list, or {"articles": [...]}) or text/html with ?url=',
+            )
+        body = await _read_limited(request, max_body_bytes)
+        if body is None:
+            return _error(413, f"body larger than {max_body_bytes} bytes")
+        try:
+            if mime == "application/json":
+                records = _records(body)
+                articles = await run_in_threadpool(
+                    backend.articles_from_records, records, PUSH_SOURCE
+                )
+            else:
+                articles = [_html_article(body, request)]
+        except ItemError as exc:
+            return _error(400, exc.reason, error_type=exc.error_type)
+        produced, duplicates, pending = await run_in_threadpool(publish, articles)
+        if pending:
+            return _error(
+                503,
+                "Kafka did not acknowledge in time; retry later (duplicates are recognised)",
+                pending=pending,
+            )
+        return JSONResponse(
+            {
+                "accepted": len(produced),
+                "ids": [a.article_id for a in articles],
+                "duplicates": duplicates,
+            },
+            status_code=202,
+        )
+
+    return router
+
+
+def _records(body: bytes) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ItemError("invalid_json", f"body is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and "articles" in data:
+        data = data["articles"]
+        if not isinstance(data, list):
+            raise ItemError("invalid_record", "'articles' must be a list of article objects")
+    elif isinstance(data, dict):
+        data = [data]
+    elif not isinstance(data, list):
+        raise ItemError("invalid_record", "send an article object, a list, or {'articles': [...]}")
+    if not data:
+        raise ItemError("invalid_record", "no articles in the request")
+    if len(data) > MAX_BATCH:
+        raise ItemError("invalid_record", f"at most {MAX_BATCH} articles per request")
+    return data
+
+
+def _html_article(body: bytes, request: Request) -> RawArticle:
+    url = request.query_params.get("url")
+    if not url or not url.startswith(("http://", "https://")):
+        raise ItemError("invalid_record", "raw HTML needs its page address: ?url=https://...")
+    source = PUSH_SOURCE
+    name = request.query_params.get("source")
+    if name:
+        source = source.model_copy(update={"name": name[:300]})
+    charset = None
+    for part in request.headers.get("content-type", "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip()
+    return parse_page(body, source=source, url=url, http_charset=charset)

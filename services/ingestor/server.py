@@ -1,0 +1,101 @@
+"""The daemon: pollers and folder watchers in threads, the push API + /healthz + /metrics
+served by uvicorn in the main thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.ingestor.app import FolderWatcher, Ingestor, Poller
+from services.ingestor.http import SafeHttpClient
+from services.ingestor.producer import RawSink
+from services.ingestor.push import make_push_router
+from services.ingestor.settings import IngestorSettings
+from services.ingestor.sources import SourceEntry, load_sources
+from services.ingestor.state import IngestState
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(
+        self, settings: IngestorSettings, entries: list[SourceEntry] | None = None
+    ) -> None:
+        self.settings = settings
+        self.stop = threading.Event()
+        self.state = IngestState(settings.state_path)
+        self.http = SafeHttpClient(settings)
+        self.entries = entries if entries is not None else load_sources(settings.sources_file)
+        self.started = time.time()
+
+        def worker() -> Ingestor:
+            sink = RawSink(settings, self.state, stop=self.stop)
+            return Ingestor(settings, self.state, self.http, sink)
+
+        self.push_worker = worker()
+        self.poller = Poller(worker(), self.entries, self.stop)
+        self.watcher = FolderWatcher(worker(), list(settings.watch_dirs), self.stop)
+        self.threads: list[threading.Thread] = []
+
+    def start_workers(self) -> None:
+        for name, target in (("poller", self.poller.run), ("watcher", self.watcher.run)):
+            thread = threading.Thread(target=target, name=f"ingestor-{name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def health(self) -> dict[str, Any]:
+        workers = {"poller": self.poller.alive, "watcher": self.watcher.alive}
+        return {
+            "status": "ok" if all(workers.values()) else "degraded",
+            "workers": workers,
+            "sources": len(self.poller.entries),
+            "watch_dirs": [str(d) for d in self.settings.watch_dirs],
+            "articles_seen": self.state.seen_count(),
+            "uptime_s": round(time.time() - self.started, 1),
+        }
+
+    def app(self) -> FastAPI:
+        api = FastAPI(title="cwatch ingestor", version="1")
+        api.include_router(make_push_router(self.push_worker, self.settings.push_max_body_bytes))
+
+        @api.get("/healthz")
+        def healthz(response: Response) -> dict[str, Any]:
+            body = self.health()
+            if body["status"] != "ok":
+                response.status_code = 503
+            return body
+
+        @api.get("/metrics")
+        def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return api
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        for worker in (self.push_worker, self.poller.ingestor, self.watcher.ingestor):
+            worker.close()
+        self.http.close()
+        self.state.close()
+
+    def serve(self) -> None:
+        self.start_workers()
+        config = uvicorn.Config(
+            self.app(),
+            host=self.settings.push_host,
+            port=self.settings.push_port,
+            log_level="warning",
+            access_log=False,
+        )
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            self.shutdown()
