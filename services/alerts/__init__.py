@@ -1,0 +1,1 @@
+"""Alert subscriptions, matching, de-duplication and delivery; the live feed."""

@@ -1,0 +1,258 @@
+"""`cwatch alerts run`: indexed topic -> match -> de-duplicate -> alert topic -> webhooks.
+
+Two loops, each with its own consumer group and commit-after-done (at-least-once; alert ids
+are stable so a replay can be recognised downstream):
+- the matcher reads `indexed` in batches, matches the batch against every active subscription
+  (one multi-search), turns matches into alerts with the durable per-story state, produces them
+  to `alert` (acknowledged), saves the state, then commits;
+- the dispatcher reads `alert` and POSTs the webhook ones (retries, dead letter), then commits.
+SSE streams are served by the API process, which follows the alert topic itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer
+from pydantic import ValidationError
+
+from schemas.alert import Alert
+from schemas.deadletter import DeadLetter, Stage
+from schemas.indexed import IndexedEvent
+from services.alerts import metrics
+from services.alerts.dedup import Decision, decide, due_digests, keys_for
+from services.alerts.delivery import WebhookSender
+from services.alerts.matcher import es_msearch, match
+from services.alerts.models import ChannelKind, Subscription
+from services.alerts.settings import AlertsSettings
+from services.alerts.store import AlertStore
+from services.common.dlq import DeadLetterSink
+from services.common.kafka import headers, make_consumer, make_producer
+from services.ingestor.netguard import NetPolicy
+
+log = logging.getLogger(__name__)
+
+DIGEST_CHECK_S = 5.0
+
+
+def make_es(settings: AlertsSettings) -> Elasticsearch:
+    return Elasticsearch(
+        settings.elasticsearch_url, request_timeout=settings.alerts_es_timeout_s, max_retries=2
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubscriptionCache:
+    """Active subscriptions, re-read from the store at most every `ttl_s`."""
+
+    def __init__(self, store: AlertStore, ttl_s: float) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._subs: dict[str, Subscription] = {}
+        self._loaded = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, force: bool = False) -> dict[str, Subscription]:
+        with self._lock:
+            if force or time.monotonic() - self._loaded > self.ttl_s:
+                self._subs = {s.id: s for s in self.store.list_subscriptions(active_only=True)}
+                self._loaded = time.monotonic()
+                metrics.SUBSCRIPTIONS.set(len(self._subs))
+            return self._subs
+
+
+class AlertsService:
+    def __init__(
+        self,
+        settings: AlertsSettings,
+        es: Elasticsearch | None = None,
+        producer: KafkaProducer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.alias = settings.index_alias
+        self.es = es or make_es(settings)
+        self.store = AlertStore(self.es, settings.index_prefix())
+        self.cache = SubscriptionCache(self.store, settings.alerts_subscription_refresh_s)
+        self.producer = producer or make_producer(
+            settings.kafka_bootstrap_servers, client_id="cwatch-alerts", linger_ms=0
+        )
+        self.dlq = DeadLetterSink(self.producer, self.topics.deadletter)
+        self.webhooks = WebhookSender(
+            NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private),
+            log_delivery=self._log_delivery,
+            dead_letter=self.dlq.send,
+            max_attempts=settings.alerts_webhook_max_attempts,
+            backoff_s=settings.alerts_webhook_backoff_s,
+            backoff_max_s=settings.alerts_webhook_backoff_max_s,
+            timeout_s=settings.alerts_webhook_timeout_s,
+        )
+        self.msearch = es_msearch(self.es)
+        self.stopping = threading.Event()
+        self._last_digest_check = 0.0
+
+    def _log_delivery(
+        self,
+        sub_id: str,
+        alert_id: str,
+        channel: str,
+        outcome: str,
+        attempt: int,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        try:
+            self.store.log_delivery(sub_id, alert_id, channel, outcome, attempt, status, error)
+        except Exception:  # the log is for people; a lost line must not stop delivery
+            log.exception("delivery log write failed")
+
+    # ---- matching -----------------------------------------------------------------------------
+
+    def parse(self, record: Any) -> IndexedEvent | None:
+        metrics.EVENTS.inc()
+        try:
+            return IndexedEvent.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            metrics.INVALID.inc()
+            metrics.DEAD_LETTERS.labels(stage="alert").inc()
+            self.dlq.send(
+                DeadLetter.of(
+                    Stage.ALERT,
+                    f"invalid indexed event: {exc}",
+                    record.value,
+                    error_type="invalid_indexed_event",
+                    original_topic=record.topic,
+                    original_partition=record.partition,
+                    original_offset=record.offset,
+                    original_key=(record.key or b"").decode("utf-8", "replace") or None,
+                )
+            )
+            return None
+
+    def process(self, events: Sequence[IndexedEvent], now: datetime | None = None) -> list[Alert]:
+        """Match a batch, produce its alerts (acknowledged) and save the story state."""
+        now = now or _utcnow()
+        subs = self.cache.get()
+        started = time.perf_counter()
+        matches = match(
+            self.msearch,
+            self.alias,
+            [e.report_id for e in events],
+            list(subs.values()),
+            now,
+            chunk=self.settings.alerts_msearch_chunk,
+        )
+        metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
+        decision = decide(matches, subs, self.store.states(keys_for(matches)), now)
+        return self._emit(decision, subs)
+
+    def flush_digests(self, now: datetime | None = None) -> list[Alert]:
+        now = now or _utcnow()
+        subs = self.cache.get()
+        return self._emit(due_digests(self.store.pending_digests(), subs, now), subs)
+
+    def _emit(self, decision: Decision, subs: dict[str, Subscription]) -> list[Alert]:
+        futures = []
+        for alert, mode in decision.alerts:
+            futures.append(
+                self.producer.send(
+                    self.topics.alert,
+                    key=alert.subscription_id.encode("utf-8"),
+                    value=alert.model_dump_json().encode("utf-8"),
+                    headers=headers(source="alerts", mode=mode),
+                )
+            )
+        for future in futures:
+            future.get(timeout=30)
+        produced = _utcnow()
+        for alert, mode in decision.alerts:
+            metrics.ALERTS.labels(mode=mode).inc()
+            if alert.ingested_at:
+                metrics.LATENCY.observe((produced - alert.ingested_at).total_seconds())
+            sub = subs.get(alert.subscription_id)
+            if sub is not None and sub.channel.kind == ChannelKind.KAFKA:
+                self._log_delivery(sub.id, alert.alert_id, "kafka", "sent", 1, None, None)
+        self.store.save_states(decision.states)
+        return [a for a, _ in decision.alerts]
+
+    def _match_loop(self, consumer: KafkaConsumer) -> None:
+        wait_ms = self.settings.alerts_batch_wait_ms
+        while not self.stopping.is_set():
+            polled = consumer.poll(timeout_ms=max(wait_ms, 100))
+            events: list[IndexedEvent] = []
+            for records in polled.values():
+                for record in records:
+                    event = self.parse(record)
+                    if event is not None:
+                        events.append(event)
+            if events:
+                self.process(events)
+            if polled:
+                consumer.commit()
+            if time.monotonic() - self._last_digest_check > DIGEST_CHECK_S:
+                self._last_digest_check = time.monotonic()
+                self.flush_digests()
+
+    # ---- webhook dispatch ---------------------------------------------------------------------
+
+    def _dispatch_loop(self, consumer: KafkaConsumer) -> None:
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
+            while not self.stopping.is_set():
+                polled = consumer.poll(timeout_ms=500)
+                jobs = []
+                for records in polled.values():
+                    for record in records:
+                        try:
+                            alert = Alert.model_validate_json(record.value or b"")
+                        except ValidationError:
+                            continue  # the matcher only writes valid alerts; foreign junk is skipped
+                        sub = self.cache.get().get(alert.subscription_id)
+                        if sub is None or sub.channel.kind != ChannelKind.WEBHOOK:
+                            continue
+                        jobs.append(pool.submit(self.webhooks.deliver, sub, alert))
+                for job in jobs:
+                    job.result()
+                if polled:
+                    consumer.commit()
+
+    def run(self) -> None:
+        self.store.ensure()
+        s = self.settings
+        matcher_consumer = make_consumer(
+            s.kafka_bootstrap_servers,
+            s.alerts_group_id,
+            [self.topics.indexed],
+            client_id="cwatch-alerts",
+            max_poll_records=s.alerts_batch_max,
+        )
+        dispatch_consumer = make_consumer(
+            s.kafka_bootstrap_servers,
+            f"{s.alerts_group_id}-webhooks",
+            [self.topics.alert],
+            client_id="cwatch-alerts-webhooks",
+            max_poll_records=100,
+        )
+        dispatcher = threading.Thread(
+            target=self._dispatch_loop, args=(dispatch_consumer,), name="dispatch", daemon=True
+        )
+        dispatcher.start()
+        log.info("alerts running", extra={"indexed": self.topics.indexed, "alias": self.alias})
+        try:
+            self._match_loop(matcher_consumer)
+        finally:
+            self.stopping.set()
+            dispatcher.join(timeout=30)
+            matcher_consumer.close()
+            dispatch_consumer.close()
+            self.producer.flush(10)
+            self.webhooks.close()

@@ -1,0 +1,180 @@
+"""Matches -> alerts, one per (subscription, story) unless the subscription asks for every report.
+
+Pure: the caller loads the states of the keys it needs and saves the ones returned. Ten
+versions of a story, in one batch or spread over hours, make one alert whose count grows;
+a replayed report (same id) is never counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from schemas.alert import Alert
+from services.alerts.matcher import Match
+from services.alerts.models import Mode, Subscription
+
+SEEN_REPORTS_KEPT = 200
+
+
+class StoryState(BaseModel):
+    """What one subscription has seen of one story."""
+
+    subscription_id: str
+    story_id: str
+    count: int = 0
+    report_ids: list[str] = Field(default_factory=list, description="Seen, newest last, capped")
+    alerts: int = 0
+    last_alert_at: datetime | None = None
+    pending: int = 0
+    pending_report_ids: list[str] = Field(default_factory=list)
+    pending_since: datetime | None = None
+    headline: str = ""
+    url: str | None = None
+
+    @property
+    def key(self) -> str:
+        return state_key(self.subscription_id, self.story_id)
+
+
+def state_key(subscription_id: str, story_id: str) -> str:
+    raw = f"{subscription_id}\x00{story_id}".encode()
+    return hashlib.sha256(raw).hexdigest()[:40]
+
+
+def alert_id(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass
+class Decision:
+    alerts: list[tuple[Alert, str]] = field(default_factory=list)  # (alert, mode)
+    states: list[StoryState] = field(default_factory=list)
+
+
+def _parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def keys_for(matches: Iterable[Match]) -> list[str]:
+    return list(dict.fromkeys(state_key(m.subscription_id, m.story_id) for m in matches))
+
+
+def decide(
+    matches: Sequence[Match],
+    subscriptions: dict[str, Subscription],
+    states: dict[str, StoryState],
+    now: datetime,
+) -> Decision:
+    groups: dict[str, list[Match]] = {}
+    for m in matches:
+        groups.setdefault(state_key(m.subscription_id, m.story_id), []).append(m)
+    decision = Decision()
+    for key, group in groups.items():
+        sub = subscriptions.get(group[0].subscription_id)
+        if sub is None or not sub.active:
+            continue
+        first = group[0]
+        state = states.get(key) or StoryState(
+            subscription_id=sub.id, story_id=first.story_id, headline=first.headline, url=first.url
+        )
+        fresh = [m for m in dict((m.report_id, m) for m in group).values()]
+        fresh = [m for m in fresh if m.report_id not in state.report_ids]
+        if not fresh:
+            continue  # a replay: already counted
+        state.count += len(fresh)
+        state.report_ids = (state.report_ids + [m.report_id for m in fresh])[-SEEN_REPORTS_KEPT:]
+        ingested = [t for t in (_parse(m.ingested_at) for m in fresh) if t]
+        earliest = min(ingested) if ingested else None
+        if sub.mode == Mode.EVERY:
+            for m in fresh:
+                decision.alerts.append(
+                    (
+                        Alert(
+                            alert_id=alert_id(sub.id, m.report_id),
+                            subscription_id=sub.id,
+                            report_ids=[m.report_id],
+                            story_id=m.story_id,
+                            count=state.count,
+                            headline=m.headline,
+                            url=m.url,
+                            matched_at=now,
+                            ingested_at=_parse(m.ingested_at),
+                        ),
+                        sub.mode.value,
+                    )
+                )
+            state.alerts += len(fresh)
+            state.last_alert_at = now
+        elif sub.mode == Mode.PER_STORY:
+            if state.alerts == 0:
+                decision.alerts.append(
+                    (
+                        Alert(
+                            alert_id=alert_id(sub.id, first.story_id),
+                            subscription_id=sub.id,
+                            report_ids=[m.report_id for m in fresh],
+                            story_id=first.story_id,
+                            count=state.count,
+                            headline=fresh[0].headline,
+                            url=fresh[0].url,
+                            matched_at=now,
+                            ingested_at=earliest,
+                        ),
+                        sub.mode.value,
+                    )
+                )
+                state.alerts = 1
+                state.last_alert_at = now
+        else:
+            state.pending += len(fresh)
+            state.pending_report_ids = (state.pending_report_ids + [m.report_id for m in fresh])[
+                -SEEN_REPORTS_KEPT:
+            ]
+            if state.pending_since is None:
+                state.pending_since = now
+        decision.states.append(state)
+    return decision
+
+
+def due_digests(
+    pending: Sequence[StoryState], subscriptions: dict[str, Subscription], now: datetime
+) -> Decision:
+    """Digest alerts whose window has passed: one per story, counting what it gathered."""
+    decision = Decision()
+    for state in pending:
+        sub = subscriptions.get(state.subscription_id)
+        if sub is None or not sub.active or sub.mode != Mode.DIGEST:
+            continue
+        since = state.pending_since or now
+        if now - since < timedelta(minutes=sub.digest_minutes) or not state.pending_report_ids:
+            continue
+        decision.alerts.append(
+            (
+                Alert(
+                    alert_id=alert_id(sub.id, state.story_id, since.isoformat()),
+                    subscription_id=sub.id,
+                    report_ids=list(state.pending_report_ids),
+                    story_id=state.story_id,
+                    count=state.pending,
+                    headline=state.headline,
+                    url=state.url,
+                    matched_at=now,
+                ),
+                Mode.DIGEST.value,
+            )
+        )
+        state.pending, state.pending_report_ids, state.pending_since = 0, [], None
+        state.alerts += 1
+        state.last_alert_at = now
+        decision.states.append(state)
+    return decision

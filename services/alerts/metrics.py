@@ -1,0 +1,34 @@
+"""Prometheus metrics of the alerts service and the live feed."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter("cwatch_alerts_indexed_events_total", "Indexed events read by the matcher")
+INVALID = Counter(
+    "cwatch_alerts_invalid_events_total", "Indexed events that were not valid, dead-lettered"
+)
+MATCHES = Counter("cwatch_alerts_matches_total", "(subscription, report) matches")
+ALERTS = Counter("cwatch_alerts_alerts_total", "Alerts produced", ["mode"])
+SUBSCRIPTIONS = Gauge("cwatch_alerts_active_subscriptions", "Active subscriptions matched")
+MATCH_SECONDS = Histogram(
+    "cwatch_alerts_match_seconds",
+    "Time to match one batch against every subscription",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)
+LATENCY = Histogram(
+    "cwatch_alerts_ingest_to_alert_seconds",
+    "From a report's ingested_at to its alert being produced",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
+)
+DELIVERIES = Counter(
+    "cwatch_alerts_deliveries_total",
+    "Delivery attempts by channel and outcome",
+    ["channel", "outcome"],
+)
+DEAD_LETTERS = Counter("cwatch_alerts_dead_letters_total", "Items dead-lettered", ["stage"])
+SUBSCRIPTION_ERRORS = Counter(
+    "cwatch_alerts_subscription_errors_total",
+    "Subscriptions whose query failed in a round (skipped, not fatal)",
+)
+LIVE_CLIENTS = Gauge("cwatch_live_clients", "Open live-feed and subscription SSE streams")

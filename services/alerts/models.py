@@ -1,0 +1,133 @@
+"""Subscriptions: a saved search (query + the search API's filters), a channel and a mode."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.search.query import SearchParams, build_query
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChannelKind(StrEnum):
+    WEBHOOK = "webhook"
+    SSE = "sse"
+    KAFKA = "kafka"  # only the alert topic; every channel also writes there
+
+
+class Mode(StrEnum):
+    EVERY = "every"  # one alert per matching report
+    PER_STORY = "per_story"  # one alert per story, later versions only raise its count
+    DIGEST = "digest"  # one alert per story every digest_minutes
+
+
+class Filters(BaseModel):
+    """The search API's filter parameters, same names and meaning (`/v1/search?lang=..`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: list[str] = Field(default_factory=list)
+    source: list[str] = Field(default_factory=list)
+    country: list[str] = Field(default_factory=list)
+    affiliation: list[str] = Field(default_factory=list)
+    entity: list[str] = Field(default_factory=list)
+    event: list[str] = Field(default_factory=list)
+    figure: list[str] = Field(default_factory=list)
+    since: str | None = None
+    until: str | None = None
+    relevant: bool | None = None
+
+
+class Channel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ChannelKind = ChannelKind.SSE
+    url: str | None = Field(default=None, max_length=2048, description="Webhook URL")
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=256, description="HMAC key; generated if omitted"
+    )
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Channel:
+        if self.kind == ChannelKind.WEBHOOK:
+            if not self.url:
+                raise ValueError("a webhook channel needs a url")
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError("a webhook url must start with http:// or https://")
+            if not self.secret:
+                self.secret = secrets.token_urlsafe(32)
+        return self
+
+
+class SubscriptionInput(BaseModel):
+    """What a user sends to create (every field) or update (the fields given) a subscription."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+    query: str = Field(default="", max_length=1000, description="Search syntax")
+    filters: Filters = Field(default_factory=Filters)
+    channel: Channel = Field(default_factory=Channel)
+    mode: Mode = Mode.PER_STORY
+    digest_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    active: bool = True
+
+
+class Subscription(SubscriptionInput):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    created: datetime = Field(default_factory=_now)
+    updated: datetime = Field(default_factory=_now)
+
+    def search_params(self) -> SearchParams:
+        f = self.filters
+        return SearchParams(
+            q=self.query,
+            languages=list(f.lang),
+            sources=list(f.source),
+            countries=list(f.country),
+            affiliations=list(f.affiliation),
+            entities=list(f.entity),
+            event_types=list(f.event),
+            figure_kinds=list(f.figure),
+            since=f.since,
+            until=f.until,
+            relevant=f.relevant,
+        )
+
+    def check(self, now: datetime | None = None) -> None:
+        """Raises services.search.query.QueryError when the query or a filter is invalid."""
+        build_query(self.search_params(), now or _now())
+
+    def public(self) -> dict[str, Any]:
+        """As shown by the API: the webhook secret is never echoed back after creation."""
+        data = self.model_dump(mode="json")
+        if data["channel"].get("secret"):
+            data["channel"]["secret"] = "***"
+        return data
+
+
+def apply_update(current: Subscription, changes: dict[str, Any]) -> Subscription:
+    """A new Subscription with `changes` (already validated field names) applied."""
+    data = current.model_dump()
+    for key, value in changes.items():
+        if key == "filters" and isinstance(value, dict):
+            data["filters"] = {**data["filters"], **value}
+        elif key == "channel" and isinstance(value, dict):
+            merged = {**data["channel"], **value}
+            if value.get("kind") and value.get("kind") != data["channel"].get("kind"):
+                merged = dict(value)
+            if merged.get("secret") == "***":
+                merged["secret"] = data["channel"].get("secret")
+            data["channel"] = merged
+        else:
+            data[key] = value
+    data["updated"] = _now()
+    return Subscription.model_validate(data)

@@ -1,0 +1,40 @@
+"""The alerts service's one settings object (environment: CWATCH_ALERTS_*)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import CommonSettings
+
+
+class AlertsSettings(CommonSettings):
+    alerts_group_id: str = Field(default="cwatch-alerts", description="Consumer group on indexed")
+    alerts_batch_max: int = Field(default=200, ge=1, description="Indexed events per match round")
+    alerts_batch_wait_ms: int = Field(
+        default=200, ge=0, description="How long a round waits to fill a batch"
+    )
+    alerts_msearch_chunk: int = Field(
+        default=200, ge=1, description="Subscriptions per multi-search request"
+    )
+    alerts_subscription_refresh_s: float = Field(
+        default=2.0, gt=0, description="How often the matcher re-reads the subscriptions"
+    )
+    alerts_webhook_timeout_s: float = Field(default=5.0, gt=0)
+    alerts_webhook_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts before a webhook delivery is dead-lettered"
+    )
+    alerts_webhook_backoff_s: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles per attempt, with jitter"
+    )
+    alerts_webhook_backoff_max_s: float = Field(default=30.0, ge=0)
+    alerts_allow_loopback: bool = Field(
+        default=False, description="Allow webhooks to loopback addresses (tests, local dev)"
+    )
+    alerts_allow_private: bool = Field(
+        default=False, description="Allow webhooks to private / link-local networks"
+    )
+    alerts_es_timeout_s: float = Field(default=10.0, gt=0)
+
+    def index_prefix(self) -> str:
+        """Indices of this service: `<namespace>-cwatch-...` so test namespaces are dropped whole."""
+        return f"{self.namespace}-cwatch" if self.namespace else "cwatch"

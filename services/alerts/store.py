@@ -1,0 +1,206 @@
+"""Durable state in Elasticsearch: subscriptions, per-(subscription, story) alert state and the
+delivery log. Indices are `<prefix>-subscriptions`, `<prefix>-alert-state`, `<prefix>-deliveries`
+(prefix `cwatch`, or `<namespace>-cwatch`), created on first use; writes wait for a refresh so
+that what the API just accepted is what the matcher reads next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from services.alerts.dedup import StoryState
+from services.alerts.models import Subscription
+
+_KW = {"type": "keyword"}
+SUBSCRIPTION_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": _KW,
+        "name": {"type": "text", "fields": {"raw": _KW}},
+        "active": {"type": "boolean"},
+        "mode": _KW,
+        "created": {"type": "date"},
+        "updated": {"type": "date"},
+    },
+}
+STATE_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "subscription_id": _KW,
+        "story_id": _KW,
+        "count": {"type": "integer"},
+        "pending": {"type": "integer"},
+        "pending_since": {"type": "date"},
+        "last_alert_at": {"type": "date"},
+    },
+}
+DELIVERY_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "subscription_id": _KW,
+        "alert_id": _KW,
+        "channel": _KW,
+        "outcome": _KW,
+        "attempt": {"type": "integer"},
+        "status": {"type": "integer"},
+        "at": {"type": "date"},
+    },
+}
+MAX_LIST = 10_000
+
+
+class AlertStore:
+    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+        self.es = es
+        self.subscriptions_index = f"{prefix}-subscriptions"
+        self.state_index = f"{prefix}-alert-state"
+        self.deliveries_index = f"{prefix}-deliveries"
+        self._ensured = False
+
+    def ensure(self) -> None:
+        if self._ensured:
+            return
+        for name, mapping in (
+            (self.subscriptions_index, SUBSCRIPTION_MAPPING),
+            (self.state_index, STATE_MAPPING),
+            (self.deliveries_index, DELIVERY_MAPPING),
+        ):
+            if not self.es.indices.exists(index=name):
+                self.es.options(ignore_status=400).indices.create(
+                    index=name,
+                    mappings=mapping,
+                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                )
+        self._ensured = True
+
+    # ---- subscriptions ------------------------------------------------------------------------
+
+    def put(self, sub: Subscription) -> Subscription:
+        self.ensure()
+        self.es.index(
+            index=self.subscriptions_index,
+            id=sub.id,
+            document=sub.model_dump(mode="json"),
+            refresh="wait_for",
+        )
+        return sub
+
+    def get(self, sub_id: str) -> Subscription | None:
+        self.ensure()
+        try:
+            doc = self.es.get(index=self.subscriptions_index, id=sub_id)
+        except NotFoundError:
+            return None
+        return Subscription.model_validate(doc["_source"])
+
+    def delete(self, sub_id: str) -> bool:
+        self.ensure()
+        try:
+            self.es.delete(index=self.subscriptions_index, id=sub_id, refresh="wait_for")
+        except NotFoundError:
+            return False
+        return True
+
+    def list_subscriptions(self, active_only: bool = False) -> list[Subscription]:
+        self.ensure()
+        query: dict[str, Any] = {"term": {"active": True}} if active_only else {"match_all": {}}
+        subs: list[Subscription] = []
+        after: list[Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"search_after": after} if after else {}
+            resp = self.es.search(
+                index=self.subscriptions_index,
+                query=query,
+                size=1000,
+                sort=[{"created": "asc"}, {"id": "asc"}],
+                **kwargs,
+            )
+            hits = resp["hits"]["hits"]
+            subs.extend(Subscription.model_validate(h["_source"]) for h in hits)
+            if len(hits) < 1000 or len(subs) >= MAX_LIST * 10:
+                return subs
+            after = hits[-1]["sort"]
+
+    # ---- alert state --------------------------------------------------------------------------
+
+    def states(self, keys: list[str]) -> dict[str, StoryState]:
+        if not keys:
+            return {}
+        self.ensure()
+        found: dict[str, StoryState] = {}
+        for start in range(0, len(keys), 1000):
+            resp = self.es.mget(index=self.state_index, ids=keys[start : start + 1000])
+            for doc in resp["docs"]:
+                if doc.get("found"):
+                    found[doc["_id"]] = StoryState.model_validate(doc["_source"])
+        return found
+
+    def save_states(self, states: list[StoryState]) -> None:
+        if not states:
+            return
+        self.ensure()
+        ops: list[dict[str, Any]] = []
+        for state in states:
+            ops.append({"index": {"_index": self.state_index, "_id": state.key}})
+            ops.append(state.model_dump(mode="json"))
+        resp = self.es.bulk(operations=ops, refresh="wait_for")
+        if resp.get("errors"):
+            bad = [i for i in resp["items"] if i["index"].get("error")]
+            raise RuntimeError(f"alert state not saved: {bad[:3]}")
+
+    def pending_digests(self) -> list[StoryState]:
+        self.ensure()
+        resp = self.es.search(
+            index=self.state_index, query={"range": {"pending": {"gt": 0}}}, size=MAX_LIST
+        )
+        return [StoryState.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def stories(self, sub_id: str, size: int = 100) -> list[StoryState]:
+        self.ensure()
+        resp = self.es.search(
+            index=self.state_index,
+            query={"term": {"subscription_id": sub_id}},
+            sort=[{"last_alert_at": {"order": "desc", "unmapped_type": "date"}}],
+            size=size,
+        )
+        return [StoryState.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+    # ---- delivery log -------------------------------------------------------------------------
+
+    def log_delivery(
+        self,
+        sub_id: str,
+        alert_id: str,
+        channel: str,
+        outcome: str,
+        attempt: int = 1,
+        status: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.ensure()
+        self.es.index(
+            index=self.deliveries_index,
+            document={
+                "subscription_id": sub_id,
+                "alert_id": alert_id,
+                "channel": channel,
+                "outcome": outcome,
+                "attempt": attempt,
+                "status": status,
+                "error": (error or "")[:1000] or None,
+                "at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    def deliveries(self, sub_id: str, size: int = 100) -> list[dict[str, Any]]:
+        self.ensure()
+        self.es.indices.refresh(index=self.deliveries_index)
+        resp = self.es.search(
+            index=self.deliveries_index,
+            query={"term": {"subscription_id": sub_id}},
+            sort=[{"at": "desc"}],
+            size=size,
+        )
+        return [h["_source"] for h in resp["hits"]["hits"]]
