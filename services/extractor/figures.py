@@ -1,0 +1,234 @@
+"""Casualty and displacement claims: number (digits with any separators, number words, vague
+quantities), kind, whom it concerns, who claims it, and the sentence as evidence."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.report import Figure, FigureKind
+
+FIGURES_FILE = Path(__file__).resolve().parent / "data" / "figures.yaml"
+AFTER_WINDOW = 80  # chars from a number to a kind word after it: "15 Armenian soldiers killed"
+BEFORE_WINDOW = 45  # chars from a kind word to a number after it: "deaths of dozens of soldiers"
+MAX_EVIDENCE = 600
+_DIGITS = re.compile(r"(?<![\w.,])(\d{1,3}(?:[,.\u00a0\u202f' ]\d{3})+|\d+)(?![\w%]|[.,]\d)")
+_NOT_A_COUNT_AFTER = re.compile(
+    r"\s*(?:%|percent|per cent|процент|yüzde|-?(?:day|year|week|month|km|kilomet|th\b|st\b|nd\b|rd\b)"
+    r"|(?:years?|days?|weeks?|months?|hours?|km|kilometres?|kilometers?|миль|лет|года?|дн|gün|il\b|yıl|tahun|hari)\b"
+    r"|\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)",
+    re.I,
+)
+_MONTH_BEFORE = re.compile(
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s*$", re.I
+)
+_SUBJECT_TRIM = re.compile(
+    r"^(?:of|were|was|are|is|have|has|had|been|reportedly|people who|who)\s+|"
+    r"\s+(?:were|was|are|is|have|has|had|been|being|reportedly|also|and|had been|have been)$",
+    re.I,
+)
+# What may stand between a kind word and the number after it: "killed 3", "deaths of dozens",
+# "death toll rose to 50".
+_BEFORE_GAP = re.compile(
+    r"\s*(?:(?:of|to|at|rose to|reached|stands at|now at|numbering|including|составило|составляет|"
+    r"достигло|sebanyak|sejumlah)\s+)?(?:the\s+)?[:—-]?\s*\Z",
+    re.I,
+)
+_ACCORDING = re.compile(r"according to ([^,.;:“”\"]{2,50})", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class LangRules:
+    kinds: list[tuple[FigureKind, re.Pattern[str]]]
+    words: re.Pattern[str] | None  # number words and vague quantities
+    values: dict[str, tuple[int, bool]]  # lower-cased word -> (value, approximate)
+    lower_bound: re.Pattern[str] | None
+    about: re.Pattern[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FigureRules:
+    langs: dict[str, LangRules]
+    claimants: list[tuple[str, re.Pattern[str]]]
+    kinds: re.Pattern[str]  # every language's kind words in one pass; group name = kind
+
+
+def _alt(items: list[str]) -> re.Pattern[str] | None:
+    items = [i for i in items if i]
+    if not items:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(items) + r")", re.I)
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    langs: dict[str, LangRules] = {}
+    for lang, spec in data.items():
+        if lang == "claimants":
+            continue
+        values: dict[str, tuple[int, bool]] = {}
+        for word, value in (spec.get("numbers") or {}).items():
+            values[str(word).lower()] = (int(value), False)
+        for word, value in (spec.get("approx") or {}).items():
+            values[str(word).lower()] = (int(value), True)
+        ordered = sorted(values, key=len, reverse=True)  # "tens of thousands" before "thousands"
+        words = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, ordered)) + r")(?!\w)", re.I)
+        langs[lang] = LangRules(
+            kinds=[
+                (FigureKind(kind), p)
+                for kind, stems in (spec.get("kinds") or {}).items()
+                if (p := _alt(list(stems)))
+            ],
+            words=words if ordered else None,
+            values=values,
+            lower_bound=_alt([rf"{q}\s*$" for q in spec.get("lower_bound") or []]),
+            about=_alt([rf"{q}\s*$" for q in spec.get("about") or []]),
+        )
+    claimants = [
+        (str(label), re.compile("|".join(patterns), re.I))
+        for label, patterns in (data.get("claimants") or {}).items()
+    ]
+    stems: dict[str, list[str]] = {}
+    for spec in data.values():
+        if isinstance(spec, dict) and "kinds" in spec:
+            for kind, items in spec["kinds"].items():
+                stems.setdefault(str(kind), []).extend(str(i) for i in items)
+    kinds = re.compile(
+        r"(?<!\w)(?:" + "|".join(f"(?P<{k}>{'|'.join(v)})" for k, v in stems.items()) + ")", re.I
+    )
+    return FigureRules(langs, claimants, kinds)
+
+
+@dataclass(slots=True)
+class _Number:
+    start: int
+    end: int
+    value: int
+    text: str
+    approximate: bool
+
+
+def _numbers(sentence: str, rules: list[LangRules]) -> list[_Number]:
+    found: list[_Number] = []
+    for m in _DIGITS.finditer(sentence):
+        text = m.group(1)
+        digits = re.sub(r"\D", "", text)
+        value = int(digits)
+        plain = text.isdigit()
+        if plain and len(text) == 4 and 1800 <= value <= 2100:
+            continue  # a year
+        if _NOT_A_COUNT_AFTER.match(sentence, m.end()) or _MONTH_BEFORE.search(
+            sentence[max(0, m.start() - 12) : m.start()]
+        ):
+            continue
+        found.append(_Number(m.start(), m.end(), value, text, False))
+    for lang in rules:
+        if lang.words is None:
+            continue
+        for m in lang.words.finditer(sentence):
+            if any(n.start <= m.start() < n.end for n in found):
+                continue
+            value, approx = lang.values[m.group(1).lower()]
+            found.append(_Number(m.start(), m.end(), value, m.group(1), approx))
+    for number in found:
+        before = sentence[max(0, number.start - 30) : number.start]
+        for lang in rules:
+            for pattern in (lang.lower_bound, lang.about):
+                qm = pattern.search(before) if pattern else None
+                if qm:
+                    number.start -= len(before) - qm.start()
+                    number.text = sentence[number.start : number.end]
+                    number.approximate = True
+                    break
+    return sorted(found, key=lambda n: n.start)
+
+
+def _claimant(text: str, rules: FigureRules) -> str | None:
+    for label, pattern in rules.claimants:
+        if pattern.search(text):
+            return label
+    m = _ACCORDING.search(text)
+    return m.group(1).strip() if m else None
+
+
+_SUBJECT_STOP = re.compile(
+    r"[,;:()\"“”]|\s(?:on|in|at|during|since|after|from|by|near|when|в|на|во|di|pada|dalam|sejak)\s",
+    re.I,
+)
+
+
+def _subject(fragment: str) -> str | None:
+    text = _SUBJECT_STOP.split(fragment)[0].strip()
+    for _ in range(3):
+        text = _SUBJECT_TRIM.sub("", text).strip()
+    words = text.split()
+    if not words or len(words) > 6:
+        return None
+    return " ".join(words)
+
+
+def find_figures(
+    sentences: list[str], language: str = "en", rules: FigureRules | None = None
+) -> list[Figure]:
+    """Claims in the sentences; number words of `language` and English are understood."""
+    rules = rules or load_rules()
+    langs = [rules.langs[code] for code in dict.fromkeys([language, "en"]) if code in rules.langs]
+    figures: list[Figure] = []
+    seen: set[tuple[FigureKind, int, str]] = set()
+    for i, sentence in enumerate(sentences):
+        kind_hits = [
+            (m.start(), m.end(), FigureKind(m.lastgroup or "killed"))
+            for m in rules.kinds.finditer(sentence)
+        ]
+        if not kind_hits:
+            continue
+        numbers = _numbers(sentence, langs)
+        for n, number in enumerate(numbers):
+            next_start = numbers[n + 1].start if n + 1 < len(numbers) else len(sentence)
+            prev_end = numbers[n - 1].end if n else 0
+            after = [
+                h
+                for h in kind_hits
+                if number.end <= h[0] <= min(number.end + AFTER_WINDOW, next_start)
+            ]
+            before = [
+                h
+                for h in kind_hits
+                if max(prev_end, number.start - BEFORE_WINDOW) <= h[1] <= number.start
+                and _BEFORE_GAP.match(sentence[h[1] : number.start])
+            ]
+            if after and not re.search(r"[,;:]", sentence[number.end : after[0][0]]):
+                start, _, kind = after[0]
+                subject = _subject(sentence[number.end : start])
+            elif before:
+                _, _, kind = before[-1]
+                subject = _subject(
+                    re.sub(r"^\s*(?:of|about|among)\s+", "", sentence[number.end : number.end + 60])
+                )
+            else:
+                continue
+            key = (kind, number.value, sentence)
+            if key in seen:
+                continue
+            seen.add(key)
+            claimant = _claimant(sentence, rules) or (
+                _claimant(sentences[i - 1], rules) if i else None
+            )
+            figures.append(
+                Figure(
+                    kind=kind,
+                    value=number.value,
+                    text=number.text.strip(),
+                    approximate=number.approximate,
+                    subject=subject,
+                    claimant=claimant,
+                    evidence=sentence[:MAX_EVIDENCE],
+                )
+            )
+    return figures

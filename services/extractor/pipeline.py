@@ -1,0 +1,108 @@
+"""The extractor pipeline: one raw article -> one report (or one per digest item)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from schemas.raw import RawArticle
+from schemas.report import EntityType, Report
+from services.extractor.clean import CleanDoc, clean, split_sentences
+from services.extractor.dedup import DedupState, content_hash, story_key
+from services.extractor.entities import fold_words, match_entities
+from services.extractor.events import find_events
+from services.extractor.figures import find_figures
+from services.extractor.fold import fold_text
+from services.extractor.gazetteer import Gazetteer, default_gazetteer
+from services.extractor.language import detect_report
+from services.extractor.relevance import is_relevant, relevance_score
+from services.extractor.settings import ExtractorSettings
+
+COUNTRY_IDS = {"place:armenia", "place:azerbaijan", "place:russia", "place:turkey", "place:iran"}
+
+
+@dataclass
+class ExtractorConfig:
+    relevance_threshold: float = 0.5
+    fast_html: bool = True
+    gazetteer: Gazetteer = field(default_factory=default_gazetteer)
+
+    @classmethod
+    def from_settings(cls, settings: ExtractorSettings) -> ExtractorConfig:
+        extra = (settings.gazetteer_dir,) if settings.gazetteer_dir else ()
+        return cls(
+            relevance_threshold=settings.relevance_threshold,
+            fast_html=settings.fast_html,
+            gazetteer=default_gazetteer(extra),
+        )
+
+
+def _salient_ids(report_entities: list[tuple[str, float]]) -> list[str]:
+    """Entities that say what a story is about: the specific ones before countries."""
+    ranked = sorted(report_entities, key=lambda e: (e[0] in COUNTRY_IDS, -e[1], e[0]))
+    return [entity_id for entity_id, _ in ranked]
+
+
+def _report(
+    raw: RawArticle, doc: CleanDoc, report_id: str, state: DedupState, config: ExtractorConfig
+) -> Report:
+    gaz = config.gazetteer
+    # A digest item's headline is its own first sentence: do not count it twice.
+    text = f"{doc.headline}\n\n{doc.body}" if doc.headline and not doc.digest else doc.body
+    ft = fold_words(text)
+    entities = match_entities(ft, gaz)
+    guess, spans = detect_report(text, doc.paragraphs or [text])
+    sentences = split_sentences(doc.body)
+    events = find_events(sentences, doc.headline)
+    figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)
+    score = relevance_score(entities, events, gaz)
+    canonical = " ".join(
+        dict.fromkeys(fold_text(m.name) for m in entities if m.type != EntityType.PLACE or m.lat)
+    )
+    folded_text = " ".join(ft.tokens)
+    chash = content_hash(folded_text)
+    weights = [(m.id, gaz.entries[m.id].weight * m.count) for m in entities if m.id in gaz.entries]
+    key = story_key(events[0].type.value if events else None, _salient_ids(weights))
+    when = doc.published or raw.published or raw.ingested_at
+    dedup = state.check(report_id, chash, ft.tokens, key, when)
+    return Report(
+        report_id=report_id,
+        article_id=raw.article_id,
+        item_index=doc.item_index,
+        url=raw.url,
+        canonical_url=raw.canonical_url,
+        source=raw.source,
+        headline=doc.headline,
+        byline=doc.byline,
+        body=doc.body,
+        published=doc.published,
+        ingested_at=raw.ingested_at,
+        extracted_at=datetime.now(UTC),
+        language=guess.language,
+        language_confidence=guess.confidence,
+        paragraph_languages=spans,
+        entities=entities,
+        events=events,
+        figures=figures,
+        relevance=score,
+        relevant=is_relevant(score, config.relevance_threshold),
+        content_hash=chash,
+        duplicate_of=dedup.duplicate_of,
+        near_duplicate_of=dedup.near_duplicate_of,
+        story_id=dedup.story_id,
+        folded_text=f"{folded_text} {canonical}".strip(),
+        html_truncated=raw.html_truncated,
+    )
+
+
+def extract(
+    raw: RawArticle, state: DedupState, config: ExtractorConfig | None = None
+) -> list[Report]:
+    """Reports of one raw article. report_id = article_id, or f"{article_id}-{i}" per digest item."""
+    config = config or ExtractorConfig()
+    docs = clean(raw, fast_html=config.fast_html)
+    reports = []
+    for doc in docs:
+        report_id = f"{raw.article_id}-{doc.item_index}" if doc.digest else raw.article_id
+        reports.append(_report(raw, doc, report_id, state, config))
+    return reports
