@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from schemas.raw import MAX_RAW_HTML_CHARS, RawArticle
 from services.common.kafka import headers, make_producer
@@ -116,7 +116,7 @@ class RawSink:
         while self._producer is None:
             try:
                 self._producer = self._factory()
-            except (NoBrokersAvailable, KafkaError) as exc:
+            except KafkaError as exc:
                 wait = self._backoff(attempt)
                 log.warning("Kafka unavailable, waiting", extra={"error": str(exc), "wait_s": wait})
                 KAFKA_RETRIES.inc()

@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.metrics import serve_metrics
 from services.ingestor.app import FolderWatcher, Ingestor, Poller
 from services.ingestor.http import SafeHttpClient
 from services.ingestor.producer import RawSink
@@ -87,6 +88,7 @@ class Daemon:
         self.state.close()
 
     def serve(self) -> None:
+        serve_metrics(self.settings.metrics_port)  # /metrics is also on the push port
         self.start_workers()
         config = uvicorn.Config(
             self.app(),

@@ -86,6 +86,7 @@ def parse_feed(
     feed_url: str | None = None,
     http_charset: str | None = None,
     max_bytes: int = 50 * 1024 * 1024,
+    where: str | None = None,
 ) -> FeedParse:
     """Parse a whole feed. Raises FeedError when the feed itself is unusable; bad items
     become Failures and the rest of the feed is kept."""
@@ -110,7 +111,7 @@ def parse_feed(
     if source is None:
         source = feed_source(feed_url, feed_title, feed_lang)
     result.source = source
-    where = feed_url or source.url or source.name
+    where = where or feed_url or source.url or source.name
     for position, entry in enumerate(parsed.entries):
         link = entry.get("link")
         if link and feed_url:

@@ -70,7 +70,9 @@ def parse_file_bytes(data: bytes, *, suffix: str, where: str, source: SourceInfo
         if suffix in JSONL_SUFFIXES:
             return list(_jsonl_articles(data, where, source))
         if suffix in FEED_SUFFIXES:
-            parsed = parse_feed(data, source=source.model_copy(update={"kind": SourceKind.FILE}))
+            parsed = parse_feed(
+                data, source=source.model_copy(update={"kind": SourceKind.FILE}), where=where
+            )
             return [e.article for e in parsed.entries] + list(parsed.failures)
     except ItemError as exc:
         return [Failure(where, exc.reason, exc.error_type, data)]
