@@ -52,3 +52,12 @@ schemas: $(STAMP) ## Regenerate the checked-in JSON Schema files from schemas/
 
 clean: ## Remove the virtualenv and caches (not the downloaded Kafka/Elasticsearch)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench bench-quick demo
+bench: $(STAMP) ## Every benchmark on the real services -> bench-results/latest.json + .png
+	$(RUNTIME) up
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP) ## The benchmarks on small inputs (a few minutes)
+	$(RUNTIME) up
+	$(PY) benchmarks/run.py --quick $(BENCH_ARGS)

@@ -1,0 +1,147 @@
+"""`make bench`: every performance figure of the system in one run, against the real services.
+
+Each benchmark module runs in its own process (so its memory is its own) and returns a flat
+dict of numbers; they are merged into bench-results/latest.json with a PNG chart beside it.
+Targets are printed next to the figures; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = ("ingest", "extract", "index", "alerts", "e2e")
+
+# (key, target, "min" = figure must be at least target, "max" = at most)
+TARGETS: list[tuple[str, float, str]] = [
+    ("ingest_files_per_s", 2000, "min"),
+    ("ingest_feed_items_per_s", 500, "min"),
+    ("ingest_rss_mb", 300, "max"),
+    ("extract_text_per_s", 500, "min"),
+    ("extract_rss_mb", 1024, "max"),
+    ("index_docs_per_s", 2000, "min"),
+    ("searchable_p99_s", 2.0, "max"),
+    ("search_p99_ms", 100, "max"),
+    ("alert_p99_s", 3.0, "max"),
+    ("e2e_sustained_per_s", 50, "min"),
+    ("e2e_searchable_p99_s", 2.0, "max"),
+    ("e2e_alert_p99_s", 3.0, "max"),
+    ("stack_rss_mb", 6144, "max"),
+]
+
+
+def run_module(name: str, quick: bool, out_dir: Path) -> dict[str, float]:
+    script = REPO / "benchmarks" / f"bench_{name}.py"
+    if not script.exists():
+        print(f"  {name}: no {script.name}, skipped", file=sys.stderr)
+        return {}
+    result_file = out_dir / f"{name}.json"
+    result_file.unlink(missing_ok=True)
+    runner = REPO / "benchmarks" / "one.py"
+    cmd = [sys.executable, str(runner), name, "--json-out", str(result_file)] + (
+        ["--quick"] if quick else []
+    )
+    started = time.monotonic()
+    print(f"== {name}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=REPO)
+    took = time.monotonic() - started
+    if proc.returncode != 0 or not result_file.exists():
+        print(f"  {name}: FAILED (exit {proc.returncode}) after {took:.0f}s", file=sys.stderr)
+        return {f"bench_{name}_failed": 1.0}
+    figures = json.loads(result_file.read_text())
+    print(f"  {name}: {len(figures)} figures in {took:.0f}s", file=sys.stderr)
+    return {k: float(v) for k, v in figures.items() if isinstance(v, int | float)}
+
+
+def verdicts(figures: dict[str, float]) -> list[str]:
+    lines = []
+    for key, target, kind in TARGETS:
+        if key not in figures:
+            continue
+        value = figures[key]
+        ok = value >= target if kind == "min" else value <= target
+        sign = ">=" if kind == "min" else "<="
+        lines.append(
+            f"{key:28} {value:12.3f}   target {sign} {target:<8g} {'ok' if ok else 'MISSED'}"
+        )
+    return lines
+
+
+def ratios(figures: dict[str, float]) -> dict[str, float]:
+    """For every `baseline_<key>`, the ratio ours / baseline (same input, same run)."""
+    out = {}
+    for key, base in figures.items():
+        if key.startswith("baseline_") and base:
+            ours = figures.get(key.removeprefix("baseline_"))
+            if ours is not None:
+                out[f"ratio_{key.removeprefix('baseline_')}"] = round(ours / base, 3)
+    return out
+
+
+def chart(figures: dict[str, float], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no chart", file=sys.stderr)
+        return
+    throughput = [k for k in figures if k.endswith("_per_s") and not k.startswith("baseline_")]
+    latency = [k for k in figures if k.endswith(("_p50_s", "_p99_s", "_p95_s"))]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+    ours = [figures[k] for k in throughput]
+    base = [figures.get(f"baseline_{k}", 0.0) for k in throughput]
+    positions = range(len(throughput))
+    left.barh([p + 0.2 for p in positions], ours, height=0.4, label="caucasus-watch")
+    left.barh([p - 0.2 for p in positions], base, height=0.4, label="baseline (same run)")
+    left.set_yticks(list(positions), throughput)
+    left.set_xscale("log")
+    left.set_title("throughput (items/s, log scale)")
+    left.legend()
+    right.barh(latency, [figures[k] for k in latency])
+    right.set_title("latency (s)")
+    fig.suptitle(f"caucasus-watch benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="Run every benchmark against the real local services."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small inputs (minutes, not tens of minutes)"
+    )
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(MODULES)}")
+    parser.add_argument("--out", default=str(REPO / "bench-results" / "latest.json"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    chosen = args.only.split(",") if args.only else list(MODULES)
+    figures: dict[str, float] = {}
+    for name in chosen:
+        figures.update(run_module(name, args.quick, out.parent))
+    figures.update(ratios(figures))
+    figures["bench_quick"] = 1.0 if args.quick else 0.0
+    figures["bench_cpu_count"] = float(len(__import__("os").sched_getaffinity(0)))
+    out.write_text(json.dumps(dict(sorted(figures.items())), indent=2) + "\n")
+    chart(figures, out.with_suffix(".png"))
+    print(f"\n# caucasus-watch benchmark ({platform.node()}, {'quick' if args.quick else 'full'})")
+    for key, value in sorted(figures.items()):
+        print(f"{key:36} {value:14.3f}")
+    print("\n# against the targets")
+    print("\n".join(verdicts(figures)) or "(no targeted figures)")
+    print(f"\nwrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
