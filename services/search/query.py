@@ -4,7 +4,8 @@ The user syntax is small and safe: words, "phrases", prefix*, AND / OR / NOT (or
 parentheses. It is checked here, so a mistake gets a message a person understands (ES's
 simple_query_string never reports one, it silently matches something else), then rendered to
 simple_query_string twice: folded (transliterated, case-folded) against `folded_text`, which
-decides what matches, so "Pashinyan" finds Пашинян and Փաշինյան; and as typed against
+decides what matches, so "Pashinyan" finds Пашинян and Փաշինյան (words of 5+ letters also
+match as prefixes there, a poor man's stemmer for declined names); and as typed against
 headline and body, which only adds score and gives the highlights.
 """
 
@@ -162,6 +163,15 @@ def _escape(word: str) -> str:
     return _SQS_SPECIAL.sub(r"\\\1", word)
 
 
+MIN_AUTO_PREFIX = 5
+
+
+def _stem_prefix(word: str) -> str:
+    """Names are declined: Пашиняна, Paşinyanın, Փաշինյանը fold to pashinyana, pashinyanin,
+    pashinyany. Without a stemmer for every language, a longer word also matches as a prefix."""
+    return word + "*" if len(word) >= MIN_AUTO_PREFIX and not word.isdigit() else word
+
+
 def render(tokens: Sequence[Token], fold: Callable[[str], str] | None) -> str:
     """simple_query_string text; with `fold`, every word transliterated and case-folded."""
     out: list[str] = []
@@ -175,8 +185,10 @@ def render(tokens: Sequence[Token], fold: Callable[[str], str] | None) -> str:
                 # "al-Ali*" folds to two words: each must occur, the last as a prefix
                 text = " + ".join(words[:-1] + [words[-1] + "*"])
                 out.append(f"({text})" if len(words) > 1 else text)
+            elif len(words) == 1:
+                out.append(_stem_prefix(words[0]))
             else:
-                out.append(words[0] if len(words) == 1 else '"' + " ".join(words) + '"')
+                out.append('"' + " ".join(words) + '"')
         elif tok.kind == "phrase":
             text = fold(tok.text) if fold else tok.text.replace("\\", "\\\\")
             out.append('"' + text + '"')
@@ -508,7 +520,7 @@ def build_similar(index: str, report_id: str, story_id: str, size: int = 10) -> 
                             "min_term_freq": 1,
                             "min_doc_freq": 1,
                             "max_query_terms": 40,
-                            "minimum_should_match": "20%",
+                            "minimum_should_match": "10%",
                         }
                     }
                 ],

@@ -25,16 +25,20 @@ def _sqs(body: dict) -> list[dict]:  # type: ignore[type-arg]
 
 def test_query_is_folded_for_cross_script_matching() -> None:
     folded, typed = parse_user_query("Пашинян Lachin") or ("", "")
-    assert folded == "pashinyan lachin"
+    assert folded == "pashinyan* lachin*"
     assert typed == "Пашинян Lachin"
-    assert parse_user_query("Փաշինյան") == ("pashinyan", "Փաշինյան")
+    assert parse_user_query("Փաշինյան") == ("pashinyan*", "Փաշինյան")
+
+
+def test_short_words_and_numbers_are_not_expanded_to_prefixes() -> None:
+    assert parse_user_query("CSTO 2020 army") == ("csto 2020 army", "CSTO 2020 army")
 
 
 def test_word_operators_become_simple_query_string_operators() -> None:
     folded, _ = parse_user_query('ceasefire AND (Lachin OR Shusha) NOT "peace treaty"') or ("", "")
-    assert folded == 'ceasefire + (lachin | shusha) -"peace treaty"'
+    assert folded == 'ceasefire* + (lachin* | shusha*) -"peace treaty"'
     folded, _ = parse_user_query("ceasefire -Pashinyan") or ("", "")
-    assert folded == "ceasefire -pashinyan"
+    assert folded == "ceasefire* -pashinyan*"
 
 
 def test_prefix_is_kept_and_special_characters_are_escaped_in_the_typed_query() -> None:
@@ -76,7 +80,7 @@ def test_bad_query_syntax_is_explained(query: str, message: str) -> None:
 
 
 def test_punctuation_only_words_are_ignored() -> None:
-    assert parse_user_query("Lachin — Shusha") == ("lachin shusha", "Lachin Shusha")
+    assert parse_user_query("Lachin — Shusha") == ("lachin* shusha*", "Lachin Shusha")
     assert parse_user_query("   ") is None
 
 
