@@ -23,7 +23,7 @@ venv: $(STAMP) ## Create .venv and install the project with dev tools (the defau
 up: $(STAMP) ## Fetch (first time) and start Kafka + Elasticsearch locally, create topics
 	$(RUNTIME) up
 
-down: $(STAMP) ## Stop the local Kafka + Elasticsearch started by `make up`
+down: $(STAMP) ## Stop the demo services and the local Kafka + Elasticsearch
 	$(RUNTIME) down
 
 status: $(STAMP) ## Show what runs, where, and its health
@@ -61,3 +61,6 @@ bench: $(STAMP) ## Every benchmark on the real services -> bench-results/latest.
 bench-quick: $(STAMP) ## The benchmarks on small inputs (a few minutes)
 	$(RUNTIME) up
 	$(PY) benchmarks/run.py --quick $(BENCH_ARGS)
+
+demo: $(STAMP) ## Run the whole system locally with a demo corpus (DEMO_SOURCE=folder|feed URL for real data)
+	$(PY) -m services.demo.run

@@ -629,7 +629,25 @@ def create_topics(cfg: Config) -> None:
         say(f"created topics: {', '.join(created)}")
 
 
+def stop_services(cfg: Config) -> None:
+    """The services `make demo` started (their pids are in <run>/services/pids.json)."""
+    pid_file = cfg.run_dir / "services" / "pids.json"
+    if not pid_file.exists():
+        return
+    pids = [int(p) for p in json.loads(pid_file.read_text()).values() if pid_alive(int(p))]
+    if pids:
+        say(f"stopping the demo services (pid {', '.join(map(str, pids))})")
+        for pid in pids:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        stop_pids(pids, "service")
+    pid_file.unlink(missing_ok=True)
+
+
 def cmd_down(cfg: Config) -> None:
+    stop_services(cfg)
     for name, pid_file, marker_dir in (
         ("Elasticsearch", cfg.es_dir / "elasticsearch.pid", cfg.es_dir),
         ("Kafka", cfg.kafka_dir / "kafka.pid", cfg.kafka_dir),

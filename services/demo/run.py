@@ -1,0 +1,168 @@
+"""`make demo`: the whole system on local Kafka and Elasticsearch, fed a corpus, ready to explore.
+
+Starts the runtime (deploy/local/runtime.py), every service as a local process, ingests the
+generated demo corpus (or DEMO_SOURCE: a folder or a feed URL), waits until the reports are
+searchable and prints where to look. `make down` stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import AliasChoices, Field
+
+from services.common.settings import CommonSettings
+from services.ops.supervisor import SERVICE_COMMANDS, Stack, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class DemoSettings(CommonSettings):
+    demo_source: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DEMO_SOURCE", "CWATCH_DEMO_SOURCE"),
+        description="Folder or feed URL to ingest instead of the generated corpus",
+    )
+    demo_count: int = Field(
+        default=400, ge=10, description="Generated articles when no DEMO_SOURCE"
+    )
+    demo_seed: int = Field(default=7, description="Seed of the generated corpus")
+    api_port: int = Field(default=8080)
+    push_port: int = Field(default=8081)
+    run_dir: Path = Field(default=REPO / ".run", description="Where the demo keeps logs and state")
+
+
+def step(message: str) -> None:
+    print(f"\033[1m==> {message}\033[0m", flush=True)
+
+
+def run(
+    cmd: list[str], env: dict[str, str], quiet: bool = False
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, env=env, text=True, capture_output=quiet)
+    if result.returncode != 0:
+        detail = (result.stderr or "")[-2000:] if quiet else ""
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{detail}")
+    return result
+
+
+def stop_previous(pid_file: Path) -> None:
+    """A second `make demo` replaces the first one's services instead of doubling them."""
+    if not pid_file.exists():
+        return
+    for pid in json.loads(pid_file.read_text()).values():
+        try:
+            os.killpg(int(pid), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    time.sleep(2)
+    pid_file.unlink(missing_ok=True)
+
+
+def corpus(settings: DemoSettings) -> list[str]:
+    if settings.demo_source:
+        return [settings.demo_source]
+    from services.demo.generator import write_corpus
+
+    folder = settings.run_dir / "demo-corpus"
+    if not folder.exists() or not any(folder.iterdir()):
+        step(f"generating a demo corpus of {settings.demo_count} articles (labelled as generated)")
+        write_corpus(folder, count=settings.demo_count, seed=settings.demo_seed)
+    return [str(folder)]
+
+
+def searchable_count(settings: DemoSettings) -> int:
+    try:
+        response = httpx.get(
+            f"{settings.elasticsearch_url}/{settings.index_alias}/_count", timeout=5
+        )
+        return int(response.json().get("count", 0)) if response.status_code == 200 else 0
+    except httpx.HTTPError:
+        return 0
+
+
+def main() -> int:
+    settings = DemoSettings()
+    env = {
+        **os.environ.copy(),
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "ELASTICSEARCH_URL": settings.elasticsearch_url,
+        "CWATCH_API_PORT": str(settings.api_port),
+        "CWATCH_PUSH_PORT": str(settings.push_port),
+        "CWATCH_DATA_DIR": str(settings.run_dir / "extractor"),
+        "CWATCH_STATE_PATH": str(settings.run_dir / "ingestor-state.sqlite"),
+    }
+    started = time.monotonic()
+    step("starting Kafka and Elasticsearch (first run downloads them from Maven Central)")
+    run([sys.executable, str(REPO / "deploy/local/runtime.py"), "up"], env)
+    step("creating the report index template and alias")
+    run([sys.executable, "-m", "services.cli", "indexer", "migrate"], env, quiet=True)
+
+    service_dir = settings.run_dir / "services"
+    pid_file = service_dir / "pids.json"
+    stop_previous(pid_file)
+    step(f"starting the services: {', '.join(SERVICE_COMMANDS)} (logs in {service_dir})")
+    stack = Stack(service_dir, env).start()
+    pid_file.write_text(json.dumps({name: s.pid for name, s in stack.services.items()}))
+    api = f"http://127.0.0.1:{settings.api_port}"
+
+    def api_ready() -> bool:
+        stack.check_alive()
+        try:
+            return httpx.get(f"{api}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    if not wait_until(api_ready, 120):
+        raise SystemExit(f"the API did not come up; see {service_dir}/api.log")
+
+    before = searchable_count(settings)
+    targets = corpus(settings)
+    step(f"ingesting {', '.join(targets)}")
+    run([sys.executable, "-m", "services.cli", "ingest", *targets], env)
+
+    step("waiting until the reports are searchable")
+    last, stable_since = -1, time.monotonic()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        count = searchable_count(settings) - before
+        if count != last:
+            print(f"    {count} new reports searchable", flush=True)
+            last, stable_since = count, time.monotonic()
+        elif count > 0 and time.monotonic() - stable_since > 15:
+            break
+        time.sleep(1)
+
+    step('an example search: cwatch search "ceasefire" --since 30d')
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "search", "ceasefire", "--size", "5"], env=env
+    )
+    took = time.monotonic() - started
+    print(
+        f"""
+caucasus-watch demo is running ({took:.0f}s to get here).
+
+  Web UI          {api}/
+  Search API      {api}/v1/search?q=Pashinyan    (OpenAPI: {api}/docs)
+  Push articles   POST http://127.0.0.1:{settings.push_port}/v1/articles
+  Metrics         {api}/metrics
+  CLI             .venv/bin/cwatch search "Lachin ceasefire" --lang en --since 30d
+                  .venv/bin/cwatch subscriptions --help
+  Logs            {service_dir}/*.log   (make logs for Kafka and Elasticsearch)
+  Stop            make down
+""",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
