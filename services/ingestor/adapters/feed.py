@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,11 +100,23 @@ def parse_feed(
     except TooLarge as exc:
         raise FeedError("too_large", str(exc)) from exc
     headers = {"content-location": feed_url} if feed_url else {}
-    parsed = feedparser.parse(utf8, response_headers=headers, sanitize_html=False)
-    if not parsed.entries and not parsed.get("version"):
-        if root is not None:
+    with warnings.catch_warnings():
+        # feedparser warns about its updated->published fallback; we ask for both anyway
+        warnings.simplefilter("ignore", DeprecationWarning)
+        parsed = feedparser.parse(utf8, response_headers=headers, sanitize_html=False)
+        return _entries(parsed, root, source, feed_url, where)
+
+
+def _entries(
+    parsed: Any, root: Any, source: SourceInfo | None, feed_url: str | None, where: str | None
+) -> FeedParse:
+    if not parsed.entries:
+        if root is not None and not parsed.get("version"):
             raise FeedError("not_a_feed", f"XML document <{root.tag}> is not an RSS or Atom feed")
-        raise FeedError("malformed_feed", f"not a readable feed: {parsed.get('bozo_exception')}")
+        if root is None:
+            raise FeedError(
+                "malformed_feed", f"not a readable feed: {parsed.get('bozo_exception')}"
+            )
     feed_meta = parsed.get("feed", {})
     feed_title = feed_meta.get("title")
     feed_lang = language_code(feed_meta.get("language"))
