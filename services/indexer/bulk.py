@@ -34,17 +34,23 @@ def classify(status: int) -> Outcome:
     return Outcome.REJECT
 
 
+def _clip(text: object, limit: int = 600) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def error_reason(item: Mapping[str, Any]) -> str:
-    """'mapper_parsing_exception: failed to parse [x] (caused by ...)' from a bulk item."""
+    """'mapper_parsing_exception: failed to parse [x] (caused by ...)' from a bulk item.
+    Each part is clipped, since ES quotes the offending value, which may be huge."""
     error = item.get("error")
     if not error:
         return f"status {item.get('status')}"
     if isinstance(error, str):
-        return error
-    text = f"{error.get('type', 'error')}: {error.get('reason', '')}".strip()
+        return _clip(error, 2000)
+    text = f"{error.get('type', 'error')}: {_clip(error.get('reason', ''))}".strip()
     cause = error.get("caused_by")
     if isinstance(cause, Mapping):
-        text += f" (caused by {cause.get('type', 'error')}: {cause.get('reason', '')})"
+        text += f" (caused by {cause.get('type', 'error')}: {_clip(cause.get('reason', ''))})"
     return text
 
 
