@@ -13,16 +13,27 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.alerts import metrics
-from services.alerts.models import Subscription
-from services.search.query import QueryError, build_search
+from services.search.query import QueryError, SearchParams, build_search
 
 log = logging.getLogger(__name__)
 
 MATCH_SOURCE = ["report_id", "story_id", "headline", "url", "ingested_at", "source.name"]
 MAX_IDS_PER_SEARCH = 1000  # below index.max_result_window, so every match comes back
+
+
+class Searchable(Protocol):
+    """A saved search: a subscription, or a live-feed client's filters."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def active(self) -> bool: ...
+
+    def search_params(self) -> SearchParams: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class Match:
     ingested_at: str | None = None
 
 
-def search_body(sub: Subscription, report_ids: Sequence[str], now: datetime) -> dict[str, Any]:
+def search_body(sub: Searchable, report_ids: Sequence[str], now: datetime) -> dict[str, Any]:
     """The search API's body for this subscription's query and filters, restricted to
     `report_ids`. Raises QueryError for a query the search API would refuse too."""
     params = sub.search_params()
@@ -70,7 +81,7 @@ def match(
     msearch: MSearch,
     alias: str,
     report_ids: Sequence[str],
-    subscriptions: Sequence[Subscription],
+    subscriptions: Sequence[Searchable],
     now: datetime,
     chunk: int = 200,
 ) -> list[Match]:

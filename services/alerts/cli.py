@@ -1,0 +1,285 @@
+"""`cwatch alerts run|serve` and `cwatch subscriptions create|list|show|update|pause|resume|delete`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.alerts.app import AlertsService
+    from services.alerts.settings import AlertsSettings
+    from services.common.logs import setup_logging
+    from services.common.metrics import serve_metrics
+
+    settings = AlertsSettings()
+    setup_logging(settings.log_level, settings.log_json)
+    serve_metrics(settings.metrics_port)
+    service = AlertsService(settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        service.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.run()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.common.logs import setup_logging
+    from services.web.app import create_full_app
+
+    app = create_full_app()
+    settings = app.state.settings
+    setup_logging(settings.log_level, settings.log_json)
+    uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port)
+    return 0
+
+
+def _store() -> Any:
+    from services.alerts.app import make_es
+    from services.alerts.settings import AlertsSettings
+    from services.alerts.store import AlertStore
+
+    settings = AlertsSettings()
+    return AlertStore(make_es(settings), settings.index_prefix()), settings
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("lang", "source", "country", "affiliation", "entity", "event", "figure"):
+        values = getattr(args, name, None)
+        if values:
+            out[name] = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    for name in ("since", "until"):
+        if getattr(args, name, None):
+            out[name] = getattr(args, name)
+    if getattr(args, "relevant", None) is not None:
+        out["relevant"] = args.relevant
+    return out
+
+
+def _channel(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.webhook:
+        channel: dict[str, Any] = {"kind": "webhook", "url": args.webhook}
+        if args.secret:
+            channel["secret"] = args.secret
+        return channel
+    if args.channel:
+        return {"kind": args.channel}
+    return None
+
+
+def _check(store: Any, settings: Any, sub: Any) -> str | None:
+    from services.ingestor.netguard import BlockedAddress, NetPolicy
+    from services.search.query import QueryError
+
+    try:
+        sub.check()
+        if sub.channel.kind == "webhook" and sub.channel.url:
+            NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private).check_url(
+                sub.channel.url
+            )
+    except (QueryError, BlockedAddress, ConnectionError) as exc:
+        return str(exc)
+    return None
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _create(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from services.alerts.models import Subscription
+
+    store, settings = _store()
+    data: dict[str, Any] = {
+        "name": args.name or args.query,
+        "query": args.query,
+        "filters": _filters(args),
+        "mode": args.mode,
+        "digest_minutes": args.digest_minutes,
+        "active": not args.paused,
+    }
+    channel = _channel(args)
+    if channel:
+        data["channel"] = channel
+    try:
+        sub = Subscription.model_validate(data)
+    except ValidationError as exc:
+        print(f"cwatch subscriptions: {exc}", file=sys.stderr)
+        return 2
+    problem = _check(store, settings, sub)
+    if problem:
+        print(f"cwatch subscriptions: {problem}", file=sys.stderr)
+        return 2
+    store.put(sub)
+    result = sub.public()
+    result["channel"]["secret"] = sub.channel.secret
+    _print(result)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    subs = store.list_subscriptions(active_only=args.active)
+    if args.json:
+        _print([s.public() for s in subs])
+        return 0
+    for s in subs:
+        state = "active" if s.active else "paused"
+        target = s.channel.url or s.channel.kind.value
+        print(f"{s.id}  {state:6}  {s.mode.value:9}  {target:30}  {s.name!r}  q={s.query!r}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    sub = store.get(args.id)
+    if sub is None:
+        print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
+        return 1
+    _print({**sub.public(), "deliveries": store.deliveries(args.id, 20)})
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from services.alerts.models import apply_update
+
+    store, settings = _store()
+    sub = store.get(args.id)
+    if sub is None:
+        print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
+        return 1
+    changes: dict[str, Any] = {}
+    for name in ("name", "query", "mode", "digest_minutes"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name)
+    filters = _filters(args)
+    if filters:
+        changes["filters"] = filters
+    channel = _channel(args)
+    if channel:
+        changes["channel"] = channel
+    try:
+        sub = apply_update(sub, changes)
+    except ValidationError as exc:
+        print(f"cwatch subscriptions: {exc}", file=sys.stderr)
+        return 2
+    problem = _check(store, settings, sub)
+    if problem:
+        print(f"cwatch subscriptions: {problem}", file=sys.stderr)
+        return 2
+    _print(store.put(sub).public())
+    return 0
+
+
+def _set_active(active: bool) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        from services.alerts.models import apply_update
+
+        store, _ = _store()
+        sub = store.get(args.id)
+        if sub is None:
+            print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
+            return 1
+        _print(store.put(apply_update(sub, {"active": active})).public())
+        return 0
+
+    return handler
+
+
+def _delete(args: argparse.Namespace) -> int:
+    store, _ = _store()
+    if not store.delete(args.id):
+        print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
+        return 1
+    print(f"deleted {args.id}")
+    return 0
+
+
+def _add_filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", action="append", help="Language code (repeat or comma-separate)")
+    p.add_argument("--source", action="append", help="Source name")
+    p.add_argument("--country", action="append", help="Source country, ISO alpha-2")
+    p.add_argument("--affiliation", action="append", help="state, independent, wire, ...")
+    p.add_argument("--entity", action="append", help="Entity id; every one must be mentioned")
+    p.add_argument("--event", action="append", help="Event type, e.g. ceasefire_violation")
+    p.add_argument("--figure", action="append", help="Figure kind: killed, wounded, displaced")
+    p.add_argument("--since", help="7d, 24h or an ISO date")
+    p.add_argument("--until", help="7d, 24h or an ISO date")
+    rel = p.add_mutually_exclusive_group()
+    rel.add_argument("--relevant", dest="relevant", action="store_true", default=None)
+    rel.add_argument("--irrelevant", dest="relevant", action="store_false")
+
+
+def _add_channel_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--webhook", metavar="URL", help="POST signed JSON alerts to URL")
+    p.add_argument("--secret", help="Webhook HMAC secret (generated and printed if omitted)")
+    p.add_argument("--channel", choices=["sse", "kafka"], help="Without a webhook: sse or kafka")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    alerts = sub.add_parser("alerts", help="Match newly indexed reports to subscriptions, deliver")
+    acts = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    acts.add_parser(
+        "run", help="Consume the indexed topic, match, de-duplicate, produce alerts, webhooks"
+    ).set_defaults(func=_run)
+    serve = acts.add_parser(
+        "serve", help="HTTP API (search + subscriptions + live feed) with the web UI"
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+    alerts.set_defaults(func=lambda args: (alerts.print_help(), 2)[1])
+
+    subs = sub.add_parser("subscriptions", help="Create, list, change, pause and delete alerts")
+    cmds = subs.add_subparsers(dest="subscriptions_command", metavar="ACTION")
+    create = cmds.add_parser("create", help="A new subscription (prints its id and secret)")
+    create.add_argument("query", nargs="?", default="", help='Search syntax, e.g. "ceasefire"')
+    create.add_argument("--name")
+    create.add_argument("--mode", choices=["every", "per_story", "digest"], default="per_story")
+    create.add_argument("--digest-minutes", type=int, default=60)
+    create.add_argument("--paused", action="store_true", help="Create it paused")
+    _add_filter_args(create)
+    _add_channel_args(create)
+    create.set_defaults(func=_create)
+
+    ls = cmds.add_parser("list", help="Every subscription")
+    ls.add_argument("--active", action="store_true", help="Only active ones")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_list)
+
+    show = cmds.add_parser("show", help="One subscription with its latest deliveries")
+    show.add_argument("id")
+    show.set_defaults(func=_show)
+
+    upd = cmds.add_parser("update", help="Change the given fields (filters given replace those)")
+    upd.add_argument("id")
+    upd.add_argument("--query")
+    upd.add_argument("--name")
+    upd.add_argument("--mode", choices=["every", "per_story", "digest"])
+    upd.add_argument("--digest-minutes", type=int)
+    _add_filter_args(upd)
+    _add_channel_args(upd)
+    upd.set_defaults(func=_update)
+
+    for name, active in (("pause", False), ("resume", True)):
+        p = cmds.add_parser(name, help=f"{name.capitalize()} matching")
+        p.add_argument("id")
+        p.set_defaults(func=_set_active(active))
+    rm = cmds.add_parser("delete", help="Delete a subscription")
+    rm.add_argument("id")
+    rm.set_defaults(func=_delete)
+    subs.set_defaults(func=lambda args: (subs.print_help(), 2)[1])

@@ -1,0 +1,219 @@
+"""The API process's live side: follows the indexed and alert topics from their end and fans
+out to Server-Sent-Event streams.
+
+- `/v1/live` clients carry search filters; each batch of newly indexed reports is matched
+  against all open clients with the matcher (the search semantics, one multi-search), and each
+  client receives the search summaries of its matches.
+- `/v1/subscriptions/{id}/stream` clients receive that subscription's alerts.
+The consumer has no group (nothing to commit): a stream shows what happens while it is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
+from pydantic import ValidationError
+
+from schemas.alert import Alert
+from schemas.indexed import IndexedEvent
+from schemas.topics import TopicNames
+from services.alerts import metrics
+from services.alerts.matcher import es_msearch, match
+from services.common.kafka import bootstrap_list
+from services.search.query import LIST_SOURCE_EXCLUDES, SearchParams
+from services.search.service import summary
+
+log = logging.getLogger(__name__)
+
+QUEUE_MAX = 1000  # a client that cannot keep up loses the oldest-unread events, not the server
+
+
+@dataclass
+class LiveClient:
+    id: str
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]]
+    params: SearchParams | None = None  # live feed filters
+    subscription_id: str | None = None  # alert stream
+    active: bool = True
+    dropped: int = 0
+
+    def search_params(self) -> SearchParams:
+        assert self.params is not None
+        return self.params
+
+    def push(self, event: str, data: dict[str, Any]) -> None:
+        def put() -> None:
+            if self.queue.full():
+                self.dropped += 1
+                return
+            self.queue.put_nowait((event, data))
+
+        try:
+            self.loop.call_soon_threadsafe(put)
+        except RuntimeError:  # the client's loop is closed: it went away
+            self.active = False
+
+
+@dataclass
+class LiveHub:
+    bootstrap: str
+    topics: TopicNames
+    es: Elasticsearch
+    alias: str
+    on_alert_sent: Callable[[str, str], None] | None = None
+    clients: dict[str, LiveClient] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._msearch = es_msearch(self.es)
+
+    # ---- clients ------------------------------------------------------------------------------
+
+    def add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        params: SearchParams | None = None,
+        subscription_id: str | None = None,
+    ) -> LiveClient:
+        self.start()
+        client = LiveClient(
+            id=f"c{next(self._ids)}",
+            loop=loop,
+            queue=asyncio.Queue(QUEUE_MAX),
+            params=params,
+            subscription_id=subscription_id,
+        )
+        with self._lock:
+            self.clients[client.id] = client
+        metrics.LIVE_CLIENTS.set(len(self.clients))
+        return client
+
+    def remove(self, client: LiveClient) -> None:
+        with self._lock:
+            self.clients.pop(client.id, None)
+        metrics.LIVE_CLIENTS.set(len(self.clients))
+
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        return self._ready.wait(timeout_s)
+
+    # ---- the consumer thread ------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _consumer(self) -> KafkaConsumer:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_list(self.bootstrap),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="cwatch-live",
+        )
+        partitions = []
+        for topic in (self.topics.indexed, self.topics.alert):
+            for p in sorted(consumer.partitions_for_topic(topic) or []):
+                partitions.append(TopicPartition(topic, p))
+        consumer.assign(partitions)
+        consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            consumer.position(tp)  # resolve now: "ready" means later events will be seen
+        return consumer
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                consumer = self._consumer()
+            except Exception:
+                log.exception("live hub cannot reach Kafka; retrying")
+                self._stopping.wait(2.0)
+                continue
+            self._ready.set()
+            try:
+                while not self._stopping.is_set():
+                    polled = consumer.poll(timeout_ms=200, max_records=500)
+                    indexed: list[IndexedEvent] = []
+                    for tp, records in polled.items():
+                        for record in records:
+                            if tp.topic == self.topics.indexed:
+                                try:
+                                    indexed.append(IndexedEvent.model_validate_json(record.value))
+                                except ValidationError:
+                                    continue
+                            else:
+                                self._alert(record.value)
+                    if indexed:
+                        self._reports(indexed)
+            except Exception:
+                log.exception("live hub failed; reconnecting")
+            finally:
+                consumer.close()
+
+    def _alert(self, value: bytes) -> None:
+        try:
+            alert = Alert.model_validate_json(value)
+        except ValidationError:
+            return
+        with self._lock:
+            targets = [
+                c for c in self.clients.values() if c.subscription_id == alert.subscription_id
+            ]
+        for client in targets:
+            client.push("alert", alert.model_dump(mode="json"))
+        if targets and self.on_alert_sent:
+            self.on_alert_sent(alert.subscription_id, alert.alert_id)
+
+    def _reports(self, events: list[IndexedEvent]) -> None:
+        with self._lock:
+            feed = [c for c in self.clients.values() if c.params is not None]
+        if not feed:
+            return
+        now = datetime.now(UTC)
+        ids = [e.report_id for e in events]
+        matches = match(self._msearch, self.alias, ids, feed, now)
+        if not matches:
+            return
+        wanted = sorted({m.report_id for m in matches})
+        resp = self.es.search(
+            index=self.alias,
+            query={"ids": {"values": wanted}},
+            size=len(wanted),
+            source_excludes=LIST_SOURCE_EXCLUDES,
+            ignore_unavailable=True,
+        )
+        docs = {h["_id"]: summary(h) for h in resp["hits"]["hits"]}
+        by_client = {c.id: c for c in feed}
+        for m in matches:
+            doc = docs.get(m.report_id)
+            client = by_client.get(m.subscription_id)
+            if doc and client:
+                client.push("report", doc)
+
+
+def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    """One Server-Sent Event; data is JSON on one line (JSON escapes every newline)."""
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
