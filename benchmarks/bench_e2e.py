@@ -1,0 +1,298 @@
+"""End-to-end benchmark: real HTML articles through extractor -> indexer (-> alerts) at rising rates.
+
+Raw articles are produced to the raw topic at a steady rate; each one's ingest time travels with
+it. We observe the `indexed` topic (the report is searchable when its event appears) and the
+`alert` topic, so latencies are ingest -> observed, on the wall clock of this machine. The
+sustained rate is the highest step whose output kept up (everything drained within a few
+seconds of the step's end). Side by side, over the same input, a baseline: plain trafilatura +
+elasticsearch.helpers.bulk in one process, as fast as it goes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from kafka import KafkaConsumer
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from schemas.common import SourceInfo, SourceKind  # noqa: E402
+from schemas.raw import RawArticle  # noqa: E402
+from schemas.topics import TopicNames, index_alias  # noqa: E402
+from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
+from services.common.settings import CommonSettings  # noqa: E402
+from services.ops.supervisor import Stack, process_tree, rss_kb, wait_until  # noqa: E402
+
+SHARED_HTML = REPO.parent / "shared" / "data" / "extraction-benchmark" / "html"
+
+
+def load_pages(limit: int) -> list[tuple[str, str]]:
+    """(url, html) of real pages; the generated demo corpus when ../shared is absent."""
+    pages: list[tuple[str, str]] = []
+    if SHARED_HTML.is_dir():
+        for path in sorted(SHARED_HTML.glob("*.html.gz"))[:limit]:
+            pages.append(
+                (
+                    f"https://bench.example/{path.name[:16]}",
+                    gzip.decompress(path.read_bytes()).decode("utf-8", "replace"),
+                )
+            )
+    if not pages:
+        from services.demo.generator import write_corpus
+
+        folder = Path(tempfile.mkdtemp(prefix="cwatch-bench-"))
+        write_corpus(folder, count=limit, seed=3, formats=("html",))
+        for path in sorted(folder.rglob("*.html"))[:limit]:
+            pages.append((f"https://bench.example/{path.stem}", path.read_text()))
+    return pages
+
+
+def raw_article(url: str, html: str, serial: int) -> RawArticle:
+    # Each copy gets its own URL and a unique line so it is a new article, not a replay.
+    unique_url = f"{url}?n={serial}"
+    marked = html.replace("</body>", f"<p>Bench copy {serial} {uuid.uuid4().hex}</p></body>", 1)
+    return RawArticle(
+        article_id=hashlib.sha256(unique_url.encode()).hexdigest()[:32],
+        url=unique_url,
+        canonical_url=unique_url,
+        source=SourceInfo(name="Bench Wire", kind=SourceKind.FEED, country="AM", language="en"),
+        html=marked,
+        ingested_at=datetime.now(UTC),
+        published=datetime.now(UTC),
+    )
+
+
+class Observer(threading.Thread):
+    """Records when each report's `indexed` event and each alert arrive."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.consumer = KafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-observer-{uuid.uuid4().hex[:6]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.latencies: dict[str, list[tuple[float, float]]] = {
+            t: [] for t in topics
+        }  # (ingest_ts, seen_ts)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for tp, records in self.consumer.poll(timeout_ms=200).items():
+                now = time.time()
+                for record in records:
+                    try:
+                        body = json.loads(record.value)
+                        ingested = datetime.fromisoformat(body["ingested_at"]).timestamp()
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    self.latencies[tp.topic].append((ingested, now))
+        self.consumer.close()
+
+    def window(self, topic: str, start: float, end: float) -> list[float]:
+        return [seen - ing for ing, seen in self.latencies[topic] if start <= ing < end]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def infra_rss_mb(run_dir: Path) -> float:
+    total = 0
+    for pid_file in (
+        run_dir / "kafka" / "kafka.pid",
+        run_dir / "elasticsearch" / "elasticsearch.pid",
+    ):
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        total += sum(rss_kb(p) for p in process_tree(pid))
+    return total / 1024
+
+
+def drop_indices(es_url: str, prefix: str) -> None:
+    """By concrete names: clusters may refuse wildcard deletes."""
+    try:
+        found = httpx.get(
+            f"{es_url}/{prefix}*", params={"expand_wildcards": "all"}, timeout=30
+        ).json()
+        for name in found if isinstance(found, dict) else []:
+            httpx.delete(f"{es_url}/{name}", timeout=30)
+    except httpx.HTTPError:
+        pass
+
+
+def baseline(pages: list[tuple[str, str]], es_url: str, index: str, count: int) -> float:
+    """Plain trafilatura + helpers.bulk over the same pages: docs/s, one process."""
+    import trafilatura
+    from elasticsearch import Elasticsearch, helpers
+
+    es = Elasticsearch(es_url, request_timeout=60)
+    es.options(ignore_status=404).indices.delete(index=index)
+    started = time.perf_counter()
+
+    def actions():  # type: ignore[no-untyped-def]
+        for i in range(count):
+            url, html = pages[i % len(pages)]
+            text = trafilatura.extract(html) or ""
+            yield {"_index": index, "_id": str(i), "_source": {"url": url, "body": text}}
+
+    helpers.bulk(es, actions(), chunk_size=200, refresh="wait_for")
+    took = time.perf_counter() - started
+    es.options(ignore_status=404).indices.delete(index=index)
+    return count / took
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    settings = CommonSettings()
+    namespace = f"bench{uuid.uuid4().hex[:6]}"
+    topics = TopicNames.for_namespace(namespace)
+    ensure_topics(settings.kafka_bootstrap_servers, topics)
+    pages = load_pages(60 if quick else 181)
+    rates = [25, 50] if quick else [25, 50, 75, 100, 150]
+    step_s = 12 if quick else 25
+    work = Path(tempfile.mkdtemp(prefix="cwatch-e2e-"))
+    env = {
+        **os.environ.copy(),
+        "CWATCH_NAMESPACE": namespace,
+        "CWATCH_DATA_DIR": str(work / "extractor"),
+        "CWATCH_LOG_LEVEL": "WARNING",
+        "CWATCH_API_PORT": "0",
+    }
+    services = ["indexer", "extractor"] + (
+        ["alerts"] if (REPO / "services/alerts/app.py").exists() else []
+    )
+    stack = Stack(work / "logs", env, services=services).start()
+    observer = Observer(settings.kafka_bootstrap_servers, [topics.indexed, topics.alert])
+    observer.start()
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="bench-e2e")
+    figures: dict[str, float] = {}
+    sustained = 0.0
+    serial = 0
+    rss_samples: dict[str, list[float]] = {name: [] for name in services}
+    infra_samples: list[float] = []
+    try:
+        # Warm-up: models load and consumer groups settle before anything is timed.
+        for _ in range(20):
+            serial += 1
+            url, html = pages[serial % len(pages)]
+            article = raw_article(url, html, serial)
+            producer.send(
+                topics.raw,
+                key=article.article_id.encode(),
+                value=article.model_dump_json().encode(),
+            )
+        producer.flush()
+        wait_until(lambda: len(observer.latencies[topics.indexed]) >= 20, 180)
+        for rate in rates:
+            stack.check_alive()
+            start = time.time()
+            sent = 0
+            while time.time() - start < step_s:
+                due = int((time.time() - start) * rate)
+                while sent < due:
+                    serial += 1
+                    url, html = pages[serial % len(pages)]
+                    article = raw_article(url, html, serial)
+                    producer.send(
+                        topics.raw,
+                        key=article.article_id.encode(),
+                        value=article.model_dump_json().encode(),
+                    )
+                    sent += 1
+                time.sleep(0.01)
+                if int(time.time() - start) % 5 == 0:
+                    for name in services:
+                        rss_samples[name].append(stack[name].rss_mb())
+                    infra_samples.append(infra_rss_mb(REPO / ".run"))
+            producer.flush()
+            end = time.time()
+            drained = wait_until(
+                lambda s=start, e=end, n=sent: len(observer.window(topics.indexed, s, e)) >= n,
+                10 + step_s,
+            )
+            searchable = observer.window(topics.indexed, start, end)
+            p50, p99 = percentile(searchable, 0.5), percentile(searchable, 0.99)
+            print(
+                f"  rate {rate}/s: sent {sent}, searchable {len(searchable)}, p50 {p50:.2f}s p99 {p99:.2f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+            figures[f"e2e_searchable_p99_s_at_{rate}"] = p99
+            figures[f"e2e_searchable_p50_s_at_{rate}"] = p50
+            if drained and p99 < 5.0:
+                sustained = float(rate)
+            else:
+                break
+        figures["e2e_sustained_per_s"] = sustained
+        # Burst: as fast as the pipeline goes, for a like-for-like ratio with the baseline.
+        burst = 60 if quick else 300
+        wait_until(lambda: False, 3)
+        start = time.time()
+        for _ in range(burst):
+            serial += 1
+            url, html = pages[serial % len(pages)]
+            article = raw_article(url, html, serial)
+            producer.send(
+                topics.raw,
+                key=article.article_id.encode(),
+                value=article.model_dump_json().encode(),
+            )
+        producer.flush()
+        if wait_until(
+            lambda: len(observer.window(topics.indexed, start, time.time())) >= burst, 300
+        ):
+            last_seen = max(
+                seen for ing, seen in observer.latencies[topics.indexed] if ing >= start
+            )
+            figures["e2e_burst_per_s"] = burst / (last_seen - start)
+        at = int(sustained) if sustained else rates[0]
+        figures["e2e_searchable_p50_s"] = figures.get(f"e2e_searchable_p50_s_at_{at}", float("nan"))
+        figures["e2e_searchable_p99_s"] = figures.get(f"e2e_searchable_p99_s_at_{at}", float("nan"))
+        alerts = observer.window(topics.alert, 0, time.time())
+        if alerts:
+            figures["e2e_alert_p50_s"] = percentile(alerts, 0.5)
+            figures["e2e_alert_p99_s"] = percentile(alerts, 0.99)
+        for name, samples in rss_samples.items():
+            if samples:
+                figures[f"rss_mb_{name}"] = max(samples)
+        services_rss = sum(figures.get(f"rss_mb_{n}", 0.0) for n in services)
+        figures["stack_rss_mb"] = services_rss + (max(infra_samples) if infra_samples else 0.0)
+        for name in services:
+            figures[f"cpu_s_{name}"] = stack[name].cpu_seconds()
+    finally:
+        observer.stopping.set()
+        producer.close()
+        stack.stop()
+        delete_topics(settings.kafka_bootstrap_servers, [name for name, _ in topics.all()])
+        drop_indices(settings.elasticsearch_url, index_alias(namespace))
+    figures["baseline_e2e_burst_per_s"] = baseline(
+        pages, settings.elasticsearch_url, f"{namespace}-baseline", 100 if quick else 400
+    )
+    figures["e2e_input_pages"] = float(len(pages))
+    figures["e2e_median_rate_tested"] = float(statistics.median(rates))
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
