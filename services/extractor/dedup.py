@@ -14,6 +14,7 @@ dicts. The LSH index itself is rebuilt in memory from the signatures mapping whe
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +39,32 @@ def content_hash(folded_text: str) -> str:
     return hashlib.sha256(folded_text.encode("utf-8")).hexdigest()
 
 
-def minhash_of(tokens: list[str], num_perm: int = NUM_PERM) -> MinHash:
-    mh = MinHash(num_perm=num_perm)
+_PROTOTYPE = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+# Computing the LSH band layout integrates a curve (slow); it only depends on these two.
+_LSH_PARAMS: dict[float, tuple[int, int]] = {}
+
+
+def _new_minhash(hashvalues: Any = None) -> MinHash:
+    """crc32 (deterministic across processes, unlike hash()) and shared permutations."""
+    return MinHash(
+        num_perm=NUM_PERM,
+        seed=1,
+        hashfunc=zlib.crc32,
+        hashvalues=hashvalues,
+        permutations=_PROTOTYPE.permutations,
+        scheme="affine32",
+    )
+
+
+def _new_lsh(threshold: float) -> MinHashLSH:
+    if threshold not in _LSH_PARAMS:
+        probe = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        _LSH_PARAMS[threshold] = (probe.b, probe.r)
+    return MinHashLSH(threshold=threshold, num_perm=NUM_PERM, params=_LSH_PARAMS[threshold])
+
+
+def minhash_of(tokens: list[str]) -> MinHash:
+    mh = _new_minhash()
     if len(tokens) < SHINGLE:
         shingles = [" ".join(tokens)] if tokens else []
     else:
@@ -94,7 +119,7 @@ class DedupState:
     # -- the check -------------------------------------------------------------------------
     def _index(self) -> MinHashLSH:
         if self._lsh is None:
-            self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
+            self._lsh = _new_lsh(self.threshold)
             for report_id, value in list(self.signatures.items()):
                 self._lsh.insert(report_id, _restore_minhash(value["h"]))
         return self._lsh
@@ -168,4 +193,4 @@ class DedupState:
 
 
 def _restore_minhash(values: list[int]) -> MinHash:
-    return MinHash(num_perm=NUM_PERM, hashvalues=np.array(values, dtype=np.uint64))
+    return _new_minhash(np.array(values, dtype=np.uint64))

@@ -30,22 +30,34 @@ LANGUAGES = (
     "uk",
 )
 MIN_PARAGRAPH_CHARS = 30
-MAX_SAMPLE_CHARS = 2_000  # enough for a confident guess; keeps long pages cheap
-MAX_PARAGRAPHS = 60
+MAX_SAMPLE_CHARS = 400  # enough for a confident guess; the cost grows with the length
+PARAGRAPH_SAMPLE_CHARS = 100
+MAX_PARAGRAPHS = 12  # per-paragraph languages of the first paragraphs only, for cost
 
-_detector: LanguageDetector | None = None
+_detectors: dict[bool, LanguageDetector] = {}
 _lock = threading.Lock()
 
 
-def detector() -> LanguageDetector:
-    global _detector
+def detector(fast: bool = False) -> LanguageDetector:
+    """The report-level detector, or (fast=True) lingua's low-accuracy mode, several times
+    cheaper per call and good enough to notice a paragraph in another language."""
     with _lock:
-        if _detector is None:
+        if fast not in _detectors:
             langs = [
                 Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in LANGUAGES
             ]
-            _detector = LanguageDetectorBuilder.from_languages(*langs).build()
-        return _detector
+            builder = LanguageDetectorBuilder.from_languages(*langs)
+            if fast:
+                builder = builder.with_low_accuracy_mode()
+            _detectors[fast] = builder.build()
+        return _detectors[fast]
+
+
+def preload() -> None:
+    """Load the language models now (a worker does it at start, not on its first message)."""
+    for fast in (False, True):
+        for sample in ("warm up the language models", "ok"):
+            detector(fast).compute_language_confidence_values(sample)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +69,11 @@ class LanguageGuess:
 UNKNOWN = LanguageGuess("und", 0.0)
 
 
-def detect(text: str) -> LanguageGuess:
-    sample = text[:MAX_SAMPLE_CHARS].strip()
+def detect(text: str, limit: int = MAX_SAMPLE_CHARS, fast: bool = False) -> LanguageGuess:
+    sample = text[:limit].strip()
     if not sample:
         return UNKNOWN
-    values = detector().compute_language_confidence_values(sample)
+    values = detector(fast).compute_language_confidence_values(sample)
     if not values:
         return UNKNOWN
     top = values[0]
@@ -74,7 +86,7 @@ def detect_paragraphs(paragraphs: list[str]) -> list[LanguageSpan]:
     for i, para in enumerate(paragraphs[:MAX_PARAGRAPHS]):
         if len(para) < MIN_PARAGRAPH_CHARS:
             continue
-        guess = detect(para)
+        guess = detect(para, PARAGRAPH_SAMPLE_CHARS, fast=True)
         if guess.language != "und":
             spans.append(
                 LanguageSpan(paragraph=i, language=guess.language, confidence=guess.confidence)

@@ -1,0 +1,130 @@
+"""The faust-streaming edge: raw topic -> pipeline -> report topic (and dead letters).
+
+Only wiring lives here. Every event is handled in its own try/except: faust acknowledges a
+message whose agent raised, so an uncaught error would lose it silently; instead it becomes a
+DeadLetter and the stream goes on. Dedup and story state are changelog-backed faust Tables: a
+restarted worker replays their changelog and remembers what it saw."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter, Stage
+from schemas.raw import RawArticle
+from services.extractor import metrics
+from services.extractor.dedup import DedupState
+from services.extractor.language import preload
+from services.extractor.pipeline import ExtractorConfig, extract
+from services.extractor.settings import ExtractorSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ExtractorSettings) -> faust.App:
+    topics = settings.topics
+    partitions = topics.spec("raw").partitions
+    app = faust.App(
+        settings.faust_id,
+        broker=settings.broker_url,
+        datadir=str(settings.data_dir),
+        store="memory://",  # tables are rebuilt from their changelog topics at start
+        topic_partitions=partitions,
+        topic_allow_declare=True,
+        web_enabled=bool(settings.worker_web_port),
+        web_port=settings.worker_web_port or 6066,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_max_request_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        consumer_auto_offset_reset="earliest",
+    )
+    raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
+    report_topic = app.topic(topics.report, key_type=bytes, value_type=bytes)
+    dead_topic = app.topic(topics.deadletter, key_type=bytes, value_type=bytes)
+
+    def table(name: str) -> Any:
+        return app.Table(
+            name,
+            default=None,
+            partitions=partitions,
+            key_serializer="json",
+            value_serializer="json",
+        )
+
+    state = DedupState(
+        hashes=table("dedup-hashes"),
+        signatures=table("dedup-signatures"),
+        stories=table("stories"),
+        threshold=settings.near_dup_threshold,
+        window_hours=settings.dedup_window_hours,
+        story_window_hours=settings.story_window_hours,
+        max_recent=settings.max_recent,
+    )
+    config = ExtractorConfig.from_settings(settings)
+
+    async def dead_letter(event: Any, reason: str, error_type: str) -> None:
+        message = event.message
+        letter = DeadLetter.of(
+            Stage.EXTRACT,
+            reason,
+            event.value if isinstance(event.value, bytes) else bytes(str(event.value), "utf-8"),
+            error_type=error_type,
+            source="extractor",
+            original_topic=message.topic,
+            original_partition=message.partition,
+            original_offset=message.offset,
+            original_key=(message.key or b"").decode("utf-8", "replace") or None,
+        )
+        metrics.DEAD_LETTERED.labels(error_type).inc()
+        log.warning("dead-lettered", extra={"reason": reason[:300], "offset": message.offset})
+        await dead_topic.send(key=message.key, value=letter.model_dump_json().encode("utf-8"))
+
+    @app.agent(raw_topic)
+    async def process(stream: AsyncIterator[Any]) -> None:
+        async for event in stream.events():  # type: ignore[attr-defined]
+            metrics.RAW_CONSUMED.inc()
+            try:
+                raw = RawArticle.model_validate_json(event.value)
+            except (ValidationError, ValueError, TypeError) as exc:
+                await dead_letter(event, f"invalid raw article: {exc}", "invalid_raw")
+                continue
+            started = time.perf_counter()
+            try:
+                reports = extract(raw, state, config)
+            except Exception as exc:  # noqa: BLE001 - any failure of one message is its own
+                log.exception("extract failed", extra={"article_id": raw.article_id})
+                await dead_letter(event, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+                continue
+            metrics.EXTRACT_SECONDS.observe(time.perf_counter() - started)
+            for report in reports:
+                await report_topic.send(
+                    key=report.report_id.encode("utf-8"),
+                    value=report.model_dump_json().encode("utf-8"),
+                )
+                metrics.REPORTS_PRODUCED.labels(
+                    str(report.relevant).lower(), str(report.duplicate_of is not None).lower()
+                ).inc()
+
+    @app.task
+    async def warm_up() -> None:
+        preload()
+        config.gazetteer.alias_count()
+
+    return app
+
+
+def run_worker(settings: ExtractorSettings) -> int:
+    """Run the worker until SIGINT/SIGTERM."""
+    from services.common.metrics import serve_metrics
+
+    serve_metrics(settings.metrics_port)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.execute_from_commandline()
+    return 0
