@@ -1,0 +1,206 @@
+"""The web UI router: the page, its static files, and a few read-only JSON views the page needs
+(highlights as text segments, a story's versions by side, timeline and map aggregations).
+
+Every query goes through `services.search.query`, so the UI shows exactly what search finds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Annotated, Any
+
+from elasticsearch import ApiError, TransportError
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.search.api import search_params
+from services.search.query import (
+    QueryError,
+    SearchParams,
+    build_query,
+)
+from services.search.service import SearchService
+from services.web.highlight import shape
+from services.web.sides import claims, group_by_side
+
+router = APIRouter(tags=["web"])
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+STATIC_TYPES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "places.json": "application/json",
+}
+STORY_EXCLUDES = ["folded_text", "body", "paragraph_languages"]
+
+
+def _static(name: str) -> bytes:
+    return resources.files("services.web").joinpath("static", name).read_bytes()
+
+
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui/", include_in_schema=False)
+def page() -> Response:
+    return Response(
+        _static("index.html"), media_type=STATIC_TYPES["index.html"], headers=SECURITY_HEADERS
+    )
+
+
+@router.get("/ui/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    if name not in STATIC_TYPES:  # a fixed list: no path ever reaches the file system
+        raise HTTPException(status_code=404, detail="not found")
+    return Response(
+        _static(name),
+        media_type=STATIC_TYPES[name],
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+    )
+
+
+def _service(request: Request) -> SearchService:
+    service: SearchService = request.app.state.search_service
+    return service
+
+
+Service = Annotated[SearchService, Depends(_service)]
+Params = Annotated[SearchParams, Depends(search_params)]
+
+
+def _guard(exc: Exception) -> HTTPException:
+    if isinstance(exc, QueryError):
+        return HTTPException(status_code=400, detail=str(exc))
+    if isinstance(exc, ApiError) and exc.meta.status in (400, 404):
+        return HTTPException(status_code=400, detail=f"the search was refused: {exc.message}")
+    return HTTPException(status_code=503, detail="search backend unavailable, try again")
+
+
+@router.get("/ui/v1/search", summary="Search for the UI: highlights as text segments")
+def ui_search(
+    service: Service,
+    params: Params,
+    sort: str = "relevance",
+    size: int = 20,
+    cursor: str | None = None,
+    collapse: bool = False,
+) -> dict[str, Any]:
+    params.sort, params.size, params.cursor, params.collapse = sort, size, cursor, collapse
+    params.facets = True
+    try:
+        result = service.search(params)
+    except (QueryError, ApiError, TransportError) as exc:
+        raise _guard(exc) from None
+    for hit in result["hits"]:
+        hit["highlight_segments"] = shape(hit.pop("highlights", {}) or {})
+    return result
+
+
+@router.get("/ui/v1/story/{story_id}", summary="Every version of a story, by side")
+def ui_story(service: Service, story_id: str) -> dict[str, Any]:
+    try:
+        raw = service.es.search(
+            index=service.alias,
+            query={"term": {"story_id": story_id}},
+            size=200,
+            sort=[{"date": {"order": "asc"}}, {"report_id": {"order": "asc"}}],
+            source_excludes=STORY_EXCLUDES,
+            ignore_unavailable=True,
+        )
+    except (ApiError, TransportError) as exc:
+        raise _guard(exc) from None
+    versions = [h["_source"] for h in raw["hits"]["hits"]]
+    if not versions:
+        raise HTTPException(status_code=404, detail=f"no story {story_id!r}")
+    entities: dict[str, dict[str, Any]] = {}
+    events: dict[str, int] = {}
+    for v in versions:
+        for e in v.get("entities") or []:
+            entry = entities.setdefault(e["id"], {**e, "reports": 0})
+            entry["reports"] += 1
+        for ev in v.get("event_types") or []:
+            events[ev] = events.get(ev, 0) + 1
+    return {
+        "story_id": story_id,
+        "total": len(versions),
+        "columns": group_by_side(versions),
+        "claims": claims(versions),
+        "entities": sorted(entities.values(), key=lambda e: -e["reports"]),
+        "events": [
+            {"type": k, "reports": n} for k, n in sorted(events.items(), key=lambda x: -x[1])
+        ],
+    }
+
+
+@router.get("/ui/v1/overview", summary="Timeline per event type and the places mentioned")
+def ui_overview(
+    service: Service,
+    params: Params,
+    interval: Annotated[str, Query(pattern="^(hour|day|week|month)$")] = "day",
+) -> dict[str, Any]:
+    try:
+        query = build_query(params, datetime.now(UTC))
+        raw = service.es.search(
+            index=service.alias,
+            query=query,
+            size=0,
+            aggs={
+                "events": {
+                    "terms": {"field": "event_types", "size": 20},
+                    "aggs": {
+                        "over_time": {
+                            "date_histogram": {"field": "date", "calendar_interval": interval}
+                        }
+                    },
+                },
+                "places": {
+                    "terms": {"field": "place_ids", "size": 100},
+                    "aggs": {"sample": {"top_hits": {"size": 1, "_source": ["entities"]}}},
+                },
+            },
+            ignore_unavailable=True,
+        )
+    except (QueryError, ApiError, TransportError) as exc:
+        raise _guard(exc) from None
+    aggs = raw.get("aggregations") or {}
+    timeline = [
+        {
+            "event": b["key"],
+            "total": b["doc_count"],
+            "buckets": [
+                {"date": h["key_as_string"], "count": h["doc_count"]}
+                for h in b["over_time"]["buckets"]
+            ],
+        }
+        for b in aggs.get("events", {}).get("buckets", [])
+    ]
+    places = []
+    for b in aggs.get("places", {}).get("buckets", []):
+        hits = b["sample"]["hits"]["hits"]
+        ents = hits[0]["_source"].get("entities", []) if hits else []
+        ent = next((e for e in ents if e.get("id") == b["key"]), None)
+        if ent and ent.get("lat") is not None and ent.get("lon") is not None:
+            places.append(
+                {
+                    "id": b["key"],
+                    "name": ent.get("name"),
+                    "lat": ent["lat"],
+                    "lon": ent["lon"],
+                    "reports": b["doc_count"],
+                }
+            )
+    return {"total": raw["hits"]["total"]["value"], "timeline": timeline, "places": places}

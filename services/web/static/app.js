@@ -1,0 +1,390 @@
+// caucasus-watch web UI. No framework, no inline script (strict CSP). Article text only ever
+// reaches the page through textContent / text nodes: nothing from an article is parsed as HTML.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, String(v));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+function showError(message) {
+  const box = $("#error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+async function getJSON(url, options) {
+  const response = await fetch(url, options);
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : `HTTP ${response.status}`);
+  return data;
+}
+
+// ---- filters ---------------------------------------------------------------------------------
+
+const FILTER_FIELDS = ["q", "lang", "country", "affiliation", "event", "entity", "since"];
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const name of FILTER_FIELDS) {
+    const value = $(`#filters [name=${name}]`).value.trim();
+    if (value) params.set(name, value);
+  }
+  return params;
+}
+
+function filterObject() {
+  const f = {};
+  for (const name of ["lang", "country", "affiliation", "event", "entity"]) {
+    const value = $(`#filters [name=${name}]`).value.trim();
+    if (value) f[name] = value.split(",").map((s) => s.trim()).filter(Boolean);
+  }
+  const since = $("#f-since").value;
+  if (since) f.since = since;
+  return f;
+}
+
+function setFilter(name, value) {
+  const field = $(`#filters [name=${name}]`);
+  if (field) field.value = value;
+  refresh();
+}
+
+// ---- rendering a report line -----------------------------------------------------------------
+
+function segmentsNode(segments) {
+  const span = el("span", {});
+  for (const seg of segments) span.append(seg.em ? el("em", { class: "hl" }, seg.text) : document.createTextNode(seg.text));
+  return span;
+}
+
+function reportItem(hit, fresh) {
+  const source = hit.source || {};
+  const hl = hit.highlight_segments || {};
+  const headline = hl.headline && hl.headline.length ? segmentsNode(hl.headline[0]) : document.createTextNode(hit.headline || "(no headline)");
+  const snippet = hl.body && hl.body.length
+    ? el("p", {}, ...hl.body.map((frag) => [segmentsNode(frag), " … "]))
+    : el("p", {}, hit.snippet || "");
+  const storyLink = hit.story_id ? el("a", { href: `#/story/${encodeURIComponent(hit.story_id)}`, class: "story-link" },
+    hit.versions ? `${hit.versions} versions of this story` : "story") : null;
+  const external = hit.url && /^https?:\/\//i.test(hit.url) ? el("a", { href: hit.url, rel: "noopener noreferrer nofollow", target: "_blank" }, "source ↗") : null;
+  return el("li", { class: fresh ? "fresh" : "", "data-report-id": hit.report_id },
+    el("h4", {}, headline),
+    el("div", { class: "meta" },
+      el("span", { class: "badge" }, source.name || "?"),
+      el("span", { class: "badge" }, hit.language || "und"),
+      source.affiliation ? el("span", { class: "badge" }, source.affiliation) : null,
+      ...(hit.event_types || []).map((e) => el("span", { class: "badge" }, e)),
+      " ", hit.date || hit.published || "", " ", storyLink, " ", external),
+    snippet);
+}
+
+// ---- live feed --------------------------------------------------------------------------------
+
+let liveSource = null;
+
+function startLive() {
+  if (liveSource) liveSource.close();
+  $("#live-state").textContent = "connecting…";
+  liveSource = new EventSource(`/v1/live?${filterParams()}`);
+  liveSource.addEventListener("ready", () => { $("#live-state").textContent = "connected"; });
+  liveSource.addEventListener("report", (event) => {
+    const hit = JSON.parse(event.data);
+    const list = $("#live-list");
+    list.prepend(reportItem(hit, true));
+    while (list.children.length > 200) list.removeChild(list.lastChild);
+  });
+  liveSource.onerror = () => { $("#live-state").textContent = "reconnecting…"; };
+}
+
+// ---- search -------------------------------------------------------------------------------------
+
+let nextCursor = null;
+
+async function runSearch(append) {
+  const params = filterParams();
+  params.set("size", "20");
+  params.set("collapse", $("#f-collapse").checked ? "true" : "false");
+  if (append && nextCursor) params.set("cursor", nextCursor);
+  try {
+    const data = await getJSON(`/ui/v1/search?${params}`);
+    showError("");
+    const list = $("#search-list");
+    if (!append) clear(list);
+    for (const hit of data.hits) list.append(reportItem(hit, false));
+    $("#search-total").textContent = `${data.total}${data.total_relation === "gte" ? "+" : ""} reports` + (data.stories != null ? `, ${data.stories} stories` : "");
+    nextCursor = data.next_cursor;
+    $("#more").hidden = !nextCursor;
+    renderFacets(data.facets || {});
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+const FACET_PARAM = { language: "lang", country: "country", affiliation: "affiliation", event: "event", entity: "entity" };
+
+function renderFacets(facets) {
+  const box = $("#facets");
+  clear(box);
+  for (const [name, buckets] of Object.entries(facets)) {
+    if (!buckets.length) continue;
+    box.append(el("h4", {}, name));
+    for (const b of buckets) {
+      const param = FACET_PARAM[name];
+      box.append(param
+        ? el("button", { type: "button", class: "facet", "data-facet": name, onclick: () => setFilter(param, b.value) }, `${b.value} (${b.count})`)
+        : el("div", { class: "meta" }, `${b.value} (${b.count})`));
+    }
+  }
+}
+
+// ---- story page -----------------------------------------------------------------------------
+
+async function showStory(storyId) {
+  $("#story-id").textContent = storyId;
+  try {
+    const data = await getJSON(`/ui/v1/story/${encodeURIComponent(storyId)}`);
+    showError("");
+    const meta = $("#story-meta");
+    clear(meta);
+    meta.append(
+      el("p", {}, `${data.total} versions. Events: `, ...data.events.map((e) => el("span", { class: "badge" }, `${e.type} (${e.reports})`))),
+      el("p", {}, "Entities: ", ...data.entities.slice(0, 40).map((e) => el("span", { class: "badge", title: e.id }, `${e.name} (${e.type})`))));
+    const body = $("#claims tbody");
+    clear(body);
+    for (const c of data.claims) {
+      body.append(el("tr", {}, el("td", {}, c.kind), el("td", {}, `${c.text}${c.approximate ? " (approx.)" : ""}`),
+        el("td", {}, c.subject || ""), el("td", {}, c.claimant_stated ? c.claimant : `${c.claimant} (outlet)`),
+        el("td", {}, c.source || ""), el("td", {}, c.side)));
+    }
+    if (!data.claims.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "No casualty or displacement figures in this story.")));
+    const cols = $("#story-columns");
+    clear(cols);
+    for (const col of data.columns) {
+      cols.append(el("div", { class: "column", "data-side": col.side },
+        el("h4", {}, `${col.label} (${col.versions.length})`),
+        ...col.versions.map((v) => el("div", { class: "version" },
+          el("strong", {}, v.headline || "(no headline)"),
+          el("div", { class: "meta" }, `${(v.source || {}).name || "?"} · ${(v.source || {}).affiliation || ""} · ${v.language} · ${v.date || ""}`),
+          el("div", {}, ...(v.event_types || []).map((e) => el("span", { class: "badge" }, e))),
+          el("div", { class: "meta" }, (v.entities || []).map((e) => e.name).join(", "))))));
+    }
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// ---- timeline and map ------------------------------------------------------------------------
+
+let reference = null;
+
+async function showOverview() {
+  try {
+    const [data, ref] = await Promise.all([
+      getJSON(`/ui/v1/overview?${filterParams()}`),
+      reference ? Promise.resolve(reference) : getJSON("/ui/static/places.json"),
+    ]);
+    reference = ref;
+    showError("");
+    $("#overview-total").textContent = `${data.total} reports`;
+    drawTimeline(data.timeline);
+    drawMap(data.places, ref);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function drawTimeline(rows) {
+  const box = $("#timeline");
+  clear(box);
+  const dates = [...new Set(rows.flatMap((r) => r.buckets.map((b) => b.date)))].sort();
+  if (!dates.length) { box.append(el("p", { class: "hint" }, "No event-labelled reports.")); return; }
+  const left = 170, rowH = 26, width = 900;
+  const step = (width - left - 10) / Math.max(dates.length, 1);
+  const max = Math.max(1, ...rows.flatMap((r) => r.buckets.map((b) => b.count)));
+  const chart = svg("svg", { width, height: rows.length * rowH + 30, viewBox: `0 0 ${width} ${rows.length * rowH + 30}`, role: "img", "aria-label": "timeline" });
+  rows.forEach((row, i) => {
+    const y = i * rowH + 10;
+    chart.append(svg("text", { x: 4, y: y + 14 }, `${row.event} (${row.total})`));
+    for (const b of row.buckets) {
+      const h = Math.max(2, (rowH - 6) * b.count / max);
+      const x = left + dates.indexOf(b.date) * step;
+      const bar = svg("rect", { class: "bar", x, y: y + rowH - 6 - h, width: Math.max(2, step - 2), height: h });
+      bar.append(svg("title", {}, `${row.event}: ${b.count} on ${b.date.slice(0, 10)}`));
+      chart.append(bar);
+    }
+  });
+  chart.append(svg("text", { x: left, y: rows.length * rowH + 25 }, dates[0].slice(0, 10)));
+  chart.append(svg("text", { x: width - 80, y: rows.length * rowH + 25 }, dates[dates.length - 1].slice(0, 10)));
+  box.append(chart);
+}
+
+function drawMap(places, ref) {
+  const box = $("#map");
+  clear(box);
+  const b = ref.bounds, width = 900;
+  const kx = width / (b.east - b.west);
+  const ky = kx * 1.3; // rough equirectangular correction at ~40°N
+  const height = Math.round((b.north - b.south) * ky);
+  const px = (lon) => (lon - b.west) * kx;
+  const py = (lat) => (b.north - lat) * ky;
+  const map = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "map of places mentioned" });
+  map.append(svg("rect", { class: "land", x: 0, y: 0, width, height }));
+  map.append(svg("polygon", { class: "sea", points: ref.coast.map(([lon, lat]) => `${px(lon)},${py(lat)}`).join(" ") }));
+  for (const lake of ref.lakes) map.append(svg("ellipse", { class: "sea", cx: px(lake.lon), cy: py(lake.lat), rx: lake.rx * kx, ry: lake.ry * ky }));
+  for (let lon = Math.ceil(b.west); lon <= b.east; lon++) map.append(svg("line", { class: "grid", x1: px(lon), x2: px(lon), y1: 0, y2: height }));
+  for (let lat = Math.ceil(b.south); lat <= b.north; lat++) map.append(svg("line", { class: "grid", y1: py(lat), y2: py(lat), x1: 0, x2: width }));
+  for (const c of ref.cities) {
+    map.append(svg("circle", { class: "city", cx: px(c.lon), cy: py(c.lat), r: 2.5 }));
+    map.append(svg("text", { x: px(c.lon) + 4, y: py(c.lat) - 3 }, c.name));
+  }
+  const max = Math.max(1, ...places.map((p) => p.reports));
+  for (const p of places) {
+    const dot = svg("circle", { class: "place", "data-place": p.id, cx: px(p.lon), cy: py(p.lat), r: 4 + 14 * Math.sqrt(p.reports / max) });
+    dot.append(svg("title", {}, `${p.name}: ${p.reports} reports`));
+    dot.addEventListener("click", () => { setFilter("entity", p.id); location.hash = "#/search"; });
+    map.append(dot);
+  }
+  box.append(map);
+}
+
+// ---- subscriptions ---------------------------------------------------------------------------
+
+const alertStreams = new Map();
+
+async function loadSubscriptions() {
+  try {
+    const data = await getJSON("/v1/subscriptions");
+    const body = $("#sub-table tbody");
+    clear(body);
+    for (const s of data.subscriptions) {
+      const target = s.channel.kind === "webhook" ? s.channel.url : s.channel.kind;
+      body.append(el("tr", { "data-sub-id": s.id },
+        el("td", {}, s.name), el("td", {}, s.query), el("td", {}, target), el("td", {}, s.mode === "digest" ? `digest ${s.digest_minutes} min` : s.mode),
+        el("td", { class: "sub-state" }, s.active ? "active" : "paused"),
+        el("td", {},
+          el("button", { type: "button", onclick: () => subAction(s.id, s.active ? "pause" : "resume") }, s.active ? "Pause" : "Resume"),
+          el("button", { type: "button", onclick: () => showDeliveries(s.id, s.name) }, "Log"),
+          el("button", { type: "button", onclick: () => subAction(s.id, "delete") }, "Delete"))));
+      if (s.active && s.channel.kind === "sse") followAlerts(s);
+    }
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function followAlerts(sub) {
+  if (alertStreams.has(sub.id)) return;
+  const source = new EventSource(`/v1/subscriptions/${encodeURIComponent(sub.id)}/stream`);
+  source.addEventListener("alert", (event) => {
+    const alert = JSON.parse(event.data);
+    $("#alert-list").prepend(el("li", { class: "fresh alert", "data-alert-id": alert.alert_id },
+      el("h4", {}, alert.headline || "(no headline)"),
+      el("div", { class: "meta" }, `${sub.name} · ${alert.count} report(s) · `,
+        el("a", { href: `#/story/${encodeURIComponent(alert.story_id)}` }, "story"))));
+  });
+  alertStreams.set(sub.id, source);
+}
+
+async function subAction(id, action) {
+  try {
+    if (action === "delete") await getJSON(`/v1/subscriptions/${encodeURIComponent(id)}`, { method: "DELETE" });
+    else await getJSON(`/v1/subscriptions/${encodeURIComponent(id)}/${action}`, { method: "POST" });
+    if (action !== "resume" && alertStreams.has(id)) { alertStreams.get(id).close(); alertStreams.delete(id); }
+    showError("");
+    loadSubscriptions();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function showDeliveries(id, name) {
+  $("#log-for").textContent = name;
+  const list = $("#delivery-list");
+  clear(list);
+  try {
+    const data = await getJSON(`/v1/subscriptions/${encodeURIComponent(id)}/deliveries`);
+    for (const d of data.deliveries) list.append(el("li", {}, `${d.at} ${d.channel} ${d.outcome} attempt ${d.attempt}${d.status ? " HTTP " + d.status : ""}${d.error ? " " + d.error : ""}`));
+    for (const s of data.stories) list.append(el("li", {}, `story ${s.story_id}: ${s.count} report(s), ${s.alerts} alert(s)`));
+    if (!list.children.length) list.append(el("li", {}, "nothing delivered yet"));
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function createSubscription(event) {
+  event.preventDefault();
+  const channelKind = $("#sub-channel").value;
+  const channel = { kind: channelKind };
+  if (channelKind === "webhook") channel.url = $("#sub-url").value.trim();
+  const body = {
+    name: $("#sub-name").value.trim(),
+    query: $("#q").value.trim(),
+    filters: filterObject(),
+    channel,
+    mode: $("#sub-mode").value,
+    digest_minutes: Number($("#sub-digest").value || 60),
+  };
+  try {
+    const created = await getJSON("/v1/subscriptions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    showError("");
+    const secret = $("#sub-secret");
+    secret.hidden = channelKind !== "webhook";
+    secret.textContent = channelKind === "webhook" ? `Webhook secret (shown once): ${created.channel.secret}` : "";
+    $("#sub-name").value = "";
+    await loadSubscriptions();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// ---- routing -----------------------------------------------------------------------------------
+
+function currentView() {
+  const hash = location.hash || "#/live";
+  const [, view, arg] = hash.match(/^#\/([a-z]+)\/?(.*)$/) || [null, "live", ""];
+  return { view, arg: decodeURIComponent(arg || "") };
+}
+
+function refresh() {
+  const { view, arg } = currentView();
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === view);
+  if (view === "live") startLive();
+  else if (view === "search") runSearch(false);
+  else if (view === "story") showStory(arg);
+  else if (view === "overview") showOverview();
+  else if (view === "subscriptions") loadSubscriptions();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#filters").addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
+  $("#more").addEventListener("click", () => runSearch(true));
+  $("#sub-form").addEventListener("submit", createSubscription);
+  window.addEventListener("hashchange", refresh);
+  $("#status").textContent = "";
+  refresh();
+});
