@@ -1,0 +1,158 @@
+"""Pure logic of alerts: subscription checks, search bodies, de-duplication, signatures, backoff."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from services.alerts.dedup import StoryState, decide, due_digests, state_key
+from services.alerts.delivery import backoff_delay, sign, verify
+from services.alerts.matcher import Match, search_body
+from services.alerts.models import Channel, Filters, Mode, Subscription, apply_update
+from services.ingestor.netguard import BlockedAddress, NetPolicy
+from services.search.query import QueryError, SearchParams, build_query
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _match(sub: str, report: str, story: str) -> Match:
+    return Match(sub, report, story, headline=f"h {report}", ingested_at="2026-11-23T08:59:59Z")
+
+
+def test_search_body_is_the_search_query_plus_an_ids_filter() -> None:
+    sub = Subscription(
+        query="ceasefire OR shelling", filters=Filters(lang=["ru"], event=["armed_clash"])
+    )
+    body = search_body(sub, ["a", "b"], NOW)
+    expected = build_query(
+        SearchParams(q="ceasefire OR shelling", languages=["ru"], event_types=["armed_clash"]), NOW
+    )
+    expected["bool"]["filter"].append({"ids": {"values": ["a", "b"]}})
+    assert body["query"] == expected
+    assert body["size"] == 2
+
+
+def test_invalid_query_is_refused_with_the_search_message() -> None:
+    with pytest.raises(QueryError, match="not closed"):
+        Subscription(query='"peace treaty').check(NOW)
+    with pytest.raises(QueryError, match="affiliation"):
+        Subscription(filters=Filters(affiliation=["martian"])).check(NOW)
+
+
+def test_webhook_channel_needs_an_http_url_and_gets_a_secret() -> None:
+    with pytest.raises(ValidationError):
+        Channel(kind="webhook")
+    with pytest.raises(ValidationError):
+        Channel(kind="webhook", url="file:///etc/passwd")
+    channel = Channel(kind="webhook", url="https://example.org/hook")
+    assert channel.secret and len(channel.secret) >= 32
+
+
+def test_public_view_hides_the_secret_and_update_keeps_it() -> None:
+    sub = Subscription(
+        channel=Channel(kind="webhook", url="https://example.org/h", secret="s" * 20)
+    )
+    assert sub.public()["channel"]["secret"] == "***"
+    updated = apply_update(sub, {"channel": {"url": "https://example.org/other", "secret": "***"}})
+    assert updated.channel.secret == "s" * 20 and updated.channel.url.endswith("/other")
+    assert apply_update(sub, {"filters": {"lang": ["hy"]}}).filters.lang == ["hy"]
+
+
+def test_ten_versions_of_one_story_make_one_alert_with_a_count() -> None:
+    sub = Subscription(id="s1", mode=Mode.PER_STORY)
+    matches = [_match("s1", f"r{i}", "story-1") for i in range(10)]
+    decision = decide(matches, {"s1": sub}, {}, NOW)
+    assert len(decision.alerts) == 1
+    alert, mode = decision.alerts[0]
+    assert alert.count == 10 and len(alert.report_ids) == 10 and mode == "per_story"
+
+
+def test_later_versions_of_an_alerted_story_raise_the_count_without_a_new_alert() -> None:
+    sub = Subscription(id="s1")
+    first = decide([_match("s1", "r1", "st")], {"s1": sub}, {}, NOW)
+    states = {s.key: s for s in first.states}
+    later = decide([_match("s1", "r2", "st"), _match("s1", "r3", "st")], {"s1": sub}, states, NOW)
+    assert later.alerts == []
+    assert later.states[0].count == 3
+
+
+def test_a_replayed_report_is_not_counted_twice() -> None:
+    sub = Subscription(id="s1", mode=Mode.EVERY)
+    first = decide([_match("s1", "r1", "st")], {"s1": sub}, {}, NOW)
+    states = {s.key: s for s in first.states}
+    again = decide([_match("s1", "r1", "st")], {"s1": sub}, states, NOW)
+    assert again.alerts == [] and again.states == []
+
+
+def test_every_mode_alerts_each_report_with_a_stable_id() -> None:
+    sub = Subscription(id="s1", mode=Mode.EVERY)
+    d1 = decide([_match("s1", "r1", "st"), _match("s1", "r2", "st")], {"s1": sub}, {}, NOW)
+    d2 = decide([_match("s1", "r1", "st")], {"s1": sub}, {}, NOW)
+    assert [a.report_ids for a, _ in d1.alerts] == [["r1"], ["r2"]]
+    assert d1.alerts[0][0].alert_id == d2.alerts[0][0].alert_id
+
+
+def test_paused_or_deleted_subscription_gets_no_alert() -> None:
+    paused = Subscription(id="s1", active=False)
+    assert decide([_match("s1", "r1", "st")], {"s1": paused}, {}, NOW).alerts == []
+    assert decide([_match("gone", "r1", "st")], {}, {}, NOW).alerts == []
+
+
+def test_digest_collects_until_its_window_passes() -> None:
+    sub = Subscription(id="s1", mode=Mode.DIGEST, digest_minutes=30)
+    d = decide([_match("s1", "r1", "st"), _match("s1", "r2", "st")], {"s1": sub}, {}, NOW)
+    assert d.alerts == []
+    pending = d.states
+    assert due_digests(pending, {"s1": sub}, NOW + timedelta(minutes=10)).alerts == []
+    due = due_digests(pending, {"s1": sub}, NOW + timedelta(minutes=31))
+    assert len(due.alerts) == 1 and due.alerts[0][0].count == 2
+    assert due.states[0].pending == 0
+
+
+def test_state_key_separates_subscriptions_and_stories() -> None:
+    assert state_key("a", "b") != state_key("a", "c") != state_key("b", "b")
+    assert StoryState(subscription_id="a", story_id="b").key == state_key("a", "b")
+
+
+def test_signature_covers_timestamp_and_body() -> None:
+    ts = str(int(time.time()))
+    sig = sign("secret-secret-123", ts, b'{"a":1}')
+    assert sig.startswith("sha256=")
+    assert verify("secret-secret-123", ts, b'{"a":1}', sig)
+    assert not verify("secret-secret-123", ts, b'{"a":2}', sig)
+    assert not verify("other-secret-1234", ts, b'{"a":1}', sig)
+    assert not verify("secret-secret-123", str(int(ts) + 1), b'{"a":1}', sig)
+    old = str(int(time.time()) - 3600)
+    assert not verify("secret-secret-123", old, b"x", sign("secret-secret-123", old, b"x"))
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    rng = random.Random(1)
+    delays = [backoff_delay(a, 1.0, 8.0, rng) for a in range(1, 7)]
+    for attempt, delay in enumerate(delays, start=1):
+        ceiling = min(8.0, 2 ** (attempt - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    assert len({round(d, 6) for d in delays}) == len(delays)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5/hook",
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://192.168.1.1/",
+    ],
+)
+def test_webhook_urls_to_internal_addresses_are_refused_by_default(url: str) -> None:
+    with pytest.raises(BlockedAddress):
+        NetPolicy().check_url(url)
+
+
+def test_loopback_allowed_only_when_settings_say_so() -> None:
+    assert NetPolicy(allow_loopback=True).check_url("http://127.0.0.1:9/hook")
