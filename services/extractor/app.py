@@ -24,6 +24,40 @@ from services.extractor.pipeline import ExtractorConfig, extract
 from services.extractor.settings import ExtractorSettings
 
 log = logging.getLogger(__name__)
+TABLES = ("dedup-hashes", "dedup-signatures", "stories")
+
+
+def changelog_topics(settings: ExtractorSettings) -> list[str]:
+    return [f"{settings.faust_id}-{name}-changelog" for name in TABLES]
+
+
+def ensure_changelogs(settings: ExtractorSettings) -> None:
+    """Create the tables' changelog topics up front. Left to faust, a freshly created topic may
+    be missing from the metadata it reads right after, and the table then fails with
+    PartitionsMismatch on its first write."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    from services.common.kafka import bootstrap_list, ensure_topics
+
+    ensure_topics(settings.kafka_bootstrap_servers, settings.topics)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_list(settings.kafka_bootstrap_servers))
+    try:
+        existing = set(admin.list_topics())
+        partitions = settings.topics.spec("raw").partitions
+        wanted = [
+            NewTopic(name, partitions, 1, topic_configs={"cleanup.policy": "compact"})
+            for name in changelog_topics(settings)
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
 
 
 def create_app(settings: ExtractorSettings) -> faust.App:
@@ -53,8 +87,7 @@ def create_app(settings: ExtractorSettings) -> faust.App:
             name,
             default=None,
             partitions=partitions,
-            key_serializer="json",
-            value_serializer="json",
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
         )
 
     state = DedupState(
@@ -111,11 +144,6 @@ def create_app(settings: ExtractorSettings) -> faust.App:
                     str(report.relevant).lower(), str(report.duplicate_of is not None).lower()
                 ).inc()
 
-    @app.task
-    async def warm_up() -> None:
-        preload()
-        config.gazetteer.alias_count()
-
     return app
 
 
@@ -124,6 +152,8 @@ def run_worker(settings: ExtractorSettings) -> int:
     from services.common.metrics import serve_metrics
 
     serve_metrics(settings.metrics_port)
+    preload()  # before the event loop runs: loading models there would stall the consumer
+    ensure_changelogs(settings)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()

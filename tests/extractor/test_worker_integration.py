@@ -1,0 +1,163 @@
+"""raw -> report through the real Kafka with the faust worker running; state survives a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from schemas.common import SourceInfo
+from schemas.deadletter import DeadLetter, Stage
+from schemas.raw import RawArticle
+from schemas.report import Report
+from schemas.topics import TopicNames
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+pytestmark = pytest.mark.integration
+
+
+class Worker:
+    """`cwatch extractor run` in a subprocess, for one namespace."""
+
+    def __init__(self, bootstrap: str, namespace: str, data_dir: Path, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "CWATCH_NAMESPACE": namespace,
+            "CWATCH_DATA_DIR": str(data_dir),
+            "CWATCH_LOG_LEVEL": "WARNING",
+        }
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "extractor", "run"],
+            cwd=REPO,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def worker(
+    kafka_bootstrap: str, namespace: str, topics: TopicNames, tmp_path: Path
+) -> Iterator[Worker]:
+    w = Worker(kafka_bootstrap, namespace, tmp_path / "faust", tmp_path / "worker.log")
+    yield w
+    w.stop()
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        internal = [t for t in admin.list_topics() if t.startswith(f"{namespace}-")]
+        if internal:
+            admin.delete_topics(internal)
+    except Exception:  # cleanup must not turn a passing test red
+        pass
+    finally:
+        admin.close()
+
+
+def _raw(article_id: str, text: str) -> bytes:
+    raw = RawArticle(
+        article_id=article_id,
+        source=SourceInfo(name="test"),
+        text=text,
+        published=datetime(2022, 9, 14, 12, tzinfo=UTC),
+        ingested_at=datetime.now(UTC),
+    )
+    return raw.model_dump_json().encode("utf-8")
+
+
+class Reader:
+    """Follows a topic from the beginning and collects every record."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.values: list[bytes] = []
+
+    def until(self, count: int, timeout_s: float, worker: Worker) -> list[bytes]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.values) < count and time.monotonic() < deadline:
+            for records in self.consumer.poll(timeout_ms=500).values():
+                self.values.extend(r.value for r in records)
+            if worker.proc is not None and worker.proc.poll() is not None:
+                pytest.fail(f"worker exited: {worker.log.read_text(errors='replace')[-3000:]}")
+        if len(self.values) < count:
+            pytest.fail(
+                f"got {len(self.values)} of {count} records; worker log:\n"
+                + worker.log.read_text(errors="replace")[-3000:]
+            )
+        return self.values
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def test_worker_extracts_dead_letters_bad_input_and_remembers_duplicates_after_restart(
+    kafka_bootstrap: str, topics: TopicNames, worker: Worker
+) -> None:
+    text = (FIXTURES / "en_clash.txt").read_text(encoding="utf-8")
+    other = (FIXTURES / "ru_ceasefire.txt").read_text(encoding="utf-8")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    reports = Reader(kafka_bootstrap, topics.report)
+    dead = Reader(kafka_bootstrap, topics.deadletter)
+    try:
+        worker.start()
+        producer.send(topics.raw, key=b"art-00000001", value=_raw("art-00000001", text))
+        producer.send(topics.raw, key=b"broken", value=b"{not json")
+        producer.send(topics.raw, key=b"art-00000002", value=_raw("art-00000002", other))
+        producer.flush()
+
+        first = [Report.model_validate_json(v) for v in reports.until(2, 120, worker)]
+        by_id = {r.report_id: r for r in first}
+        assert set(by_id) == {"art-00000001", "art-00000002"}
+        original = by_id["art-00000001"]
+        assert original.duplicate_of is None
+        assert "person:nikol-pashinyan" in {e.id for e in original.entities}
+        assert by_id["art-00000002"].language == "ru"
+
+        letter = DeadLetter.model_validate_json(dead.until(1, 60, worker)[0])
+        assert letter.stage is Stage.EXTRACT
+        assert letter.payload() == b"{not json"
+        assert letter.original_topic == topics.raw
+
+        worker.stop()
+        worker.start()
+        producer.send(topics.raw, key=b"art-00000003", value=_raw("art-00000003", text))
+        producer.flush()
+        later = [Report.model_validate_json(v) for v in reports.until(3, 120, worker)]
+        copy = next(r for r in later if r.report_id == "art-00000003")
+        assert copy.duplicate_of == "art-00000001"
+        assert copy.story_id == original.story_id
+    finally:
+        producer.close()
+        reports.close()
+        dead.close()
