@@ -1,0 +1,202 @@
+"""Write a generated corpus to disk in the formats the ingestor reads.
+
+Layout of `out_dir` (the ingestor's file adapter names a file's source after its folder):
+  html/<outlet>/<article_id>.html   full pages with site chrome
+  txt/<outlet>/<article_id>.txt     first non-empty line is the headline
+  jsonl/corpus.jsonl                url, title, text or html, published, source, language, ...
+  feeds/<outlet>-NNN.xml|.atom      RSS 2.0 (content:encoded) or Atom, FEED_PAGE items each
+  manifest.json                     ground truth per article (not an input format: .json)
+  README.md                         says the corpus is generated
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.demo.catalog import load_catalog
+from services.demo.generator import DEFAULT_START, CorpusGenerator, GeneratedArticle
+from services.demo.pages import render_atom, render_html, render_rss, render_txt
+
+FORMATS = ("html", "txt", "jsonl", "rss")
+FEED_PAGE = 100
+HTML_IN_JSONL_EVERY = 5  # every 5th jsonl line carries html instead of text
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class CorpusSummary:
+    out_dir: Path
+    seed: int
+    articles: int = 0
+    stories: int = 0
+    relevant: int = 0
+    near_duplicates: int = 0
+    files: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
+    outlets: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir),
+            "seed": self.seed,
+            "articles": self.articles,
+            "stories": self.stories,
+            "relevant": self.relevant,
+            "irrelevant": self.articles - self.relevant,
+            "near_duplicates": self.near_duplicates,
+            "files": dict(sorted(self.files.items())),
+            "languages": dict(self.languages.most_common()),
+            "outlets": len(self.outlets),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    chosen = tuple(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise ValueError(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def jsonl_record(article: GeneratedArticle, with_html: bool = False) -> dict[str, Any]:
+    """One line of corpus.jsonl, restricted to the fields the ingestor's file adapter knows."""
+    record: dict[str, Any] = {
+        "url": article.url,
+        "title": article.title,
+        "published": article.published.isoformat(),
+        "source": article.source.model_dump(mode="json", exclude_none=True),
+        "language": article.language,
+        "authors": [article.author],
+        "categories": ["generated demo", article.category],
+    }
+    if with_html:
+        record["html"] = render_html(article, load_catalog().languages[article.language])
+    else:
+        record["text"] = article.text
+    return record
+
+
+def _feed_kind(outlet_key: str) -> str:
+    return "atom" if zlib.crc32(outlet_key.encode()) % 3 == 0 else "rss"
+
+
+def write_corpus(
+    out_dir: str | Path,
+    count: int,
+    seed: int = 7,
+    formats: Sequence[str] = FORMATS,
+    progress: Progress | None = None,
+) -> CorpusSummary:
+    """Generate `count` articles with `seed` and write them in `formats` under `out_dir`."""
+    chosen = parse_formats(formats)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    languages = load_catalog().languages
+    generator = CorpusGenerator(seed, DEFAULT_START)
+    summary = CorpusSummary(out_dir=root, seed=seed)
+    by_outlet: dict[str, list[GeneratedArticle]] = defaultdict(list)
+    made_dirs: set[Path] = set()
+    truth: list[dict[str, Any]] = []
+    jsonl = None
+    if "jsonl" in chosen:
+        (root / "jsonl").mkdir(exist_ok=True)
+        jsonl = (root / "jsonl" / "corpus.jsonl").open("w", encoding="utf-8")
+        summary.files["jsonl"] += 1
+
+    def folder(kind: str, outlet: str) -> Path:
+        path = root / kind / outlet
+        if path not in made_dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            made_dirs.add(path)
+        return path
+
+    try:
+        for n, article in enumerate(generator.articles(count), start=1):
+            key = article.outlet.key
+            if "html" in chosen:
+                page = render_html(article, languages[article.language])
+                (folder("html", key) / f"{article.article_id}.html").write_text(
+                    page, encoding="utf-8"
+                )
+                summary.files["html"] += 1
+            if "txt" in chosen:
+                (folder("txt", key) / f"{article.article_id}.txt").write_text(
+                    render_txt(article), encoding="utf-8"
+                )
+                summary.files["txt"] += 1
+            if jsonl is not None:
+                record = jsonl_record(article, with_html=n % HTML_IN_JSONL_EVERY == 0)
+                jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if "rss" in chosen:
+                by_outlet[key].append(article)
+            truth.append(article.truth())
+            summary.articles += 1
+            summary.relevant += article.relevant
+            summary.near_duplicates += article.near_duplicate_of is not None
+            summary.languages[article.language] += 1
+            summary.outlets[key] += 1
+            if progress is not None and (n % 1000 == 0 or n == count):
+                progress(n, count)
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    if "rss" in chosen:
+        summary.files["rss"] += _write_feeds(root / "feeds", by_outlet)
+    summary.stories = generator.story_count
+    summary.seconds = time.perf_counter() - started
+    _write_manifest(root, summary, chosen, truth)
+    return summary
+
+
+def _write_feeds(folder: Path, by_outlet: dict[str, list[GeneratedArticle]]) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for key in sorted(by_outlet):
+        articles = sorted(by_outlet[key], key=lambda a: a.published, reverse=True)
+        kind = _feed_kind(key)
+        for page, start in enumerate(range(0, len(articles), FEED_PAGE), start=1):
+            chunk = articles[start : start + FEED_PAGE]
+            if kind == "atom":
+                text, suffix = render_atom(chunk, page), "atom"
+            else:
+                text, suffix = render_rss(chunk, page), "xml"
+            (folder / f"{key}-{page:03d}.{suffix}").write_text(text, encoding="utf-8")
+            written += 1
+    return written
+
+
+def _write_manifest(
+    root: Path, summary: CorpusSummary, formats: Sequence[str], truth: list[dict[str, Any]]
+) -> None:
+    manifest = {
+        "generator": "caucasus-watch demo generator",
+        "generated": True,
+        "note": "Generated demo corpus: no article reports real events.",
+        "formats": list(formats),
+        "summary": summary.as_dict(),
+        "articles": truth,
+    }
+    (root / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8"
+    )
+    (root / "README.md").write_text(
+        "# Generated demo corpus\n\n"
+        "[generated demo] Every article in this folder was generated by `cwatch demo generate` "
+        f"(seed {summary.seed}) for demonstration and testing. None of it reports real events; "
+        "the outlets are invented and live on reserved `.example` domains.\n"
+        "`manifest.json` holds the ground truth (story, event type, entities, figures) of each "
+        "article.\n",
+        encoding="utf-8",
+    )
