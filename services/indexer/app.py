@@ -87,6 +87,8 @@ class Indexer:
             [self.topics.report],
             client_id="cwatch-indexer",
             max_poll_records=settings.indexer_batch_max_docs,
+            session_timeout_ms=settings.indexer_session_timeout_ms,
+            heartbeat_interval_ms=max(1000, settings.indexer_session_timeout_ms // 4),
         )
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-indexer"

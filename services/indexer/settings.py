@@ -20,6 +20,11 @@ class IndexerSettings(CommonSettings):
         ge=0,
         description="Flush a partial batch after this long: bounds ingest->searchable latency",
     )
+    indexer_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="A crashed instance's partitions move to the others after this long",
+    )
     indexer_poll_timeout_ms: int = Field(default=100, ge=1)
     indexer_refresh_interval: str = Field(
         default="1s", description="index.refresh_interval of the report indices (set explicitly)"

@@ -45,6 +45,8 @@ def _start(settings: IndexerSettings) -> subprocess.Popen[bytes]:
         "CWATCH_INDEXER_GROUP_ID": settings.indexer_group_id,
         # Small batches that each wait for a refresh: the kill lands while batches are in flight.
         "CWATCH_INDEXER_BATCH_MAX_DOCS": "50",
+        # The killed instance stays in the group until its session expires; keep that short.
+        "CWATCH_INDEXER_SESSION_TIMEOUT_MS": "6000",
         "CWATCH_INDEXER_REFRESH_MODE": "wait_for",
         "CWATCH_INDEXER_REFRESH_INTERVAL": "300ms",
         "CWATCH_LOG_LEVEL": "WARNING",
