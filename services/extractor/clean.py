@@ -182,11 +182,10 @@ def extract_html(html: str, fast: bool = True, with_metadata: bool = False) -> d
         fast=fast,
         include_comments=False,
         with_metadata=with_metadata,
-        as_dict=True,
     )
-    if not isinstance(doc, dict):
+    if doc is None:
         return {}
-    return doc
+    return dict(doc.as_dict()) if hasattr(doc, "as_dict") else dict(doc)
 
 
 def html_body(html: str, fast: bool = True) -> str:

@@ -106,8 +106,14 @@ class Gazetteer:
             return
         if not entry.curated and (len(letters) < 4 or folded in self.stopwords):
             return
-        if not override and folded in self._aliases:
-            return
+        existing = self._aliases.get(folded)
+        if existing and not override:
+            # Who's On First mislabels some names (Sisian listed under another village): among
+            # generated places, the one whose own name is the alias wins.
+            if existing.curated or fold_text(self.entries[existing.entry_id].name) == folded:
+                return
+            if fold_text(entry.name) != folded:
+                return
         upper_only = _is_abbreviation(alias)
         self._aliases[folded] = AliasHit(
             key_len=len(folded) + 1,

@@ -80,13 +80,17 @@ def detect(text: str, limit: int = MAX_SAMPLE_CHARS, fast: bool = False) -> Lang
     return LanguageGuess(top.language.iso_code_639_1.name.lower(), round(float(top.value), 4))
 
 
-def detect_paragraphs(paragraphs: list[str]) -> list[LanguageSpan]:
-    """Language of each paragraph long enough to tell (short lines are skipped)."""
+def detect_paragraphs(paragraphs: list[str], expected: str = "und") -> list[LanguageSpan]:
+    """Language of each paragraph long enough to tell (short lines are skipped). The cheap
+    detector runs first; only when it disagrees with `expected` (the report's language) does
+    the accurate one decide, so single-language pages stay cheap."""
     spans: list[LanguageSpan] = []
     for i, para in enumerate(paragraphs[:MAX_PARAGRAPHS]):
         if len(para) < MIN_PARAGRAPH_CHARS:
             continue
         guess = detect(para, PARAGRAPH_SAMPLE_CHARS, fast=True)
+        if guess.language != expected:
+            guess = detect(para, 2 * PARAGRAPH_SAMPLE_CHARS)
         if guess.language != "und":
             spans.append(
                 LanguageSpan(paragraph=i, language=guess.language, confidence=guess.confidence)
@@ -105,4 +109,4 @@ def detect_report(text: str, paragraphs: list[str]) -> tuple[LanguageGuess, list
             else []
         )
         return guess, spans
-    return guess, detect_paragraphs(paragraphs)
+    return guess, detect_paragraphs(paragraphs, guess.language)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from schemas.report import EntityType
+from services.extractor.entities import find_entities
+from services.extractor.gazetteer import Gazetteer
+
+VARIANTS = {
+    "person:nikol-pashinyan": [
+        "Pashinyan",
+        "Pashinian",
+        "Pasinian",
+        "Pasinyan",
+        "Paşinyan",
+        "Пашинян",
+        "Փաշինյան",
+        "Пашиняна",
+        "Paşinyan'ın",
+        "Πασινιάν",
+    ],
+    "person:ilham-aliyev": ["Aliyev", "Əliyev", "Алиев", "Алиева", "Əliyevin"],
+    "org:csto": [
+        "CSTO",
+        "CTSO",
+        "ОДКБ",
+        "Collective Security Treaty Organization",
+        "Collective Security Treaty Organisation",
+        "Organisasi Traktat Keamanan Kolektif",
+    ],
+    "place:nagorno-karabakh": [
+        "Nagorno-Karabakh",
+        "Upper Karabakh",
+        "Artsakh",
+        "Dağlık Karabağ",
+        "Нагорный Карабах",
+        "Нагорном Карабахе",
+        "Լեռնային Ղարաբաղ",
+        "Ναγκόρνο-Καραμπάχ",
+    ],
+    "place:stepanakert": ["Stepanakert", "Khankendi", "Xankəndi", "Ханкенди", "Ստեփանակերտ"],
+    "place:shusha": ["Shushi", "Shusha", "Şuşa", "Шуша", "Շուշի"],
+    "place:lachin": ["Berdzor", "Lachin", "Laçın", "Лачин"],
+}
+
+
+@pytest.mark.parametrize(
+    ("entity_id", "variant"), [(k, v) for k, vs in VARIANTS.items() for v in vs]
+)
+def test_spelling_variant_resolves_to_the_canonical_id(
+    gaz: Gazetteer, entity_id: str, variant: str
+) -> None:
+    found = find_entities(f"Reports say {variant} was mentioned today.", gaz)
+    assert [m.id for m in found] == [entity_id], variant
+    assert found[0].surface_forms == [variant]
+
+
+def test_contested_place_keeps_one_id_and_each_sides_name(gaz: Gazetteer) -> None:
+    text = "Armenians call it Stepanakert; Baku calls the city Khankendi."
+    found = {m.id: m for m in find_entities(text, gaz)}
+    place = found["place:stepanakert"]
+    assert place.type is EntityType.PLACE
+    assert place.count == 2
+    assert place.surface_forms == ["Stepanakert", "Khankendi"]
+    assert place.names["hy"] == "Stepanakert" and place.names["az"] == "Xankəndi"
+    assert place.country == "AZ" and place.lat and place.lon
+
+
+def test_abbreviation_counts_only_in_capitals(gaz: Gazetteer) -> None:
+    assert find_entities("C'est un accord, dit-il.", gaz) == []
+    assert [m.id for m in find_entities("The UN said so.", gaz)] == ["org:un"]
+
+
+def test_generated_village_from_whos_on_first_is_found_with_its_country(gaz: Gazetteer) -> None:
+    found = {
+        m.name: m for m in find_entities("Shelling was reported near Sisian and Vardenis.", gaz)
+    }
+    assert found["Sisian"].country == "AM" and found["Sisian"].id.startswith("place:wof-")
+    assert "Vardenis" in found
+
+
+def test_lowercase_common_word_is_not_taken_for_a_village(gaz: Gazetteer) -> None:
+    assert find_entities("the army said that more people fled along the river", gaz) == []
+
+
+def test_longest_alias_wins_over_its_parts(gaz: Gazetteer) -> None:
+    ids = [m.id for m in find_entities("He visited the Lachin corridor.", gaz)]
+    assert ids == ["place:lachin-corridor"]
+
+
+def test_seed_with_misspelled_names_finds_pashinyan(gaz: Gazetteer, seeds: dict[str, str]) -> None:
+    found = {m.id: m for m in find_entities(seeds["003"], gaz)}
+    assert set(found["person:nikol-pashinyan"].surface_forms) == {"Pasinian", "Pasinyan"}
+    assert "org:armenia-mod" in found and "org:azerbaijan-mod" in found
+
+
+def test_indonesian_seed_finds_csto_in_indonesian_and_english(
+    gaz: Gazetteer, seeds: dict[str, str]
+) -> None:
+    found = {m.id: m for m in find_entities(seeds["000"], gaz)}
+    assert "Organisasi Traktat Keamanan Kolektif" in found["org:csto"].surface_forms
+    assert {"person:nikol-pashinyan", "person:ilham-aliyev", "org:icj"} <= set(found)
+
+
+def test_every_seed_mentions_armenia_and_azerbaijan(gaz: Gazetteer, seeds: dict[str, str]) -> None:
+    for key, text in seeds.items():
+        ids = {m.id for m in find_entities(text, gaz)}
+        assert {"place:armenia", "place:azerbaijan"} <= ids, key
