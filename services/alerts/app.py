@@ -48,6 +48,17 @@ def make_es(settings: AlertsSettings) -> Elasticsearch:
     )
 
 
+def wait_for_partitions(
+    consumer: KafkaConsumer, topics: Sequence[str], timeout_s: float = 30
+) -> None:
+    """A consumer that joins its group before it knows a topic's partitions gets none of them
+    until the next metadata refresh (minutes): learn them first."""
+    deadline = time.monotonic() + timeout_s
+    for topic in topics:
+        while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -242,6 +253,8 @@ class AlertsService:
             client_id="cwatch-alerts-webhooks",
             max_poll_records=100,
         )
+        wait_for_partitions(matcher_consumer, [self.topics.indexed])
+        wait_for_partitions(dispatch_consumer, [self.topics.alert])
         dispatcher = threading.Thread(
             target=self._dispatch_loop, args=(dispatch_consumer,), name="dispatch", daemon=True
         )
