@@ -140,14 +140,23 @@ def find_events(
         for event_type, score in per_type.items():
             if event_type not in best or score > best[event_type][0]:
                 best[event_type] = (score, i)
-    head_types = {k.event_type for k in _sentence_hits(" " + fold_text(headline) + " ", rules)}
+    head_types: set[EventType] = set()
+    for keyword in _sentence_hits(" " + fold_text(headline) + " ", rules) if headline else []:
+        head_types.add(keyword.event_type)
+        if keyword.strong:
+            strong[keyword.event_type] += 1
+        else:
+            weak[keyword.event_type] += 1
+        best.setdefault(keyword.event_type, (0, -1))
     labels = []
     for event_type, (_, index) in best.items():
         confidence = _confidence(strong[event_type], weak[event_type], event_type in head_types)
         if confidence >= MIN_CONFIDENCE:
             labels.append(
                 EventLabel(
-                    type=event_type, confidence=confidence, evidence=sentences[index][:MAX_EVIDENCE]
+                    type=event_type,
+                    confidence=confidence,
+                    evidence=(sentences[index] if index >= 0 else headline)[:MAX_EVIDENCE],
                 )
             )
     return sorted(labels, key=lambda label: (-label.confidence, label.type.value))

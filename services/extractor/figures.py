@@ -74,9 +74,9 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
             continue
         values: dict[str, tuple[int, bool]] = {}
         for word, value in (spec.get("numbers") or {}).items():
-            values[str(word).lower()] = (int(value), False)
+            values[_word_key(str(word))] = (int(value), False)
         for word, value in (spec.get("approx") or {}).items():
-            values[str(word).lower()] = (int(value), True)
+            values[_word_key(str(word))] = (int(value), True)
         ordered = sorted(values, key=len, reverse=True)  # "tens of thousands" before "thousands"
         words = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, ordered)) + r")(?!\w)", re.I)
         langs[lang] = LangRules(
@@ -100,9 +100,15 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
             for kind, items in spec["kinds"].items():
                 stems.setdefault(str(kind), []).extend(str(i) for i in items)
     kinds = re.compile(
-        r"(?<!\w)(?:" + "|".join(f"(?P<{k}>{'|'.join(v)})" for k, v in stems.items()) + ")", re.I
+        r"(?<!\w)(?:" + "|".join(f"(?P<{k}>{'|'.join(v)})" for k, v in stems.items()) + r")\w*",
+        re.I,
     )
     return FigureRules(langs, claimants, kinds)
+
+
+def _word_key(word: str) -> str:
+    # Turkish capital İ lower-cases to "i" + a combining dot: "İki" must find "iki".
+    return word.lower().replace("i\u0307", "i")
 
 
 @dataclass(slots=True)
@@ -134,7 +140,7 @@ def _numbers(sentence: str, rules: list[LangRules]) -> list[_Number]:
         for m in lang.words.finditer(sentence):
             if any(n.start <= m.start() < n.end for n in found):
                 continue
-            value, approx = lang.values[m.group(1).lower()]
+            value, approx = lang.values[_word_key(m.group(1))]
             found.append(_Number(m.start(), m.end(), value, m.group(1), approx))
     for number in found:
         before = sentence[max(0, number.start - 30) : number.start]
