@@ -13,7 +13,7 @@ import hashlib
 import random
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -365,6 +365,12 @@ class CorpusGenerator:
         paragraphs = [lede]
         if claim_paragraph and r.figure_values["fig"] not in lede:
             paragraphs.append(claim_paragraph)
+        elif figures:
+            # The lede itself states the figure: that sentence is the evidence.
+            figures = [replace(figures[0], sentence=lede.split(" — ", 1)[-1])]
+        figures = [
+            f if f.text in f.sentence else replace(f, text=_capitalise(f.text)) for f in figures
+        ]
         if figures and outlet.side != story.claim_side and rng.random() < 0.6:
             paragraphs.append(r.pick(self.catalog.languages[outlet.language]["denial"]))
         body = list(spec.get("body", []))

@@ -44,8 +44,8 @@ class CorpusSummary:
     outlets: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, timing: bool = True) -> dict[str, Any]:
+        info = {
             "out_dir": str(self.out_dir),
             "seed": self.seed,
             "articles": self.articles,
@@ -56,8 +56,10 @@ class CorpusSummary:
             "files": dict(sorted(self.files.items())),
             "languages": dict(self.languages.most_common()),
             "outlets": len(self.outlets),
-            "seconds": round(self.seconds, 3),
         }
+        if timing:
+            info["seconds"] = round(self.seconds, 3)
+        return info
 
 
 def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -185,7 +187,8 @@ def _write_manifest(
         "generated": True,
         "note": "Generated demo corpus: no article reports real events.",
         "formats": list(formats),
-        "summary": summary.as_dict(),
+        # Same seed, same bytes: nothing that depends on where or how fast it ran.
+        "summary": {k: v for k, v in summary.as_dict(timing=False).items() if k != "out_dir"},
         "articles": truth,
     }
     (root / "manifest.json").write_text(
