@@ -1,7 +1,7 @@
 """Durable state in Elasticsearch: subscriptions, per-(subscription, story) alert state and the
 delivery log. Indices are `<prefix>-subscriptions`, `<prefix>-alert-state`, `<prefix>-deliveries`
-(prefix `cwatch`, or `<namespace>-cwatch`), created on first use; writes wait for a refresh so
-that what the API just accepted is what the matcher reads next."""
+(prefix `cwatch`, or `<namespace>-cwatch`), created on first use. Subscription writes refresh at once, so what the API just accepted is
+what the matcher reads next."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class AlertStore:
             index=self.subscriptions_index,
             id=sub.id,
             document=sub.model_dump(mode="json"),
-            refresh="wait_for",
+            refresh=True,  # rare writes; the next list must see them
         )
         return sub
 
@@ -98,7 +98,7 @@ class AlertStore:
     def delete(self, sub_id: str) -> bool:
         self.ensure()
         try:
-            self.es.delete(index=self.subscriptions_index, id=sub_id, refresh="wait_for")
+            self.es.delete(index=self.subscriptions_index, id=sub_id, refresh=True)
         except NotFoundError:
             return False
         return True
@@ -145,7 +145,9 @@ class AlertStore:
         for state in states:
             ops.append({"index": {"_index": self.state_index, "_id": state.key}})
             ops.append(state.model_dump(mode="json"))
-        resp = self.es.bulk(operations=ops, refresh="wait_for")
+        # No refresh: states are read back by id (mget is real-time), so the hot path does not
+        # wait for one; the searches over states (digests, API) see them within a second.
+        resp = self.es.bulk(operations=ops)
         if resp.get("errors"):
             bad = [i for i in resp["items"] if i["index"].get("error")]
             raise RuntimeError(f"alert state not saved: {bad[:3]}")

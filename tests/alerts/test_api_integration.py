@@ -1,0 +1,166 @@
+"""The HTTP API: subscriptions CRUD, pause/resume, delivery log, SSE streams and the live feed."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from schemas.alert import Alert
+from services.alerts.settings import AlertsSettings
+from services.search.settings import SearchSettings
+from services.web.app import create_full_app
+from tests.alerts.conftest import indexed_event, produce, serve, sse_events
+from tests.alerts.factories import corpus
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def base_url(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    settings = SearchSettings(
+        namespace=alerts_settings.namespace,
+        kafka_bootstrap_servers=alerts_settings.kafka_bootstrap_servers,
+        elasticsearch_url=alerts_settings.elasticsearch_url,
+    )
+    app = create_full_app(settings, es_client, alerts_settings)
+    with serve(app) as url:
+        yield url
+    app.state.alerts.hub.stop()
+
+
+def test_subscription_lifecycle_create_list_update_pause_resume_delete(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        created = http.post(
+            "/v1/subscriptions",
+            json={
+                "name": "Shusha shelling",
+                "query": "shelling AND Shusha",
+                "filters": {"lang": ["en", "ru"], "event": ["shelling_strike"]},
+                "channel": {"kind": "webhook", "url": "http://127.0.0.1:9/hook"},
+                "mode": "per_story",
+            },
+        )
+        assert created.status_code == 201, created.text
+        sub = created.json()
+        assert len(sub["channel"]["secret"]) >= 32  # shown once, at creation
+        sid = sub["id"]
+
+        listed = http.get("/v1/subscriptions").json()
+        assert [s["id"] for s in listed["subscriptions"]] == [sid]
+        assert listed["subscriptions"][0]["channel"]["secret"] == "***"
+
+        changed = http.patch(f"/v1/subscriptions/{sid}", json={"query": "Shusha", "mode": "digest"})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["query"] == "Shusha" and changed.json()["mode"] == "digest"
+        assert changed.json()["filters"]["lang"] == ["en", "ru"]
+
+        assert http.post(f"/v1/subscriptions/{sid}/pause").json()["active"] is False
+        assert http.get(f"/v1/subscriptions/{sid}").json()["active"] is False
+        assert http.post(f"/v1/subscriptions/{sid}/resume").json()["active"] is True
+
+        log = http.get(f"/v1/subscriptions/{sid}/deliveries").json()
+        assert log["deliveries"] == [] and log["counts"] == {}
+
+        assert http.delete(f"/v1/subscriptions/{sid}").status_code == 204
+        assert http.get(f"/v1/subscriptions/{sid}").status_code == 404
+        assert http.delete(f"/v1/subscriptions/{sid}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"query": '"unclosed'}, "not closed"),
+        ({"filters": {"event": ["earthquake"]}}, "event"),
+        ({"channel": {"kind": "webhook", "url": "http://169.254.169.254/latest"}}, "metadata"),
+        ({"channel": {"kind": "webhook", "url": "http://10.1.2.3/hook"}}, "private"),
+        ({"channel": {"kind": "webhook"}}, "url"),
+        ({"mode": "sometimes"}, "mode"),
+    ],
+)
+def test_invalid_subscription_is_refused_with_a_reason(
+    base_url: str,
+    body: dict,
+    message: str,  # type: ignore[type-arg]
+) -> None:
+    response = httpx.post(f"{base_url}/v1/subscriptions", json={"name": "x", **body}, timeout=10)
+    assert response.status_code in (400, 422), response.text
+    assert message in response.text
+
+
+def _stream(url: str, out: queue.Queue, stop: threading.Event) -> None:  # type: ignore[type-arg]
+    try:
+        with httpx.stream("GET", url, timeout=httpx.Timeout(60, read=60)) as response:
+            for event in sse_events(response.iter_lines()):
+                out.put(event)
+                if stop.is_set():
+                    return
+    except httpx.HTTPError:
+        return  # the server went away at the end of the test
+
+
+def _open(url: str) -> tuple[queue.Queue, threading.Event]:  # type: ignore[type-arg]
+    events: queue.Queue = queue.Queue()  # type: ignore[type-arg]
+    stop = threading.Event()
+    threading.Thread(target=_stream, args=(url, events, stop), daemon=True).start()
+    event, data = events.get(timeout=30)
+    assert event == "ready" and data["ready"], data
+    return events, stop
+
+
+def test_live_feed_streams_new_reports_that_match_its_filters_only(
+    base_url: str, topics, index_reports, report_alias, kafka_bootstrap
+) -> None:  # type: ignore[no-untyped-def]
+    events, stop = _open(f"{base_url}/v1/live?lang=ru&q=Пашинян")
+    reports = corpus()
+    index_reports(reports)
+    produce(
+        kafka_bootstrap,
+        topics.indexed,
+        [indexed_event(r, report_alias).model_dump_json().encode() for r in reports],
+    )
+    event, data = events.get(timeout=30)
+    stop.set()
+    assert event == "report"
+    assert data["report_id"] == "rep-00002" and data["language"] == "ru"
+    assert events.empty()
+
+
+def test_subscription_stream_delivers_its_alerts(base_url: str, topics, kafka_bootstrap) -> None:  # type: ignore[no-untyped-def]
+    sid = httpx.post(f"{base_url}/v1/subscriptions", json={"name": "s", "query": "x"}).json()["id"]
+    events, stop = _open(f"{base_url}/v1/subscriptions/{sid}/stream")
+    other = Alert(
+        alert_id="a0",
+        subscription_id="other",
+        report_ids=["r0"],
+        story_id="s0",
+        matched_at="2026-11-23T09:00:00Z",
+    )
+    mine = Alert(
+        alert_id="a1",
+        subscription_id=sid,
+        report_ids=["r1"],
+        story_id="s1",
+        headline="Ceasefire",
+        matched_at="2026-11-23T09:00:00Z",
+    )
+    produce(
+        kafka_bootstrap,
+        topics.alert,
+        [other.model_dump_json().encode(), mine.model_dump_json().encode()],
+    )
+    event, data = events.get(timeout=30)
+    stop.set()
+    assert (event, data["alert_id"], data["headline"]) == ("alert", "a1", "Ceasefire")
+    log = httpx.get(f"{base_url}/v1/subscriptions/{sid}/deliveries").json()
+    assert log["counts"] == {"sent": 1} and log["deliveries"][0]["channel"] == "sse"
+
+
+def test_live_feed_refuses_an_invalid_query(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/v1/live", params={"q": "(ceasefire"}, timeout=10)
+    assert response.status_code == 400
+    assert "parenthesis" in json.loads(response.text)["detail"]
