@@ -1,7 +1,7 @@
 """Durable state in Elasticsearch: subscriptions, per-(subscription, story) alert state and the
 delivery log. Indices are `<prefix>-subscriptions`, `<prefix>-alert-state`, `<prefix>-deliveries`
-(prefix `cwatch`, or `<namespace>-cwatch`), created on first use. Subscription writes refresh at once, so what the API just accepted is
-what the matcher reads next."""
+(prefix `cwatch`, or `<namespace>-cwatch`), created on first use. Subscription writes refresh
+at once, so what the API just accepted is what the matcher reads next."""
 
 from __future__ import annotations
 
