@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
@@ -119,8 +118,8 @@ def create_app(settings: ExtractorSettings) -> faust.App:
         await dead_topic.send(key=message.key, value=letter.model_dump_json().encode("utf-8"))
 
     @app.agent(raw_topic)
-    async def process(stream: AsyncIterator[Any]) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
+    async def process(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
             metrics.RAW_CONSUMED.inc()
             try:
                 raw = RawArticle.model_validate_json(event.value)

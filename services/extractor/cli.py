@@ -86,7 +86,7 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     ext = sub.add_parser("extractor", help="The extractor service (raw -> report)")
     ext_sub = ext.add_subparsers(dest="extractor_command", metavar="COMMAND")
     run = ext_sub.add_parser("run", help="Run the faust worker: consume raw, produce reports")

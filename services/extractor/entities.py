@@ -111,9 +111,9 @@ def match_entities(ft: FoldedText, gaz: Gazetteer) -> list[EntityMention]:
         span = ft.spans[i]
         if not _cased_ok(ft.text[span[0] : span[1]]):
             continue
-        entry_id = _fuzzy_lookup(token, gaz, _FUZZY_CACHE)
-        if entry_id:
-            chosen.append((i, i, entry_id))
+        fuzzy_id = _fuzzy_lookup(token, gaz, _FUZZY_CACHE)
+        if fuzzy_id:
+            chosen.append((i, i, fuzzy_id))
     chosen.sort()
     mentions: dict[str, EntityMention] = {}
     for first, last, entry_id in chosen:

@@ -115,8 +115,8 @@ def _sentence_hits(folded: str, rules: EventRules) -> list[Keyword]:
 
 def _confidence(strong_hits: int, weak_hits: int, in_headline: bool) -> float:
     score = 0.3 * min(weak_hits, 3) + 0.6 * min(strong_hits, 2)
-    if in_headline:
-        score += 0.15
+    if in_headline:  # the headline says what the report is about: one weak word there is enough
+        score += 0.2
     return round(min(0.95, score), 2)
 
 

@@ -36,7 +36,7 @@ _SUBJECT_TRIM = re.compile(
 # "death toll rose to 50".
 _BEFORE_GAP = re.compile(
     r"\s*(?:(?:of|to|at|rose to|reached|stands at|now at|numbering|including|составило|составляет|"
-    r"достигло|sebanyak|sejumlah)\s+)?(?:the\s+)?[:—-]?\s*\Z",
+    r"достигло|sebanyak|sejumlah|է|են)\s+)?(?:the\s+)?[:—-]?\s*\Z",
     re.I,
 )
 _ACCORDING = re.compile(r"according to ([^,.;:“”\"]{2,50})", re.I)
@@ -55,7 +55,11 @@ class LangRules:
 class FigureRules:
     langs: dict[str, LangRules]
     claimants: list[tuple[str, re.Pattern[str]]]
-    kinds: re.Pattern[str]  # every language's kind words in one pass; group name = kind
+    kinds: re.Pattern[str]
+    multipliers: dict[str, int]
+    multiplier: (
+        re.Pattern[str] | None
+    )  # "50 thousand", "50 тысяч"  # every language's kind words in one pass; group name = kind
 
 
 def _alt(items: list[str]) -> re.Pattern[str] | None:
@@ -70,7 +74,7 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
     data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     langs: dict[str, LangRules] = {}
     for lang, spec in data.items():
-        if lang == "claimants":
+        if lang in ("claimants", "multipliers"):
             continue
         values: dict[str, tuple[int, bool]] = {}
         for word, value in (spec.get("numbers") or {}).items():
@@ -103,7 +107,18 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
         r"(?<!\w)(?:" + "|".join(f"(?P<{k}>{'|'.join(v)})" for k, v in stems.items()) + r")\w*",
         re.I,
     )
-    return FigureRules(langs, claimants, kinds)
+    multipliers = {_word_key(str(k)): int(v) for k, v in (data.get("multipliers") or {}).items()}
+    multiplier = (
+        re.compile(
+            r"[\s\u00a0]+("
+            + "|".join(sorted(map(re.escape, multipliers), key=len, reverse=True))
+            + r")\b\.?",
+            re.I,
+        )
+        if multipliers
+        else None
+    )
+    return FigureRules(langs, claimants, kinds, multipliers, multiplier)
 
 
 def _word_key(word: str) -> str:
@@ -120,7 +135,7 @@ class _Number:
     approximate: bool
 
 
-def _numbers(sentence: str, rules: list[LangRules]) -> list[_Number]:
+def _numbers(sentence: str, rules: list[LangRules], figure_rules: FigureRules) -> list[_Number]:
     found: list[_Number] = []
     for m in _DIGITS.finditer(sentence):
         text = m.group(1)
@@ -133,7 +148,13 @@ def _numbers(sentence: str, rules: list[LangRules]) -> list[_Number]:
             sentence[max(0, m.start() - 12) : m.start()]
         ):
             continue
-        found.append(_Number(m.start(), m.end(), value, text, False))
+        end = m.end()
+        mult = figure_rules.multiplier.match(sentence, end) if figure_rules.multiplier else None
+        if mult:
+            value *= figure_rules.multipliers[_word_key(mult.group(1))]
+            end = mult.end()
+            text = sentence[m.start() : end]
+        found.append(_Number(m.start(), end, value, text, False))
     for lang in rules:
         if lang.words is None:
             continue
@@ -194,7 +215,7 @@ def find_figures(
         ]
         if not kind_hits:
             continue
-        numbers = _numbers(sentence, langs)
+        numbers = _numbers(sentence, langs, rules)
         for n, number in enumerate(numbers):
             next_start = numbers[n + 1].start if n + 1 < len(numbers) else len(sentence)
             prev_end = numbers[n - 1].end if n else 0

@@ -22,7 +22,7 @@ from services.extractor.fold import fold_text
 DATA_DIR = Path(__file__).resolve().parent / "data" / "gazetteer"
 CURATED_FILES = ("people.yaml", "organisations.yaml", "places.yaml")
 GENERATED_FILE = "places_generated.tsv.gz"
-INFLECT_MIN = 5  # aliases this long (folded) also match inflected forms: Пашиняна
+INFLECT_MIN = 4  # aliases this long (folded) also match inflected forms: Пашиняна, Bakü'de
 FUZZY_MIN = 6  # tokens this long are compared with fuzzy matching
 GENERATED_WEIGHT = 0.3
 _PREFIX_TYPES = {"person": EntityType.PERSON, "org": EntityType.ORGANIZATION}
