@@ -274,6 +274,12 @@ function drawMap(places, ref) {
 // ---- subscriptions ---------------------------------------------------------------------------
 
 const alertStreams = new Map();
+const streamsReady = new Set();
+
+function markStream(id) {
+  const row = document.querySelector(`#sub-table tr[data-sub-id="${CSS.escape(id)}"]`);
+  if (row) row.dataset.stream = streamsReady.has(id) ? "ready" : "";
+}
 
 async function loadSubscriptions() {
   try {
@@ -290,6 +296,7 @@ async function loadSubscriptions() {
           el("button", { type: "button", onclick: () => showDeliveries(s.id, s.name) }, "Log"),
           el("button", { type: "button", onclick: () => subAction(s.id, "delete") }, "Delete"))));
       if (s.active && s.channel.kind === "sse") followAlerts(s);
+      markStream(s.id);
     }
   } catch (err) {
     showError(err.message);
@@ -299,6 +306,8 @@ async function loadSubscriptions() {
 function followAlerts(sub) {
   if (alertStreams.has(sub.id)) return;
   const source = new EventSource(`/v1/subscriptions/${encodeURIComponent(sub.id)}/stream`);
+  source.addEventListener("ready", () => { streamsReady.add(sub.id); markStream(sub.id); });
+  source.onerror = () => { streamsReady.delete(sub.id); markStream(sub.id); };
   source.addEventListener("alert", (event) => {
     const alert = JSON.parse(event.data);
     $("#alert-list").prepend(el("li", { class: "fresh alert", "data-alert-id": alert.alert_id },
@@ -313,7 +322,11 @@ async function subAction(id, action) {
   try {
     if (action === "delete") await getJSON(`/v1/subscriptions/${encodeURIComponent(id)}`, { method: "DELETE" });
     else await getJSON(`/v1/subscriptions/${encodeURIComponent(id)}/${action}`, { method: "POST" });
-    if (action !== "resume" && alertStreams.has(id)) { alertStreams.get(id).close(); alertStreams.delete(id); }
+    if (action !== "resume" && alertStreams.has(id)) {
+      alertStreams.get(id).close();
+      alertStreams.delete(id);
+      streamsReady.delete(id);
+    }
     showError("");
     loadSubscriptions();
   } catch (err) {

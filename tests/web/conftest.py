@@ -1,0 +1,88 @@
+"""Browser fixtures: Debian's chromium driven by playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.alerts.settings import AlertsSettings
+from services.search.settings import SearchSettings
+from services.web.app import create_full_app
+from tests.alerts.conftest import (  # noqa: F401  (fixtures shared with the alerts tests)
+    alerts_settings,
+    index_reports,
+    report_alias,
+    serve,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    if ci or os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`) "
+            "for the browser tests; playwright's own browser downloads are not used",
+            pytrace=False,
+        )
+    subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, capture_output=True)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install playwright", pytrace=False)
+    executable = _chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(executable), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def ui(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str]:  # type: ignore[no-untyped-def]  # noqa: F811
+    settings = SearchSettings(
+        namespace=alerts_settings.namespace,
+        kafka_bootstrap_servers=alerts_settings.kafka_bootstrap_servers,
+        elasticsearch_url=alerts_settings.elasticsearch_url,
+    )
+    app = create_full_app(settings, es_client, alerts_settings)
+    with serve(app) as url:
+        yield url
+    app.state.alerts.hub.stop()

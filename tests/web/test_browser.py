@@ -1,0 +1,141 @@
+"""The web UI in real headless Chromium, against the real API, Kafka and Elasticsearch."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from schemas.common import Affiliation
+from services.alerts.app import AlertsService
+from services.web.routes import CSP
+from tests.alerts.conftest import indexed_event, produce
+from tests.alerts.factories import corpus, make_report
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 30_000
+
+
+def test_page_is_served_with_a_strict_content_security_policy(ui: str) -> None:
+    response = httpx.get(f"{ui}/ui/", timeout=10)
+    assert response.headers["content-security-policy"] == CSP
+    assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+    assert "<script>" not in response.text  # no inline script at all
+    assert httpx.get(f"{ui}/ui/static/..%2Fapp.py", timeout=10).status_code == 404
+
+
+def test_live_feed_shows_a_newly_indexed_report_without_reload(
+    ui: str, page, topics, index_reports, report_alias, kafka_bootstrap
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{ui}/ui/#/live")
+    expect(page.locator("#live-state")).to_have_text("connected", timeout=TIMEOUT_MS)
+    page.evaluate("window.__sameDocument = true")
+    report = make_report("rep-live-1", "Border guards exchange fire near Sotk", "Sotk village.")
+    index_reports([report])
+    produce(
+        kafka_bootstrap,
+        topics.indexed,
+        [indexed_event(report, report_alias).model_dump_json().encode()],
+    )
+    item = page.locator("#live-list li[data-report-id='rep-live-1']")
+    item.wait_for(timeout=TIMEOUT_MS)
+    assert "Border guards exchange fire near Sotk" in item.inner_text()
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert page.errors == []
+
+
+def test_search_filters_facets_highlights_and_story_page(ui: str, page, index_reports) -> None:  # type: ignore[no-untyped-def]
+    index_reports(corpus())
+    page.goto(f"{ui}/ui/#/search")
+    page.fill("#q", "Pashinyan")
+    page.click("#apply")
+    page.wait_for_selector("#search-list li em.hl", timeout=TIMEOUT_MS)
+    # grouped by story: the four Brussels versions are one result
+    assert page.locator("#search-list li").count() == 1
+    assert "4 versions" in page.locator("#search-list li").first.inner_text()
+
+    page.uncheck("#f-collapse")
+    page.fill("#f-lang", "ru")
+    page.click("#apply")
+    results = page.locator("#search-list li")
+    expect(results).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(results.first).to_have_attribute("data-report-id", "rep-00002")
+    page.fill("#f-lang", "")
+    page.fill("#q", "")
+    page.click("#apply")
+    page.locator("#facets button[data-facet='affiliation']", has_text="wire").click()
+    expect(page.locator("#search-list li")).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(page.locator("#f-affiliation")).to_have_value("wire")
+    page.goto(f"{ui}/ui/#/story/story-brussels")
+    page.wait_for_selector(
+        "#story-columns .column[data-side='russian'] .version", timeout=TIMEOUT_MS
+    )
+    for side, count in (("armenian", 2), ("azerbaijani", 1), ("russian", 1), ("turkish", 0)):
+        assert page.locator(f".column[data-side='{side}'] .version").count() == count
+    assert page.errors == []
+
+
+def test_story_page_lists_casualty_claims_with_who_made_them(ui: str, page, index_reports) -> None:  # type: ignore[no-untyped-def]
+    index_reports(corpus())
+    page.goto(f"{ui}/ui/#/story/story-rep-00004")
+    row = page.locator("#claims tbody tr").first
+    row.wait_for(timeout=TIMEOUT_MS)
+    text = row.inner_text()
+    assert "killed" in text and "Armenian MoD" in text and "armenian" in text
+
+
+def test_article_markup_is_shown_as_text_and_never_executes(ui: str, page, index_reports) -> None:  # type: ignore[no-untyped-def]
+    evil = make_report(
+        "rep-evil-01",
+        'Ceasefire <img src=x onerror="window.__pwned=1"> talks',
+        'Body <script>window.__pwned=2</script> ceasefire <b onclick="x()">bold</b>',
+        affiliation=Affiliation.UNKNOWN,
+    )
+    index_reports([evil])
+    page.goto(f"{ui}/ui/#/search")
+    page.fill("#q", "ceasefire")
+    page.click("#apply")
+    item = page.locator("#search-list li[data-report-id='rep-evil-01']")
+    item.wait_for(timeout=TIMEOUT_MS)
+    assert '<img src=x onerror="window.__pwned=1">' in item.inner_text()
+    assert page.locator("#search-list img, #search-list script, #search-list b").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_timeline_and_map_draw_the_reports(ui: str, page, index_reports) -> None:  # type: ignore[no-untyped-def]
+    index_reports(corpus())
+    page.goto(f"{ui}/ui/#/overview")
+    page.wait_for_selector("#map circle.place", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#timeline rect.bar", timeout=TIMEOUT_MS)
+    assert page.locator("#map circle.place").count() == 2  # Tavush, Nagorno-Karabakh
+    assert "peace_talks" in page.locator("#timeline").inner_text()
+    assert page.errors == []
+
+
+def test_subscription_created_in_the_ui_fires(
+    ui: str, page, alerts_settings, es_client, topics, index_reports, report_alias
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{ui}/ui/#/subscriptions")
+    page.fill("#q", "ceasefire")
+    page.fill("#sub-name", "Ceasefire watch")
+    page.select_option("#sub-channel", "sse")
+    page.click("#sub-create")
+    row = page.locator("#sub-table tbody tr", has_text="Ceasefire watch")
+    row.wait_for(timeout=TIMEOUT_MS)
+    sub_id = row.get_attribute("data-sub-id")
+    service = AlertsService(alerts_settings, es=es_client)
+    reports = corpus()
+    index_reports(reports)
+    # the page follows an SSE subscription's stream as soon as it is listed
+    page.locator(f"#sub-table tr[data-sub-id='{sub_id}'][data-stream='ready']").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    alerts = service.process([indexed_event(r, report_alias) for r in reports])
+    service.producer.flush(10)
+    assert [a.report_ids for a in alerts] == [["rep-00005"]]
+    alert = page.locator("#alert-list li.alert")
+    alert.wait_for(timeout=TIMEOUT_MS)
+    assert "Ceasefire violation claims denied by Baku" in alert.inner_text()
+    page.locator("#sub-table tbody tr", has_text="Ceasefire watch").get_by_text("Log").click()
+    page.locator("#delivery-list li", has_text="sse sent").wait_for(timeout=TIMEOUT_MS)
+    service.producer.close()
