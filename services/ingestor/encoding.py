@@ -21,6 +21,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 GZIP_MAGIC = b"\x1f\x8b"
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or b > 13)
 
 
 class BinaryContent(ValueError):
@@ -77,7 +78,7 @@ def looks_binary(data: bytes) -> bool:
         return False
     if b"\x00" in sample:
         return True
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls / len(sample) > 0.05
 
 

@@ -92,7 +92,13 @@ class RawSink:
         self.topic = settings.topics.raw
         self.deadletter_topic = settings.topics.deadletter
         self._factory = producer_factory or (
-            lambda: make_producer(settings.kafka_bootstrap_servers, "cwatch-ingestor")
+            lambda: make_producer(
+                settings.kafka_bootstrap_servers,
+                "cwatch-ingestor",
+                # articles are KBs each: bigger batches mean fewer sender wake-ups per send
+                batch_size=1024 * 1024,
+                linger_ms=20,
+            )
         )
         self._producer: Any = None
         self._pending: dict[str, _Pending] = {}

@@ -92,13 +92,19 @@ def identity_key(canonical_url: str) -> str:
 
 def normalize_text(text: str) -> str:
     """Case-, whitespace- and Unicode-form-insensitive text, for content hashing."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    folded = text.casefold()
     return " ".join(folded.split())
 
 
-def content_hash(*parts: str | None) -> str:
-    joined = "\n".join(normalize_text(p) for p in parts if p)
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+def content_hash(*parts: str | None, raw: str | None = None) -> str:
+    """Hash of the normalised text parts, plus `raw` as it is (HTML is not worth normalising:
+    two pages of one story differ in their markup anyway)."""
+    digest = hashlib.sha256("\n".join(normalize_text(p) for p in parts if p).encode("utf-8"))
+    if raw:
+        digest.update(b"\x00" + raw.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def article_id_for_url(canonical_url: str) -> str:
@@ -106,12 +112,15 @@ def article_id_for_url(canonical_url: str) -> str:
     return "u" + digest.hexdigest()[:31]
 
 
-def article_id_for_content(*parts: str | None) -> str:
-    return "c" + content_hash(*parts)[:31]
+def article_id_for_content(*parts: str | None, digest: str | None = None) -> str:
+    return "c" + (digest or content_hash(*parts))[:31]
 
 
-def article_identity(url: str | None, *content: str | None) -> tuple[str, str | None]:
-    """(article_id, canonical_url): from the URL when it is usable, else from the content."""
+def article_identity(
+    url: str | None, *content: str | None, digest: str | None = None
+) -> tuple[str, str | None]:
+    """(article_id, canonical_url): from the URL when it is usable, else from the content
+    (`digest`, when given, is content_hash of that content, computed once by the caller)."""
     if url:
         try:
             canonical = canonicalize_url(url)
@@ -119,4 +128,4 @@ def article_identity(url: str | None, *content: str | None) -> tuple[str, str | 
             canonical = None
         if canonical:
             return article_id_for_url(canonical), canonical
-    return article_id_for_content(*content), None
+    return article_id_for_content(*content, digest=digest), None

@@ -134,3 +134,27 @@ def test_binary_body_is_not_a_feed(fixtures: Path) -> None:
     with pytest.raises(FeedError) as info:
         parse_feed((fixtures / "binary.html").read_bytes(), source=SOURCE)
     assert info.value.error_type == "binary_content"
+
+
+def test_fast_path_reads_real_feeds_like_feedparser(feeds_dir: Path) -> None:
+    same = total = 0
+    for path in _real_feeds(feeds_dir):
+        data = path.read_bytes()
+        try:
+            fast = parse_feed(data, source=SOURCE, feed_url="https://example.com/feed.xml")
+        except FeedError:
+            continue
+        slow = parse_feed(
+            data, source=SOURCE, feed_url="https://example.com/feed.xml", use_fast_path=False
+        )
+        # feedparser invents empty entries for illegally nested items; the tree does not
+        assert len(fast.entries) == len(slow.entries) and len(fast.failures) <= len(slow.failures)
+        assert fast.title == slow.title, path.name
+        for a, b in zip(fast.entries, slow.entries, strict=False):
+            total += 1
+            same += (a.article.title, a.article.published, a.full_text) == (
+                b.article.title,
+                b.article.published,
+                b.full_text,
+            )
+    assert total > 1000 and same / total > 0.95

@@ -104,8 +104,11 @@ def make_article(
         raise ItemError("empty_item", "item has no title, text or HTML")
     if url and len(url) > 4096:
         url = None
-    body_hash = content_hash(title, text, html)
-    article_id, canonical = article_identity(url, identity_extra, title, text, html)
+    body_hash = content_hash(title, text, raw=html)
+    if identity_extra:
+        article_id, canonical = article_identity(url, identity_extra, title, text, html)
+    else:
+        article_id, canonical = article_identity(url, title, text, html, digest=body_hash)
     try:
         return RawArticle(
             article_id=article_id,

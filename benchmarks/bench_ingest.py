@@ -1,0 +1,219 @@
+"""Ingest benchmark: articles/s from a local folder and from a local feed server, peak RSS.
+
+- files: 10,000 real-shaped files (half .txt, half .html article pages built from the real
+  seed reports in ../shared/data/seeds, or from built-in paragraphs when that is absent),
+  ingested with `Ingestor.ingest_path` into the real Kafka (CommonSettings), fresh state.
+- feed: a loopback HTTP server serves 40 RSS feeds of 250 items with content:encoded (full
+  text, so no page fetch); `Ingestor.poll_feed` for each. Per-host politeness is switched
+  off for this run because the only host is our own server.
+Each figure is the median of several runs; `ingest_rss_mb` is the process's peak resident
+memory (ru_maxrss) after all runs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from schemas.common import Affiliation, SourceInfo, SourceKind  # noqa: E402
+from schemas.topics import TopicNames  # noqa: E402
+from services.common.kafka import delete_topics, ensure_topics  # noqa: E402
+from services.common.settings import CommonSettings  # noqa: E402
+from services.ingestor.app import Ingestor  # noqa: E402
+from services.ingestor.settings import IngestorSettings  # noqa: E402
+from services.ingestor.state import IngestState  # noqa: E402
+
+SEEDS = REPO.parent / "shared" / "data" / "seeds"
+FALLBACK = [
+    "Armenia and Azerbaijan agree on border delimitation\nThe commissions met in Gazakh "
+    "and agreed on four villages. Yerevan and Baku called it a step toward a peace treaty.",
+    "Ceasefire violated near Sotk, ministry says\nThe defence ministry reported shelling "
+    "overnight. Baku denied the claim and accused the other side of provocation.",
+]
+
+
+def _paragraphs() -> list[tuple[str, list[str]]]:
+    texts = (
+        [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+        if SEEDS.is_dir()
+        else []
+    )
+    out = []
+    for text in texts or FALLBACK:
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        out.append((lines[0], lines[1:] or [lines[0]]))
+    return out
+
+
+def generate_files(root: Path, count: int) -> None:
+    rng = random.Random(7)
+    docs = _paragraphs()
+    for i in range(count):
+        title, paras = docs[i % len(docs)]
+        body = rng.sample(paras, k=min(len(paras), 8))
+        marker = f"Bench item {i}."
+        folder = root / f"d{i // 1000:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if i % 2:
+            ps = "".join(f"<p>{p}</p>\n" for p in [marker, *body])
+            html = (
+                f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} | Bench'
+                f'</title><meta property="article:published_time" content="2024-05-14T10:00:00Z">'
+                f'<link rel="canonical" href="https://bench.example/news/{i}"></head><body>'
+                f"<nav>Home News World</nav><article><h1>{title}</h1>{ps}</article>"
+                f"<footer>© Bench</footer></body></html>"
+            )
+            (folder / f"a{i:05d}.html").write_text(html, encoding="utf-8")
+        else:
+            (folder / f"a{i:05d}.txt").write_text(
+                f"{title}\n{marker}\n" + "\n".join(body), encoding="utf-8"
+            )
+
+
+def feed_xml(feed: int, items: int) -> bytes:
+    docs = _paragraphs()
+    parts = []
+    for j in range(items):
+        title, paras = docs[(feed + j) % len(docs)]
+        content = "".join(f"<p>{p}</p>" for p in paras[:6])
+        parts.append(
+            f"<item><title>{title} ({feed}-{j})</title>"
+            f"<link>https://bench.example/feed{feed}/item{j}</link>"
+            f"<guid>https://bench.example/feed{feed}/item{j}</guid>"
+            f"<pubDate>Tue, 14 May 2024 10:00:00 GMT</pubDate><category>World</category>"
+            f"<description>{paras[0][:200]}</description>"
+            f"<content:encoded><![CDATA[{content}]]></content:encoded></item>"
+        )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        f"<title>Bench feed {feed}</title><link>https://bench.example/</link><language>en</language>"
+        + "".join(parts)
+        + "</channel></rss>"
+    )
+    return xml.encode("utf-8")
+
+
+class FeedServer:
+    def __init__(self, feeds: dict[str, bytes]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                body = feeds.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _settings(common: CommonSettings, namespace: str, state: Path) -> IngestorSettings:
+    return IngestorSettings(
+        kafka_bootstrap_servers=common.kafka_bootstrap_servers,
+        namespace=namespace,
+        state_path=state,
+        allow_loopback=True,
+        http_per_host_min_interval_s=0.0,
+        http_per_host_concurrency=4,
+    )
+
+
+def _files_run(common: CommonSettings, folder: Path, work: Path, count: int) -> float:
+    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    topics = TopicNames.for_namespace(namespace)
+    ensure_topics(common.kafka_bootstrap_servers, topics)
+    try:
+        settings = _settings(common, namespace, work / f"{namespace}.sqlite")
+        worker = Ingestor(settings, IngestState(settings.state_path))
+        worker.sink.producer()  # connect before the clock starts
+        started = time.perf_counter()
+        worker.ingest_path(folder)
+        elapsed = time.perf_counter() - started
+        worker.close()
+        if worker.summary.produced != count:
+            raise RuntimeError(f"files: produced {worker.summary.produced} of {count}")
+        return count / elapsed
+    finally:
+        delete_topics(common.kafka_bootstrap_servers, [n for n, _ in topics.all()])
+
+
+def _feed_run(
+    common: CommonSettings, server: FeedServer, paths: list[str], work: Path, count: int
+) -> float:
+    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    topics = TopicNames.for_namespace(namespace)
+    ensure_topics(common.kafka_bootstrap_servers, topics)
+    source = SourceInfo(
+        name="Bench", kind=SourceKind.FEED, country="AM", affiliation=Affiliation.INDEPENDENT
+    )
+    try:
+        settings = _settings(common, namespace, work / f"{namespace}.sqlite")
+        worker = Ingestor(settings, IngestState(settings.state_path))
+        worker.sink.producer()
+        started = time.perf_counter()
+        for path in paths:
+            worker.poll_feed(server.base + path, source)
+        elapsed = time.perf_counter() - started
+        worker.close()
+        if worker.summary.produced != count:
+            raise RuntimeError(f"feeds: produced {worker.summary.produced} of {count}")
+        return count / elapsed
+    finally:
+        delete_topics(common.kafka_bootstrap_servers, [n for n, _ in topics.all()])
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    common = CommonSettings()
+    n_files = 2_000 if quick else 10_000
+    n_feeds, per_feed = (8, 250) if quick else (40, 250)
+    runs = 1 if quick else 3
+    work = Path(tempfile.mkdtemp(prefix="cwatch-bench-ingest-"))
+    server: FeedServer | None = None
+    try:
+        folder = work / "files"
+        generate_files(folder, n_files)
+        files_rates = [_files_run(common, folder, work, n_files) for _ in range(runs)]
+        feeds = {f"/feed{i}.xml": feed_xml(i, per_feed) for i in range(n_feeds)}
+        server = FeedServer(feeds)
+        feed_rates = [
+            _feed_run(common, server, sorted(feeds), work, n_feeds * per_feed) for _ in range(runs)
+        ]
+    finally:
+        if server:
+            server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "ingest_files_per_s": round(statistics.median(files_rates), 1),
+        "ingest_feed_items_per_s": round(statistics.median(feed_rates), 1),
+        "ingest_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv)))
