@@ -1,0 +1,99 @@
+"""The daemon's wiring on real Kafka: push API, health, metrics, polling the sources file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from schemas.raw import RawArticle
+from schemas.topics import TopicNames
+from services.ingestor.server import Daemon
+from services.ingestor.settings import IngestorSettings
+from services.ingestor.sources import load_sources
+from tests.ingestor.loopback import LoopbackServer, rss
+from tests.support import consume_all
+
+pytestmark = pytest.mark.integration
+
+LONG = "<p>" + "Negotiators met again in Washington. " * 20 + "</p>"
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer().running() as srv:
+        yield srv
+
+
+@pytest.fixture
+def daemon(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path, server: LoopbackServer
+) -> Iterator[Daemon]:
+    feed = server.add(
+        "/feed.xml",
+        rss([{"title": "Polled item", "link": server.url("/n/1"), "content": LONG}]),
+        "application/rss+xml",
+    )
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        f"  - {{name: Loopback Times, url: '{feed}', country: GE, language: ka,"
+        " affiliation: independent, poll_interval_s: 3600}\n"
+    )
+    settings = IngestorSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        namespace=topics.namespace,
+        state_path=tmp_path / "state.sqlite",
+        sources_file=sources,
+        allow_loopback=True,
+        http_per_host_min_interval_s=0.0,
+    )
+    d = Daemon(settings)
+    yield d
+    d.shutdown()
+
+
+def test_push_api_produces_to_kafka_and_health_and_metrics_answer(
+    daemon: Daemon, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    client = TestClient(daemon.app())
+    response = client.post(
+        "/v1/articles",
+        json={"url": "https://news.am/eng/news/1.html", "title": "Pushed", "text": "Body"},
+    )
+    assert response.status_code == 202
+    [record] = consume_all(kafka_bootstrap, topics.raw, expect=1)
+    article = RawArticle.model_validate_json(record.value)
+    assert response.json()["ids"] == [article.article_id] and article.title == "Pushed"
+    health = client.get("/healthz").json()
+    assert health["articles_seen"] == 1 and health["sources"] == 1
+    metrics = client.get("/metrics").text
+    assert 'cwatch_ingestor_items_produced_total{kind="push"}' in metrics
+    assert "# TYPE cwatch_ingestor_fetch_seconds histogram" in metrics
+
+
+def test_poller_reads_the_sources_file_and_tags_articles_with_the_outlet(
+    daemon: Daemon, kafka_bootstrap: str, topics: TopicNames
+) -> None:
+    daemon.poller.run_due(now=float("inf"))
+    [record] = consume_all(kafka_bootstrap, topics.raw, expect=1)
+    article = RawArticle.model_validate_json(record.value)
+    assert article.title == "Polled item"
+    assert article.source.name == "Loopback Times" and article.source.country == "GE"
+    assert article.source.affiliation.value == "independent" and article.source.language == "ka"
+    assert dict(record.headers)["source"] == b"Loopback Times"
+
+
+def test_workers_stop_when_asked(daemon: Daemon) -> None:
+    daemon.start_workers()
+    daemon.stop.set()
+    for thread in daemon.threads:
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in daemon.threads)
+    assert daemon.health()["status"] == "degraded"
+
+
+def test_shipped_sources_load_in_the_daemon_settings() -> None:
+    assert len(load_sources(IngestorSettings().sources_file)) > 30
