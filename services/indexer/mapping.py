@@ -80,9 +80,10 @@ def mappings() -> dict[str, Any]:
                     "affiliation": _keyword(),
                 }
             },
-            "headline": _text(fields={"raw": _keyword(ignore_above=512)}),
+            # offsets in the postings: highlighting without re-analysing every hit's body
+            "headline": _text(index_options="offsets", fields={"raw": _keyword(ignore_above=512)}),
             "byline": _text(),
-            "body": _text(),
+            "body": _text(index_options="offsets"),
             "folded_text": _text(),
             "language": _keyword(),
             "language_confidence": {"type": "float"},
@@ -98,7 +99,8 @@ def mappings() -> dict[str, Any]:
                     "name": _keyword(ignore_above=512),
                     "type": _keyword(),
                     "country": _keyword(),
-                    "surface_forms": _text(),
+                    # spellings are searched through folded_text; kept in _source only
+                    "surface_forms": {"type": "text", "index": False},
                 }
             },
             "entity_ids": _keyword(),
@@ -110,7 +112,7 @@ def mappings() -> dict[str, Any]:
                 "properties": {
                     "type": _keyword(),
                     "confidence": {"type": "float"},
-                    "evidence": _text(),
+                    "evidence": {"type": "text", "index": False},  # a sentence of the body
                 }
             },
             "event_types": _keyword(),
@@ -123,7 +125,7 @@ def mappings() -> dict[str, Any]:
                     "approximate": {"type": "boolean"},
                     "subject": _text(),
                     "claimant": _text(fields={"raw": _keyword(ignore_above=256)}),
-                    "evidence": _text(),
+                    "evidence": {"type": "text", "index": False},
                 },
             },
             "figure_kinds": _keyword(),

@@ -15,6 +15,7 @@ from services.search.query import (
     build_search,
     build_similar,
     build_story_versions,
+    build_version_counts,
     next_cursor,
 )
 
@@ -92,7 +93,8 @@ class SearchService:
         return dict(response.body)
 
     def search(self, params: SearchParams) -> dict[str, Any]:
-        body = build_search(params, self.clock())
+        now = self.clock()
+        body = build_search(params, now)
         raw = self._search(body)
         hits = raw["hits"]["hits"]
         total = raw["hits"]["total"]
@@ -104,6 +106,14 @@ class SearchService:
             "hits": [summary(h) for h in hits],
             "next_cursor": next_cursor(params, hits, int(body.get("from", 0))),
         }
+        if params.collapse and result["hits"]:
+            stories = [h["story_id"] for h in result["hits"] if h.get("story_id")]
+            counts = self._search(build_version_counts(params, now, stories))
+            per_story = {
+                b["key"]: b["doc_count"] for b in counts["aggregations"]["versions"]["buckets"]
+            }
+            for hit in result["hits"]:
+                hit["versions"] = per_story.get(hit["story_id"], 1)
         if "aggregations" in raw:
             result.update(shape_aggs(raw["aggregations"]))
         return result

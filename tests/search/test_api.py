@@ -127,6 +127,7 @@ def test_story_collapsing_shows_one_hit_per_story_with_its_version_count(api: An
         "r-en-ceasefire",
         "r-ru-ceasefire",
     }
+    assert [h["versions"] for h in body["hits"][1:]] == [1, 1]
     stories = [h["story_id"] for h in body["hits"]]
     cursor = body["next_cursor"]
     body = api.get(
