@@ -272,3 +272,29 @@ def test_watch_mode_picks_up_new_files_only(
     worker.close()
     assert worker.summary.produced == 2 and worker.summary.unchanged_files == 2
     assert len(raw_articles(kafka_bootstrap, topics, expect=2)) == 2
+
+
+def test_kafka_away_at_start_then_back_loses_nothing(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path, seeds_dir: Path
+) -> None:
+    from services.common.kafka import make_producer
+    from services.ingestor.producer import RawSink
+
+    settings = make_settings(
+        kafka_bootstrap, topics, tmp_path, kafka_retry_initial_s=0.05, kafka_retry_max_s=0.1
+    )
+    attempts = {"n": 0}
+
+    def factory() -> object:
+        attempts["n"] += 1
+        # the first two connections find no broker (a closed port), then Kafka is back
+        servers = "127.0.0.1:9" if attempts["n"] <= 2 else kafka_bootstrap
+        return make_producer(servers, "cwatch-ingestor-test", bootstrap_timeout_ms=300)
+
+    state = IngestState(settings.state_path)
+    worker = Ingestor(settings, state, sink=RawSink(settings, state, producer_factory=factory))
+    worker.ingest_path(seeds_dir)
+    worker.close()
+    assert attempts["n"] == 3
+    assert worker.summary.produced == 5
+    assert len(raw_articles(kafka_bootstrap, topics, expect=5)) == 5
