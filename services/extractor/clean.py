@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -182,10 +183,35 @@ def extract_html(html: str, fast: bool = True, with_metadata: bool = False) -> d
         fast=fast,
         include_comments=False,
         with_metadata=with_metadata,
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     if doc is None:
         return {}
     return dict(doc.as_dict()) if hasattr(doc, "as_dict") else dict(doc)
+
+
+_OG_TITLE = re.compile(
+    r"<meta[^>]+(?:property|name)=[\"'](?:og:title|twitter:title)[\"'][^>]*content=[\"']([^\"']+)",
+    re.I,
+)
+_OG_TITLE_REV = re.compile(
+    r"<meta[^>]+content=[\"']([^\"']+)[\"'][^>]*(?:property|name)=[\"'](?:og:title|twitter:title)",
+    re.I,
+)
+_TITLE_TAG = re.compile(r"<title[^>]*>([^<]{1,500})</title>", re.I)
+
+
+def cheap_title(html: str) -> str | None:
+    """og:title or <title> by a regex over the head: a title without trafilatura's metadata
+    pass, whose date guessing is the slow part (and the feed gave the date already)."""
+    head = html[:200_000]
+    for pattern in (_OG_TITLE, _OG_TITLE_REV, _TITLE_TAG):
+        m = pattern.search(head)
+        if m:
+            title = " ".join(unescape(m.group(1)).split())
+            if title:
+                return title
+    return None
 
 
 def html_body(html: str, fast: bool = True) -> str:
@@ -201,11 +227,12 @@ def clean(
     rules = rules or load_chrome()
     feed_text = (raw.text or "").strip()
     if raw.html and len(feed_text) < FEED_TEXT_ENOUGH:
-        need_meta = raw.published is None or not raw.title
+        need_meta = raw.published is None  # the metadata pass is only worth it for the date
         doc = extract_html(raw.html, fast=fast_html, with_metadata=need_meta)
         text = (doc.get("text") or "").strip() or feed_text
         paragraphs = remove_chrome(text.split("\n"), rules)
-        headline, byline, body = _headline_and_body(paragraphs, raw.title or doc.get("title"))
+        title = raw.title or doc.get("title") or cheap_title(raw.html)
+        headline, byline, body = _headline_and_body(paragraphs, title)
         authors = ", ".join(raw.authors) or doc.get("author") or byline
         return [
             CleanDoc(

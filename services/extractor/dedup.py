@@ -26,6 +26,7 @@ from datasketch import MinHash, MinHashLSH
 NUM_PERM = 64
 SHINGLE = 3
 PRUNE_EVERY = 500
+MAX_CANDIDATES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class DedupState:
         self.story_bucket_s = story_window_hours * 3600
         self.max_recent = max_recent
         self._lsh: MinHashLSH | None = None
+        self._minhashes: dict[str, MinHash] = {}  # decoded signatures, not re-decoded per query
         self._inserts = 0
 
     # -- snapshots (tests, `cwatch extract --state FILE`) --------------------------------
@@ -149,11 +151,17 @@ class DedupState:
         lsh = self._index()
         near = None
         best = 0.0
-        for other in lsh.query(mh):
-            value = self.signatures.get(other)
-            if value is None or other == report_id:
+        # A big story has many near-identical versions; comparing with a few is enough.
+        for other in sorted(lsh.query(mh))[:MAX_CANDIDATES]:
+            if other == report_id:
                 continue
-            similarity = mh.jaccard(_restore_minhash(value["h"]))
+            other_mh = self._minhashes.get(other)
+            if other_mh is None:
+                value = self.signatures.get(other)
+                if value is None:
+                    continue
+                other_mh = self._minhashes[other] = _restore_minhash(value["h"])
+            similarity = mh.jaccard(other_mh)
             if similarity >= self.threshold and similarity > best:
                 near, best = other, similarity
         story_id = str(self.signatures[near]["s"]) if near else self._story(key, ts)
@@ -165,6 +173,7 @@ class DedupState:
                 "t": ts,
             }
             lsh.insert(report_id, mh)
+            self._minhashes[report_id] = mh
         self._inserts += 1
         if self._inserts % PRUNE_EVERY == 0:
             self.prune(ts)
@@ -181,6 +190,7 @@ class DedupState:
             del self.signatures[report_id]
             if self._lsh is not None and report_id in self._lsh:
                 self._lsh.remove(report_id)
+            self._minhashes.pop(report_id, None)
             removed += 1
         for mapping, horizon in (
             (self.hashes, self.window_s),

@@ -16,7 +16,7 @@ import ahocorasick
 import yaml
 
 from schemas.report import EventLabel, EventType
-from services.extractor.fold import fold_text
+from services.extractor.fold import fold_text, fold_words_joined
 
 EVENTS_DIR = Path(__file__).resolve().parent / "data" / "events"
 MAX_GAP_WORDS = 6  # "a ... b": at most this many words between a and b
@@ -51,15 +51,15 @@ def _parse(event_type: EventType, raw: str) -> Keyword | None:
 
 @lru_cache(maxsize=4)
 def load_rules(folder: Path = EVENTS_DIR) -> EventRules:
-    keywords: list[Keyword] = []
+    keywords: dict[Keyword, None] = {}  # ordered set
     for path in sorted(folder.glob("*.yaml")):
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for type_name, items in (data.get("events") or {}).items():
             event_type = EventType(type_name)
             for item in items or []:
                 keyword = _parse(event_type, str(item))
-                if keyword and keyword not in keywords:
-                    keywords.append(keyword)
+                if keyword:
+                    keywords.setdefault(keyword, None)
     table: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for k, keyword in enumerate(keywords):
         for p, part in enumerate(keyword.parts):
@@ -131,7 +131,7 @@ def find_events(
     best: dict[EventType, tuple[int, int]] = {}  # type -> (score, sentence index)
     for i, sentence in enumerate(sentences):
         per_type: dict[EventType, int] = defaultdict(int)
-        for keyword in _sentence_hits(" " + fold_text(sentence) + " ", rules):
+        for keyword in _sentence_hits(" " + fold_words_joined(sentence) + " ", rules):
             if keyword.strong:
                 strong[keyword.event_type] += 1
             else:
@@ -141,7 +141,9 @@ def find_events(
             if event_type not in best or score > best[event_type][0]:
                 best[event_type] = (score, i)
     head_types: set[EventType] = set()
-    for keyword in _sentence_hits(" " + fold_text(headline) + " ", rules) if headline else []:
+    for keyword in (
+        _sentence_hits(" " + fold_words_joined(headline) + " ", rules) if headline else []
+    ):
         head_types.add(keyword.event_type)
         if keyword.strong:
             strong[keyword.event_type] += 1

@@ -90,3 +90,9 @@ _WORD = re.compile(r"\w+(?:['’ʼ]\w+)*")
 def words(text: str) -> list[re.Match[str]]:
     """Words of any script with their offsets (apostrophes inside a word kept: Paşinyan'ın)."""
     return list(_WORD.finditer(text))
+
+
+def fold_words_joined(text: str) -> str:
+    """`fold_text` word by word through the cache: the same result, much cheaper on news text
+    where most words were seen before."""
+    return " ".join(f for f in (fold_token(m.group()) for m in _WORD.finditer(text)) if f)

@@ -6,6 +6,7 @@ about it: fewer candidates is both faster and more accurate on short paragraphs.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
@@ -98,15 +99,32 @@ def detect_paragraphs(paragraphs: list[str], expected: str = "und") -> list[Lang
     return spans
 
 
+def _script(text: str) -> str:
+    """The Unicode script of the first letter ("LATIN", "CYRILLIC", "ARMENIAN", ...)."""
+    for char in text:
+        if char.isalpha():
+            name = unicodedata.name(char, "")
+            return name.split(" ", 1)[0]
+    return ""
+
+
+SURE = 0.9
+
+
 def detect_report(text: str, paragraphs: list[str]) -> tuple[LanguageGuess, list[LanguageSpan]]:
-    """The report's language and per-paragraph languages. For a single paragraph, the report's
-    guess is reused rather than computed twice."""
+    """The report's language and per-paragraph languages. When the report is in one script and
+    its language is clear, every paragraph gets the report's language without a detector call
+    (most pages; the cost of a call per paragraph dominated the pipeline); a page that mixes
+    scripts, or an unclear one, is detected paragraph by paragraph."""
     guess = detect(text)
-    if len(paragraphs) <= 1:
-        spans = (
-            [LanguageSpan(paragraph=0, language=guess.language, confidence=guess.confidence)]
-            if guess.language != "und"
-            else []
-        )
+    scripts = {_script(p) for p in paragraphs[:MAX_PARAGRAPHS] if len(p) >= MIN_PARAGRAPH_CHARS}
+    if len(paragraphs) <= 1 or (len(scripts) <= 1 and guess.confidence >= SURE):
+        if guess.language == "und":
+            return guess, []
+        spans = [
+            LanguageSpan(paragraph=i, language=guess.language, confidence=guess.confidence)
+            for i, p in enumerate(paragraphs[:MAX_PARAGRAPHS] or [text])
+            if len(p) >= MIN_PARAGRAPH_CHARS or len(paragraphs) <= 1
+        ]
         return guess, spans
     return guess, detect_paragraphs(paragraphs, guess.language)

@@ -129,6 +129,23 @@ def test_long_feed_text_is_used_without_parsing_the_html(monkeypatch: pytest.Mon
     assert doc.headline == "Headline here"
 
 
+def test_feed_date_without_title_takes_the_page_title_cheaply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[bool] = []
+    real = clean_module.extract_html
+
+    def spy(html: str, fast: bool = True, with_metadata: bool = False) -> dict[str, object]:
+        calls.append(with_metadata)
+        return real(html, fast=fast, with_metadata=with_metadata)
+
+    monkeypatch.setattr(clean_module, "extract_html", spy)
+    raw = make_raw(html=fixture_text("en_chrome.html"), published=datetime(2024, 5, 1, tzinfo=UTC))
+    [doc] = clean(raw)
+    assert calls == [False]
+    assert doc.headline == "Peace treaty text agreed, says Yerevan"
+
+
 def test_title_only_article_gives_an_empty_body() -> None:
     [doc] = clean(make_raw(title="Only a title"))
     assert doc.headline == "Only a title" and doc.body == ""

@@ -1,0 +1,162 @@
+"""Extractor benchmark (one worker's CPU, no Kafka): throughput and article-body F1.
+
+* `trafilatura_html_per_s` / `trafilatura_f1`: plain `trafilatura.extract(html)` (defaults) on
+  the 181 real pages of ../shared/data/extraction-benchmark, scored against ground-truth.json.
+* `extract_f1`: our clean step (trafilatura fast mode without comments, then the chrome rules)
+  on the same pages, scored the same way, in the same run.
+* `extract_html_per_s`: the whole pipeline (clean, language, entities, events, figures,
+  relevance, dedup) on those pages as raw articles with a feed date (as the ingestor sends
+  them), reports per second; `extract_html_nometa_per_s` without a feed date (metadata pass).
+* `extract_text_per_s`: the whole pipeline on plain-text reports (the real seeds and the
+  multilingual fixtures, each made unique so that no exact-duplicate shortcut is taken).
+* `extract_rss_mb`: peak resident memory of this process (models, gazetteer, state).
+* `eval_*`: precision / recall / F1 of the accuracy harness on the labelled set.
+Rates are medians over rounds. Article-body F1 is the bag-of-words F1 (lower-cased word tokens,
+multiset overlap) averaged over pages. Nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import trafilatura  # noqa: E402
+
+from schemas.common import SourceInfo, SourceKind  # noqa: E402
+from schemas.raw import RawArticle  # noqa: E402
+from services.extractor.clean import html_body  # noqa: E402
+from services.extractor.dedup import DedupState  # noqa: E402
+from services.extractor.evaluation import evaluate, load_labelled, summary  # noqa: E402
+from services.extractor.language import preload  # noqa: E402
+from services.extractor.pipeline import ExtractorConfig, extract  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+BENCH = SHARED / "extraction-benchmark"
+FIXTURES = REPO / "tests" / "extractor" / "fixtures"
+_TOKEN = re.compile(r"\w+")
+
+
+def body_f1(predicted: str | None, gold: str) -> float:
+    p = Counter(_TOKEN.findall((predicted or "").lower()))
+    g = Counter(_TOKEN.findall(gold.lower()))
+    tp = sum((p & g).values())
+    if not tp:
+        return 0.0
+    precision, recall = tp / sum(p.values()), tp / sum(g.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def load_pages() -> list[tuple[str, str, str]]:
+    """(id, html, gold article body) of the benchmark pages."""
+    truth = json.loads((BENCH / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    for page_id, item in sorted(truth.items()):
+        path = BENCH / "html" / f"{page_id}.html.gz"
+        if path.exists():
+            html = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+            pages.append((page_id, html, item["articleBody"]))
+    return pages
+
+
+def load_texts() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted((SHARED / "seeds").glob("*.txt"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("*.txt"))]
+    return texts
+
+
+def _raw(
+    n: int, html: str | None = None, text: str | None = None, dated: bool = True
+) -> RawArticle:
+    return RawArticle(
+        article_id=f"bench-{n:08d}",
+        source=SourceInfo(name="bench", kind=SourceKind.FEED),
+        html=html,
+        text=text,
+        published=datetime(2026, 1, 1, tzinfo=UTC) if dated else None,
+        ingested_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    rounds = 1 if quick else 3
+    config = ExtractorConfig()
+    preload()
+    figures: dict[str, float] = {}
+
+    pages = load_pages() if BENCH.is_dir() else []
+    if pages:
+        if quick:
+            pages = pages[:60]
+        traf_rates, our_rates, nometa_rates = [], [], []
+        traf_f1: list[float] = []
+        our_f1: list[float] = []
+        for r in range(rounds):
+            started = time.perf_counter()
+            outputs = [trafilatura.extract(html) for _, html, _ in pages]
+            traf_rates.append(_rate(len(pages), time.perf_counter() - started))
+            if r == 0:
+                traf_f1 = [body_f1(o, gold) for o, (_, _, gold) in zip(outputs, pages, strict=True)]
+                ours = [html_body(html) for _, html, _ in pages]
+                our_f1 = [body_f1(o, gold) for o, (_, _, gold) in zip(ours, pages, strict=True)]
+            raws = [_raw(i, html=html) for i, (_, html, _) in enumerate(pages)]
+            state = DedupState()
+            started = time.perf_counter()
+            produced = sum(len(extract(raw, state, config)) for raw in raws)
+            our_rates.append(_rate(produced, time.perf_counter() - started))
+            if r == 0:
+                raws = [_raw(i, html=html, dated=False) for i, (_, html, _) in enumerate(pages)]
+                state = DedupState()
+                started = time.perf_counter()
+                produced = sum(len(extract(raw, state, config)) for raw in raws)
+                nometa_rates.append(_rate(produced, time.perf_counter() - started))
+        figures.update(
+            {
+                "trafilatura_html_per_s": round(statistics.median(traf_rates), 2),
+                "trafilatura_f1": round(statistics.mean(traf_f1), 4),
+                "extract_html_per_s": round(statistics.median(our_rates), 2),
+                "extract_html_nometa_per_s": round(statistics.median(nometa_rates), 2),
+                "extract_f1": round(statistics.mean(our_f1), 4),
+                "html_pages": float(len(pages)),
+            }
+        )
+
+    texts = load_texts()
+    count = 500 if quick else 3000
+    text_rates = []
+    for r in range(rounds):
+        raws = [
+            _raw(r * count + i, text=f"{texts[i % len(texts)]}\n\nBulletin {r}-{i}.")
+            for i in range(count)
+        ]
+        state = DedupState()
+        started = time.perf_counter()
+        produced = sum(len(extract(raw, state, config)) for raw in raws)
+        text_rates.append(_rate(produced, time.perf_counter() - started))
+    figures["extract_text_per_s"] = round(statistics.median(text_rates), 2)
+
+    labelled = FIXTURES / "labelled.yaml"
+    if labelled.exists():
+        figures.update(
+            {f"eval_{k}": v for k, v in summary(evaluate(load_labelled(labelled))).items()}
+        )
+    figures["extract_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
