@@ -121,6 +121,7 @@ class SafeHttpClient:
             ),
             follow_redirects=False,
             transport=transport,
+            trust_env=False,  # a proxy would connect on our behalf, past the SSRF check
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
         self._gate = _HostGate(
@@ -276,7 +277,12 @@ class SafeHttpClient:
         robots_url = origin + "/robots.txt"
         started = time.monotonic()
         try:
-            status, _, body = self._one_hop(robots_url, {}, None, started)
+            for _hop in range(self.settings.http_max_redirects + 1):
+                status, headers, body = self._one_hop(robots_url, {}, None, started)
+                if status in REDIRECT_STATUSES and headers.get("location"):
+                    robots_url = urljoin(robots_url, headers["location"])  # e.g. http -> https
+                    continue
+                break
         except FetchError as exc:
             if exc.reason == "blocked_address":
                 raise

@@ -155,3 +155,29 @@ def test_non_http_schemes_are_refused(settings: IngestorSettings) -> None:
     with pytest.raises(FetchError) as info:
         client(settings, routes({})).get("file:///etc/passwd")
     assert info.value.reason == "blocked_address"
+
+
+def test_robots_txt_behind_a_redirect_is_followed(settings: IngestorSettings) -> None:
+    handler = routes(
+        {
+            "/robots.txt": httpx.Response(301, headers={"location": "/robots-real.txt"}),
+            "/robots-real.txt": httpx.Response(200, text="User-agent: *\nDisallow: /\n"),
+        }
+    )
+    with pytest.raises(FetchError) as info:
+        client(settings, handler).get(f"{PUBLIC}/anything")
+    assert info.value.reason == "robots_disallowed"
+
+
+def test_robots_txt_names_our_user_agent_token(settings: IngestorSettings) -> None:
+    handler = routes(
+        {
+            "/robots.txt": httpx.Response(
+                200,
+                text="User-agent: caucasus-watch-ingestor\nDisallow: /\n\nUser-agent: *\nAllow: /\n",
+            ),
+            "/a": httpx.Response(200, text="ok", headers={"content-type": "text/html"}),
+        }
+    )
+    with pytest.raises(FetchError):
+        client(settings, handler).get(f"{PUBLIC}/a")
