@@ -155,7 +155,10 @@ def slugify(text: str, limit: int = 70) -> str:
 
 
 def _capitalise(sentence: str) -> str:
-    return sentence[:1].upper() + sentence[1:] if sentence else sentence
+    # Georgian prose has no capitals: upper() would turn Mkhedruli into Mtavruli.
+    if not sentence or "\u10d0" <= sentence[0] <= "\u10ff":
+        return sentence
+    return sentence[:1].upper() + sentence[1:]
 
 
 def _format_int(value: int, sep: str) -> str:
