@@ -35,7 +35,9 @@ class IndexerSettings(CommonSettings):
         description="'refresh': refresh written indices after each bulk (lowest latency); "
         "'wait_for': bulk with refresh=wait_for (fewer segments, up to refresh_interval slower)",
     )
-    indexer_shards: int = Field(default=1, ge=1)
+    indexer_shards: int = Field(
+        default=2, ge=1, description="Primary shards per monthly index: 2 lets ES index in parallel"
+    )
     indexer_replicas: int = Field(default=0, ge=0)
     indexer_es_timeout_s: float = Field(default=30.0, gt=0)
     indexer_retry_base_s: float = Field(default=0.2, gt=0, description="First backoff delay")
