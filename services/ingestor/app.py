@@ -25,6 +25,7 @@ from services.ingestor.adapters.files import (
 )
 from services.ingestor.adapters.page import parse_page
 from services.ingestor.adapters.sitemap import SitemapError, looks_like_sitemap, parse_sitemap
+from services.ingestor.encoding import GZIP_MAGIC, BinaryContent, TooLarge, maybe_gunzip
 from services.ingestor.http import HTML_TYPES, FetchError, FetchResult, SafeHttpClient
 from services.ingestor.metrics import (
     ITEMS_DUPLICATE,
@@ -183,9 +184,15 @@ class Ingestor:
                 self.fail(Failure(url, str(exc), exc.reason))
                 return
             head = result.body[:4096].lstrip()
+            if head.startswith(GZIP_MAGIC):
+                try:
+                    head = maybe_gunzip(result.body, self.settings.http_max_body_bytes * 4)[:4096]
+                except (BinaryContent, TooLarge) as exc:
+                    self.fail(Failure(url, str(exc), "bad_gzip"))
+                    return
             if looks_like_sitemap(head):
                 self._ingest_sitemap_bytes(url, result, source, depth=0)
-            elif looks_like_feed(head) or head.startswith(b"\x1f\x8b"):
+            elif looks_like_feed(head):
                 self._ingest_feed_result(url, result, source)
             else:
                 self._ingest_page_result(url, result, source)

@@ -298,3 +298,21 @@ def test_kafka_away_at_start_then_back_loses_nothing(
     assert attempts["n"] == 3
     assert worker.summary.produced == 5
     assert len(raw_articles(kafka_bootstrap, topics, expect=5)) == 5
+
+
+def test_gzipped_sitemap_url_is_recognised_and_its_pages_produced(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path, server: LoopbackServer, fixtures: Path
+) -> None:
+    import gzip
+
+    sitemap = (
+        (fixtures / "news_sitemap.xml").read_text().replace("https://news.example.am", server.base)
+    )
+    url = server.add("/sitemap.xml.gz", gzip.compress(sitemap.encode()), "application/gzip")
+    server.add("/en/2024/05/14/peace-treaty", "<html><body><p>Treaty text</p></body></html>")
+    server.add("/en/about", "<html><head><title>About us</title></head></html>")
+    worker = ingestor(make_settings(kafka_bootstrap, topics, tmp_path))
+    worker.ingest_url(url)
+    worker.close()
+    assert worker.summary.produced == 2 and worker.summary.failed == 0
+    assert len(raw_articles(kafka_bootstrap, topics, expect=2)) == 2
