@@ -1,25 +1,21 @@
 """The faust-streaming edge: raw topic -> pipeline -> report topic (and dead letters).
 
-Only wiring lives here. Every event is handled in its own try/except: faust acknowledges a
-message whose agent raised, so an uncaught error would lose it silently; instead it becomes a
-DeadLetter and the stream goes on. Dedup and story state are changelog-backed faust Tables: a
+Only wiring lives here. Every event goes through `handler.handle_raw`, which never raises:
+faust acknowledges a message whose agent raised, so an uncaught error would lose it silently
+(and stop the agent); instead the message becomes a DeadLetter and the stream goes on. Dedup and story state are changelog-backed faust Tables: a
 restarted worker replays their changelog and remembers what it saw."""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import faust
-from pydantic import ValidationError
 
-from schemas.deadletter import DeadLetter, Stage
-from schemas.raw import RawArticle
-from services.extractor import metrics
 from services.extractor.dedup import DedupState
+from services.extractor.handler import Origin, handle_raw
 from services.extractor.language import preload
-from services.extractor.pipeline import ExtractorConfig, extract
+from services.extractor.pipeline import ExtractorConfig
 from services.extractor.settings import ExtractorSettings
 
 log = logging.getLogger(__name__)
@@ -100,48 +96,22 @@ def create_app(settings: ExtractorSettings) -> faust.App:
     )
     config = ExtractorConfig.from_settings(settings)
 
-    async def dead_letter(event: Any, reason: str, error_type: str) -> None:
-        message = event.message
-        letter = DeadLetter.of(
-            Stage.EXTRACT,
-            reason,
-            event.value if isinstance(event.value, bytes) else bytes(str(event.value), "utf-8"),
-            error_type=error_type,
-            source="extractor",
-            original_topic=message.topic,
-            original_partition=message.partition,
-            original_offset=message.offset,
-            original_key=(message.key or b"").decode("utf-8", "replace") or None,
-        )
-        metrics.DEAD_LETTERED.labels(error_type).inc()
-        log.warning("dead-lettered", extra={"reason": reason[:300], "offset": message.offset})
-        await dead_topic.send(key=message.key, value=letter.model_dump_json().encode("utf-8"))
-
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
-            metrics.RAW_CONSUMED.inc()
-            try:
-                raw = RawArticle.model_validate_json(event.value)
-            except (ValidationError, ValueError, TypeError) as exc:
-                await dead_letter(event, f"invalid raw article: {exc}", "invalid_raw")
-                continue
-            started = time.perf_counter()
-            try:
-                reports = extract(raw, state, config)
-            except Exception as exc:  # noqa: BLE001 - any failure of one message is its own
-                log.exception("extract failed", extra={"article_id": raw.article_id})
-                await dead_letter(event, f"{type(exc).__name__}: {exc}", type(exc).__name__)
-                continue
-            metrics.EXTRACT_SECONDS.observe(time.perf_counter() - started)
-            for report in reports:
+            message = event.message
+            value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
+            origin = Origin(message.topic, message.partition, message.offset, message.key)
+            outcome = handle_raw(value, origin, state, config)
+            if outcome.dead_letter is not None:
+                await dead_topic.send(
+                    key=message.key, value=outcome.dead_letter.model_dump_json().encode("utf-8")
+                )
+            for report in outcome.reports:
                 await report_topic.send(
                     key=report.report_id.encode("utf-8"),
                     value=report.model_dump_json().encode("utf-8"),
                 )
-                metrics.REPORTS_PRODUCED.labels(
-                    str(report.relevant).lower(), str(report.duplicate_of is not None).lower()
-                ).inc()
 
     return app
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 64
@@ -203,4 +202,4 @@ class DedupState:
 
 
 def _restore_minhash(values: list[int]) -> MinHash:
-    return _new_minhash(np.array(values, dtype=np.uint64))
+    return _new_minhash(values)
