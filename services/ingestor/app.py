@@ -104,13 +104,20 @@ class Ingestor:
         if self.progress:
             self.progress(self.summary)
 
-    def emit(self, article: RawArticle, kind: str, aliases: tuple[str, ...] = ()) -> bool:
+    def emit(self, article: RawArticle, kind: str, aliases: tuple[str, ...] = ()) -> str:
+        """Queue an article: 'queued', 'duplicate', or 'failed' (dead-lettered)."""
         ITEMS_FETCHED.labels(kind).inc()
-        fresh = self.sink.submit(article, kind, aliases)
+        try:
+            fresh = self.sink.submit(article, kind, aliases)
+        except ItemError as exc:
+            where = article.url or article.source.url or article.source.name
+            payload = article.model_dump_json().encode("utf-8")[:1_000_000]
+            self.fail(Failure(where, exc.reason, exc.error_type, payload, article.article_id))
+            return "failed"
         if not fresh:
             self.summary.duplicate += 1
         self._sync_counts()
-        return fresh
+        return "queued" if fresh else "duplicate"
 
     def fail(self, failure: Failure) -> None:
         self.sink.dead_letter(failure)
@@ -376,13 +383,17 @@ class Ingestor:
         return articles
 
     def publish(self, articles: list[RawArticle]) -> tuple[list[str], list[str], list[str]]:
-        """Produce pushed articles and wait for the acks: (produced, duplicates, unacked)."""
+        """Produce pushed articles and wait for the acks: (produced, duplicates, unacked).
+        An article that fails on the way is dead-lettered and reported as unacked."""
         produced: list[str] = []
         duplicates: list[str] = []
+        failed: list[str] = []
         for article in articles:
-            fresh = self.emit(article, SourceKind.PUSH.value)
-            (produced if fresh else duplicates).append(article.article_id)
-        pending = self.sink.flush(timeout_s=self.settings.push_ack_timeout_s)
+            status = self.emit(article, SourceKind.PUSH.value)
+            {"queued": produced, "duplicate": duplicates}.get(status, failed).append(
+                article.article_id
+            )
+        pending = self.sink.flush(timeout_s=self.settings.push_ack_timeout_s) | set(failed)
         return [p for p in produced if p not in pending], duplicates, sorted(pending)
 
     def close(self) -> None:

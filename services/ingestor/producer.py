@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka.errors import KafkaError, KafkaTimeoutError
+from pydantic import ValidationError
 
 from schemas.raw import MAX_RAW_HTML_CHARS, RawArticle
 from services.common.kafka import headers, make_producer
-from services.ingestor.adapters.base import Failure
+from services.ingestor.adapters.base import Failure, ItemError
 from services.ingestor.metrics import (
     ITEMS_DUPLICATE,
     ITEMS_FAILED,
@@ -157,7 +158,10 @@ class RawSink:
             self.duplicates += 1
             return False
         fitted, value = fit_to_limit(article, self.limit_bytes)
-        RawArticle.model_validate_json(value)  # what consumers will parse, checked before sending
+        try:
+            RawArticle.model_validate_json(value)  # what consumers will parse, checked first
+        except ValidationError as exc:
+            raise ItemError("invalid_item", f"article fails the raw schema: {exc}") from exc
         item = _Pending(
             article_id=fitted.article_id,
             kind=kind,
