@@ -436,6 +436,9 @@ class Poller:
             try:
                 if entry.kind == SourceKind.SITEMAP:
                     self.ingestor.poll_sitemap(entry.url, entry.info())
+                elif entry.kind == SourceKind.PAGE:
+                    self.ingestor.ingest_page(entry.url, entry.info())
+                    self.ingestor.flush()
                 else:
                     self.ingestor.poll_feed(entry.url, entry.info())
             except Exception:  # a bug in one source must not stop the others

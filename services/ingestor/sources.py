@@ -23,6 +23,13 @@ class SourceEntry(BaseModel):
     enabled: bool = True
     notes: str = ""
 
+    @field_validator("kind")
+    @classmethod
+    def _pollable(cls, value: SourceKind) -> SourceKind:
+        if value not in (SourceKind.FEED, SourceKind.SITEMAP, SourceKind.PAGE):
+            raise ValueError("kind must be feed, sitemap or page")
+        return value
+
     @field_validator("country")
     @classmethod
     def _upper(cls, value: str) -> str:
