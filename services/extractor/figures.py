@@ -209,13 +209,16 @@ def find_figures(
     figures: list[Figure] = []
     seen: set[tuple[FigureKind, int, str]] = set()
     for i, sentence in enumerate(sentences):
+        # Numbers first: most sentences have none, and that test is cheaper than the kinds.
+        numbers = _numbers(sentence, langs, rules)
+        if not numbers:
+            continue
         kind_hits = [
             (m.start(), m.end(), FigureKind(m.lastgroup or "killed"))
             for m in rules.kinds.finditer(sentence)
         ]
         if not kind_hits:
             continue
-        numbers = _numbers(sentence, langs, rules)
         for n, number in enumerate(numbers):
             next_start = numbers[n + 1].start if n + 1 < len(numbers) else len(sentence)
             prev_end = numbers[n - 1].end if n else 0
