@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -19,7 +20,9 @@ from services.demo.generator import GENERATED_NOTE, GeneratedArticle, slugify
 GENERATOR_NAME = "caucasus-watch demo generator"
 
 
+@lru_cache(maxsize=65_536)
 def _e(text: str) -> str:
+    # Cached: chrome strings and template sentences repeat across thousands of pages.
     return escape(text, quote=True)
 
 

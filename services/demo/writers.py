@@ -17,6 +17,7 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +72,27 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def jsonl_record(article: GeneratedArticle, with_html: bool = False) -> dict[str, Any]:
+@lru_cache(maxsize=256)
+def _source_dict(outlet_key: str) -> dict[str, Any]:
+    outlet = next(o for o in load_catalog().outlets if o.key == outlet_key)
+    return outlet.source_info().model_dump(mode="json", exclude_none=True)
+
+
+def jsonl_record(
+    article: GeneratedArticle, with_html: bool = False, page: str | None = None
+) -> dict[str, Any]:
     """One line of corpus.jsonl, restricted to the fields the ingestor's file adapter knows."""
     record: dict[str, Any] = {
         "url": article.url,
         "title": article.title,
         "published": article.published.isoformat(),
-        "source": article.source.model_dump(mode="json", exclude_none=True),
+        "source": _source_dict(article.outlet.key),
         "language": article.language,
         "authors": [article.author],
         "categories": ["generated demo", article.category],
     }
     if with_html:
-        record["html"] = render_html(article, load_catalog().languages[article.language])
+        record["html"] = page or render_html(article, load_catalog().languages[article.language])
     else:
         record["text"] = article.text
     return record
@@ -127,6 +136,7 @@ def write_corpus(
     try:
         for n, article in enumerate(generator.articles(count), start=1):
             key = article.outlet.key
+            page = None
             if "html" in chosen:
                 page = render_html(article, languages[article.language])
                 (folder("html", key) / f"{article.article_id}.html").write_text(
@@ -139,7 +149,7 @@ def write_corpus(
                 )
                 summary.files["txt"] += 1
             if jsonl is not None:
-                record = jsonl_record(article, with_html=n % HTML_IN_JSONL_EVERY == 0)
+                record = jsonl_record(article, with_html=n % HTML_IN_JSONL_EVERY == 0, page=page)
                 jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
             if "rss" in chosen:
                 by_outlet[key].append(article)
@@ -182,17 +192,19 @@ def _write_feeds(folder: Path, by_outlet: dict[str, list[GeneratedArticle]]) -> 
 def _write_manifest(
     root: Path, summary: CorpusSummary, formats: Sequence[str], truth: list[dict[str, Any]]
 ) -> None:
-    manifest = {
+    head = {
         "generator": "caucasus-watch demo generator",
         "generated": True,
         "note": "Generated demo corpus: no article reports real events.",
         "formats": list(formats),
         # Same seed, same bytes: nothing that depends on where or how fast it ran.
         "summary": {k: v for k, v in summary.as_dict(timing=False).items() if k != "out_dir"},
-        "articles": truth,
     }
+    # One article a line, without indent: json's C encoder, and still readable with grep.
+    lines = ",\n".join(json.dumps(a, ensure_ascii=False) for a in truth)
+    opening = json.dumps(head, ensure_ascii=False)[:-1]
     (root / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8"
+        f'{opening}, "articles": [\n{lines}\n]}}\n', encoding="utf-8"
     )
     (root / "README.md").write_text(
         "# Generated demo corpus\n\n"
