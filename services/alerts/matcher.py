@@ -1,9 +1,15 @@
 """Which subscriptions match which newly indexed reports, with exactly the search semantics.
 
-No percolator: for a batch of just-indexed report ids, every active subscription's search body,
-built by `services.search.query.build_search` (the one source of search semantics) with an
-`ids` filter added, goes into multi-search requests of `chunk` searches each. Subscriptions
-with the same query and filters share one search, so thousands of similar ones stay cheap.
+No percolator. For a batch of just-indexed report ids, each active subscription's query is the
+one `services.search.query.build_search` builds for the search API (the single source of search
+semantics). A subscription on its own would be searched as that body plus an `ids` filter for
+the batch (`search_body`). Thousands of separate searches cost seconds per batch on a small
+node, so `match` packs them: each search in a multi-search request carries up to `group`
+subscription queries as the named filters of a `filters` aggregation over the same `ids`
+query, each bucket listing the report ids its query matches: exactly the reports that
+subscription's own search would return (filters match as queries do; only scores differ, and
+scores do not decide membership). Identical queries are searched once. A search that fails is retried one query at
+a time, so one broken subscription cannot hide the matches of its neighbours.
 """
 
 from __future__ import annotations
@@ -77,6 +83,70 @@ def es_msearch(es: Any, max_concurrent: int = 4) -> MSearch:
     return run
 
 
+class QueryCache:
+    """Built queries per subscription, so a batch does not re-parse a thousand queries; a query
+    with a time filter (since / until) depends on the clock and is rebuilt every time."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[Any, dict[str, Any], str]] = {}
+
+    def get(self, sub: Searchable, now: datetime) -> tuple[dict[str, Any], str]:
+        params = sub.search_params()
+        stamp = getattr(sub, "updated", None)
+        timed = bool(params.since or params.until)
+        cached = self._cache.get(sub.id)
+        if cached is not None and not timed and stamp is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        params.sort, params.highlight, params.size = "time", False, 1
+        query = build_search(params, now)["query"]
+        key = json.dumps(query, sort_keys=True, default=str)
+        if stamp is not None and not timed:
+            self._cache[sub.id] = (stamp, query, key)
+        return query, key
+
+
+_DEFAULT_CACHE = QueryCache()
+
+
+def group_body(
+    queries: Sequence[tuple[str, dict[str, Any]]], report_ids: Sequence[str]
+) -> dict[str, Any]:
+    """One search answering many subscriptions over `report_ids` only: a `filters` aggregation
+    with each subscription's query as one named filter, listing the report ids it matches."""
+    return {
+        "query": {"ids": {"values": list(report_ids)}},
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {
+            "subs": {
+                "filters": {"filters": {name: q for name, q in queries}},
+                "aggs": {"ids": {"terms": {"field": "report_id", "size": len(report_ids)}}},
+            }
+        },
+    }
+
+
+def docs_body(report_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "query": {"ids": {"values": list(report_ids)}},
+        "size": len(report_ids),
+        "_source": MATCH_SOURCE,
+        "track_total_hits": False,
+    }
+
+
+def _match_of(doc: dict[str, Any], sub_id: str) -> Match:
+    src = doc.get("_source", {})
+    return Match(
+        subscription_id=sub_id,
+        report_id=src.get("report_id", doc["_id"]),
+        story_id=src.get("story_id") or doc["_id"],
+        headline=src.get("headline", ""),
+        url=src.get("url"),
+        ingested_at=src.get("ingested_at"),
+    )
+
+
 def match(
     msearch: MSearch,
     alias: str,
@@ -84,54 +154,92 @@ def match(
     subscriptions: Sequence[Searchable],
     now: datetime,
     chunk: int = 200,
+    group: int = 50,
+    cache: QueryCache | None = None,
 ) -> list[Match]:
     """Every (subscription, report) pair where the search API would return the report for the
-    subscription's query and filters. Inactive subscriptions never match."""
+    subscription's query and filters. Inactive subscriptions never match. `group` queries
+    share one search; `chunk` subscriptions' worth of searches go in one multi-search request."""
+    cache = cache or _DEFAULT_CACHE
     ids = list(dict.fromkeys(report_ids))
     active = [s for s in subscriptions if s.active]
     if not ids or not active:
         return []
-    # One search per distinct (body, id chunk); subscriptions sharing a body share its hits.
-    bodies: dict[str, dict[str, Any]] = {}
+    queries: dict[str, dict[str, Any]] = {}
     owners: dict[str, list[str]] = {}
+    for sub in active:
+        try:
+            query, key = cache.get(sub, now)
+        except QueryError as exc:
+            metrics.SUBSCRIPTION_ERRORS.inc()
+            log.warning("subscription query invalid", extra={"id": sub.id, "error": str(exc)})
+            continue
+        queries.setdefault(key, query)
+        owners.setdefault(key, []).append(sub.id)
+    names = {key: f"q{i}" for i, key in enumerate(queries)}
+    by_name = {name: key for key, name in names.items()}
+    header = {"index": alias, "ignore_unavailable": True}
+    searches: list[dict[str, Any]] = []
     for id_chunk in _chunks(ids, MAX_IDS_PER_SEARCH):
-        for sub in active:
-            try:
-                body = search_body(sub, id_chunk, now)
-            except QueryError as exc:
-                metrics.SUBSCRIPTION_ERRORS.inc()
-                log.warning("subscription query invalid", extra={"id": sub.id, "error": str(exc)})
-                continue
-            key = json.dumps(body, sort_keys=True, default=str)
-            bodies.setdefault(key, body)
-            owners.setdefault(key, []).append(sub.id)
-    keys = list(bodies)
-    matches: list[Match] = []
-    for key_chunk in _chunks(keys, chunk):
+        searches.append(docs_body(id_chunk))
+        for key_group in _chunks(list(queries), group):
+            searches.append(group_body([(names[k], queries[k]) for k in key_group], id_chunk))
+    per_request = max(2, chunk // group + 1)
+    docs: dict[str, dict[str, Any]] = {}
+    hits_by_name: dict[str, list[str]] = {}
+    retry: list[dict[str, Any]] = []
+    for body_chunk in _chunks(searches, per_request):
         lines: list[dict[str, Any]] = []
-        for key in key_chunk:
-            lines.append({"index": alias, "ignore_unavailable": True})
-            lines.append(bodies[key])
-        for key, response in zip(key_chunk, msearch(lines), strict=True):
+        for body in body_chunk:
+            lines.extend((header, body))
+        for body, response in zip(body_chunk, msearch(lines), strict=True):
             if "error" in response:
+                if "aggs" in body:
+                    retry.append(body)
+                    continue
+                raise MatchError(f"report lookup failed: {str(response['error'])[:500]}")
+            if "aggs" not in body:
+                docs.update({h["_id"]: h for h in response["hits"]["hits"]})
+                continue
+            _collect(response, hits_by_name)
+    for body in retry:  # one query per search, to find the broken one
+        batch = body["query"]["ids"]["values"]
+        singles = [
+            group_body([(name, q)], batch)
+            for name, q in body["aggs"]["subs"]["filters"]["filters"].items()
+        ]
+        lines = []
+        for single in singles:
+            lines.extend((header, single))
+        for single, response in zip(singles, msearch(lines), strict=True):
+            if "error" in response:
+                (name,) = single["aggs"]["subs"]["filters"]["filters"]
+                key = by_name[name]
                 metrics.SUBSCRIPTION_ERRORS.inc(len(owners[key]))
                 log.warning(
                     "subscription search failed",
                     extra={"ids": owners[key][:10], "error": str(response["error"])[:500]},
                 )
                 continue
-            for hit in response["hits"]["hits"]:
-                src = hit.get("_source", {})
-                for sub_id in owners[key]:
-                    matches.append(
-                        Match(
-                            subscription_id=sub_id,
-                            report_id=src.get("report_id", hit["_id"]),
-                            story_id=src.get("story_id") or hit["_id"],
-                            headline=src.get("headline", ""),
-                            url=src.get("url"),
-                            ingested_at=src.get("ingested_at"),
-                        )
-                    )
+            _collect(response, hits_by_name)
+    matches: list[Match] = []
+    for name, report_ids_matched in hits_by_name.items():
+        for report_id in report_ids_matched:
+            doc = docs.get(report_id)
+            if doc is None:
+                continue  # not searchable (any more): the search API would not return it either
+            for sub_id in owners.get(by_name.get(name, ""), []):
+                matches.append(_match_of(doc, sub_id))
     metrics.MATCHES.inc(len(matches))
     return matches
+
+
+class MatchError(RuntimeError):
+    """The batch could not be matched at all (Elasticsearch refused the report lookup)."""
+
+
+def _collect(response: dict[str, Any], into: dict[str, list[str]]) -> None:
+    buckets = response.get("aggregations", {}).get("subs", {}).get("buckets", {})
+    for name, bucket in buckets.items():
+        if bucket["doc_count"]:
+            into.setdefault(name, []).extend(b["key"] for b in bucket["ids"]["buckets"])

@@ -14,7 +14,10 @@ class AlertsSettings(CommonSettings):
         default=200, ge=0, description="How long a round waits to fill a batch"
     )
     alerts_msearch_chunk: int = Field(
-        default=200, ge=1, description="Subscriptions per multi-search request"
+        default=1000, ge=1, description="Subscriptions per multi-search request"
+    )
+    alerts_match_group: int = Field(
+        default=250, ge=1, description="Subscription queries answered by one search (named queries)"
     )
     alerts_subscription_refresh_s: float = Field(
         default=2.0, gt=0, description="How often the matcher re-reads the subscriptions"

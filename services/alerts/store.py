@@ -196,6 +196,25 @@ class AlertStore:
             },
         )
 
+    def log_deliveries(self, items: list[tuple[str, str]], channel: str, outcome: str) -> None:
+        """Many (subscription_id, alert_id) lines in one request."""
+        self.ensure()
+        at = datetime.now(UTC).isoformat()
+        ops: list[dict[str, Any]] = []
+        for sub_id, alert_id in items:
+            ops.append({"index": {"_index": self.deliveries_index}})
+            ops.append(
+                {
+                    "subscription_id": sub_id,
+                    "alert_id": alert_id,
+                    "channel": channel,
+                    "outcome": outcome,
+                    "attempt": 1,
+                    "at": at,
+                }
+            )
+        self.es.bulk(operations=ops)
+
     def deliveries(self, sub_id: str, size: int = 100) -> list[dict[str, Any]]:
         self.ensure()
         self.es.indices.refresh(index=self.deliveries_index)

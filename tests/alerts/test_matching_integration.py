@@ -78,6 +78,6 @@ def test_identical_subscriptions_share_one_search_but_each_gets_the_match(
         return run(lines)
 
     found = match(counting, report_alias, [r.report_id for r in reports], subs, datetime.now(UTC))
-    assert calls == [1]
+    assert calls == [2]  # the batch's documents, and one search for the one distinct query
     assert {m.subscription_id for m in found} == {s.id for s in subs}
     assert {m.report_id for m in found} == {"rep-00005"}

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from services.alerts.dedup import StoryState, decide, due_digests, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
-from services.alerts.matcher import Match, search_body
+from services.alerts.matcher import Match, QueryCache, group_body, search_body
 from services.alerts.models import Channel, Filters, Mode, Subscription, apply_update
 from services.ingestor.netguard import BlockedAddress, NetPolicy
 from services.search.query import QueryError, SearchParams, build_query
@@ -34,6 +34,32 @@ def test_search_body_is_the_search_query_plus_an_ids_filter() -> None:
     expected["bool"]["filter"].append({"ids": {"values": ["a", "b"]}})
     assert body["query"] == expected
     assert body["size"] == 2
+
+
+def test_grouped_search_uses_each_subscriptions_search_query_as_a_filter() -> None:
+    subs = [
+        Subscription(query="ceasefire", filters=Filters(lang=["ru"])),
+        Subscription(query="Shusha", filters=Filters(since="7d")),
+    ]
+    cache = QueryCache()
+    pairs = [(f"q{i}", cache.get(s, NOW)[0]) for i, s in enumerate(subs)]
+    body = group_body(pairs, ["r1"])
+    named = body["aggs"]["subs"]["filters"]["filters"]
+    assert named["q0"] == build_query(SearchParams(q="ceasefire", languages=["ru"]), NOW)
+    assert named["q1"] == build_query(SearchParams(q="Shusha", since="7d"), NOW)
+    assert body["query"] == {"ids": {"values": ["r1"]}}
+
+
+def test_query_cache_rebuilds_after_an_update_and_for_time_filters() -> None:
+    cache = QueryCache()
+    sub = Subscription(query="ceasefire")
+    first = cache.get(sub, NOW)
+    assert cache.get(sub, NOW) is not None and cache.get(sub, NOW)[1] == first[1]
+    changed = apply_update(sub, {"query": "shelling"})
+    assert cache.get(changed, NOW)[1] != first[1]
+    timed = Subscription(query="x", filters=Filters(since="1h"))
+    later = NOW + timedelta(hours=2)
+    assert cache.get(timed, NOW)[1] != cache.get(timed, later)[1]
 
 
 def test_invalid_query_is_refused_with_the_search_message() -> None:
