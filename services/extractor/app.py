@@ -96,6 +96,10 @@ def create_app(settings: ExtractorSettings) -> faust.App:
     )
     config = ExtractorConfig.from_settings(settings)
 
+    @app.on_rebalance_complete.connect
+    async def _rebalanced(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        state.reset_index()
+
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():

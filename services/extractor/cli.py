@@ -87,15 +87,15 @@ def _extract(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ext = sub.add_parser("extractor", help="The extractor service (raw -> report)")
+    ext = sub.add_parser("extractor", help="the extractor service (raw -> report)")
     ext_sub = ext.add_subparsers(dest="extractor_command", metavar="COMMAND")
-    run = ext_sub.add_parser("run", help="Run the faust worker: consume raw, produce reports")
+    run = ext_sub.add_parser("run", help="run the faust worker: consume raw, produce reports")
     run.set_defaults(func=_run)
     ext.set_defaults(func=lambda args: (ext.print_help(), 2)[1])
 
     one = sub.add_parser(
         "extract",
-        help="Run the extraction pipeline offline on local files and print the report(s)",
+        help="run the extraction pipeline offline on local files and print the report(s)",
         description="Handy to check the gazetteer or keyword files: no Kafka needed.",
     )
     one.add_argument("files", nargs="+", metavar="FILE", help=".html, .txt or a RawArticle .json")

@@ -125,6 +125,12 @@ class DedupState:
                 self._lsh.insert(report_id, _restore_minhash(value["h"]))
         return self._lsh
 
+    def reset_index(self) -> None:
+        """Forget the in-memory LSH index; it is rebuilt from `signatures` when next needed
+        (after a rebalance the worker owns other partitions of the tables)."""
+        self._lsh = None
+        self._minhashes.clear()
+
     def _story(self, key: str, when: float) -> str:
         bucket = int(when // self.story_bucket_s)
         for b in (bucket, bucket - 1):

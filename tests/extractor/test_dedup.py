@@ -82,3 +82,10 @@ def test_old_entries_are_pruned_after_the_window() -> None:
     assert state.prune((T0 + timedelta(hours=3)).timestamp()) == 1
     assert state.signatures == {} and state.hashes == {}
     assert _check(state, "b-1", TEXT, when=T0 + timedelta(hours=3)).duplicate_of is None
+
+
+def test_after_an_index_reset_near_duplicates_are_still_found() -> None:
+    state = DedupState()
+    _check(state, "a-1", TEXT)
+    state.reset_index()  # a rebalance: the LSH is rebuilt from the signatures mapping
+    assert _check(state, "b-1", TEXT + " Officials said.").near_duplicate_of == "a-1"
