@@ -56,11 +56,32 @@ def render_html(article: GeneratedArticle, lang: dict[str, Any]) -> str:
         '<div id="div-gpt-ad-1"></div></div>'
     )
     paragraphs.insert(min(2, len(paragraphs)), advert)
+    pool: list[str] = lang["related"]
+    variant = zlib.crc32(article.article_id.encode())
+    start = variant % len(pool)
+    others = pool[start:] + pool[:start]
+    related = _related(chrome, others[:4], home)
+    # Inside the article body too, as real sites do: a "read also" teaser, a photo credit, tags.
+    if variant & 1 and len(paragraphs) > 4:
+        teaser = others[-1]
+        paragraphs.insert(
+            4,
+            f'<p class="read-also"><strong>{_e(chrome["related"])}:</strong> '
+            f'<a href="{home}news/{slugify(teaser)}">{_e(teaser)}</a></p>',
+        )
+    if variant & 2:
+        paragraphs.insert(
+            0,
+            f'<figure class="article-image"><img src="{home}uploads/{article.article_id}.jpg" '
+            f'alt="{title}"><figcaption>&copy; {_e(outlet.name)}</figcaption></figure>',
+        )
+    if variant & 4:
+        paragraphs.append(
+            f'<ul class="tags"><li><a href="{home}tag/{article.category}">'
+            f"#{_e(article.category)}</a></li></ul>"
+        )
     body = "\n".join(paragraphs)
     note = f'<p class="generated-note"><em>{_e(article.paragraphs[-1])}</em></p>'
-    pool: list[str] = lang["related"]
-    start = zlib.crc32(article.article_id.encode()) % len(pool)
-    related = _related(chrome, (pool[start:] + pool[:start])[:4], home)
     share = (
         f'<div class="share"><span>{_e(chrome["share"])}</span> '
         '<a href="#" class="fb">Facebook</a> <a href="#" class="tw">X</a> '
