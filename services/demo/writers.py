@@ -15,7 +15,7 @@ import json
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -215,3 +215,11 @@ def _write_manifest(
         "article.\n",
         encoding="utf-8",
     )
+
+
+def html_pages(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
+    """(url, full page HTML) of generated articles, in memory: for benchmarks that feed pages
+    straight to a stage without a folder on disk."""
+    languages = load_catalog().languages
+    for article in CorpusGenerator(seed, DEFAULT_START).articles(count):
+        yield article.url, render_html(article, languages[article.language])

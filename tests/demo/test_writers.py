@@ -12,7 +12,7 @@ import pytest
 from lxml import html as lxml_html
 
 from services.demo import cli
-from services.demo.writers import FORMATS, parse_formats, write_corpus
+from services.demo.writers import FORMATS, html_pages, parse_formats, write_corpus
 
 COUNT = 150
 JSONL_FIELDS = {
@@ -165,3 +165,33 @@ def test_cli_generate_refuses_a_non_empty_folder_without_force(
 def test_cli_generate_rejects_unknown_formats(tmp_path: Path) -> None:
     argv = ["demo", "generate", "--out", str(tmp_path / "x"), "--formats", "pdf"]
     assert _cwatch(argv) == 2
+
+
+def test_some_pages_hide_chrome_inside_the_article_body(corpus_dir: Path) -> None:
+    pages = [p.read_text(encoding="utf-8") for p in sorted((corpus_dir / "html").rglob("*.html"))]
+    assert any('class="read-also"' in page for page in pages)
+    assert any("<figcaption>" in page for page in pages)
+    assert any('class="tags"' in page for page in pages)
+
+
+def test_html_pages_yields_urls_and_pages_in_memory() -> None:
+    pages = list(html_pages(12, seed=4))
+    assert len(pages) == 12 and len({url for url, _ in pages}) == 12
+    assert all(
+        page.startswith("<!DOCTYPE html>") and "[generated demo]" in page for _, page in pages
+    )
+
+
+def test_every_written_file_reads_as_articles_through_the_ingestor(corpus_dir: Path) -> None:
+    files = pytest.importorskip("services.ingestor.adapters.files")
+    from schemas.raw import RawArticle
+
+    articles, failures = 0, []
+    for path in files.iter_files(corpus_dir):
+        for result in files.read_file(path):
+            if isinstance(result, RawArticle):
+                articles += 1
+            else:
+                failures.append(result)
+    assert not failures
+    assert articles == 4 * COUNT  # html + txt + jsonl + feed entries
