@@ -97,7 +97,7 @@ def create_app(settings: ExtractorSettings) -> faust.App:
     config = ExtractorConfig.from_settings(settings)
 
     @app.on_rebalance_complete.connect
-    async def _rebalanced(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         state.reset_index()
 
     @app.agent(raw_topic)
