@@ -195,16 +195,14 @@ def _count(es: Elasticsearch, alias: str) -> int:
 
 def _latency_phase(settings: IndexerSettings, seconds: float, rate: float) -> list[float]:
     from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition
 
+    # Assigned, not subscribed: no group join to wait for.
     consumer = KafkaConsumer(
-        settings.topics.indexed,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=f"bench-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
     )
-    while not consumer.assignment():
-        consumer.poll(timeout_ms=200)
+    parts = consumer.partitions_for_topic(settings.topics.indexed) or set()
+    consumer.assign([TopicPartition(settings.topics.indexed, p) for p in parts])
     consumer.seek_to_end()
     for tp in consumer.assignment():
         consumer.position(tp)
@@ -262,11 +260,11 @@ def _search_phase(es: Elasticsearch, alias: str, rounds: int) -> list[float]:
     return timings
 
 
-def run(quick: bool = False) -> dict[str, float]:
-    n = 5_000 if quick else 300_000
-    namespace = f"bench{uuid.uuid4().hex[:6]}"
+def run(quick: bool = False, docs: int | None = None) -> dict[str, float]:
+    n = docs or (5_000 if quick else 300_000)
+    namespace = f"benchidx{uuid.uuid4().hex[:6]}"
     settings = IndexerSettings(namespace=namespace, metrics_port=0, log_json=False)
-    es = Elasticsearch(settings.elasticsearch_url, request_timeout=60)
+    es = Elasticsearch(settings.elasticsearch_url, request_timeout=60, max_retries=0)
     alias = settings.index_alias
     ensure_topics(settings.kafka_bootstrap_servers, settings.topics)
     indexer = Indexer(settings)
@@ -277,8 +275,9 @@ def run(quick: bool = False) -> dict[str, float]:
         while _count(es, alias) == 0:
             time.sleep(0.05)
         first = time.monotonic()
-        while (seen := _count(es, alias)) < n:
-            time.sleep(0.1)
+        deadline = first + max(120.0, n / 100)  # a stuck run reports what it reached
+        while (seen := _count(es, alias)) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
         took = time.monotonic() - first
         latencies = _latency_phase(settings, seconds=8 if quick else 30, rate=50)
         timings = _search_phase(es, alias, rounds=10 if quick else 40)
@@ -312,4 +311,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    from services.common.logs import setup_logging
+
+    setup_logging("WARNING", json_logs=True)
+    count = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--docs=")), None)
+    print(json.dumps(run(quick="--quick" in sys.argv, docs=count), indent=2))
