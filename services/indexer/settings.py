@@ -11,7 +11,7 @@ class IndexerSettings(CommonSettings):
     indexer_group_id: str = Field(
         default="cwatch-indexer", description="Kafka consumer group; instances share partitions"
     )
-    indexer_batch_max_docs: int = Field(default=1000, ge=1, description="Bulk request: max docs")
+    indexer_batch_max_docs: int = Field(default=2000, ge=1, description="Bulk request: max docs")
     indexer_batch_max_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Bulk request: max bytes of sources"
     )
