@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,17 +129,29 @@ def index_reports(es: Any, settings: IndexerSettings, reports: list[Any]) -> Non
     assert not response["errors"], response
 
 
-@pytest.fixture
-def search_settings(namespace: str) -> SearchSettings:
-    return SearchSettings(namespace=namespace)
+def _drop(es: Any, ns: str) -> None:
+    # Concrete names: clusters may refuse wildcard deletes (action.destructive_requires_name).
+    quiet = es.options(ignore_status=404)
+    names = [
+        n for n in quiet.indices.get(index=f"{ns}-*", allow_no_indices=True) if n.startswith(ns)
+    ]
+    if names:
+        quiet.indices.delete(index=",".join(names))
+    for template in quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", []):
+        quiet.indices.delete_index_template(name=template["name"])
 
 
-@pytest.fixture
-def api(es_client: Any, namespace: str, search_settings: SearchSettings) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def api(es_client: Any) -> Iterator[Any]:
+    """One read-only corpus for a whole test module: the API tests only search it."""
     from fastapi.testclient import TestClient
 
     from services.search.app import create_app
 
-    index_reports(es_client, IndexerSettings(namespace=namespace), corpus())
-    with TestClient(create_app(search_settings, es=es_client)) as client:
-        yield client
+    ns = f"t{uuid.uuid4().hex[:8]}"
+    try:
+        index_reports(es_client, IndexerSettings(namespace=ns), corpus())
+        with TestClient(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+            yield client
+    finally:
+        _drop(es_client, ns)
