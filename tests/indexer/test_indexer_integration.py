@@ -98,3 +98,22 @@ def test_replayed_reports_overwrite_instead_of_duplicating(
     assert _count(es_client, alias) == 10
     hit = es_client.search(index=alias, query={"ids": {"values": [reports[3].report_id]}})
     assert hit["hits"]["hits"][0]["_source"]["headline"] == "Updated headline"
+
+
+def test_two_instances_share_the_partitions_and_index_everything_once(
+    indexer_settings: IndexerSettings, produce: Any, es_client: Any, topics: Any
+) -> None:
+    reports = [make_report(i) for i in range(300)]
+    with running(indexer_settings) as first, running(indexer_settings) as second:
+        wait_for(
+            lambda: first.consumer.assignment() and second.consumer.assignment(),
+            timeout_s=30,
+            what="both instances owning partitions",
+        )
+        owned = {tp.partition for tp in first.consumer.assignment()} | {
+            tp.partition for tp in second.consumer.assignment()
+        }
+        produce(reports)
+        wait_for(lambda: committed_lag(indexer_settings) == 0, timeout_s=60, what="commits")
+    assert owned == set(range(topics.spec("report").partitions))
+    assert _count(es_client, indexer_settings.index_alias) == 300
