@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from services.ingestor.metrics import (
     LINKED_PAGE_FAILURES,
     SOURCE_LAST_SUCCESS,
 )
-from services.ingestor.producer import RawSink
+from services.ingestor.parallel import prepare_files
+from services.ingestor.producer import Prepared, RawSink
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.sources import SourceEntry
 from services.ingestor.state import IngestState
@@ -152,7 +153,7 @@ class Ingestor:
     ) -> None:
         """Every supported file under root; unchanged files (same size and mtime as when
         last fully produced) are skipped. Files are remembered only after the flush."""
-        done: list[tuple[Path, int, int]] = []
+        selected: list[tuple[Path, int, int]] = []
         now = time.time()
         for path in iter_files(root):
             try:
@@ -165,15 +166,38 @@ class Ingestor:
             if only_changed and self.state.file_unchanged(path, st.st_size, st.st_mtime_ns):
                 self.summary.unchanged_files += 1
                 continue
-            for item in read_file(path, source=source or file_source(path)):
-                self._handle(item, SourceKind.FILE.value)
-            done.append((path, st.st_size, st.st_mtime_ns))
+            selected.append((path, st.st_size, st.st_mtime_ns))
+        kind = SourceKind.FILE.value
+        workers = self.settings.file_parser_processes
+        results: Iterable[Sequence[Prepared | RawArticle | Failure]]
+        if workers > 0 and len(selected) >= self.settings.parallel_min_files:
+            results = prepare_files(
+                [p for p, _, _ in selected], source, self.sink.limit_bytes, workers
+            )
+        else:
+            results = ([*read_file(p, source=source or file_source(p))] for p, _, _ in selected)
+        done: list[tuple[Path, int, int]] = []
+        for entry, items in zip(selected, results, strict=True):
+            for item in items:
+                if isinstance(item, Failure):
+                    self.fail(item)
+                elif isinstance(item, Prepared):
+                    self._emit_prepared(item, kind)
+                else:
+                    self.emit(item, kind)
+            done.append(entry)
             if len(done) >= 1000:
                 self.flush()
                 self.state.mark_files(done)
                 done = []
         self.flush()
         self.state.mark_files(done)
+
+    def _emit_prepared(self, item: Prepared, kind: str) -> None:
+        ITEMS_FETCHED.labels(kind).inc()
+        if not self.sink.submit_prepared(item, kind):
+            self.summary.duplicate += 1
+        self._sync_counts()
 
     # -- web --------------------------------------------------------------------------------
     def ingest_url(self, url: str, source: SourceInfo | None = None, kind: str = "auto") -> None:

@@ -58,10 +58,36 @@ def fit_to_limit(article: RawArticle, limit_bytes: int) -> tuple[RawArticle, byt
         )
         payload = cut.model_dump_json().encode("utf-8")
         if len(payload) <= limit_bytes or keep == 0:
-            ITEMS_TRUNCATED.inc()
             return cut, payload
         # JSON escapes and multi-byte characters make a char longer than a byte.
         keep = int(keep * min(0.95, limit_bytes / len(payload)))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article as the bytes that go to Kafka, checked against the schema."""
+
+    article_id: str
+    value: bytes
+    source_name: str
+    source_kind: str
+    truncated: bool = False
+
+
+def prepare(article: RawArticle, limit_bytes: int) -> Prepared:
+    """Fit to the message limit and validate what consumers will parse. Raises ItemError."""
+    fitted, value = fit_to_limit(article, limit_bytes)
+    try:
+        RawArticle.model_validate_json(value)
+    except ValidationError as exc:
+        raise ItemError("invalid_item", f"article fails the raw schema: {exc}") from exc
+    return Prepared(
+        article_id=fitted.article_id,
+        value=value,
+        source_name=fitted.source.name,
+        source_kind=fitted.source.kind.value,
+        truncated=fitted.html_truncated and not article.html_truncated,
+    )
 
 
 @dataclass
@@ -157,22 +183,30 @@ class RawSink:
             ITEMS_DUPLICATE.labels(kind).inc()
             self.duplicates += 1
             return False
-        fitted, value = fit_to_limit(article, self.limit_bytes)
-        try:
-            RawArticle.model_validate_json(value)  # what consumers will parse, checked first
-        except ValidationError as exc:
-            raise ItemError("invalid_item", f"article fails the raw schema: {exc}") from exc
+        return self.submit_prepared(prepare(article, self.limit_bytes), kind, aliases)
+
+    def submit_prepared(
+        self, prepared: Prepared, kind: str = "", aliases: tuple[str, ...] = ()
+    ) -> bool:
+        """Queue an article already fitted and validated (e.g. by a parser process)."""
+        kind = kind or prepared.source_kind
+        if self.is_duplicate(prepared.article_id):
+            ITEMS_DUPLICATE.labels(kind).inc()
+            self.duplicates += 1
+            return False
+        if prepared.truncated:
+            ITEMS_TRUNCATED.inc()
         item = _Pending(
-            article_id=fitted.article_id,
+            article_id=prepared.article_id,
             kind=kind,
-            value=value,
+            value=prepared.value,
             headers=headers(
-                source=fitted.source.name,
-                source_kind=fitted.source.kind.value,
-                article_id=fitted.article_id,
+                source=prepared.source_name,
+                source_kind=prepared.source_kind,
+                article_id=prepared.article_id,
             ),
             future=None,
-            aliases=tuple(a for a in aliases if a != fitted.article_id),
+            aliases=tuple(a for a in aliases if a != prepared.article_id),
         )
         with self._lock:
             self._pending[item.article_id] = item

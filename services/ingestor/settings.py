@@ -50,6 +50,12 @@ class IngestorSettings(CommonSettings):
     sitemap_max_urls: int = Field(default=200, description="Newest URLs taken from one sitemap")
     watch_dirs: list[Path] = Field(default_factory=list, description="Folders watched for files")
     watch_interval_s: float = 2.0
+    file_parser_processes: int = Field(
+        default=1, ge=0, description="Parser processes for big folders (0 = parse in-process)"
+    )
+    parallel_min_files: int = Field(
+        default=500, ge=1, description="Folders with fewer new files are parsed in-process"
+    )
     file_settle_s: float = Field(
         default=1.0, description="A file younger than this may still be being written; wait"
     )
