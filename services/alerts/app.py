@@ -71,15 +71,60 @@ class SubscriptionCache:
         self.ttl_s = ttl_s
         self._subs: dict[str, Subscription] = {}
         self._loaded = 0.0
+        self._version: tuple[int, str | None] | None = None
         self._lock = threading.Lock()
 
     def get(self, force: bool = False) -> dict[str, Subscription]:
         with self._lock:
             if force or time.monotonic() - self._loaded > self.ttl_s:
-                self._subs = {s.id: s for s in self.store.list_subscriptions(active_only=True)}
+                version = self.store.version()
+                if force or version != self._version:
+                    subs = self.store.list_subscriptions(active_only=True)
+                    self._subs = {s.id: s for s in subs}
+                    self._version = version
+                    metrics.SUBSCRIPTIONS.set(len(self._subs))
                 self._loaded = time.monotonic()
-                metrics.SUBSCRIPTIONS.set(len(self._subs))
             return self._subs
+
+
+class DeliveryLogWriter:
+    """Writes delivery log lines in the background, in bulk: the log is for people and must
+    not add a round trip per alert to the alert path."""
+
+    def __init__(self, store: AlertStore, interval_s: float = 0.5) -> None:
+        self.store = store
+        self.interval_s = interval_s
+        self._pending: list[tuple[str, str, str, str]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="delivery-log", daemon=True)
+        self._thread.start()
+
+    def add(self, items: Sequence[tuple[str, str]], channel: str, outcome: str) -> None:
+        with self._lock:
+            self._pending.extend((s, a, channel, outcome) for s, a in items)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for sub_id, alert_id, channel, outcome in pending:
+            groups.setdefault((channel, outcome), []).append((sub_id, alert_id))
+        for (channel, outcome), items in groups.items():
+            try:
+                self.store.log_deliveries(items, channel, outcome)
+            except Exception:
+                log.exception("delivery log write failed", extra={"lines": len(items)})
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval_s):
+            self.flush()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self.flush()
 
 
 class AlertsService:
@@ -96,7 +141,7 @@ class AlertsService:
         self.store = AlertStore(self.es, settings.index_prefix())
         self.cache = SubscriptionCache(self.store, settings.alerts_subscription_refresh_s)
         self.producer = producer or make_producer(
-            settings.kafka_bootstrap_servers, client_id="cwatch-alerts", linger_ms=0
+            settings.kafka_bootstrap_servers, client_id="cwatch-alerts", linger_ms=2
         )
         self.dlq = DeadLetterSink(self.producer, self.topics.deadletter)
         self.webhooks = WebhookSender(
@@ -108,6 +153,7 @@ class AlertsService:
             backoff_max_s=settings.alerts_webhook_backoff_max_s,
             timeout_s=settings.alerts_webhook_timeout_s,
         )
+        self.delivery_log = DeliveryLogWriter(self.store)
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
         self.stopping = threading.Event()
@@ -200,10 +246,7 @@ class AlertsService:
         self.store.save_states(decision.states)
         if kafka_only:
             metrics.DELIVERIES.labels(channel="kafka", outcome="sent").inc(len(kafka_only))
-            try:
-                self.store.log_deliveries(kafka_only, "kafka", "sent")
-            except Exception:  # the log is for people; the alerts are out
-                log.exception("delivery log write failed")
+            self.delivery_log.add(kafka_only, "kafka", "sent")
         return [a for a, _ in decision.alerts]
 
     def _match_loop(self, consumer: KafkaConsumer) -> None:
@@ -279,3 +322,4 @@ class AlertsService:
             dispatch_consumer.close()
             self.producer.flush(10)
             self.webhooks.close()
+            self.delivery_log.close()

@@ -103,6 +103,19 @@ class AlertStore:
             return False
         return True
 
+    def version(self) -> tuple[int, str | None]:
+        """(count, newest `updated`): changes whenever a subscription is added, edited or
+        deleted, so a reader re-reads the whole list only then."""
+        self.ensure()
+        resp = self.es.search(
+            index=self.subscriptions_index,
+            size=0,
+            track_total_hits=True,
+            aggs={"newest": {"max": {"field": "updated"}}},
+        )
+        newest = resp["aggregations"]["newest"].get("value_as_string")
+        return int(resp["hits"]["total"]["value"]), newest
+
     def list_subscriptions(self, active_only: bool = False) -> list[Subscription]:
         self.ensure()
         query: dict[str, Any] = {"term": {"active": True}} if active_only else {"match_all": {}}
