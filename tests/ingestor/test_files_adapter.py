@@ -81,3 +81,21 @@ def test_empty_text_file_is_a_failure(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("\n\n  \n")
     [result] = read_file(tmp_path / "empty.txt")
     assert isinstance(result, Failure) and result.error_type == "empty_item"
+
+
+def test_parser_process_gives_the_same_results_as_in_process(fixtures: Path) -> None:
+    from services.ingestor.parallel import prepare_file, prepare_files
+
+    paths = sorted(iter_files(fixtures))
+    jobs = [(str(p), None, 8_000_000) for p in paths]
+    in_process = [prepare_file(job) for job in jobs]
+    in_parser = list(prepare_files(paths, None, 8_000_000, workers=1))
+    ids = [
+        [getattr(r, "article_id", None) or getattr(r, "error_type", "") for r in rs]
+        for rs in in_process
+    ]
+    assert ids == [
+        [getattr(r, "article_id", None) or getattr(r, "error_type", "") for r in rs]
+        for rs in in_parser
+    ]
+    assert any(rs for rs in in_parser)
