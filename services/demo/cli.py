@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+
+def parse_latest(value: str, now: datetime | None = None) -> datetime:
+    """'now', or an ISO date/time (UTC when no offset is given)."""
+    if value.strip().lower() == "now":
+        return now or datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"--latest wants 'now' or an ISO date/time, not {value!r}") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -35,7 +47,14 @@ def _generate(args: argparse.Namespace) -> int:
         f"generating {args.count} demo articles (seed {args.seed}, {', '.join(formats)}) in {out}",
         file=sys.stderr,
     )
-    summary = write_corpus(out, args.count, args.seed, formats, progress=progress)
+    latest = None
+    if args.latest:
+        try:
+            latest = parse_latest(args.latest)
+        except ValueError as exc:
+            print(f"cwatch demo generate: {exc}", file=sys.stderr)
+            return 2
+    summary = write_corpus(out, args.count, args.seed, formats, progress=progress, latest=latest)
     if args.json:
         print(json.dumps(summary.as_dict(), ensure_ascii=False))
         return 0
@@ -77,6 +96,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--formats",
         default="html,txt,jsonl,rss",
         help="comma-separated subset of html,txt,jsonl,rss (default: all)",
+    )
+    gen.add_argument(
+        "--latest",
+        help="move the corpus in time so its newest article is published then: 'now' or an "
+        "ISO date/time (default: a fixed start, identical files every run)",
     )
     gen.add_argument("--force", action="store_true", help="write into a non-empty folder")
     gen.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -496,6 +496,16 @@ class CorpusGenerator:
         )
 
 
+def start_for_latest(count: int, seed: int, latest: datetime) -> datetime:
+    """The start that makes the newest of `count` articles appear at `latest` (e.g. now).
+
+    Random draws never depend on the start, so a corpus only moves in time: the same seed
+    gives the same stories and wording (dates aside), and a demo can look like this week's.
+    """
+    newest = max(a.published for a in CorpusGenerator(seed, DEFAULT_START).articles(count))
+    return DEFAULT_START + (latest - newest)
+
+
 def generate(count: int, seed: int = 7, start: datetime = DEFAULT_START) -> list[GeneratedArticle]:
     """`count` articles, always the same ones for the same seed and start."""
     return list(CorpusGenerator(seed, start).articles(count))
@@ -506,8 +516,9 @@ def write_corpus(
     count: int,
     seed: int = 7,
     formats: Sequence[str] = ("html", "txt", "jsonl", "rss"),
+    latest: datetime | None = None,
 ) -> CorpusSummary:
     """Shortcut to services.demo.writers.write_corpus (imported late: writers imports us)."""
     from services.demo.writers import write_corpus as write
 
-    return write(out_dir, count, seed, formats)
+    return write(out_dir, count, seed, formats, latest=latest)

@@ -17,12 +17,18 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from services.demo.catalog import load_catalog
-from services.demo.generator import DEFAULT_START, CorpusGenerator, GeneratedArticle
+from services.demo.generator import (
+    DEFAULT_START,
+    CorpusGenerator,
+    GeneratedArticle,
+    start_for_latest,
+)
 from services.demo.pages import render_atom, render_html, render_rss, render_txt
 
 FORMATS = ("html", "txt", "jsonl", "rss")
@@ -108,14 +114,20 @@ def write_corpus(
     seed: int = 7,
     formats: Sequence[str] = FORMATS,
     progress: Progress | None = None,
+    latest: datetime | None = None,
 ) -> CorpusSummary:
-    """Generate `count` articles with `seed` and write them in `formats` under `out_dir`."""
+    """Generate `count` articles with `seed` and write them in `formats` under `out_dir`.
+
+    `latest`: move the corpus in time so its newest article is published then (a demo wants
+    recent news); by default it starts on DEFAULT_START, so files are identical run to run.
+    """
     chosen = parse_formats(formats)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     languages = load_catalog().languages
-    generator = CorpusGenerator(seed, DEFAULT_START)
+    start = DEFAULT_START if latest is None else start_for_latest(count, seed, latest)
+    generator = CorpusGenerator(seed, start)
     summary = CorpusSummary(out_dir=root, seed=seed)
     by_outlet: dict[str, list[GeneratedArticle]] = defaultdict(list)
     made_dirs: set[Path] = set()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -195,3 +197,32 @@ def test_every_written_file_reads_as_articles_through_the_ingestor(corpus_dir: P
                 failures.append(result)
     assert not failures
     assert articles == 4 * COUNT  # html + txt + jsonl + feed entries
+
+
+def test_latest_moves_the_corpus_in_time_without_changing_the_stories(tmp_path: Path) -> None:
+    latest = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    write_corpus(tmp_path / "fixed", 60, seed=6, formats=("jsonl",))
+    write_corpus(tmp_path / "recent", 60, seed=6, formats=("jsonl",), latest=latest)
+
+    def records(name: str) -> list[dict[str, Any]]:
+        text = (tmp_path / name / "jsonl" / "corpus.jsonl").read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines()]
+
+    fixed, recent = records("fixed"), records("recent")
+    newest = max(datetime.fromisoformat(r["published"]) for r in recent)
+    assert newest == latest
+    assert [r["source"] for r in fixed] == [r["source"] for r in recent]
+    shifts = {
+        datetime.fromisoformat(b["published"]) - datetime.fromisoformat(a["published"])
+        for a, b in zip(fixed, recent, strict=True)
+    }
+    assert len(shifts) == 1
+
+
+def test_parse_latest_accepts_now_and_iso_dates() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert cli.parse_latest("now", now=now) == now
+    assert cli.parse_latest("2026-05-04") == datetime(2026, 5, 4, tzinfo=UTC)
+    assert cli.parse_latest("2026-05-04T10:00+04:00").utcoffset() == timedelta(hours=4)
+    with pytest.raises(ValueError):
+        cli.parse_latest("yesterday")
