@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -103,6 +104,8 @@ class Indexer:
         )
         self.stopping = threading.Event()
         self._held: Batch | None = None  # a batch ES has not fully taken yet
+        self._inflight: tuple[Batch, Future[None]] | None = None  # on the sender thread
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cwatch-bulk")
         self._held_attempts = 0
         self._rng = random.Random()
         self._last_lag = 0.0
@@ -201,7 +204,8 @@ class Indexer:
             metrics.DOCS_FAILED.labels(reason=f"{item.get('status')} {reason}").inc()
 
     def _finish(self, batch: Batch) -> None:
-        """Everything after the bulk, each step done once even if a later one fails."""
+        """Bulk, refresh, dead-letter, announce; each step done once even if a later one fails.
+        Runs on the sender thread; only the commit is left to the consumer's thread."""
         steps = batch.steps
         index_batch(
             batch,
@@ -224,7 +228,6 @@ class Indexer:
         if "announce" not in steps:
             self._announce(batch)
             steps.add("announce")
-        self._commit(batch)
 
     def _announce(self, batch: Batch) -> None:
         indexed_at = datetime.now(UTC)
@@ -266,18 +269,45 @@ class Indexer:
         self._held_attempts += 1
         metrics.ES_AVAILABLE.set(0)
 
-    def flush(self, batch: Batch) -> bool:
-        try:
-            self._finish(batch)
-        except Exception as exc:
-            self._hold(batch, exc)
-            return False
+    def _available(self) -> None:
         if self._held is not None:
             log.info("Elasticsearch back, resuming partitions")
         self._held = None
         self._held_attempts = 0
         metrics.ES_AVAILABLE.set(1)
+
+    def _pause_all(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+
+    def flush(self, batch: Batch) -> bool:
+        """Deliver a batch synchronously and commit it; False (batch held) when ES failed."""
+        try:
+            self._finish(batch)
+        except Exception as exc:
+            self._hold(batch, exc)
+            return False
+        self._commit(batch)
+        self._available()
         return True
+
+    def _collect(self, wait: bool) -> None:
+        """Commit the batch the sender thread finished, or hold it if it failed."""
+        if self._inflight is None:
+            return
+        batch, future = self._inflight
+        if not wait and not future.done():
+            return
+        self._inflight = None
+        try:
+            future.result()
+        except Exception as exc:
+            self._hold(batch, exc)
+            self._pause_all()
+            return
+        self._commit(batch)
+        self._available()
 
     def _wait_while_held(self) -> None:
         """Stay in the group without taking new records, then retry the held batch."""
@@ -306,23 +336,26 @@ class Indexer:
             self.consumer.resume(*self.consumer.paused())
 
     def step(self) -> None:
+        # While the sender thread indexes one batch, this thread polls and builds the next:
+        # at most two batches in memory, and offsets are still committed in order.
+        self._collect(wait=False)
         if self._held is not None:
             self._wait_while_held()
             return
-        room = max(1, self.settings.indexer_batch_max_docs - len(self.batcher))
-        polled = self.consumer.poll(
-            timeout_ms=self.settings.indexer_poll_timeout_ms, max_records=room
-        )
-        for records in polled.values():
-            for record in records:
-                src = self._parse(record)
-                self.batcher.add(self._action(src), src)
+        if not self.batcher.full():
+            room = max(1, self.settings.indexer_batch_max_docs - len(self.batcher))
+            polled = self.consumer.poll(
+                timeout_ms=self.settings.indexer_poll_timeout_ms, max_records=room
+            )
+            for records in polled.values():
+                for record in records:
+                    src = self._parse(record)
+                    self.batcher.add(self._action(src), src)
         if self.batcher.due():
-            batch = self.batcher.take()
-            if not self.flush(batch):
-                assigned = self.consumer.assignment()
-                if assigned:
-                    self.consumer.pause(*assigned)
+            self._collect(wait=True)
+            if self._held is None:
+                batch = self.batcher.take()
+                self._inflight = (batch, self._sender.submit(self._finish, batch))
         self._update_lag()
 
     def run(self) -> None:
@@ -332,6 +365,7 @@ class Indexer:
         try:
             while not self.stopping.is_set():
                 self.step()
+            self._collect(wait=True)
             if len(self.batcher) and self._held is None:
                 self.flush(self.batcher.take())
         finally:
@@ -339,6 +373,7 @@ class Indexer:
 
     def close(self) -> None:
         try:
+            self._sender.shutdown(wait=True)
             self.consumer.close(autocommit=False)
         finally:
             self.producer.close(timeout=10)
