@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -66,14 +67,8 @@ EVENTS = [e.value for e in EventType]
 
 
 SYLLABLES = "ka ra zan ber tash gol vor dan mes lik ur han sev ar tin bog"
-RARE = sorted(
-    {
-        a + b + c
-        for a in SYLLABLES.split()
-        for b in SYLLABLES.split()
-        for c in "ov ian li ek".split()
-    }
-)
+_S = SYLLABLES.split()
+RARE = sorted({a + b + c + d for a in _S for b in _S for c in _S for d in ("ov", "ian")})
 
 
 def make_subscriptions(rng: random.Random) -> list[Subscription]:
@@ -139,6 +134,23 @@ def make_report(rng: random.Random, n: int, run_id: str) -> Report:
         story_id=f"story-{run_id}-{n // 3}",  # three versions per story
         folded_text=fold_text(f"{headline}\n{body}"),
     )
+
+
+def _steady(
+    producer: Any, topic: str, rng: random.Random, run_id: str, duration_s: float
+) -> tuple[int, float]:
+    """Produce reports at RATE per second for duration_s; (count, achieved rate)."""
+    started = time.monotonic()
+    n = 0
+    while time.monotonic() - started < duration_s:
+        delay = started + n / RATE - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        report = make_report(rng, n, run_id)
+        producer.send(topic, key=report.report_id.encode(), value=report.model_dump_json().encode())
+        n += 1
+    producer.flush()
+    return n, n / (time.monotonic() - started)
 
 
 def _percentile(values: list[float], q: float) -> float:
