@@ -3,6 +3,7 @@ Prometheus, and every metric a panel queries is one a service really declares.""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -176,3 +177,13 @@ def test_prometheus_scrape_job_matches_the_dashboard_job_label(dashboard: dict[s
     for expr in exprs(dashboard):
         for job in re.findall(r'job="([^"]+)"', expr):
             assert job in jobs
+
+
+def test_committed_dashboard_is_the_builders_output() -> None:
+    spec = importlib.util.spec_from_file_location("build_dashboard", GRAFANA / "build_dashboard.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert DASHBOARD.read_text(encoding="utf-8") == module.render(), (
+        "run: python deploy/grafana/build_dashboard.py"
+    )
