@@ -374,7 +374,9 @@ class CorpusGenerator:
         figures = [
             f if f.text in f.sentence else replace(f, text=_capitalise(f.text)) for f in figures
         ]
-        if figures and outlet.side != story.claim_side and rng.random() < 0.6:
+        # The other side's ministry denies casualty claims; nobody denies a UN refugee count.
+        disputed = figures and not spec.get("aid_claimant")
+        if disputed and outlet.side != story.claim_side and rng.random() < 0.6:
             paragraphs.append(r.pick(self.catalog.languages[outlet.language]["denial"]))
         body = list(spec.get("body", []))
         rng.shuffle(body)
