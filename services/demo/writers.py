@@ -235,3 +235,9 @@ def html_pages(count: int, seed: int = 7) -> Iterator[tuple[str, str]]:
     languages = load_catalog().languages
     for article in CorpusGenerator(seed, DEFAULT_START).articles(count):
         yield article.url, render_html(article, languages[article.language])
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Ground truth of a written corpus by article URL (to score extraction or clustering)."""
+    data = json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+    return {a["url"]: a for a in data["articles"]}

@@ -14,7 +14,13 @@ import pytest
 from lxml import html as lxml_html
 
 from services.demo import cli
-from services.demo.writers import FORMATS, html_pages, parse_formats, write_corpus
+from services.demo.writers import (
+    FORMATS,
+    html_pages,
+    parse_formats,
+    read_manifest,
+    write_corpus,
+)
 
 COUNT = 150
 JSONL_FIELDS = {
@@ -117,6 +123,8 @@ def test_manifest_holds_ground_truth_and_says_generated(corpus_dir: Path) -> Non
     assert len(manifest["articles"]) == COUNT
     assert manifest["summary"]["articles"] == COUNT
     assert "generated" in (corpus_dir / "README.md").read_text(encoding="utf-8")
+    by_url = read_manifest(corpus_dir)
+    assert len(by_url) == COUNT and all(t["url"] == url for url, t in by_url.items())
 
 
 def test_only_the_requested_formats_are_written(tmp_path: Path) -> None:
