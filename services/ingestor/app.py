@@ -155,6 +155,7 @@ class Ingestor:
         last fully produced) are skipped. Files are remembered only after the flush."""
         selected: list[tuple[Path, int, int]] = []
         now = time.time()
+        known = self.state.file_fingerprints(root) if only_changed else {}
         for path in iter_files(root):
             try:
                 st = path.stat()
@@ -163,7 +164,7 @@ class Ingestor:
                 continue
             if settle_s and now - st.st_mtime < settle_s:
                 continue  # probably still being written; the next scan takes it
-            if only_changed and self.state.file_unchanged(path, st.st_size, st.st_mtime_ns):
+            if known.get(str(path)) == (st.st_size, st.st_mtime_ns):
                 self.summary.unchanged_files += 1
                 continue
             selected.append((path, st.st_size, st.st_mtime_ns))
@@ -177,27 +178,39 @@ class Ingestor:
         else:
             results = ([*read_file(p, source=source or file_source(p))] for p, _, _ in selected)
         done: list[tuple[Path, int, int]] = []
+        batch: list[Prepared | RawArticle | Failure] = []
         for entry, items in zip(selected, results, strict=True):
-            for item in items:
-                if isinstance(item, Failure):
-                    self.fail(item)
-                elif isinstance(item, Prepared):
-                    self._emit_prepared(item, kind)
-                else:
-                    self.emit(item, kind)
+            batch.extend(items)
             done.append(entry)
+            if len(batch) >= 256:
+                self._emit_batch(batch, kind)
+                batch = []
             if len(done) >= 1000:
+                self._emit_batch(batch, kind)
+                batch = []
                 self.flush()
                 self.state.mark_files(done)
                 done = []
+        self._emit_batch(batch, kind)
         self.flush()
         self.state.mark_files(done)
 
-    def _emit_prepared(self, item: Prepared, kind: str) -> None:
-        ITEMS_FETCHED.labels(kind).inc()
-        if not self.sink.submit_prepared(item, kind):
-            self.summary.duplicate += 1
-        self._sync_counts()
+    def _emit_batch(self, batch: list[Prepared | RawArticle | Failure], kind: str) -> None:
+        """Emit items in order; the produced-before check is one query for the batch."""
+        seen = self.state.seen(i.article_id for i in batch if isinstance(i, Prepared))
+        for item in batch:
+            if isinstance(item, Failure):
+                self.fail(item)
+            elif isinstance(item, Prepared):
+                ITEMS_FETCHED.labels(kind).inc()
+                if item.article_id in seen:
+                    self.skip_duplicate(kind)
+                    continue
+                if not self.sink.submit_prepared(item, kind, checked=True):
+                    self.summary.duplicate += 1
+                self._sync_counts()
+            else:
+                self.emit(item, kind)
 
     # -- web --------------------------------------------------------------------------------
     def ingest_url(self, url: str, source: SourceInfo | None = None, kind: str = "auto") -> None:

@@ -186,11 +186,18 @@ class RawSink:
         return self.submit_prepared(prepare(article, self.limit_bytes), kind, aliases)
 
     def submit_prepared(
-        self, prepared: Prepared, kind: str = "", aliases: tuple[str, ...] = ()
+        self,
+        prepared: Prepared,
+        kind: str = "",
+        aliases: tuple[str, ...] = (),
+        checked: bool = False,
     ) -> bool:
-        """Queue an article already fitted and validated (e.g. by a parser process)."""
+        """Queue an article already fitted and validated (e.g. by a parser process).
+        `checked`: the caller already looked it up in the state (in bulk)."""
         kind = kind or prepared.source_kind
-        if self.is_duplicate(prepared.article_id):
+        with self._lock:
+            pending = prepared.article_id in self._pending
+        if pending or (not checked and self.state.is_seen(prepared.article_id)):
             ITEMS_DUPLICATE.labels(kind).inc()
             self.duplicates += 1
             return False

@@ -74,6 +74,16 @@ class IngestState:
             ).fetchone()
         return row is not None and row[0] == size and row[1] == mtime_ns
 
+    def file_fingerprints(self, root: Path) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every remembered file under root, in one query."""
+        low = str(root)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path, size, mtime_ns FROM files WHERE path >= ? AND path <= ?",
+                (low, low + "\U0010ffff"),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def mark_files(self, entries: Iterable[tuple[Path, int, int]]) -> None:
         rows = [(str(p), s, m) for p, s, m in entries]
         if not rows:
