@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,7 @@ class GeneratedArticle:
     entity_ids: list[str] = field(default_factory=list)
     figures: list[TruthFigure] = field(default_factory=list)
     near_duplicate_of: str | None = None
+    author: str = ""
     generated: bool = True
 
     @property
@@ -94,10 +96,6 @@ class GeneratedArticle:
     @property
     def source(self) -> SourceInfo:
         return self.outlet.source_info()
-
-    @property
-    def author(self) -> str:
-        return f"{self.outlet.name} staff"
 
     def truth(self) -> dict[str, Any]:
         """Ground truth for evaluating extraction and clustering (manifest.json)."""
@@ -402,6 +400,7 @@ class CorpusGenerator:
             event_type=story.event,
             entity_ids=list(r.used),
             figures=figures,
+            author=self._byline(outlet),
         )
 
     def _claim(
@@ -464,10 +463,32 @@ class CorpusGenerator:
             category=original.category,
             story_id=original.story_id,
             event_type=original.event_type,
-            entity_ids=list(original.entity_ids),
+            entity_ids=self._mentioned(original.entity_ids, title, paragraphs, original.language),
             figures=list(original.figures),
             near_duplicate_of=original.article_id,
+            author=original.author,
         )
+
+    def _byline(self, outlet: Outlet) -> str:
+        reporters = self.catalog.languages[outlet.language].get("reporters") or []
+        if reporters and self.rng.random() < 0.7:
+            # Each outlet keeps its own two reporters, as a newsroom would.
+            first = zlib.crc32(outlet.key.encode()) % len(reporters)
+            return str(reporters[(first + self.rng.randrange(2)) % len(reporters)])
+        return f"{outlet.name} staff"
+
+    def _mentioned(
+        self, ids: list[str], title: str, paragraphs: list[str], language: str
+    ) -> list[str]:
+        """Entity ids still spelled out in an edited copy (a trimmed paragraph may take one)."""
+        text = title + "\n" + "\n".join(paragraphs)
+        kept = []
+        for entity_id in ids:
+            entity = self.catalog.entities[entity_id]
+            spellings = entity.spellings(language, False) + entity.spellings(language, True)
+            if any(s in text for s in spellings):
+                kept.append(entity_id)
+        return kept
 
     def _irrelevant(self) -> GeneratedArticle:
         rng = self.rng
@@ -495,6 +516,7 @@ class CorpusGenerator:
             relevant=False,
             category=category,
             entity_ids=list(r.used),
+            author=self._byline(outlet),
         )
 
 
