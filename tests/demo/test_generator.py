@@ -160,3 +160,21 @@ def test_sources_carry_country_language_and_affiliation(corpus: list[GeneratedAr
     countries = {a.source.country for a in corpus}
     assert {"AM", "AZ", "RU", "TR"} <= countries
     assert all(a.source.language == a.language for a in corpus)
+
+
+def test_recorded_entities_are_spelled_out_in_the_article(corpus: list[GeneratedArticle]) -> None:
+    catalog = load_catalog()
+    for article in corpus:
+        text = article.title + "\n" + article.text
+        for entity_id in article.entity_ids:
+            entity = catalog.entities[entity_id]
+            spellings = entity.spellings(article.language, False) + entity.spellings(
+                article.language, True
+            )
+            assert any(s in text for s in spellings), (article.article_id, entity_id)
+
+
+def test_bylines_are_invented_reporters_or_staff(corpus: list[GeneratedArticle]) -> None:
+    bylines = {a.author for a in corpus}
+    assert any(b.endswith(" staff") for b in bylines)
+    assert len(bylines) > 10
