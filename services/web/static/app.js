@@ -187,7 +187,9 @@ async function showStory(storyId) {
       cols.append(el("div", { class: "column", "data-side": col.side },
         el("h4", {}, `${col.label} (${col.versions.length})`),
         ...col.versions.map((v) => el("div", { class: "version" },
-          el("strong", {}, v.headline || "(no headline)"),
+          v.url && /^https?:\/\//i.test(v.url)
+            ? el("a", { href: v.url, rel: "noopener noreferrer nofollow", target: "_blank" }, el("strong", {}, v.headline || "(no headline)"))
+            : el("strong", {}, v.headline || "(no headline)"),
           el("div", { class: "meta" }, `${(v.source || {}).name || "?"} · ${(v.source || {}).affiliation || ""} · ${v.language} · ${v.date || ""}`),
           el("div", {}, ...(v.event_types || []).map((e) => el("span", { class: "badge" }, e))),
           el("div", { class: "meta" }, (v.entities || []).map((e) => e.name).join(", "))))));
@@ -230,6 +232,7 @@ function drawTimeline(rows) {
     const y = i * rowH + 10;
     chart.append(svg("text", { x: 4, y: y + 14 }, `${row.event} (${row.total})`));
     for (const b of row.buckets) {
+      if (!b.count) continue;
       const h = Math.max(2, (rowH - 6) * b.count / max);
       const x = left + dates.indexOf(b.date) * step;
       const bar = svg("rect", { class: "bar", x, y: y + rowH - 6 - h, width: Math.max(2, step - 2), height: h });
