@@ -153,6 +153,7 @@ class SafeHttpClient:
             conditional["If-Modified-Since"] = last_modified
         try:
             for _hop in range(self.settings.http_max_redirects + 1):
+                self._check(current)  # before robots.txt, so the error names this URL
                 if self.settings.respect_robots and not self._robots_allow(current):
                     raise FetchError(
                         "robots_disallowed", f"robots.txt disallows {current}", current
@@ -188,6 +189,14 @@ class SafeHttpClient:
             )
         finally:
             FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+    def _check(self, url: str) -> None:
+        try:
+            self.policy.check_url(url)
+        except BlockedAddress as exc:
+            raise FetchError("blocked_address", f"refused {url}: {exc}", url) from exc
+        except ConnectionError as exc:
+            raise FetchError("dns_error", str(exc), url) from exc
 
     def _one_hop(
         self,
