@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Levenshtein
 
 from schemas.report import EntityMention
-from services.extractor.fold import fold_token, words
+from services.extractor.fold import fold_text, fold_token, words
 from services.extractor.gazetteer import FUZZY_MIN, Gazetteer
 
 MAX_SUFFIX = 4  # inflection letters after an alias: Пашиняна, Paşinyan'ın, Ереване
@@ -142,3 +142,12 @@ def match_entities(ft: FoldedText, gaz: Gazetteer) -> list[EntityMention]:
 def find_entities(text: str, gaz: Gazetteer) -> list[EntityMention]:
     """People, organisations and places mentioned in `text`, most mentioned first."""
     return match_entities(fold_words(text), gaz)
+
+
+def expand_query(query: str, gaz: Gazetteer) -> str:
+    """A search query folded like `Report.folded_text`, plus the folded canonical names of the
+    entities it names: "Pasinyan" also searches "nikol pashinyan", which every report that
+    mentions him carries in its folded_text whatever spelling it used."""
+    ft = fold_words(query)
+    names = [fold_text(m.name) for m in match_entities(ft, gaz)]
+    return " ".join(dict.fromkeys([" ".join(ft.tokens), *names])).strip()

@@ -106,3 +106,11 @@ def test_every_seed_mentions_armenia_and_azerbaijan(gaz: Gazetteer, seeds: dict[
     for key, text in seeds.items():
         ids = {m.id for m in find_entities(text, gaz)}
         assert {"place:armenia", "place:azerbaijan"} <= ids, key
+
+
+def test_query_expansion_adds_the_canonical_name_of_a_misspelled_entity(gaz: Gazetteer) -> None:
+    from services.extractor.entities import expand_query
+
+    assert expand_query("Pasinyan ceasefire", gaz) == "pasinyan ceasefire nikol pashinyan"
+    assert expand_query("Ханкенди", gaz) == "khankendi stepanakert khankendi"
+    assert expand_query("weather", gaz) == "weather"
