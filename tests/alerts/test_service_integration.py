@@ -155,3 +155,33 @@ def test_subscriptions_survive_a_restart(alerts_settings: AlertsSettings, es_cli
 class _NoProducer:
     def send(self, *a: object, **k: object) -> None:
         raise AssertionError("not used")
+
+
+def test_digest_subscription_sends_one_alert_per_story_when_its_window_ends(
+    alerts_settings: AlertsSettings, topics, index_reports, report_alias, kafka_bootstrap
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    service = AlertsService(alerts_settings)
+    sub = service.store.put(
+        Subscription(
+            filters=Filters(entity=[PASHINYAN]),
+            channel=Channel(kind="kafka"),
+            mode=Mode.DIGEST,
+            digest_minutes=30,
+        )
+    )
+    reports = corpus()
+    index_reports(reports)
+    now = datetime.now(UTC)
+    assert service.process([indexed_event(r, report_alias) for r in reports], now) == []
+    service.store.es.indices.refresh(index=service.store.state_index)
+    assert service.flush_digests(now + timedelta(minutes=5)) == []
+    digest = service.flush_digests(now + timedelta(minutes=31))
+    assert [(a.subscription_id, a.story_id, a.count) for a in digest] == [
+        (sub.id, "story-brussels", 3)
+    ]
+    service.store.es.indices.refresh(index=service.store.state_index)
+    assert service.flush_digests(now + timedelta(minutes=62)) == []  # nothing new since
+    service.producer.close()
+    service.delivery_log.close()
