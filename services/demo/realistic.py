@@ -90,7 +90,9 @@ def _construct_report(**values: Any) -> Report:
 def _spellings(entity_id: str, language: str) -> tuple[str, ...]:
     entity = load_catalog().entities[entity_id]
     both = entity.forms.get(language, ()) + entity.az_forms.get(language, ())
-    return tuple(dict.fromkeys(both))
+    # A sentence may open with a spelling: "the EU Mission" is written "The EU Mission" there.
+    opening = tuple(s[:1].upper() + s[1:] for s in both)
+    return tuple(dict.fromkeys(both + opening))
 
 
 def _entities(ids: list[str], text: str, language: str) -> list[EntityMention]:
