@@ -128,7 +128,9 @@ def test_every_service_with_metrics_has_a_panel(dashboard: dict[str, Any]) -> No
     for path in sorted((REPO / "services").glob("*/metrics.py")):
         names = [n for _, n in DECLARATION.findall(path.read_text(encoding="utf-8"))]
         if names:
-            assert any(n in used for n in names), f"no panel for {path.parent.name}"
+            assert any(n in used for n in names), (
+                f"no panel for {path.parent.name}: add one in deploy/grafana/build_dashboard.py"
+            )
 
 
 def test_dead_letter_counters_of_every_service_are_on_the_dashboard(
@@ -138,7 +140,9 @@ def test_dead_letter_counters_of_every_service_are_on_the_dashboard(
     dead = [n for n in declared_metrics() if "dead" in n or n.endswith("items_failed_total")]
     assert dead
     missing = [n for n in dead if n not in used]
-    assert not missing, missing
+    assert not missing, (
+        f"add {missing} to the dead-letter panel in deploy/grafana/build_dashboard.py"
+    )
 
 
 def test_dashboard_json_is_well_formed_for_grafana(dashboard: dict[str, Any]) -> None:
