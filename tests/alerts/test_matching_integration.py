@@ -39,8 +39,8 @@ def test_subscription_matches_exactly_what_search_returns(
     subs = _subscriptions()
     service = SearchService(es_client, report_alias, clock=lambda: now)
 
-    # chunk=7 so that several multi-search requests are needed
-    found = match(es_msearch(es_client), report_alias, batch_ids, subs, now, chunk=7)
+    # small groups and chunks, so that many searches and multi-search requests are needed
+    found = match(es_msearch(es_client), report_alias, batch_ids, subs, now, chunk=7, group=4)
 
     by_sub: dict[str, set[str]] = {s.id: set() for s in subs}
     for m in found:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from services.alerts.dedup import StoryState, decide, due_digests, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
-from services.alerts.matcher import Match, QueryCache, group_body, search_body
+from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
 from services.alerts.models import Channel, Filters, Mode, Subscription, apply_update
 from services.ingestor.netguard import BlockedAddress, NetPolicy
 from services.search.query import QueryError, SearchParams, build_query
@@ -182,3 +183,26 @@ def test_webhook_urls_to_internal_addresses_are_refused_by_default(url: str) -> 
 
 def test_loopback_allowed_only_when_settings_say_so() -> None:
     assert NetPolicy(allow_loopback=True).check_url("http://127.0.0.1:9/hook")
+
+
+def test_a_failing_group_is_retried_one_query_at_a_time_so_others_still_match() -> None:
+    good = Subscription(id="good", query="ceasefire")
+    bad = Subscription(id="bad", query="shelling")
+    bad_key = QueryCache().get(bad, NOW)[1]
+
+    def fake(lines):  # type: ignore[no-untyped-def]
+        out = []
+        for body in lines[1::2]:
+            if "aggs" not in body:
+                out.append({"hits": {"hits": [{"_id": "r1", "_source": {"story_id": "s1"}}]}})
+                continue
+            filters = body["aggs"]["subs"]["filters"]["filters"]
+            if any(json.dumps(q, sort_keys=True, default=str) == bad_key for q in filters.values()):
+                out.append({"error": {"type": "too_many_clauses"}})
+                continue
+            buckets = {n: {"doc_count": 1, "ids": {"buckets": [{"key": "r1"}]}} for n in filters}
+            out.append({"aggregations": {"subs": {"buckets": buckets}}})
+        return out
+
+    found = match(fake, "alias", ["r1"], [good, bad], NOW, group=10)
+    assert [(m.subscription_id, m.report_id, m.story_id) for m in found] == [("good", "r1", "s1")]
