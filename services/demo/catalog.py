@@ -26,6 +26,7 @@ class Outlet:
     side: str
     city: str
     weight: int
+    events: tuple[str, ...] = ()
 
     @property
     def home(self) -> str:
@@ -71,7 +72,11 @@ class Catalog:
         return events
 
     def outlets_for_event(self, event: str) -> list[Outlet]:
-        return [o for o in self.outlets if event in self.events_in(o.language)]
+        return [
+            o
+            for o in self.outlets
+            if event in self.events_in(o.language) and (not o.events or event in o.events)
+        ]
 
 
 def _read(name: str) -> Any:
@@ -96,6 +101,7 @@ def load_catalog() -> Catalog:
             side=o["side"],
             city=str(o["city"]),
             weight=int(o.get("weight", 1)),
+            events=tuple(o.get("events") or ()),
         )
         for o in _read("sources.yaml")
     )

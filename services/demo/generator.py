@@ -439,7 +439,9 @@ class CorpusGenerator:
         others = [
             o
             for o in self.catalog.outlets
-            if o.language == original.language and o.key != original.outlet.key
+            if o.language == original.language
+            and o.key != original.outlet.key
+            and (not o.events or original.category in o.events)
         ]
         if not others:
             return None

@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas.report import EventType
 from services.demo.catalog import load_catalog
-from services.demo.generator import EVENT_WEIGHTS
+from services.demo.generator import EVENT_WEIGHTS, generate
 
 STORY_VALUES = {"claimant", "denier", "claim_country", "accused", "fig", "date"}
 LANGUAGE_KEYS = {
@@ -79,3 +79,16 @@ def test_entities_have_english_spellings_and_outlets_are_on_example_domains() ->
     for outlet in catalog.outlets:
         assert outlet.domain.endswith(".example"), outlet.key
     assert len({o.key for o in catalog.outlets}) == len(catalog.outlets)
+
+
+def test_outlets_restricted_to_some_events_only_report_those() -> None:
+    catalog = load_catalog()
+    restricted = [o for o in catalog.outlets if o.events]
+    assert restricted
+    for outlet in restricted:
+        for event in outlet.events:
+            EventType(event)
+    articles = generate(1500, seed=3)
+    for article in articles:
+        if article.relevant and article.outlet.events:
+            assert article.category in article.outlet.events
