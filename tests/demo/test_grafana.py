@@ -191,3 +191,25 @@ def test_committed_dashboard_is_the_builders_output() -> None:
     assert DASHBOARD.read_text(encoding="utf-8") == module.render(), (
         "run: python deploy/grafana/build_dashboard.py"
     )
+
+
+def test_every_query_has_balanced_brackets_and_a_legend_for_grouped_series(
+    dashboard: dict[str, Any],
+) -> None:
+    pairs = {")": "(", "}": "{", "]": "["}
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            stack: list[str] = []
+            for char in re.sub(r'"[^"]*"', "", target["expr"]):
+                if char in "({[":
+                    stack.append(char)
+                elif char in pairs:
+                    assert stack and stack.pop() == pairs[char], target["expr"]
+            assert not stack, target["expr"]
+            grouped = re.findall(r"\bby \(([^)]*)\)", target["expr"])
+            labels = {g.strip() for group in grouped for g in group.split(",")} - {"le"}
+            if labels and panel["type"] == "timeseries":
+                assert any("{{" + label + "}}" in target["legendFormat"] for label in labels), (
+                    panel["title"],
+                    target["expr"],
+                )
