@@ -72,6 +72,35 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    from services.demo.push import PushSummary, push
+
+    def progress(summary: PushSummary) -> None:
+        if not args.quiet and summary.sent % max(1, int(args.rate * 10)) < args.batch:
+            print(
+                f"  sent {summary.sent}/{args.count}: {summary.accepted} accepted, "
+                f"{summary.duplicates} duplicates, {summary.rejected} rejected",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    print(
+        f"pushing {args.count} generated articles to {args.url} at {args.rate}/s "
+        f"(seed {args.seed}; every article is labelled [generated demo])",
+        file=sys.stderr,
+    )
+    try:
+        summary = push(args.url, args.count, args.seed, args.rate, args.batch, progress=progress)
+    except ValueError as exc:
+        print(f"cwatch demo push: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary.as_dict()))
+    if summary.errors:
+        print(f"cwatch demo push: could not reach {args.url}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from services.demo.run import main
 
@@ -106,6 +135,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--quiet", action="store_true", help="no progress lines")
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
     gen.set_defaults(func=_generate)
+    live = demo_sub.add_parser(
+        "push",
+        help="Post generated articles to the push API at a steady rate (live feed, alerts)",
+    )
+    live.add_argument(
+        "--url",
+        default="http://127.0.0.1:8081/v1/articles",
+        help="push endpoint (default http://127.0.0.1:8081/v1/articles)",
+    )
+    live.add_argument("--count", type=int, default=100, help="articles (default 100)")
+    live.add_argument("--rate", type=float, default=1.0, help="articles per second (default 1)")
+    live.add_argument("--batch", type=int, default=1, help="articles per request (default 1)")
+    live.add_argument(
+        "--seed", type=int, default=1007, help="seed; a new one gives news not yet seen"
+    )
+    live.add_argument("--quiet", action="store_true", help="no progress lines")
+    live.set_defaults(func=_push)
     run = demo_sub.add_parser(
         "run", help="Start everything locally, ingest the demo corpus, print where to look"
     )
