@@ -159,6 +159,11 @@ def _capitalise(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
+def _dateline(outlet: Outlet) -> str:
+    # Latin-script wires shout the city (YEREVAN —); other presses write it plainly.
+    return outlet.city.upper() if outlet.language in ("en", "fr", "id") else outlet.city
+
+
 def _format_int(value: int, sep: str) -> str:
     return f"{value:,}".replace(",", sep)
 
@@ -362,7 +367,7 @@ class CorpusGenerator:
         ledes = [s for s in spec["lede"] if "{fig}" not in s or "fig" in r.figure_values]
         lede = r.pick(ledes or spec["lede"])
         if rng.random() < 0.6:
-            lede = f"{outlet.city.upper() if outlet.language in ('en', 'fr', 'id') else outlet.city} — {lede}"
+            lede = f"{_dateline(outlet)} — {lede}"
         paragraphs = [lede]
         if claim_paragraph and r.figure_values["fig"] not in lede:
             paragraphs.append(claim_paragraph)
