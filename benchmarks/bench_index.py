@@ -201,7 +201,12 @@ def _latency_phase(settings: IndexerSettings, seconds: float, rate: float) -> li
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
     )
-    parts = consumer.partitions_for_topic(settings.topics.indexed) or set()
+    parts: set[int] = set()
+    for _ in range(100):  # metadata may not be loaded on the first ask
+        parts = consumer.partitions_for_topic(settings.topics.indexed) or set()
+        if parts:
+            break
+        time.sleep(0.1)
     consumer.assign([TopicPartition(settings.topics.indexed, p) for p in parts])
     consumer.seek_to_end()
     for tp in consumer.assignment():
@@ -237,14 +242,15 @@ def _latency_phase(settings: IndexerSettings, seconds: float, rate: float) -> li
         for records in consumer.poll(timeout_ms=200).values():
             for record in records:
                 event = IndexedEvent.model_validate_json(record.value)
-                if event.report_id.startswith("bench-") and event.report_id not in latencies:
+                # `wanted` is filled before each send; events of the backlog are not in it
+                if event.report_id in wanted and event.report_id not in latencies:
                     latencies[event.report_id] = (
                         event.indexed_at - event.ingested_at
                     ).total_seconds()
     sender.join()
     producer.close()
     consumer.close()
-    return [v for k, v in latencies.items() if k in wanted]
+    return list(latencies.values())
 
 
 def _search_phase(es: Elasticsearch, alias: str, rounds: int) -> list[float]:
