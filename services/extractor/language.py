@@ -31,7 +31,7 @@ LANGUAGES = (
     "uk",
 )
 MIN_PARAGRAPH_CHARS = 30
-MAX_SAMPLE_CHARS = 400  # enough for a confident guess; the cost grows with the length
+MAX_SAMPLE_CHARS = 250  # lingua is sure of a language well before that; the cost grows with it
 PARAGRAPH_SAMPLE_CHARS = 100
 MAX_PARAGRAPHS = 12  # per-paragraph languages of the first paragraphs only, for cost
 
