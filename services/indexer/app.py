@@ -140,13 +140,17 @@ class Indexer:
         if src.report is None:
             return None
         report = src.report
-        doc = to_document(report, datetime.now(UTC))
-        return Action(
-            doc_id=report.report_id,
-            index=index_for(report, self.alias),
-            source_json=json.dumps(doc, ensure_ascii=False),
-            context=src,
-        )
+        try:
+            doc = to_document(report, datetime.now(UTC))
+            return Action(
+                doc_id=report.report_id,
+                index=index_for(report, self.alias),
+                source_json=json.dumps(doc, ensure_ascii=False),
+                context=src,
+            )
+        except Exception as exc:  # a report we cannot turn into a document must not stop us
+            self._dead_letter(src, f"cannot build document: {exc!r}", "document_build")
+            return None
 
     def _commit(self, batch: Batch) -> None:
         offsets: dict[TopicPartition, int] = {}

@@ -1,0 +1,162 @@
+"""The indexer loop with in-memory stand-ins for Kafka and Elasticsearch (no network)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from kafka.structs import TopicPartition
+
+from schemas.deadletter import DeadLetter
+from services.indexer.app import Indexer
+from services.indexer.settings import IndexerSettings
+from tests.indexer.reportgen import make_report
+
+Record = namedtuple("Record", "topic partition offset key value")
+SETTINGS = IndexerSettings(
+    namespace="unit",
+    indexer_batch_max_wait_ms=0,
+    indexer_retry_base_s=0.001,
+    indexer_retry_cap_s=0.002,
+)
+TOPIC = SETTINGS.topics.report
+TP = TopicPartition(TOPIC, 0)
+
+
+class FakeConsumer:
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self.commits: list[dict[TopicPartition, int]] = []
+        self._paused: set[TopicPartition] = set()
+        self.position_at = 0
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Record]]:
+        if TP in self._paused or self.position_at >= len(self.records):
+            return {}
+        batch = self.records[self.position_at : self.position_at + (max_records or 500)]
+        self.position_at += len(batch)
+        return {TP: batch}
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self._paused |= set(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self._paused -= set(tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.position_at = offset
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+    def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: len(self.records) for tp in tps}
+
+    def position(self, tp: TopicPartition) -> int:
+        return self.position_at
+
+    def close(self, autocommit: bool = False) -> None:
+        pass
+
+
+class Sent:
+    def get(self, timeout: float | None = None) -> None:
+        return None
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes = b"", **kw: Any) -> Sent:
+        self.sent.append((topic, value))
+        return Sent()
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+    def on(self, topic: str) -> list[bytes]:
+        return [v for t, v in self.sent if t == topic]
+
+
+class FakeIndices:
+    def __init__(self) -> None:
+        self.refreshed: list[str] = []
+
+    def refresh(self, index: str) -> None:
+        self.refreshed.append(index)
+
+
+class FakeES:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.bulks: list[str] = []
+        self.indices = FakeIndices()
+
+    def bulk(self, operations: str, **kw: Any) -> dict[str, Any]:
+        if self.failures:
+            self.failures -= 1
+            raise TransportConnectionError("connection refused")
+        self.bulks.append(operations)
+        lines = operations.strip().splitlines()
+        return {"items": [{"index": {"status": 201}} for _ in lines[::2]]}
+
+
+def _records(n: int, extra: list[bytes] | None = None) -> list[Record]:
+    values = [make_report(i).model_dump_json().encode() for i in range(n)] + (extra or [])
+    return [Record(TOPIC, 0, i, b"k", v) for i, v in enumerate(values)]
+
+
+def _indexer(records: list[Record], es: FakeES) -> tuple[Indexer, FakeConsumer, FakeProducer]:
+    consumer, producer = FakeConsumer(records), FakeProducer()
+    indexer = Indexer(SETTINGS, es=es, consumer=consumer, producer=producer)  # type: ignore[arg-type]
+    return indexer, consumer, producer
+
+
+def _drain(indexer: Indexer, steps: int = 20) -> None:
+    for _ in range(steps):
+        indexer.step()
+    indexer._collect(wait=True)
+
+
+def test_offsets_are_committed_after_the_batch_is_indexed_refreshed_and_announced() -> None:
+    es = FakeES()
+    indexer, consumer, producer = _indexer(_records(5), es)
+    _drain(indexer)
+    assert len(es.bulks) == 1 and es.indices.refreshed
+    assert len(producer.on(SETTINGS.topics.indexed)) == 5
+    assert consumer.commits == [{TP: 5}]
+    indexer._sender.shutdown()
+
+
+def test_elasticsearch_outage_pauses_the_partitions_and_retries_the_same_batch() -> None:
+    es = FakeES(failures=3)
+    indexer, consumer, producer = _indexer(_records(4), es)
+    indexer.step()
+    indexer._collect(wait=True)
+    assert consumer.paused() == {TP} and consumer.commits == []
+    _drain(indexer)
+    assert consumer.paused() == set()
+    assert consumer.commits == [{TP: 4}]
+    assert len(producer.on(SETTINGS.topics.indexed)) == 4  # announced once, after success
+    indexer._sender.shutdown()
+
+
+def test_invalid_messages_are_dead_lettered_and_their_offsets_committed() -> None:
+    es = FakeES()
+    indexer, consumer, producer = _indexer(_records(2, extra=[b"{broken", b"[]"]), es)
+    _drain(indexer)
+    letters = [DeadLetter.model_validate_json(v) for v in producer.on(SETTINGS.topics.deadletter)]
+    assert [d.original_offset for d in letters] == [2, 3]
+    assert consumer.commits[-1] == {TP: 4}
+    indexer._sender.shutdown()
