@@ -141,7 +141,15 @@ def _digest_headline(item: str) -> str:
 
 
 def _from_text(raw: RawArticle, text: str, rules: ChromeRules) -> list[CleanDoc]:
+    title = (raw.title or "").strip() or None
+    if title and not raw.html and not _looks_like_headline(title):
+        # A .txt file's first line arrives as the title; when it reads like a sentence it is
+        # the first item of the text (a digest line), not a headline.
+        text, title = f"{title}\n{text}", None
+    elif title and not remove_chrome([title], rules):
+        title = None  # page chrome taken for a headline ("Categories: World")
     paragraphs = remove_chrome(text.split("\n"), rules)
+    raw = raw.model_copy(update={"title": title})
     if not raw.title and is_digest("\n".join(paragraphs)):
         return [
             CleanDoc(
