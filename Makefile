@@ -64,3 +64,7 @@ bench-quick: $(STAMP) ## The benchmarks on small inputs (a few minutes)
 
 demo: $(STAMP) ## Run the whole system locally with a demo corpus (DEMO_SOURCE=folder|feed URL for real data)
 	$(PY) -m services.demo.run
+
+.PHONY: migrate
+migrate: $(STAMP) ## Create or migrate the report indices to the current mapping version (new index, copy, alias switch)
+	$(PY) -m services.cli indexer migrate

@@ -18,7 +18,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = AlertsSettings()
     setup_logging(settings.log_level, settings.log_json)
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
     service = AlertsService(settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import start_http_server
 
 
-def serve_metrics(port: int) -> None:
-    """Expose /metrics on `port` (0 = disabled, e.g. in tests)."""
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Expose /metrics on `port` (0 = disabled, e.g. in tests); containers pass host 0.0.0.0."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=host)

@@ -35,6 +35,7 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python log level")
     log_json: bool = Field(default=True, description="Structured JSON logs on stderr")
     metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
+    metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on")
 
     @property
     def topics(self) -> TopicNames:

@@ -124,7 +124,7 @@ def run_worker(settings: ExtractorSettings) -> int:
     """Run the worker until SIGINT/SIGTERM."""
     from services.common.metrics import serve_metrics
 
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
     preload()  # before the event loop runs: loading models there would stall the consumer
     ensure_changelogs(settings)
     app = create_app(settings)

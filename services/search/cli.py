@@ -92,13 +92,14 @@ def _api_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.common.logs import setup_logging
-    from services.search.app import create_app
     from services.search.settings import SearchSettings
+    from services.web.app import create_full_app
 
     settings = SearchSettings()
     setup_logging(settings.log_level, settings.log_json)
     uvicorn.run(
-        create_app(settings),
+        # The one HTTP face of the system: search, subscriptions, live feed and the web UI.
+        create_full_app(settings),
         host=args.host or settings.api_host,
         port=args.port if args.port is not None else settings.api_port,
         log_config=None,

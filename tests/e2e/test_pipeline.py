@@ -56,3 +56,28 @@ def test_real_seed_reports_become_searchable_across_scripts(
     assert total(by_name) >= 2
     by_cyrillic = search(deployment, q="Пашинян")
     assert total(by_cyrillic) == total(by_name)
+
+
+def test_every_seed_report_carries_its_extracted_structure_and_the_ui_is_served(
+    deployment, shared_data: Path
+) -> None:  # type: ignore[no-untyped-def]
+    seeds = sorted((shared_data / "seeds").glob("*.txt"))
+    ingest(seeds, deployment.env)
+    result = wait_for(
+        lambda: (r := search(deployment, q="", size="50")) and total(r) >= len(seeds) + 11 and r,
+        timeout_s=120,
+        what="all seed reports (12 digest items + 4 articles)",
+    )
+    hits = result["hits"]
+    headlines = " | ".join(hit["headline"] for hit in hits)
+    assert (
+        "Enter" not in headlines and "Categories:" not in headlines
+    )  # page chrome is not a headline
+    assert {hit["language"] for hit in hits} >= {"en", "id"}
+    with deployment.api() as client:
+        story = client.get(f"/v1/reports/{hits[0]['report_id']}")
+        assert story.status_code == 200, story.text
+        ui = client.get("/ui/")
+        assert ui.status_code == 200 and "Content-Security-Policy" in ui.headers
+        bad = client.get("/v1/search", params={"q": '"unbalanced'})
+        assert bad.status_code == 400 and bad.json()
