@@ -150,7 +150,7 @@ def main() -> int:
         f"""
 caucasus-watch demo is running ({took:.0f}s to get here).
 
-  Web UI          {api}/
+  Web UI          {api}/ui/
   Search API      {api}/v1/search?q=Pashinyan    (OpenAPI: {api}/docs)
   Push articles   POST http://127.0.0.1:{settings.push_port}/v1/articles
   Metrics         {api}/metrics
