@@ -34,16 +34,23 @@ LAUNCH_ARGS = [
 
 
 def _chromium() -> Path:
+    """Debian's chromium; a new machine gets it installed here (as root), CI included."""
     if CHROMIUM.exists():
         return CHROMIUM
-    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-    if ci or os.geteuid() != 0 or not shutil.which("apt-get"):
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`) "
             "for the browser tests; playwright's own browser downloads are not used",
             pytrace=False,
         )
-    subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, capture_output=True)
+    env = {**os.environ.copy(), "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if subprocess.run(install, capture_output=True, env=env).returncode != 0:
+        # A new machine has no package lists yet.
+        subprocess.run(["apt-get", "update"], capture_output=True, env=env)
+        result = subprocess.run(install, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            pytest.fail(f"could not install chromium: {result.stderr[-1500:]}", pytrace=False)
     return CHROMIUM
 
 
