@@ -44,7 +44,7 @@ def _chromium() -> Path:
             pytrace=False,
         )
     env = {**os.environ.copy(), "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    install = ["apt-get", "install", "-y", "chromium"]
     if subprocess.run(install, capture_output=True, env=env).returncode != 0:
         # A new machine has no package lists yet.
         subprocess.run(["apt-get", "update"], capture_output=True, env=env)
