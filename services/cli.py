@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "services.search.cli",
     "services.alerts.cli",
     "services.ops.cli",
+    "services.demo.cli",
 )
 
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -74,7 +75,14 @@ def corpus(settings: DemoSettings) -> list[str]:
     folder = settings.run_dir / "demo-corpus"
     if not folder.exists() or not any(folder.iterdir()):
         step(f"generating a demo corpus of {settings.demo_count} articles (labelled as generated)")
-        write_corpus(folder, count=settings.demo_count, seed=settings.demo_seed)
+        # HTML pages (with real-looking site chrome) and feeds: each article once, dated this week.
+        write_corpus(
+            folder,
+            count=settings.demo_count,
+            seed=settings.demo_seed,
+            formats=("html", "rss"),
+            latest=datetime.now(UTC),
+        )
     return [str(folder)]
 
 
