@@ -88,7 +88,8 @@ class Daemon:
         self.state.close()
 
     def serve(self) -> None:
-        serve_metrics(self.settings.metrics_port, self.settings.metrics_host)  # /metrics is also on the push port
+        # /metrics is also served on the push port.
+        serve_metrics(self.settings.metrics_port, self.settings.metrics_host)
         self.start_workers()
         config = uvicorn.Config(
             self.app(),
