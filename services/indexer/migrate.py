@@ -102,6 +102,27 @@ def ensure_ready(es: Elasticsearch, settings: IndexerSettings) -> None:
             "run `cwatch indexer migrate` first"
         )
     put_template(es, settings)
+    ensure_current_index(es, alias)
+
+
+def ensure_current_index(es: Elasticsearch, alias: str, timeout: str = "60s") -> str:
+    """Create this month's index and wait until its shards are started.
+
+    Searches go to the alias, and an index answers 503 ("all shards failed") from the moment it
+    joins the alias until its shards start. With a started index always behind the alias, a new
+    month's index at worst hides its own newest reports for a moment instead of failing every
+    search; this matters most for the very first report of a new deployment.
+    """
+    name = index_name(alias, datetime.now(UTC))
+    if not es.indices.exists(index=name):
+        # 400 resource_already_exists: another indexer instance was first, which is fine.
+        es.options(ignore_status=400).indices.create(index=name)
+    health = es.options(ignore_status=408).cluster.health(
+        index=name, wait_for_status="yellow", timeout=timeout
+    )
+    if health.get("timed_out"):
+        log.warning("index shards not started yet", extra={"index": name, "waited": timeout})
+    return name
 
 
 def _rebuild(source: dict[str, Any]) -> dict[str, Any]:

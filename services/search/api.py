@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from services.search.query import QueryError, SearchParams
 from services.search.service import ReportNotFound, SearchService
 
 router = APIRouter(prefix="/v1", tags=["search"])
+log = logging.getLogger(__name__)
 
 
 def get_service(request: Request) -> SearchService:
@@ -44,9 +46,19 @@ def _answer(endpoint: str) -> Iterator[None]:
         if exc.meta.status in (400, 404):
             detail = f"the search was refused: {exc.message}"
             raise HTTPException(status_code=400, detail=detail) from None
+        # The user gets a short answer; the operator needs Elasticsearch's own words.
+        log.warning(
+            "search backend error",
+            extra={
+                "endpoint": endpoint,
+                "es_status": exc.meta.status,
+                "es_error": str(exc.info)[:2000],
+            },
+        )
         raise HTTPException(status_code=503, detail="search backend error, try again") from None
-    except TransportError:
+    except TransportError as exc:
         status = "503"
+        log.warning("search backend unreachable", extra={"endpoint": endpoint, "error": str(exc)})
         raise HTTPException(
             status_code=503, detail="search backend unreachable, try again"
         ) from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from services.search.query import (
     FACET_FIELDS,
@@ -22,8 +23,19 @@ from services.search.query import (
 SNIPPET_CHARS = 300
 
 
+# An index that has just been created answers "no shard available" until its shards start,
+# usually well under a second: wait that out rather than fail the search.
+SHARD_START_PAUSES_S = (0.2, 0.5, 1.0, 2.0)
+
+
 class ReportNotFound(LookupError):
     pass
+
+
+def shards_starting(exc: ApiError) -> bool:
+    """503 "all shards failed" is what an index with unstarted shards answers."""
+    text = str(exc.info).lower()
+    return exc.meta.status == 503 and ("no_shard_available" in text or "all shards failed" in text)
 
 
 def _now() -> datetime:
@@ -89,6 +101,14 @@ class SearchService:
         self.clock = clock
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        for pause_s in SHARD_START_PAUSES_S:
+            try:
+                response = self.es.search(index=self.alias, body=body, ignore_unavailable=True)
+                return dict(response.body)
+            except ApiError as exc:
+                if not shards_starting(exc):
+                    raise
+            time.sleep(pause_s)
         response = self.es.search(index=self.alias, body=body, ignore_unavailable=True)
         return dict(response.body)
 

@@ -72,3 +72,19 @@ def test_migrate_command_installs_the_template_on_an_empty_cluster(
     assert out["target_version"] == MAPPING_VERSION
     alias = IndexerSettings(namespace=namespace).index_alias
     assert es_client.indices.exists_index_template(name=template_name(alias))
+
+
+def test_indexer_start_leaves_a_started_index_of_this_month_behind_the_alias(
+    es_client: Any, namespace: str
+) -> None:
+    settings = IndexerSettings(namespace=namespace)
+    alias = settings.index_alias
+    ensure_ready(es_client, settings)
+    ensure_ready(es_client, settings)  # a second instance starting finds it there
+
+    this_month = index_name(alias, datetime.now(UTC))
+    assert report_indices(es_client, alias) == {this_month: (MAPPING_VERSION, True)}
+    health = es_client.cluster.health(index=this_month)
+    assert health["status"] in ("green", "yellow") and health["active_primary_shards"] >= 1
+    empty = es_client.search(index=alias, size=0)
+    assert empty["hits"]["total"]["value"] == 0
