@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from elasticsearch import Elasticsearch
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.search.api import router as search_router
 from services.search.service import SearchService
@@ -41,6 +43,41 @@ async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=400, content={"detail": _readable(exc.errors())})
 
 
+def invalid_utf8_parameter(query_string: bytes) -> str | None:
+    """The name of the first query parameter whose name or value is not UTF-8 once
+    percent-decoded, or None. (Starlette would replace the bad bytes by U+FFFD, and a query
+    made of them would silently match everything.)"""
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        for part in (name, value):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                return unquote_to_bytes(name).decode("utf-8", "replace")
+    return None
+
+
+class RefuseInvalidUtf8:
+    """ASGI middleware: a query string that is not UTF-8 gets a 400 that says so."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            bad = invalid_utf8_parameter(scope.get("query_string", b""))
+            if bad is not None:
+                detail = (
+                    f"query parameter {bad!r} is not valid UTF-8 once percent-decoded: "
+                    "percent-encode the UTF-8 bytes of the text (Л is %D0%9B)"
+                )
+                await JSONResponse(status_code=400, content={"detail": detail})(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     settings: SearchSettings | None = None,
     es: Elasticsearch | None = None,
@@ -57,6 +94,7 @@ def create_app(
     app.state.es = es
     app.state.search_service = SearchService(es, settings.index_alias)
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_middleware(RefuseInvalidUtf8)
     app.include_router(search_router)
     for router in routers:
         app.include_router(router)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ _TOKEN = re.compile(
 )
 _WORDS_OP = {"AND": "AND", "OR": "OR", "NOT": "NOT", "&&": "AND", "+": "AND", "||": "OR", "|": "OR"}
 _SQS_SPECIAL = re.compile(r'([+|\-"*()~\\&<>=!{}\[\]^:/?])')
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,12 @@ def tokenize(query: str) -> list[Token]:
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(
             f"the query is too long ({len(query)} characters, at most {MAX_QUERY_CHARS})"
+        )
+    control = _CONTROL.search(query)
+    if control:
+        raise QueryError(
+            f"the query contains a control character (U+{ord(control.group()):04X}) at position "
+            f"{control.start()}: remove it"
         )
     tokens: list[Token] = []
     pos = 0
@@ -228,16 +236,21 @@ def parse_time(value: str, now: datetime, name: str = "since") -> datetime:
     """'7d', '24h', '30m', '2w', '1y' before now, or an ISO date / date-time (UTC if no zone)."""
     text = value.strip()
     m = _RELATIVE.match(text)
-    if m:
-        return now - timedelta(seconds=int(m[1]) * _UNITS[m[2].lower()])
     try:
+        if m:
+            return now - timedelta(seconds=int(m[1]) * _UNITS[m[2].lower()])
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:
+        raise QueryError(
+            f"{name}={value!r} is outside the calendar (years 1 to 9999): use a shorter duration "
+            "or a date"
+        ) from None
     except ValueError:
         raise QueryError(
             f"{name}={value!r} is not a time: use a duration like 7d, 24h, 30m, 2w "
             "or a date like 2026-11-01 or 2026-11-01T08:00:00Z"
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _enum_values(values: Sequence[str], allowed: Sequence[str], name: str) -> list[str]:
@@ -386,6 +399,28 @@ def _mode(params: SearchParams) -> str:
     return f"{params.sort}{'-collapse' if params.collapse else ''}"
 
 
+_LONG = 2**63
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _valid_search_after(after: Any, sort: str) -> bool:
+    """A cursor carries the sort values of a hit: [_score,] date (epoch ms), report_id. Other
+    values were not made by next_cursor, and Elasticsearch would refuse them in its own words."""
+    if not isinstance(after, list) or len(after) != len(sort_clause(sort)):
+        return False
+    *scores, date, report_id = after
+    return (
+        all(_is_number(score) for score in scores)
+        and isinstance(date, int)
+        and not isinstance(date, bool)
+        and -_LONG <= date < _LONG
+        and isinstance(report_id, str)
+    )
+
+
 def sort_clause(sort: str) -> list[dict[str, Any]]:
     by_time: list[dict[str, Any]] = [{"date": {"order": "desc"}}, {"report_id": {"order": "asc"}}]
     if sort == "time":
@@ -456,7 +491,7 @@ def build_search(params: SearchParams, now: datetime) -> dict[str, Any]:
             body["from"] = offset
         else:
             after = state.get("a")
-            if not isinstance(after, list) or len(after) != len(body["sort"]):
+            if not _valid_search_after(after, params.sort):
                 raise QueryError("cursor is not valid for this search")
             body["search_after"] = after
     if params.collapse:

@@ -72,6 +72,8 @@ def test_only_safe_simple_query_string_is_built() -> None:
         ("x" * 1001, "too long"),
         ('""', "empty phrase"),
         ("p*", "at least 2 letters"),
+        ("Lachin\x00corridor", "control character \\(U\\+0000\\) at position 6"),
+        ("\x1b[31mLachin", "control character"),
     ],
 )
 def test_bad_query_syntax_is_explained(query: str, message: str) -> None:
@@ -123,6 +125,8 @@ def test_filters_become_term_filters() -> None:
         (SearchParams(sort="popularity"), "sort="),
         (SearchParams(facets=True, interval="fortnight"), "interval="),
         (SearchParams(cursor="garbage!"), "cursor"),
+        (SearchParams(since="99999y"), "outside the calendar"),
+        (SearchParams(until="0001-01-01T00:00:00+05:00"), "outside the calendar"),
     ],
 )
 def test_bad_parameters_are_explained(params: SearchParams, message: str) -> None:
@@ -177,4 +181,38 @@ def test_similar_excludes_the_same_story() -> None:
     assert body["query"]["bool"]["must_not"] == [{"term": {"story_id": "s1"}}]
     assert body["query"]["bool"]["must"][0]["more_like_this"]["like"] == [
         {"_index": "idx", "_id": "r1"}
+    ]
+
+
+def test_tabs_and_newlines_are_ordinary_spaces_in_a_query() -> None:
+    assert parse_user_query("Lachin\tcorridor\n") == parse_user_query("Lachin corridor")
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        ("relevance", ["x", "y", "z"]),  # a score and a date must be numbers
+        ("relevance", [{"script": "1"}, 1, "a"]),
+        ("relevance", [float("inf"), 1, "a"]),
+        ("time", [True, "a"]),
+        ("time", [1.5, "a"]),  # a date sort value is epoch milliseconds
+        ("time", [10**30, "a"]),  # beyond a long
+        ("time", [1, 2]),
+        ("time", [1, "a", "extra"]),
+    ],
+)
+def test_forged_cursor_values_are_refused_before_elasticsearch_sees_them(
+    sort: str, values: list[object]
+) -> None:
+    cursor = encode_cursor({"m": sort, "a": values})
+    with pytest.raises(QueryError, match="cursor is not valid"):
+        build_search(SearchParams(sort=sort, cursor=cursor), NOW)
+
+
+def test_cursor_values_as_elasticsearch_returns_them_are_accepted() -> None:
+    relevance = encode_cursor({"m": "relevance", "a": [1.0, -(2**63), "r-1"]})
+    assert build_search(SearchParams(cursor=relevance), NOW)["search_after"] == [
+        1.0,
+        -(2**63),
+        "r-1",
     ]
