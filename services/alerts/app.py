@@ -6,6 +6,11 @@ are stable so a replay can be recognised downstream):
   (one multi-search), turns matches into alerts with the durable per-story state, produces them
   to `alert` (acknowledged), saves the state, then commits;
 - the dispatcher reads `alert` and POSTs the webhook ones (retries, dead letter), then commits.
+  A crash between a POST and the commit, or a matcher that produced an alert again before it
+  could save its state, replays alerts: the dispatcher skips those whose delivery it already
+  logged as sent (the log line's id is the alert id). Only a crash between a receiver's 2xx
+  and that log write can still resend, with the same `X-Cwatch-Alert-Id` for receivers to
+  drop.
 SSE streams are served by the API process, which follows the alert topic itself.
 """
 
@@ -32,7 +37,7 @@ from services.alerts.delivery import WebhookSender
 from services.alerts.matcher import QueryCache, es_msearch, match
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
-from services.alerts.store import AlertStore
+from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
 from services.common.kafka import headers, make_consumer, make_producer
 from services.ingestor.netguard import NetPolicy
@@ -61,6 +66,24 @@ def wait_for_partitions(
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _webhook(sub: Subscription | None) -> bool:
+    return sub is not None and sub.channel.kind == ChannelKind.WEBHOOK
+
+
+def pending_webhooks(
+    alerts: Sequence[Alert], subs: dict[str, Subscription], delivered: set[str]
+) -> list[tuple[Subscription, Alert]]:
+    """(subscription, alert) to POST: webhook subscriptions only, each alert id once (the
+    first record of it), none in `delivered`."""
+    todo: dict[str, tuple[Subscription, Alert]] = {}
+    for alert in alerts:
+        sub = subs.get(alert.subscription_id)
+        if sub is None or sub.channel.kind != ChannelKind.WEBHOOK or alert.alert_id in delivered:
+            continue
+        todo.setdefault(alert.alert_id, (sub, alert))
+    return list(todo.values())
 
 
 class SubscriptionCache:
@@ -169,8 +192,12 @@ class AlertsService:
         status: int | None,
         error: str | None,
     ) -> None:
+        # A delivered webhook's line is also the mark that keeps a replay from sending it again.
+        line_id = sent_line_id(alert_id) if (channel, outcome) == ("webhook", "sent") else None
         try:
-            self.store.log_delivery(sub_id, alert_id, channel, outcome, attempt, status, error)
+            self.store.log_delivery(
+                sub_id, alert_id, channel, outcome, attempt, status, error, line_id=line_id
+            )
         except Exception:  # the log is for people; a lost line must not stop delivery
             log.exception("delivery log write failed")
 
@@ -269,21 +296,52 @@ class AlertsService:
 
     # ---- webhook dispatch ---------------------------------------------------------------------
 
+    def webhook_batch(self, records: Sequence[Any]) -> list[tuple[Subscription, Alert]]:
+        """The webhook deliveries a polled batch still needs: each alert once, none already
+        delivered. A record that is not an alert is dead-lettered."""
+        alerts: list[Alert] = []
+        for record in records:
+            try:
+                alerts.append(Alert.model_validate_json(record.value or b""))
+            except ValidationError as exc:
+                metrics.DEAD_LETTERS.labels(stage="delivery").inc()
+                self.dlq.send(
+                    DeadLetter.of(
+                        Stage.DELIVERY,
+                        f"invalid alert: {exc}",
+                        record.value,
+                        error_type="invalid_alert",
+                        original_topic=record.topic,
+                        original_partition=record.partition,
+                        original_offset=record.offset,
+                        original_key=(record.key or b"").decode("utf-8", "replace") or None,
+                    )
+                )
+        subs = self.cache.get()
+        webhook_ids = [a.alert_id for a in alerts if _webhook(subs.get(a.subscription_id))]
+        try:
+            delivered = self.store.delivered(list(dict.fromkeys(webhook_ids)))
+        except Exception:  # at-least-once: better a repeat (same alert id) than a lost alert
+            log.exception("cannot read which alerts were delivered; sending them all")
+            delivered = set()
+        todo = pending_webhooks(alerts, subs, delivered)
+        skipped = len(webhook_ids) - len(todo)
+        if skipped:
+            metrics.DELIVERIES.labels(channel="webhook", outcome="repeat_skipped").inc(skipped)
+            log.info(
+                "repeated or already delivered alerts not sent again", extra={"skipped": skipped}
+            )
+        return todo
+
     def _dispatch_loop(self, consumer: KafkaConsumer) -> None:
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
                 polled = consumer.poll(timeout_ms=500)
-                jobs = []
-                for records in polled.values():
-                    for record in records:
-                        try:
-                            alert = Alert.model_validate_json(record.value or b"")
-                        except ValidationError:
-                            continue  # the matcher only writes valid alerts; foreign junk is skipped
-                        sub = self.cache.get().get(alert.subscription_id)
-                        if sub is None or sub.channel.kind != ChannelKind.WEBHOOK:
-                            continue
-                        jobs.append(pool.submit(self.webhooks.deliver, sub, alert))
+                records = [record for batch in polled.values() for record in batch]
+                jobs = [
+                    pool.submit(self.webhooks.deliver, sub, alert)
+                    for sub, alert in self.webhook_batch(records)
+                ]
                 for job in jobs:
                     job.result()
                 if polled:

@@ -51,6 +51,12 @@ DELIVERY_MAPPING: dict[str, Any] = {
 MAX_LIST = 10_000
 
 
+def sent_line_id(alert_id: str) -> str:
+    """The delivery log line of a webhook alert that was delivered has this id: it doubles as
+    the durable "already delivered" mark the dispatcher reads back (real-time, by id)."""
+    return f"sent-{alert_id}"
+
+
 class AlertStore:
     def __init__(self, es: Elasticsearch, prefix: str) -> None:
         self.es = es
@@ -193,10 +199,12 @@ class AlertStore:
         attempt: int = 1,
         status: int | None = None,
         error: str | None = None,
+        line_id: str | None = None,
     ) -> None:
         self.ensure()
         self.es.index(
             index=self.deliveries_index,
+            id=line_id,
             document={
                 "subscription_id": sub_id,
                 "alert_id": alert_id,
@@ -208,6 +216,20 @@ class AlertStore:
                 "at": datetime.now(UTC).isoformat(),
             },
         )
+
+    def delivered(self, alert_ids: list[str]) -> set[str]:
+        """The alerts among `alert_ids` whose webhook delivery was logged as sent."""
+        if not alert_ids:
+            return set()
+        self.ensure()
+        found: set[str] = set()
+        for start in range(0, len(alert_ids), 1000):
+            chunk = alert_ids[start : start + 1000]
+            resp = self.es.mget(
+                index=self.deliveries_index, ids=[sent_line_id(a) for a in chunk], source=False
+            )
+            found.update(a for a, doc in zip(chunk, resp["docs"], strict=True) if doc.get("found"))
+        return found
 
     def log_deliveries(self, items: list[tuple[str, str]], channel: str, outcome: str) -> None:
         """Many (subscription_id, alert_id) lines in one request."""

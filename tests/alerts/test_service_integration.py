@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +13,7 @@ from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 from schemas.report import EntityType
 from services.alerts.app import AlertsService
-from services.alerts.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from services.alerts.delivery import ALERT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from services.alerts.models import Channel, Filters, Mode, Subscription
 from services.alerts.settings import AlertsSettings
 from tests.alerts.conftest import indexed_event, produce, read_topic
@@ -143,6 +145,48 @@ def test_invalid_indexed_event_is_dead_lettered_and_the_service_goes_on(
     alerts = read_topic(kafka_bootstrap, topics.alert, expect=1, timeout_s=30)
     assert Alert.model_validate_json(alerts[0].value).report_ids == ["rep-00005"]
     wait_for(lambda: running.store.deliveries(sub.id), what="kafka delivery log line")
+
+
+def test_a_replayed_alert_is_posted_once_and_junk_on_the_alert_topic_is_dead_lettered(
+    running: AlertsService, topics, receiver, kafka_bootstrap
+) -> None:  # type: ignore[no-untyped-def]
+    hook = receiver()
+    sub = running.store.put(_webhook_sub(hook.url))
+    wait_for(lambda: sub.id in running.cache.get(), what="the dispatcher to know the subscription")
+
+    def alert(alert_id: str, count: int = 1) -> bytes:
+        return (
+            Alert(
+                alert_id=alert_id,
+                subscription_id=sub.id,
+                report_ids=["rep-00001"],
+                story_id="story-brussels",
+                count=count,
+                matched_at=datetime.now(UTC),
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    key = sub.id.encode()  # as the matcher keys them: one partition, in order
+    junk = [b"not json", b"\xff\xfe", b"[]", b'{"schema_version": 1}']
+    produce(kafka_bootstrap, topics.alert, [*junk, alert("a1"), alert("a1", 2)], key=key)
+    wait_for(hook.ok, timeout_s=30, what="the first delivery")
+    # Replayed after it was delivered (a crash before the commit); then a sentinel behind it.
+    produce(kafka_bootstrap, topics.alert, [alert("a1", 3), alert("a2")], key=key)
+    delivered = wait_for(
+        lambda: hook.ok() if len(hook.ok()) >= 2 else None, timeout_s=30, what="the sentinel"
+    )
+    assert [h[ALERT_ID_HEADER] for h, _, _ in delivered] == ["a1", "a2"]
+    assert json.loads(delivered[0][1])["alert"]["count"] == 1
+    letters = [
+        DeadLetter.model_validate_json(r.value)
+        for r in read_topic(kafka_bootstrap, topics.deadletter, expect=len(junk))
+    ]
+    assert sorted(letter.payload() for letter in letters) == sorted(junk)
+    assert {(letter.stage, letter.error_type) for letter in letters} == {
+        ("delivery", "invalid_alert")
+    }
 
 
 def test_subscriptions_survive_a_restart(alerts_settings: AlertsSettings, es_client) -> None:  # type: ignore[no-untyped-def]

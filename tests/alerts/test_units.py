@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from schemas.alert import Alert
+from services.alerts.app import pending_webhooks
 from services.alerts.dedup import StoryState, decide, due_digests, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
 from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
@@ -121,6 +123,41 @@ def test_every_mode_alerts_each_report_with_a_stable_id() -> None:
     d2 = decide([_match("s1", "r1", "st")], {"s1": sub}, {}, NOW)
     assert [a.report_ids for a, _ in d1.alerts] == [["r1"], ["r2"]]
     assert d1.alerts[0][0].alert_id == d2.alerts[0][0].alert_id
+
+
+def test_a_per_story_alert_replayed_by_the_matcher_keeps_its_id() -> None:
+    """Killed after producing, before saving its state, the matcher decides again: same id."""
+    sub = Subscription(id="s1", mode=Mode.PER_STORY)
+    before = decide([_match("s1", "r1", "st"), _match("s1", "r2", "st")], {"s1": sub}, {}, NOW)
+    replay = decide([_match("s1", "r2", "st")], {"s1": sub}, {}, NOW + timedelta(minutes=1))
+    assert before.alerts[0][0].alert_id == replay.alerts[0][0].alert_id
+
+
+def test_each_webhook_alert_is_posted_once_and_never_after_it_was_delivered() -> None:
+    hook = Subscription(id="s1", channel=Channel(kind="webhook", url="https://example.org/h"))
+    kafka = Subscription(id="s2", channel=Channel(kind="kafka"))
+    subs = {"s1": hook, "s2": kafka}
+
+    def alert(alert_id: str, sub_id: str = "s1", count: int = 1) -> Alert:
+        return Alert(
+            alert_id=alert_id,
+            subscription_id=sub_id,
+            report_ids=["r1"],
+            story_id="st",
+            count=count,
+            matched_at=NOW,
+        )
+
+    batch = [
+        alert("a1"),
+        alert("a1", count=2),  # produced again by a matcher replay: the first one is sent
+        alert("a2"),  # delivered before a crash, replayed because the batch was not committed
+        alert("a3", "s2"),  # not a webhook
+        alert("a4", "gone"),  # deleted subscription
+        alert("a5"),
+    ]
+    todo = pending_webhooks(batch, subs, delivered={"a2"})
+    assert [(s.id, a.alert_id, a.count) for s, a in todo] == [("s1", "a1", 1), ("s1", "a5", 1)]
 
 
 def test_paused_or_deleted_subscription_gets_no_alert() -> None:
