@@ -70,7 +70,13 @@ def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
             )
         body = await _read_limited(request, max_body_bytes)
         if body is None:
-            return _error(413, f"body larger than {max_body_bytes} bytes")
+            return _error(
+                413,
+                f"request body larger than the push limit of {max_body_bytes} bytes "
+                "(CWATCH_PUSH_MAX_BODY_BYTES): send fewer articles per request, or a big page "
+                "as a file with `cwatch ingest`, which cuts it to fit and flags it",
+                limit_bytes=max_body_bytes,
+            )
         try:
             if mime == "application/json":
                 records = _records(body)

@@ -142,6 +142,9 @@ def test_html_without_url_is_400(api: TestClient) -> None:
 def test_body_over_the_limit_is_413(api: TestClient) -> None:
     response = api.post("/v1/articles", json={"title": "x", "text": "y" * 100_000})
     assert response.status_code == 413
+    body = response.json()
+    assert "push limit" in body["error"] and "cwatch ingest" in body["error"]
+    assert body["limit_bytes"] > 0
 
 
 def test_other_content_types_are_415(api: TestClient) -> None:
