@@ -350,12 +350,17 @@ class AlertsService:
     def run(self) -> None:
         self.store.ensure()
         s = self.settings
+        session = {
+            "session_timeout_ms": s.alerts_session_timeout_ms,
+            "heartbeat_interval_ms": max(1000, s.alerts_session_timeout_ms // 4),
+        }
         matcher_consumer = make_consumer(
             s.kafka_bootstrap_servers,
             s.alerts_group_id,
             [self.topics.indexed],
             client_id="cwatch-alerts",
             max_poll_records=s.alerts_batch_max,
+            **session,
         )
         dispatch_consumer = make_consumer(
             s.kafka_bootstrap_servers,
@@ -363,6 +368,7 @@ class AlertsService:
             [self.topics.alert],
             client_id="cwatch-alerts-webhooks",
             max_poll_records=100,
+            **session,
         )
         wait_for_partitions(matcher_consumer, [self.topics.indexed])
         wait_for_partitions(dispatch_consumer, [self.topics.alert])

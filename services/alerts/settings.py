@@ -37,6 +37,11 @@ class AlertsSettings(CommonSettings):
         default=False, description="Allow webhooks to private / link-local networks"
     )
     alerts_es_timeout_s: float = Field(default=10.0, gt=0)
+    alerts_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="A crashed instance's partitions (indexed and alert) move on after this long",
+    )
 
     def index_prefix(self) -> str:
         """Indices of this service: `<namespace>-cwatch-...` so test namespaces are dropped whole."""
