@@ -23,6 +23,7 @@ from pytest_socket import disable_socket, enable_socket
 from schemas.topics import TopicNames
 from services.common.kafka import delete_topics, ensure_topics
 from services.common.settings import CommonSettings
+from tests.support import drop_namespace_indices
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -173,18 +174,6 @@ def namespace(request: pytest.FixtureRequest) -> Iterator[str]:
     yield ns
     if needs_services(request.node) and "es_client" in request.fixturenames:
         drop_namespace_indices(request.getfixturevalue("es_client"), ns)
-
-
-def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-def]
-    """Delete by concrete names: a cluster may refuse wildcard deletes (destructive_requires_name)."""
-    quiet = client.options(ignore_status=404)
-    names = list(quiet.indices.get(index=f"{ns}-*", expand_wildcards="all", allow_no_indices=True))
-    names = [n for n in names if n.startswith(f"{ns}-")]
-    for start in range(0, len(names), 50):
-        quiet.indices.delete(index=",".join(names[start : start + 50]))
-    templates = quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", [])
-    for template in templates:
-        quiet.indices.delete_index_template(name=template["name"])
 
 
 @pytest.fixture

@@ -1,13 +1,21 @@
-"""Helpers for tests: `from tests.support import wait_for, consume_all`."""
+"""Helpers for tests: `from tests.support import wait_for, consume_all, run_deployment`."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+
+from schemas.topics import TopicNames, index_alias
+from services.ops.supervisor import Stack, wait_until
 
 T = TypeVar("T")
 
@@ -57,3 +65,107 @@ def consume_all(
     finally:
         consumer.close()
     return records
+
+
+def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-def]
+    """Delete by concrete names: a cluster may refuse wildcard deletes (destructive_requires_name)."""
+    quiet = client.options(ignore_status=404)
+    names = list(quiet.indices.get(index=f"{ns}-*", expand_wildcards="all", allow_no_indices=True))
+    names = [n for n in names if n.startswith(f"{ns}-")]
+    for start in range(0, len(names), 50):
+        quiet.indices.delete(index=",".join(names[start : start + 50]))
+    templates = quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", [])
+    for template in templates:
+        quiet.indices.delete_index_template(name=template["name"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Deployment:
+    """Every service of one namespace as a real process (`cwatch <service> run`)."""
+
+    def __init__(
+        self, stack: Stack, namespace: str, topics: TopicNames, api_url: str, env: dict[str, str]
+    ):
+        self.stack = stack
+        self.namespace = namespace
+        self.topics = topics
+        self.api_url = api_url
+        self.push_url = f"http://127.0.0.1:{env['CWATCH_PUSH_PORT']}"
+        self.env = env
+        self.alias = index_alias(namespace)
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=30)
+
+    def push(self) -> httpx.Client:
+        """The ingestor daemon's HTTP face (POST /v1/articles, /healthz)."""
+        return httpx.Client(base_url=self.push_url, timeout=60)
+
+    def ready(self, name: str, timeout_s: float = 90) -> None:
+        """Wait until a started service answers: the API and the ingestor on /healthz."""
+        urls = {"api": f"{self.api_url}/healthz", "ingestor": f"{self.push_url}/healthz"}
+        if name not in urls:
+            return
+
+        def answers() -> bool:
+            self.stack.check_alive()
+            try:
+                return httpx.get(urls[name], timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_until(answers, timeout_s), f"{name} did not become ready"
+
+
+@contextmanager
+def run_deployment(
+    kafka_bootstrap: str,
+    es_url: str,
+    namespace: str,
+    topics: TopicNames,
+    work_dir: Path,
+    services: Sequence[str] = ("indexer", "extractor", "api"),
+    env: Mapping[str, str] | None = None,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[Deployment]:
+    """Start `services` for `namespace` and wait until they answer; stop them (and print their
+    log tails) on the way out. `env` adds to every service's environment, `service_env` to one
+    service's. The ingestor daemon polls no source (an empty sources file)."""
+    api_port, push_port = free_port(), free_port()
+    sources = work_dir / "sources.yaml"
+    sources.parent.mkdir(parents=True, exist_ok=True)
+    sources.write_text("sources: []\n")
+    full_env = {
+        **os.environ.copy(),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ELASTICSEARCH_URL": es_url,
+        "CWATCH_NAMESPACE": namespace,
+        "CWATCH_API_PORT": str(api_port),
+        "CWATCH_PUSH_PORT": str(push_port),
+        "CWATCH_DATA_DIR": str(work_dir / "extractor"),
+        "CWATCH_STATE_PATH": str(work_dir / "ingestor-state.sqlite"),
+        "CWATCH_SOURCES_FILE": str(sources),
+        # Consumer groups are not namespaced by themselves; two deployments must not share one.
+        "CWATCH_INDEXER_GROUP_ID": f"{namespace}-indexer",
+        "CWATCH_ALERTS_GROUP_ID": f"{namespace}-alerts",
+        "CWATCH_LOG_JSON": "true",
+        **(env or {}),
+    }
+    stack = Stack(work_dir / "logs", full_env, services=list(services))
+    for name, extra in (service_env or {}).items():
+        stack[name].env.update(extra)
+    try:
+        stack.start()
+        deployment = Deployment(stack, namespace, topics, f"http://127.0.0.1:{api_port}", full_env)
+        for name in services:
+            deployment.ready(name)
+        yield deployment
+    finally:
+        stack.stop()
+        for service in stack.services.values():
+            print(f"--- {service.name} log tail ---\n{service.log_tail(15)}")

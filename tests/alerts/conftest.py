@@ -90,10 +90,17 @@ def produce(bootstrap: str, topic: str, values: Sequence[bytes], key: bytes | No
 
 
 class Receiver:
-    """A webhook endpoint on loopback; answers with `statuses` in turn (then 200)."""
+    """A webhook endpoint on loopback; answers with `statuses` in turn (then 200).
 
-    def __init__(self, statuses: Sequence[int] = ()) -> None:
+    With `hold_after=n`, the requests after the first n are held unanswered until `release()`
+    (a sender killed meanwhile never learns their fate); they are then answered 503."""
+
+    def __init__(self, statuses: Sequence[int] = (), hold_after: int | None = None) -> None:
         self.statuses = list(statuses)
+        self.hold_after = hold_after
+        self.answered = 0
+        self.held = 0
+        self.released = threading.Event()
         self.requests: list[tuple[dict[str, str], bytes, int]] = []
         self.lock = threading.Lock()
         receiver = self
@@ -102,11 +109,24 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver.lock:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    hold = (
+                        receiver.hold_after is not None and receiver.answered >= receiver.hold_after
+                    )
+                    if hold:
+                        receiver.held += 1
+                    else:
+                        receiver.answered += 1
+                if hold:
+                    receiver.released.wait()
+                with receiver.lock:
+                    status = 503 if hold else receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.requests.append((dict(self.headers.items()), body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender is gone
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -120,7 +140,14 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r[2] == 200]
 
+    def release(self) -> None:
+        """Answer the held requests (503) and every later one normally."""
+        with self.lock:
+            self.hold_after = None
+        self.released.set()
+
     def close(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -129,8 +156,8 @@ class Receiver:
 def receiver() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
-    def make(statuses: Sequence[int] = ()) -> Receiver:
-        made.append(Receiver(statuses))
+    def make(statuses: Sequence[int] = (), hold_after: int | None = None) -> Receiver:
+        made.append(Receiver(statuses, hold_after))
         return made[-1]
 
     yield make
