@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from pytest_socket import disable_socket, enable_socket
 from schemas.topics import TopicNames
 from services.common.kafka import delete_topics, ensure_topics
 from services.common.settings import CommonSettings
-from tests.support import drop_namespace_indices
+from tests.support import Receiver, drop_namespace_indices
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -193,3 +193,17 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"{data} is not there (tests may read ../shared when it exists)")
     return data
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    """Webhook endpoints on loopback: `receiver()`, `receiver([500, 503])`, `receiver(hold_after=6)`."""
+    made: list[Receiver] = []
+
+    def make(statuses: Sequence[int] = (), hold_after: int | None = None) -> Receiver:
+        made.append(Receiver(statuses, hold_after))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

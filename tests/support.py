@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -169,3 +171,66 @@ def run_deployment(
         stack.stop()
         for service in stack.services.values():
             print(f"--- {service.name} log tail ---\n{service.log_tail(15)}")
+
+
+class Receiver:
+    """A webhook endpoint on loopback; answers with `statuses` in turn (then 200).
+
+    With `hold_after=n`, the requests after the first n are held unanswered until `release()`
+    (a sender killed meanwhile never learns their fate); they are then answered 503."""
+
+    def __init__(self, statuses: Sequence[int] = (), hold_after: int | None = None) -> None:
+        self.statuses = list(statuses)
+        self.hold_after = hold_after
+        self.answered = 0
+        self.held = 0
+        self.released = threading.Event()
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    hold = (
+                        receiver.hold_after is not None and receiver.answered >= receiver.hold_after
+                    )
+                    if hold:
+                        receiver.held += 1
+                    else:
+                        receiver.answered += 1
+                if hold:
+                    receiver.released.wait()
+                with receiver.lock:
+                    status = 503 if hold else receiver.statuses.pop(0) if receiver.statuses else 200
+                    receiver.requests.append((dict(self.headers.items()), body, status))
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender is gone
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def ok(self) -> list[tuple[dict[str, str], bytes, int]]:
+        with self.lock:
+            return [r for r in self.requests if r[2] == 200]
+
+    def release(self) -> None:
+        """Answer the held requests (503) and every later one normally."""
+        with self.lock:
+            self.hold_after = None
+        self.released.set()
+
+    def close(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()

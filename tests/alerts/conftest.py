@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -87,82 +86,6 @@ def produce(bootstrap: str, topic: str, values: Sequence[bytes], key: bytes | No
         producer.flush(30)
     finally:
         producer.close()
-
-
-class Receiver:
-    """A webhook endpoint on loopback; answers with `statuses` in turn (then 200).
-
-    With `hold_after=n`, the requests after the first n are held unanswered until `release()`
-    (a sender killed meanwhile never learns their fate); they are then answered 503."""
-
-    def __init__(self, statuses: Sequence[int] = (), hold_after: int | None = None) -> None:
-        self.statuses = list(statuses)
-        self.hold_after = hold_after
-        self.answered = 0
-        self.held = 0
-        self.released = threading.Event()
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver.lock:
-                    hold = (
-                        receiver.hold_after is not None and receiver.answered >= receiver.hold_after
-                    )
-                    if hold:
-                        receiver.held += 1
-                    else:
-                        receiver.answered += 1
-                if hold:
-                    receiver.released.wait()
-                with receiver.lock:
-                    status = 503 if hold else receiver.statuses.pop(0) if receiver.statuses else 200
-                    receiver.requests.append((dict(self.headers.items()), body, status))
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:  # the sender is gone
-                    pass
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def ok(self) -> list[tuple[dict[str, str], bytes, int]]:
-        with self.lock:
-            return [r for r in self.requests if r[2] == 200]
-
-    def release(self) -> None:
-        """Answer the held requests (503) and every later one normally."""
-        with self.lock:
-            self.hold_after = None
-        self.released.set()
-
-    def close(self) -> None:
-        self.release()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., Receiver]]:
-    made: list[Receiver] = []
-
-    def make(statuses: Sequence[int] = (), hold_after: int | None = None) -> Receiver:
-        made.append(Receiver(statuses, hold_after))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def free_port() -> int:
