@@ -69,6 +69,36 @@ def consume_all(
     return records
 
 
+def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
+    """Every record of `topic` up to its end offsets when called (no group): a read that cannot
+    stop early on a slow fetch, for counting."""
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    try:
+        parts = sorted(consumer.partitions_for_topic(topic) or set())
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                pytest.fail(f"could not read {topic} to its end in {timeout_s}s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return [r for r in records if r.offset < ends[TopicPartition(r.topic, r.partition)]]
+    finally:
+        consumer.close()
+
+
 def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-def]
     """Delete by concrete names: a cluster may refuse wildcard deletes (destructive_requires_name)."""
     quiet = client.options(ignore_status=404)
