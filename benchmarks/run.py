@@ -85,6 +85,37 @@ def ratios(figures: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def _number(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+
+
+def markdown_table(figures: dict[str, float], title: str) -> str:
+    """The README's benchmark table: each figure with its baseline, ratio and target."""
+    targets = {key: (target, kind) for key, target, kind in TARGETS}
+    rows = [
+        f"{title}\n",
+        "| figure | ours | baseline (same run) | ours / baseline | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, value in sorted(figures.items()):
+        if key.startswith(("baseline_", "ratio_", "bench_")):
+            continue
+        base = figures.get(f"baseline_{key}")
+        ratio = figures.get(f"ratio_{key}")
+        target = ""
+        if key in targets:
+            goal, kind = targets[key]
+            ok = value >= goal if kind == "min" else value <= goal
+            target = f"{'>=' if kind == 'min' else '<='} {goal:g} {'ok' if ok else '**missed**'}"
+        rows.append(
+            f"| `{key}` | {_number(value)} | {'' if base is None else _number(base)} | "
+            f"{'' if ratio is None else f'{ratio:.2f}x'} | {target} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def chart(figures: dict[str, float], path: Path) -> None:
     try:
         import matplotlib
@@ -134,12 +165,17 @@ def main() -> int:
     figures["bench_cpu_count"] = float(len(__import__("os").sched_getaffinity(0)))
     out.write_text(json.dumps(dict(sorted(figures.items())), indent=2) + "\n")
     chart(figures, out.with_suffix(".png"))
+    title = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {figures['bench_cpu_count']:.0f} cores "
+        f"({'quick' if args.quick else 'full'} run), Kafka and Elasticsearch on the same cores."
+    )
+    out.with_suffix(".md").write_text(markdown_table(figures, title))
     print(f"\n# caucasus-watch benchmark ({platform.node()}, {'quick' if args.quick else 'full'})")
     for key, value in sorted(figures.items()):
         print(f"{key:36} {value:14.3f}")
     print("\n# against the targets")
     print("\n".join(verdicts(figures)) or "(no targeted figures)")
-    print(f"\nwrote {out} and {out.with_suffix('.png')}")
+    print(f"\nwrote {out}, {out.with_suffix('.png')} and {out.with_suffix('.md')} (README table)")
     return 0
 
 
