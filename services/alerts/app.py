@@ -39,7 +39,7 @@ from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
-from services.common.kafka import headers, make_consumer, make_producer
+from services.common.kafka import commit_offsets, headers, make_consumer, make_producer
 from services.ingestor.netguard import NetPolicy
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ class AlertsService:
 
     def _match_loop(self, consumer: KafkaConsumer) -> None:
         wait_ms = self.settings.alerts_batch_wait_ms
+        owed = False
         while not self.stopping.is_set():
             polled = consumer.poll(timeout_ms=max(wait_ms, 100))
             events: list[IndexedEvent] = []
@@ -288,8 +289,9 @@ class AlertsService:
                         events.append(event)
             if events:
                 self.process(events)
-            if polled:
-                consumer.commit()
+            # A commit the broker could not take is owed and offered again on the next round.
+            if polled or owed:
+                owed = not commit_offsets(consumer)
             if time.monotonic() - self._last_digest_check > DIGEST_CHECK_S:
                 self._last_digest_check = time.monotonic()
                 self.flush_digests()
@@ -334,6 +336,7 @@ class AlertsService:
         return todo
 
     def _dispatch_loop(self, consumer: KafkaConsumer) -> None:
+        owed = False
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
                 polled = consumer.poll(timeout_ms=500)
@@ -344,8 +347,8 @@ class AlertsService:
                 ]
                 for job in jobs:
                     job.result()
-                if polled:
-                    consumer.commit()
+                if polled or owed:
+                    owed = not commit_offsets(consumer)
 
     def run(self) -> None:
         self.store.ensure()

@@ -9,7 +9,8 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas.topics import SCHEMA_VERSION, TopicNames
 
@@ -56,6 +57,33 @@ def make_consumer(
     consumer = KafkaConsumer(**config)
     consumer.subscribe(list(topics))
     return consumer
+
+
+COMMIT_TIMEOUT_MS = 10_000
+
+
+def commit_offsets(
+    consumer: KafkaConsumer, offsets: dict[TopicPartition, int] | None = None
+) -> bool:
+    """Commit `offsets` (next offset to read, per partition) or the consumed positions.
+
+    True when committed or when there is nothing left to commit: after a rebalance the partitions
+    belong to another instance, which re-reads from the last commit. False when the broker could
+    not be reached: the caller keeps what it owes and commits it later; a commit must never kill
+    a consumer whose work is already done, since the work is idempotent and a later commit
+    covers the earlier offsets.
+    """
+    commit: dict[TopicPartition, OffsetAndMetadata] | None = None
+    if offsets is not None:
+        commit = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+    try:
+        consumer.commit(commit, timeout_ms=COMMIT_TIMEOUT_MS)
+    except CommitFailedError as exc:
+        log.warning("commit refused after a rebalance", extra={"error": str(exc)})
+    except KafkaError as exc:
+        log.warning("commit deferred: broker unreachable", extra={"error": repr(exc)})
+        return False
+    return True
 
 
 def headers(source: str = "", **extra: str) -> list[tuple[str, bytes]]:

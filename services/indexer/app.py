@@ -22,15 +22,14 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import CommitFailedError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
 from services.common.dlq import DeadLetterSink
-from services.common.kafka import headers, make_consumer, make_producer
+from services.common.kafka import commit_offsets, headers, make_consumer, make_producer
 from services.indexer import metrics
 from services.indexer.bulk import (
     Action,
@@ -47,6 +46,7 @@ from services.indexer.migrate import ensure_ready
 from services.indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
+COMMIT_RETRY_S = 1.0  # how often offsets owed during a broker outage are offered again
 
 
 @dataclass
@@ -109,6 +109,8 @@ class Indexer:
         self._held_attempts = 0
         self._rng = random.Random()
         self._last_lag = 0.0
+        self._owed: dict[TopicPartition, int] = {}  # acknowledged by ES, not yet committed
+        self._last_commit_try = 0.0
 
     # ---- Kafka side -------------------------------------------------------------------------
 
@@ -153,19 +155,18 @@ class Indexer:
             return None
 
     def _commit(self, batch: Batch) -> None:
-        offsets: dict[TopicPartition, int] = {}
         for src in batch.contexts:
-            offsets[src.tp] = max(offsets.get(src.tp, -1), src.offset)
-        if not offsets:
+            self._owed[src.tp] = max(self._owed.get(src.tp, 0), src.offset + 1)
+        self._commit_owed()
+
+    def _commit_owed(self) -> None:
+        """Commit what Elasticsearch has acknowledged. While the broker is away the offsets are
+        kept and retried; should we die first, the re-read overwrites the same ids."""
+        if not self._owed:
             return
-        try:
-            self.consumer.commit(
-                {tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in offsets.items()}
-            )
-        except CommitFailedError as exc:
-            # The partitions moved to another instance, which re-reads from the last commit; the
-            # re-indexing that causes overwrites the same ids, so nothing is doubled.
-            log.warning("commit failed after rebalance", extra={"error": str(exc)})
+        self._last_commit_try = time.monotonic()
+        if commit_offsets(self.consumer, dict(self._owed)):
+            self._owed.clear()
 
     def _update_lag(self) -> None:
         now = time.monotonic()
@@ -343,6 +344,8 @@ class Indexer:
         # While the sender thread indexes one batch, this thread polls and builds the next:
         # at most two batches in memory, and offsets are still committed in order.
         self._collect(wait=False)
+        if self._owed and time.monotonic() - self._last_commit_try > COMMIT_RETRY_S:
+            self._commit_owed()
         if self._held is not None:
             self._wait_while_held()
             return
@@ -378,6 +381,7 @@ class Indexer:
     def close(self) -> None:
         try:
             self._sender.shutdown(wait=True)
+            self._commit_owed()
             self.consumer.close(autocommit=False)
         finally:
             self.producer.close(timeout=10)

@@ -24,7 +24,7 @@ from services.ops.supervisor import Stack, wait_until
 from tests.fault.conftest import PrivateRuntime
 from tests.support import consume_all
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(600)]
 
 PLACES = ["Lachin", "Stepanakert", "Tavush", "Syunik", "Gazakh", "Shusha", "Goris", "Jermuk"]
 
@@ -98,6 +98,8 @@ def stack_env(
         "CWATCH_DATA_DIR": str(tmp_path / "extractor"),
         "CWATCH_API_PORT": "0",
         "CWATCH_LOG_LEVEL": "INFO",
+        # Groups are not namespaced by themselves: each test's services get their own.
+        "CWATCH_INDEXER_GROUP_ID": f"{private_topics.namespace}-indexer",
     }
 
 
@@ -112,11 +114,41 @@ def pipeline(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
             print(f"--- {service.name} ---\n{service.log_tail(20)}")
 
 
+def progress(bootstrap: str, topics: TopicNames) -> str:
+    """How many records each topic holds, so a failed wait says which stage stopped (raw full and
+    report short: the extractor; report full and the index short: the indexer)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    lines = []
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        try:
+            for topic in (topics.raw, topics.report, topics.deadletter):
+                parts = consumer.partitions_for_topic(topic) or set()
+                ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+                lines.append(f"{topic}: {sum(ends.values())} records")
+        finally:
+            consumer.close()
+    except Exception as exc:  # diagnostics must not hide the real failure
+        lines.append(f"(progress unavailable: {exc!r})")
+    return "\n".join(lines)
+
+
 def assert_exactly_once(
-    es_url: str, alias: str, items: list[RawArticle], timeout_s: float = 240
+    es_url: str,
+    alias: str,
+    items: list[RawArticle],
+    timeout_s: float = 240,
+    runtime: PrivateRuntime | None = None,
+    topics: TopicNames | None = None,
 ) -> None:
     expected = {a.article_id for a in items}
-    wait_until(lambda: count(es_url, alias) >= len(expected), timeout_s)
+    if not wait_until(lambda: count(es_url, alias) >= len(expected), timeout_s):
+        where = progress(runtime.kafka_bootstrap, topics) if runtime and topics else ""
+        pytest.fail(
+            f"only {count(es_url, alias)} of {len(expected)} reports indexed after {timeout_s}s\n"
+            + where
+        )
     time.sleep(2)  # anything doubled after the last expected one would land now
     seen = indexed_article_ids(es_url, alias)
     missing = expected - set(seen)
@@ -136,7 +168,9 @@ def test_sigkill_of_extractor_then_indexer_mid_stream_loses_and_doubles_nothing(
     wait_until(lambda: count(private_runtime.es_url, alias) >= 120, 180)
     pipeline["indexer"].kill()
     pipeline["indexer"].start()
-    assert_exactly_once(private_runtime.es_url, alias, items)
+    assert_exactly_once(
+        private_runtime.es_url, alias, items, runtime=private_runtime, topics=private_topics
+    )
 
 
 def test_kafka_broker_restart_mid_stream_loses_nothing(
@@ -150,7 +184,13 @@ def test_kafka_broker_restart_mid_stream_loses_nothing(
     time.sleep(5)
     private_runtime.up()
     produce(private_runtime.kafka_bootstrap, private_topics.raw, second)
-    assert_exactly_once(private_runtime.es_url, alias, first + second)
+    assert_exactly_once(
+        private_runtime.es_url,
+        alias,
+        first + second,
+        runtime=private_runtime,
+        topics=private_topics,
+    )
     pipeline.check_alive()
 
 
@@ -165,7 +205,13 @@ def test_elasticsearch_down_and_back_loses_nothing(
     produce(private_runtime.kafka_bootstrap, private_topics.raw, during)
     time.sleep(15)
     private_runtime.up()
-    assert_exactly_once(private_runtime.es_url, alias, first + during)
+    assert_exactly_once(
+        private_runtime.es_url,
+        alias,
+        first + during,
+        runtime=private_runtime,
+        topics=private_topics,
+    )
     pipeline.check_alive()
 
 
@@ -226,7 +272,9 @@ def test_two_extractors_and_two_indexers_share_the_load_and_a_rebalance_loses_no
         wait_until(lambda: count(private_runtime.es_url, alias) >= 60, 180)
         stacks[1]["extractor"].kill()  # its partitions move to the other extractor
         stacks[1]["indexer"].kill()
-        assert_exactly_once(private_runtime.es_url, alias, items)
+        assert_exactly_once(
+            private_runtime.es_url, alias, items, runtime=private_runtime, topics=private_topics
+        )
         stacks[0].check_alive()
     finally:
         for stack in stacks:

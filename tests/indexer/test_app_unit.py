@@ -6,9 +6,11 @@ from collections import namedtuple
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
+from kafka.errors import KafkaConnectionError
 from kafka.structs import TopicPartition
 
 from schemas.deadletter import DeadLetter
+from services.indexer import app as indexer_app
 from services.indexer.app import Indexer
 from services.indexer.settings import IndexerSettings
 from tests.indexer.reportgen import make_report
@@ -30,6 +32,7 @@ class FakeConsumer:
         self.commits: list[dict[TopicPartition, int]] = []
         self._paused: set[TopicPartition] = set()
         self.position_at = 0
+        self.commit_failures = 0
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Record]]:
         if TP in self._paused or self.position_at >= len(self.records):
@@ -53,7 +56,10 @@ class FakeConsumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.position_at = offset
 
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+    def commit(self, offsets: dict[TopicPartition, Any], timeout_ms: int | None = None) -> None:
+        if self.commit_failures:
+            self.commit_failures -= 1
+            raise KafkaConnectionError("111 ECONNREFUSED")
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
 
     def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -159,4 +165,19 @@ def test_invalid_messages_are_dead_lettered_and_their_offsets_committed() -> Non
     letters = [DeadLetter.model_validate_json(v) for v in producer.on(SETTINGS.topics.deadletter)]
     assert [d.original_offset for d in letters] == [2, 3]
     assert consumer.commits[-1] == {TP: 4}
+    indexer._sender.shutdown()
+
+
+def test_a_commit_the_broker_cannot_take_is_kept_and_made_later_not_a_crash(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(indexer_app, "COMMIT_RETRY_S", 0.0)
+    es = FakeES()
+    indexer, consumer, producer = _indexer(_records(5), es)
+    consumer.commit_failures = 2  # the broker is away when the batch is acknowledged
+    _drain(indexer, steps=1)
+    assert consumer.commits == [] and indexer._owed == {TP: 5}
+    _drain(indexer, steps=3)
+    assert consumer.commits == [{TP: 5}] and indexer._owed == {}
+    assert len(es.bulks) == 1  # indexed once, however long the commit waited
     indexer._sender.shutdown()
