@@ -39,7 +39,13 @@ from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
-from services.common.kafka import commit_offsets, headers, make_consumer, make_producer
+from services.common.kafka import (
+    commit_offsets,
+    headers,
+    make_consumer,
+    make_producer,
+    poll_records,
+)
 from services.ingestor.netguard import NetPolicy
 
 log = logging.getLogger(__name__)
@@ -280,7 +286,7 @@ class AlertsService:
         wait_ms = self.settings.alerts_batch_wait_ms
         owed = False
         while not self.stopping.is_set():
-            polled = consumer.poll(timeout_ms=max(wait_ms, 100))
+            polled = poll_records(consumer, max(wait_ms, 100))
             events: list[IndexedEvent] = []
             for records in polled.values():
                 for record in records:
@@ -339,7 +345,7 @@ class AlertsService:
         owed = False
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
-                polled = consumer.poll(timeout_ms=500)
+                polled = poll_records(consumer, 500)
                 records = [record for batch in polled.values() for record in batch]
                 jobs = [
                     pool.submit(self.webhooks.deliver, sub, alert)

@@ -86,6 +86,22 @@ def commit_offsets(
     return True
 
 
+BROKER_AWAY_PAUSE_S = 1.0
+
+
+def poll_records(consumer: KafkaConsumer, timeout_ms: int, **kwargs: Any) -> dict[Any, Any]:
+    """`consumer.poll`, except that a broker outage is a pause, not a crash: kafka-python raises
+    connection errors out of poll while it looks for the group coordinator, and the consumer
+    picks up where it was once the broker answers again."""
+    try:
+        polled: dict[Any, Any] = consumer.poll(timeout_ms=timeout_ms, **kwargs)
+        return polled
+    except KafkaError as exc:
+        log.warning("poll failed: broker unreachable", extra={"error": repr(exc)})
+        time.sleep(BROKER_AWAY_PAUSE_S)
+        return {}
+
+
 def headers(source: str = "", **extra: str) -> list[tuple[str, bytes]]:
     pairs = {"schema_version": str(SCHEMA_VERSION), "source": source, **extra}
     return [(k, v.encode("utf-8")) for k, v in pairs.items() if v]

@@ -29,7 +29,13 @@ from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
 from services.common.dlq import DeadLetterSink
-from services.common.kafka import commit_offsets, headers, make_consumer, make_producer
+from services.common.kafka import (
+    commit_offsets,
+    headers,
+    make_consumer,
+    make_producer,
+    poll_records,
+)
 from services.indexer import metrics
 from services.indexer.bulk import (
     Action,
@@ -331,7 +337,7 @@ class Indexer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            stray = self.consumer.poll(timeout_ms=int(min(remaining, 1.0) * 1000) or 1)
+            stray = poll_records(self.consumer, int(min(remaining, 1.0) * 1000) or 1)
             # Partitions assigned by a rebalance meanwhile were not paused yet: put back what they
             # gave, so nothing is skipped.
             for tp, records in stray.items():
@@ -351,8 +357,8 @@ class Indexer:
             return
         if not self.batcher.full():
             room = max(1, self.settings.indexer_batch_max_docs - len(self.batcher))
-            polled = self.consumer.poll(
-                timeout_ms=self.settings.indexer_poll_timeout_ms, max_records=room
+            polled = poll_records(
+                self.consumer, self.settings.indexer_poll_timeout_ms, max_records=room
             )
             for records in polled.values():
                 for record in records:

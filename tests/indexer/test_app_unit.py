@@ -33,8 +33,12 @@ class FakeConsumer:
         self._paused: set[TopicPartition] = set()
         self.position_at = 0
         self.commit_failures = 0
+        self.poll_failures = 0
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Record]]:
+        if self.poll_failures:
+            self.poll_failures -= 1
+            raise KafkaConnectionError("no coordinator: 111 ECONNREFUSED")
         if TP in self._paused or self.position_at >= len(self.records):
             return {}
         batch = self.records[self.position_at : self.position_at + (max_records or 500)]
@@ -180,4 +184,17 @@ def test_a_commit_the_broker_cannot_take_is_kept_and_made_later_not_a_crash(
     _drain(indexer, steps=3)
     assert consumer.commits == [{TP: 5}] and indexer._owed == {}
     assert len(es.bulks) == 1  # indexed once, however long the commit waited
+    indexer._sender.shutdown()
+
+
+def test_a_poll_while_the_broker_is_away_is_a_pause_not_a_crash(monkeypatch: Any) -> None:
+    from services.common import kafka as common_kafka
+
+    monkeypatch.setattr(common_kafka, "BROKER_AWAY_PAUSE_S", 0.0)
+    es = FakeES()
+    indexer, consumer, producer = _indexer(_records(3), es)
+    consumer.poll_failures = 3
+    _drain(indexer, steps=6)
+    assert consumer.commits == [{TP: 3}]
+    assert len(producer.on(SETTINGS.topics.indexed)) == 3
     indexer._sender.shutdown()
