@@ -183,8 +183,11 @@ def _produce(settings: IndexerSettings, reports: Iterator[Report]) -> int:
             value=report.model_dump_json().encode(),
         )
         count += 1
-    producer.flush(timeout=120)
+    # No flush timeout: a timed-out flush drops what is still buffered, and the wait for N
+    # documents would then never end.
+    producer.flush()
     producer.close()
+    print(f"  index: {count:,} reports on the report topic", file=sys.stderr, flush=True)
     return count
 
 
@@ -281,9 +284,16 @@ def run(quick: bool = False, docs: int | None = None) -> dict[str, float]:
         while _count(es, alias) == 0:
             time.sleep(0.05)
         first = time.monotonic()
-        deadline = first + max(120.0, n / 100)  # a stuck run reports what it reached
-        while (seen := _count(es, alias)) < n and time.monotonic() < deadline:
+        # A run that stops progressing for a minute reports what it reached.
+        seen, last_progress, last_print = 0, time.monotonic(), 0.0
+        while seen < n and time.monotonic() - last_progress < 60:
             time.sleep(0.2)
+            now_seen = _count(es, alias)
+            if now_seen > seen:
+                seen, last_progress = now_seen, time.monotonic()
+            if time.monotonic() - last_print > 10:
+                last_print = time.monotonic()
+                print(f"  index: {seen:,} / {n:,} searchable", file=sys.stderr, flush=True)
         took = time.monotonic() - first
         latencies = _latency_phase(settings, seconds=8 if quick else 30, rate=50)
         timings = _search_phase(es, alias, rounds=10 if quick else 40)
