@@ -9,7 +9,6 @@ partition paused, holding only the one batch in flight, and resumes when a retry
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -47,7 +46,7 @@ from services.indexer.bulk import (
     bulk_body,
     index_batch,
 )
-from services.indexer.documents import index_for, to_document
+from services.indexer.documents import document_json, index_for
 from services.indexer.migrate import ensure_ready
 from services.indexer.settings import IndexerSettings
 
@@ -149,11 +148,10 @@ class Indexer:
             return None
         report = src.report
         try:
-            doc = to_document(report, datetime.now(UTC))
             return Action(
                 doc_id=report.report_id,
                 index=index_for(report, self.alias),
-                source_json=json.dumps(doc, ensure_ascii=False),
+                source_json=document_json(report, datetime.now(UTC)),
                 context=src,
             )
         except Exception as exc:  # a report we cannot turn into a document must not stop us

@@ -1,7 +1,9 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 from schemas.report import Report
 from services.indexer.documents import (
+    document_json,
     effective_date,
     index_for,
     report_from_document,
@@ -54,3 +56,19 @@ def test_report_without_folded_text_gets_one_for_search() -> None:
         {**make_report(3, headline="Пашинян в Лачине").model_dump(), "folded_text": ""}
     )
     assert "pashinyan" in to_document(report, NOW)["folded_text"]
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"duplicate keys: {keys}"
+    return dict(pairs)
+
+
+def test_serialised_document_equals_the_document_without_duplicate_keys() -> None:
+    plain = make_report(4, entities=[PASHINYAN, LACHIN], figures=[killed(2)])
+    unfolded = Report.model_validate(
+        {**make_report(5, headline="Пашинян").model_dump(), "folded_text": ""}
+    )
+    for report in (plain, unfolded):
+        parsed = json.loads(document_json(report, NOW), object_pairs_hook=_no_duplicate_keys)
+        assert parsed == to_document(report, NOW)
