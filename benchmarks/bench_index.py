@@ -274,16 +274,32 @@ def _latency_phase(settings: IndexerSettings, seconds: float, rate: float) -> li
     return list(latencies.values())
 
 
+DEFAULTS = SearchParams()
+
+
 def _search_phase(es: Elasticsearch, alias: str, rounds: int) -> list[float]:
     service = SearchService(es, alias)
     for params in QUERIES:  # warm-up: caches and field data
         service.search(params)
     timings: list[float] = []
+    per_query: list[list[float]] = [[] for _ in QUERIES]
     for _ in range(rounds):
-        for params in QUERIES:
+        for i, params in enumerate(QUERIES):
             started = time.perf_counter()
             service.search(params)
-            timings.append((time.perf_counter() - started) * 1000)
+            took = (time.perf_counter() - started) * 1000
+            timings.append(took)
+            per_query[i].append(took)
+    # Which queries set the tail: the figure to look at before tuning anything.
+    for params, took_ms in sorted(
+        zip(QUERIES, per_query, strict=True), key=lambda p: -percentile(p[1], 0.99)
+    ):
+        shown = {k: v for k, v in vars(params).items() if v != getattr(DEFAULTS, k)}
+        print(
+            f"  search p50 {statistics.median(took_ms):6.1f} ms  p99 "
+            f"{percentile(took_ms, 0.99):6.1f} ms  {shown}",
+            file=sys.stderr,
+        )
     return timings
 
 
