@@ -8,7 +8,8 @@
 2. Latency: reports with a fresh ingest time are produced at a steady 50/s; for each, the
    IndexedEvent's indexed_at (set after the refresh) minus ingested_at.
 3. Search: a mix of user queries (cross-script words, phrases, prefixes, filters, facets,
-   collapsing, time sort) through SearchService over the N reports, after a warm-up.
+   collapsing, time sort) through SearchService over the N reports, once the merges the bulk
+   load started have finished (`search_settle_s`), after a warm-up.
 N is 300,000 in full mode and 5,000 with --quick. Everything runs in its own namespace and
 is deleted afterwards.
 """
@@ -277,6 +278,22 @@ def _latency_phase(settings: IndexerSettings, seconds: float, rate: float) -> li
 DEFAULTS = SearchParams()
 
 
+def _settle(es: Elasticsearch, alias: str, limit_s: float = 180.0) -> float:
+    """Wait until Elasticsearch has finished merging the segments the bulk load left behind.
+    Search latency is a figure of a settled index: on two cores, searches that overlap the
+    merges after a 300,000-document load measure the merges."""
+    started = time.monotonic()
+    calm = 0
+    while time.monotonic() - started < limit_s and calm < 3:
+        stats = es.indices.stats(index=alias, metric="merge")
+        merging = stats["_all"]["total"]["merges"]["current"]
+        calm = calm + 1 if merging == 0 else 0
+        time.sleep(1)
+    waited = time.monotonic() - started
+    print(f"  search: waited {waited:.0f} s for merges to finish", file=sys.stderr, flush=True)
+    return waited
+
+
 def _search_phase(es: Elasticsearch, alias: str, rounds: int) -> list[float]:
     service = SearchService(es, alias)
     for params in QUERIES:  # warm-up: caches and field data
@@ -330,6 +347,7 @@ def run(quick: bool = False, docs: int | None = None) -> dict[str, float]:
                 print(f"  index: {seen:,} / {n:,} searchable", file=sys.stderr, flush=True)
         took = time.monotonic() - first
         latencies = _latency_phase(settings, seconds=8 if quick else 30, rate=50)
+        settle_s = _settle(es, alias)
         timings = _search_phase(es, alias, rounds=10 if quick else 40)
         return {
             "index_docs_per_s": round(seen / max(took, 1e-6), 1),
@@ -340,6 +358,7 @@ def run(quick: bool = False, docs: int | None = None) -> dict[str, float]:
             "search_p50_ms": round(statistics.median(timings), 2),
             "search_p99_ms": round(percentile(timings, 0.99), 2),
             "search_corpus_size": float(_count(es, alias)),
+            "search_settle_s": round(settle_s, 1),
         }
     finally:
         indexer.stopping.set()

@@ -31,7 +31,9 @@ def make_producer(servers: str, client_id: str, **overrides: Any) -> KafkaProduc
         "client_id": client_id,
         "acks": "all",
         "enable_idempotence": True,
-        "compression_type": "gzip",
+        # lz4, not gzip: kafka-python compresses gzip at level 9, which was a quarter of the
+        # ingestor's CPU; lz4 is ~18x faster to write for 3.5x instead of 5.7x on HTML.
+        "compression_type": "lz4",
         "linger_ms": 5,
         "max_request_size": MAX_MESSAGE_BYTES,
         "retries": 2**31 - 1,
