@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -80,17 +80,31 @@ class Observer(threading.Thread):
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         super().__init__(daemon=True)
+        # No consumer group: partitions are assigned by hand, so there is no membership to
+        # lose. In one full run the observer's group session expired after 45 s and it never
+        # rejoined, and the run measured nothing although the pipeline was working.
         self.consumer = KafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap,
-            group_id=f"bench-observer-{uuid.uuid4().hex[:6]}",
+            group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
+        partitions = [TopicPartition(topic, p) for topic in topics for p in self._partitions(topic)]
+        self.consumer.assign(partitions)
+        self.consumer.seek_to_beginning(*partitions)
         self.latencies: dict[str, list[tuple[float, float]]] = {
             t: [] for t in topics
         }  # (ingest_ts, seen_ts)
         self.stopping = threading.Event()
+
+    def _partitions(self, topic: str) -> list[int]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = self.consumer.partitions_for_topic(topic)
+            if found:
+                return sorted(found)
+            time.sleep(0.2)
+        raise RuntimeError(f"no metadata for topic {topic}")
 
     def run(self) -> None:
         while not self.stopping.is_set():
