@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from services.common.settings import CommonSettings
 
+DEFAULT_GROUP = "cwatch-alerts"
+
 
 class AlertsSettings(CommonSettings):
-    alerts_group_id: str = Field(default="cwatch-alerts", description="Consumer group on indexed")
+    alerts_group_id: str = Field(
+        default=DEFAULT_GROUP,
+        description="Consumer group on indexed; the default gets CWATCH_NAMESPACE as prefix",
+    )
     alerts_batch_max: int = Field(default=200, ge=1, description="Indexed events per match round")
     alerts_batch_wait_ms: int = Field(
         default=200, ge=0, description="How long a round waits to fill a batch"
@@ -46,3 +53,8 @@ class AlertsSettings(CommonSettings):
     def index_prefix(self) -> str:
         """Indices of this service: `<namespace>-cwatch-...` so test namespaces are dropped whole."""
         return f"{self.namespace}-cwatch" if self.namespace else "cwatch"
+
+    @model_validator(mode="after")
+    def _group_in_namespace(self) -> Self:
+        self.alerts_group_id = self.namespaced_group(self.alerts_group_id, DEFAULT_GROUP)
+        return self

@@ -37,6 +37,14 @@ class CommonSettings(BaseSettings):
     metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
     metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on")
 
+    def namespaced_group(self, group: str, default: str) -> str:
+        """A consumer group left at its default gets the namespace as prefix (as the extractor's
+        faust app id does), so two deployments on one Kafka do not share a group and its
+        rebalances; a group set explicitly is used as given."""
+        if self.namespace and group == default:
+            return f"{self.namespace}-{group}"
+        return group
+
     @property
     def topics(self) -> TopicNames:
         return TopicNames.for_namespace(self.namespace)

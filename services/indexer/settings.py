@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from services.common.settings import CommonSettings
+
+DEFAULT_GROUP = "cwatch-indexer"
 
 
 class IndexerSettings(CommonSettings):
     indexer_group_id: str = Field(
-        default="cwatch-indexer", description="Kafka consumer group; instances share partitions"
+        default=DEFAULT_GROUP,
+        description="Kafka consumer group; instances share partitions. The default gets "
+        "CWATCH_NAMESPACE as prefix",
     )
     indexer_batch_max_docs: int = Field(default=2000, ge=1, description="Bulk request: max docs")
     indexer_batch_max_bytes: int = Field(
@@ -48,3 +54,8 @@ class IndexerSettings(CommonSettings):
         description="Attempts for a 429/5xx item inside one flush before the whole batch is "
         "held back (partitions paused) and retried later; an item is never dropped",
     )
+
+    @model_validator(mode="after")
+    def _group_in_namespace(self) -> Self:
+        self.indexer_group_id = self.namespaced_group(self.indexer_group_id, DEFAULT_GROUP)
+        return self
