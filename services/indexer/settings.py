@@ -17,9 +17,12 @@ class IndexerSettings(CommonSettings):
         description="Kafka consumer group; instances share partitions. The default gets "
         "CWATCH_NAMESPACE as prefix",
     )
-    indexer_batch_max_docs: int = Field(default=2000, ge=1, description="Bulk request: max docs")
+    # 5,000 / 24 MiB rather than 2,000 / 8 MiB: under a backlog, fewer bulks mean fewer
+    # refreshes and smaller merges (index bench, 40,000 reports, 4 runs each, alternating:
+    # median 1,618 vs 1,216 docs/s); a partial batch still leaves after batch_max_wait_ms.
+    indexer_batch_max_docs: int = Field(default=5000, ge=1, description="Bulk request: max docs")
     indexer_batch_max_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=1024, description="Bulk request: max bytes of sources"
+        default=24 * 1024 * 1024, ge=1024, description="Bulk request: max bytes of sources"
     )
     indexer_batch_max_wait_ms: int = Field(
         default=100,
