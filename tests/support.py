@@ -99,6 +99,32 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any
         consumer.close()
 
 
+class TopicSize:
+    """Messages in a topic so far (the sum of its end offsets), asked as often as needed."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from kafka import KafkaConsumer
+        from kafka.structs import TopicPartition
+
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        self.partitions = [TopicPartition(topic, p) for p in parts]
+
+    def __call__(self) -> int:
+        return sum(self.consumer.end_offsets(self.partitions).values())
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    size = TopicSize(bootstrap, topic)
+    try:
+        return size()
+    finally:
+        size.close()
+
+
 def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-def]
     """Delete by concrete names: a cluster may refuse wildcard deletes (destructive_requires_name)."""
     quiet = client.options(ignore_status=404)

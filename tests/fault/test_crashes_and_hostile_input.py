@@ -51,9 +51,11 @@ from tests.alerts.factories import make_report
 from tests.support import (
     Deployment,
     Receiver,
+    TopicSize,
     drop_namespace_indices,
     read_to_end,
     run_deployment,
+    topic_size,
 )
 
 pytestmark = pytest.mark.fault
@@ -128,29 +130,6 @@ def write_articles(folder: Path, tag: str, count: int) -> list[str]:
         assert isinstance(article, RawArticle), article
         ids.append(article.article_id)
     return ids
-
-
-class TopicSize:
-    """Messages in a topic so far (the sum of its end offsets), asked as often as needed."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        self.partitions = [TopicPartition(topic, p) for p in parts]
-
-    def __call__(self) -> int:
-        return sum(self.consumer.end_offsets(self.partitions).values())
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
-def topic_size(bootstrap: str, topic: str) -> int:
-    size = TopicSize(bootstrap, topic)
-    try:
-        return size()
-    finally:
-        size.close()
 
 
 def group_lag(bootstrap: str, group_id: str, topic: str) -> int:

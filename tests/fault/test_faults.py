@@ -22,7 +22,7 @@ from schemas.topics import TopicNames, index_alias
 from services.common.kafka import make_producer
 from services.ops.supervisor import Stack, wait_until
 from tests.fault.conftest import PrivateRuntime
-from tests.support import consume_all
+from tests.support import consume_all, topic_size
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(600)]
 
@@ -117,21 +117,13 @@ def pipeline(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
 def progress(bootstrap: str, topics: TopicNames) -> str:
     """How many records each topic holds, so a failed wait says which stage stopped (raw full and
     report short: the extractor; report full and the index short: the indexer)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    lines = []
     try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        try:
-            for topic in (topics.raw, topics.report, topics.deadletter):
-                parts = consumer.partitions_for_topic(topic) or set()
-                ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-                lines.append(f"{topic}: {sum(ends.values())} records")
-        finally:
-            consumer.close()
+        return "\n".join(
+            f"{topic}: {topic_size(bootstrap, topic)} records"
+            for topic in (topics.raw, topics.report, topics.deadletter)
+        )
     except Exception as exc:  # diagnostics must not hide the real failure
-        lines.append(f"(progress unavailable: {exc!r})")
-    return "\n".join(lines)
+        return f"(progress unavailable: {exc!r})"
 
 
 def assert_exactly_once(
