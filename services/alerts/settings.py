@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Self
-
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from services.common.settings import CommonSettings
 
-DEFAULT_GROUP = "cwatch-alerts"
-
 
 class AlertsSettings(CommonSettings):
+    CONSUMER_GROUPS = ("alerts_group_id",)
+
     alerts_group_id: str = Field(
-        default=DEFAULT_GROUP,
+        default="cwatch-alerts",
         description="Consumer group on indexed; the default gets CWATCH_NAMESPACE as prefix",
     )
     alerts_batch_max: int = Field(default=200, ge=1, description="Indexed events per match round")
@@ -53,8 +51,3 @@ class AlertsSettings(CommonSettings):
     def index_prefix(self) -> str:
         """Indices of this service: `<namespace>-cwatch-...` so test namespaces are dropped whole."""
         return f"{self.namespace}-cwatch" if self.namespace else "cwatch"
-
-    @model_validator(mode="after")
-    def _group_in_namespace(self) -> Self:
-        self.alerts_group_id = self.namespaced_group(self.alerts_group_id, DEFAULT_GROUP)
-        return self

@@ -7,7 +7,9 @@ and docker-compose.yml use too.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from typing import ClassVar, Self
+
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import TopicNames, index_alias
@@ -37,13 +39,20 @@ class CommonSettings(BaseSettings):
     metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
     metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on")
 
-    def namespaced_group(self, group: str, default: str) -> str:
-        """A consumer group left at its default gets the namespace as prefix (as the extractor's
-        faust app id does), so two deployments on one Kafka do not share a group and its
-        rebalances; a group set explicitly is used as given."""
-        if self.namespace and group == default:
-            return f"{self.namespace}-{group}"
-        return group
+    CONSUMER_GROUPS: ClassVar[tuple[str, ...]] = ()
+    """Consumer-group fields of a service. One left at its default gets the namespace as prefix
+    (as the extractor's faust app id does), so two deployments on one Kafka do not share a group
+    and its rebalances; a group set explicitly is used as given."""
+
+    @model_validator(mode="after")
+    def _groups_in_namespace(self) -> Self:
+        if not self.namespace:
+            return self
+        for name in self.CONSUMER_GROUPS:
+            default = type(self).model_fields[name].default
+            if getattr(self, name) == default:
+                setattr(self, name, f"{self.namespace}-{default}")
+        return self
 
     @property
     def topics(self) -> TopicNames:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Self
-
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from services.common.settings import CommonSettings
 
-DEFAULT_GROUP = "cwatch-indexer"
-
 
 class IndexerSettings(CommonSettings):
+    CONSUMER_GROUPS = ("indexer_group_id",)
+
     indexer_group_id: str = Field(
-        default=DEFAULT_GROUP,
+        default="cwatch-indexer",
         description="Kafka consumer group; instances share partitions. The default gets "
         "CWATCH_NAMESPACE as prefix",
     )
@@ -57,8 +55,3 @@ class IndexerSettings(CommonSettings):
         description="Attempts for a 429/5xx item inside one flush before the whole batch is "
         "held back (partitions paused) and retried later; an item is never dropped",
     )
-
-    @model_validator(mode="after")
-    def _group_in_namespace(self) -> Self:
-        self.indexer_group_id = self.namespaced_group(self.indexer_group_id, DEFAULT_GROUP)
-        return self

@@ -98,8 +98,6 @@ def stack_env(
         "CWATCH_DATA_DIR": str(tmp_path / "extractor"),
         "CWATCH_API_PORT": "0",
         "CWATCH_LOG_LEVEL": "INFO",
-        # Groups are not namespaced by themselves: each test's services get their own.
-        "CWATCH_INDEXER_GROUP_ID": f"{private_topics.namespace}-indexer",
     }
 
 
