@@ -81,11 +81,30 @@ def remove_chrome(paragraphs: list[str], rules: ChromeRules | None = None) -> li
     return kept
 
 
-def split_sentences(text: str) -> list[str]:
-    out: list[str] = []
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, surrounding white space excluded."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
     for para in text.split("\n"):
-        out.extend(s.strip() for s in _SENTENCE_END.split(para) if s.strip())
-    return out
+        start = 0
+        for m in _SENTENCE_END.finditer(para):
+            _add_span(spans, para, start, m.start(), offset)
+            start = m.end()
+        _add_span(spans, para, start, len(para), offset)
+        offset += len(para) + 1
+    return spans
+
+
+def _add_span(spans: list[tuple[int, int]], para: str, start: int, end: int, offset: int) -> None:
+    piece = para[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append((offset + start + lead, offset + start + lead + len(stripped)))
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def _looks_like_headline(line: str) -> bool:
@@ -103,6 +122,14 @@ def _looks_like_byline(line: str) -> bool:
     )
 
 
+def _same_text(paragraph: str, headline: str, folded_headline: str) -> bool:
+    """The headline repeated (case, punctuation or script aside). Folding a whole paragraph is
+    costly: one of a very different length is not compared."""
+    if not 0.5 * len(headline) - 8 <= len(paragraph) <= 2 * len(headline) + 8:
+        return False
+    return fold_text(paragraph) == folded_headline
+
+
 def _headline_and_body(
     paragraphs: list[str], title: str | None
 ) -> tuple[str, str | None, list[str]]:
@@ -111,7 +138,7 @@ def _headline_and_body(
     if not headline and paragraphs and _looks_like_headline(paragraphs[0]):
         headline, paragraphs = paragraphs[0], paragraphs[1:]
     key = fold_text(headline)
-    body = [p for i, p in enumerate(paragraphs) if not (i < 4 and fold_text(p) == key)]
+    body = [p for i, p in enumerate(paragraphs) if not (i < 4 and _same_text(p, headline, key))]
     byline = None
     for i, para in enumerate(body[:4]):
         if _looks_like_byline(para):

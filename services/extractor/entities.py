@@ -3,43 +3,14 @@ typo tolerance (rapidfuzz), aggregated into `EntityMention`s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rapidfuzz.distance import Levenshtein
 
 from schemas.report import EntityMention
-from services.extractor.fold import fold_text, fold_token, words
+from services.extractor.fold import FoldedText, fold_text, fold_words
 from services.extractor.gazetteer import FUZZY_MIN, Gazetteer
 
 MAX_SUFFIX = 4  # inflection letters after an alias: Пашиняна, Paşinyan'ın, Ереване
 MAX_SURFACES = 8
-
-
-@dataclass(slots=True)
-class FoldedText:
-    """Text as folded words, with a map back to the original spelling."""
-
-    text: str
-    folded: str  # " w1 w2 ... " (leading/trailing space: word boundaries for the automaton)
-    starts: dict[int, int]  # folded offset of a word -> word index
-    spans: list[tuple[int, int]]  # word index -> (start, end) in `text`
-    tokens: list[str]  # word index -> folded word
-
-
-def fold_words(text: str) -> FoldedText:
-    parts: list[str] = []
-    starts: dict[int, int] = {}
-    spans: list[tuple[int, int]] = []
-    pos = 1
-    for match in words(text):
-        folded = fold_token(match.group())
-        if not folded:
-            continue
-        starts[pos] = len(parts)
-        spans.append(match.span())
-        parts.append(folded)
-        pos += len(folded) + 1
-    return FoldedText(text, " " + " ".join(parts) + " ", starts, spans, parts)
 
 
 def _cased_ok(surface: str) -> bool:
@@ -48,32 +19,41 @@ def _cased_ok(surface: str) -> bool:
     return first.upper() == first.lower() or first.isupper()
 
 
-def _fuzzy_lookup(token: str, gaz: Gazetteer, cache: dict[str, str | None]) -> str | None:
-    if token in cache:
-        return cache[token]
+MAX_FUZZY_CACHE = 100_000
+
+
+def _fuzzy_lookup(token: str, gaz: Gazetteer) -> str | None:
+    """The entry `token` is a misspelling or an inflection of, cached in the gazetteer."""
+    if token in gaz.fuzzy_hits:
+        return gaz.fuzzy_hits[token]
+    if token in gaz.fuzzy_misses:
+        return None
     best: tuple[int, str] | None = None
-    for alias, entry_id in gaz.fuzzy.get(token[0], ()):
-        if abs(len(token) - len(alias)) > MAX_SUFFIX + 1:
-            continue
-        allowed = 1 if len(alias) < 8 else 2
-        # Compare the word and its stem (the word minus an inflection suffix) to the alias.
-        for candidate in (token, token[: len(alias)], token[: len(alias) + 1]):
-            dist = Levenshtein.distance(candidate, alias, score_cutoff=allowed)
-            if dist <= allowed and (best is None or dist < best[0]):
-                best = (dist, entry_id)
-    result = best[1] if best else None
-    if len(cache) > 100_000:
-        cache.clear()
-    cache[token] = result
-    return result
-
-
-_FUZZY_CACHE: dict[str, str | None] = {}
+    if len(token) >= FUZZY_MIN and token.isalpha():
+        for alias, entry_id in gaz.fuzzy.get(token[0], ()):
+            if abs(len(token) - len(alias)) > MAX_SUFFIX + 1:
+                continue
+            allowed = 1 if len(alias) < 8 else 2
+            # Compare the word and its stem (the word minus an inflection suffix) to the alias.
+            for candidate in (token, token[: len(alias)], token[: len(alias) + 1]):
+                dist = Levenshtein.distance(candidate, alias, score_cutoff=allowed)
+                if dist <= allowed and (best is None or dist < best[0]):
+                    best = (dist, entry_id)
+    if len(gaz.fuzzy_hits) + len(gaz.fuzzy_misses) > MAX_FUZZY_CACHE:
+        gaz.fuzzy_hits.clear()
+        gaz.fuzzy_misses.clear()
+    if best is None:
+        gaz.fuzzy_misses.add(token)
+        return None
+    gaz.fuzzy_hits[token] = best[1]
+    return best[1]
 
 
 def match_entities(ft: FoldedText, gaz: Gazetteer) -> list[EntityMention]:
     folded = ft.folded
-    candidates: list[tuple[int, int, str, bool]] = []  # first word, last word, id, curated
+    # (first word, -words, generated, order found, last word, id): sorted, the longest match
+    # wins, curated before generated, left to right
+    candidates: list[tuple[int, int, bool, int, int, str]] = []
     for end, hit in gaz.automaton.iter(folded):
         start = end - hit.key_len + 2  # first char of the alias
         first = ft.starts.get(start)
@@ -93,50 +73,56 @@ def match_entities(ft: FoldedText, gaz: Gazetteer) -> list[EntityMention]:
             continue
         if not hit.curated and not _cased_ok(surface):
             continue
-        candidates.append((first, last, hit.entry_id, hit.curated))
-    # Longest match wins, curated before generated, left to right.
-    candidates.sort(key=lambda c: (c[0], -(c[1] - c[0]), not c[3]))
+        candidates.append(
+            (first, first - last, not hit.curated, len(candidates), last, hit.entry_id)
+        )
+    candidates.sort()
     chosen: list[tuple[int, int, str]] = []
     covered: set[int] = set()
     taken_until = -1
-    for first, last, entry_id, _ in candidates:
+    for first, _, _, _, last, entry_id in candidates:
         if first <= taken_until:
             continue
         chosen.append((first, last, entry_id))
         covered.update(range(first, last + 1))
         taken_until = last
-    for i, token in enumerate(ft.tokens):
-        if i in covered or len(token) < FUZZY_MIN or not token.isalpha():
-            continue
-        span = ft.spans[i]
-        if not _cased_ok(ft.text[span[0] : span[1]]):
-            continue
-        fuzzy_id = _fuzzy_lookup(token, gaz, _FUZZY_CACHE)
-        if fuzzy_id:
-            chosen.append((i, i, fuzzy_id))
+    # Most words were looked up before and are no name: one set difference skips them.
+    fuzzy = {
+        token: fuzzy_id
+        for token in set(ft.tokens).difference(gaz.fuzzy_misses)
+        if (fuzzy_id := _fuzzy_lookup(token, gaz))
+    }
+    if fuzzy:
+        for i in [i for i, token in enumerate(ft.tokens) if token in fuzzy]:
+            # A fuzzy hit must look like a name (`_cased_ok` of its first letter).
+            if i not in covered and not ft.text[ft.spans[i][0]].islower():
+                chosen.append((i, i, fuzzy[ft.tokens[i]]))
     chosen.sort()
-    mentions: dict[str, EntityMention] = {}
+    counts: dict[str, int] = {}
+    surfaces: dict[str, list[str]] = {}
     for first, last, entry_id in chosen:
         surface = ft.text[ft.spans[first][0] : ft.spans[last][1]]
-        mention = mentions.get(entry_id)
-        if mention is None:
-            entry = gaz.entries[entry_id]
-            mentions[entry_id] = EntityMention(
+        forms = surfaces.setdefault(entry_id, [])
+        counts[entry_id] = counts.get(entry_id, 0) + 1
+        if surface not in forms and len(forms) < MAX_SURFACES:
+            forms.append(surface)
+    mentions = []
+    for entry_id, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        entry = gaz.entries[entry_id]
+        mentions.append(
+            EntityMention(
                 id=entry.id,
                 name=entry.name,
                 type=entry.type,
-                surface_forms=[surface],
-                count=1,
+                surface_forms=surfaces[entry_id],
+                count=count,
                 country=entry.country,
                 lat=entry.lat,
                 lon=entry.lon,
                 names=dict(entry.names),
             )
-        else:
-            mention.count += 1
-            if surface not in mention.surface_forms and len(mention.surface_forms) < MAX_SURFACES:
-                mention.surface_forms.append(surface)
-    return sorted(mentions.values(), key=lambda m: -m.count)
+        )
+    return mentions
 
 
 def find_entities(text: str, gaz: Gazetteer) -> list[EntityMention]:

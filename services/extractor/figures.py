@@ -47,6 +47,9 @@ class LangRules:
     kinds: list[tuple[FigureKind, re.Pattern[str]]]
     words: re.Pattern[str] | None  # number words and vague quantities
     values: dict[str, tuple[int, bool]]  # lower-cased word -> (value, approximate)
+    # The last word of every number phrase ("dozen" of "a dozen"): a sentence without any of
+    # them has no number word, and that set test is far cheaper than the `words` regex.
+    last_words: frozenset[str] | None  # None: some phrase is not plain words; always search
     lower_bound: re.Pattern[str] | None
     about: re.Pattern[str] | None
 
@@ -91,6 +94,7 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
             ],
             words=words if ordered else None,
             values=values,
+            last_words=_last_words(ordered),
             lower_bound=_alt([rf"{q}\s*$" for q in spec.get("lower_bound") or []]),
             about=_alt([rf"{q}\s*$" for q in spec.get("about") or []]),
         )
@@ -126,6 +130,24 @@ def _word_key(word: str) -> str:
     return word.lower().replace("i\u0307", "i")
 
 
+_PLAIN_WORD = re.compile(r"\w+")
+
+
+def _words_of(text: str) -> set[str]:
+    """Lower-cased words, with the same keys as `_last_words` (final sigma as sigma)."""
+    return set(_PLAIN_WORD.findall(_word_key(text).replace("ς", "σ")))
+
+
+def _last_words(phrases: list[str]) -> frozenset[str] | None:
+    last: set[str] = set()
+    for phrase in phrases:
+        parts = phrase.replace("ς", "σ").split()
+        if not parts or not all(_PLAIN_WORD.fullmatch(part) for part in parts):
+            return None
+        last.add(parts[-1])
+    return frozenset(last)
+
+
 @dataclass(slots=True)
 class _Number:
     start: int
@@ -155,9 +177,15 @@ def _numbers(sentence: str, rules: list[LangRules], figure_rules: FigureRules) -
             end = mult.end()
             text = sentence[m.start() : end]
         found.append(_Number(m.start(), end, value, text, False))
+    sentence_words: set[str] | None = None
     for lang in rules:
         if lang.words is None:
             continue
+        if lang.last_words is not None:
+            if sentence_words is None:
+                sentence_words = _words_of(sentence)
+            if lang.last_words.isdisjoint(sentence_words):
+                continue
         for m in lang.words.finditer(sentence):
             if any(n.start <= m.start() < n.end for n in found):
                 continue

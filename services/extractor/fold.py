@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from anyascii import anyascii
 
@@ -96,3 +98,32 @@ def fold_words_joined(text: str) -> str:
     """`fold_text` word by word through the cache: the same result, much cheaper on news text
     where most words were seen before."""
     return " ".join(f for f in (fold_token(m.group()) for m in _WORD.finditer(text)) if f)
+
+
+@dataclass(slots=True)
+class FoldedText:
+    """Text as folded words, with a map back to the original spelling. Folded once per report
+    and shared by the steps that match words (entities, events, dedup, the search copy)."""
+
+    text: str
+    folded: str  # " w1 w2 ... " (leading/trailing space: word boundaries for the automata)
+    starts: dict[int, int]  # folded offset of a word -> word index
+    spans: list[tuple[int, int]]  # word index -> (start, end) in `text`
+    tokens: list[str]  # word index -> folded word
+
+
+def fold_words(text: str) -> FoldedText:
+    matches = list(_WORD.finditer(text))
+    tokens = [fold_token(m.group()) for m in matches]
+    if "" in tokens:  # a word with nothing to fold to (an underscore, some symbols)
+        kept = [i for i, token in enumerate(tokens) if token]
+        matches = [matches[i] for i in kept]
+        tokens = [tokens[i] for i in kept]
+    offsets = accumulate((len(token) + 1 for token in tokens), initial=1)
+    return FoldedText(
+        text,
+        " " + " ".join(tokens) + " ",
+        dict(zip(offsets, range(len(tokens)), strict=False)),  # one offset more than words
+        [m.span() for m in matches],
+        tokens,
+    )

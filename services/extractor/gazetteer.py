@@ -68,6 +68,10 @@ class Gazetteer:
         self.entries: dict[str, Entry] = {}
         self._aliases: dict[str, AliasHit] = {}
         self.stopwords: set[str] = set()
+        # folded words looked up for a fuzzy match: their hit, and the set of those without one
+        # (most words; a set difference skips them all at once). Bounded by `entities`.
+        self.fuzzy_hits: dict[str, str] = {}
+        self.fuzzy_misses: set[str] = set()
         dirs = (DATA_DIR, *extra_dirs)
         for folder in dirs:
             self._load_stopwords(folder / "stopwords.txt")

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from schemas.raw import RawArticle
 from schemas.report import EntityType, Report
-from services.extractor.clean import CleanDoc, clean, split_sentences
+from services.extractor.clean import CleanDoc, clean, sentence_spans
 from services.extractor.dedup import DedupState, content_hash, story_key
-from services.extractor.entities import fold_words, match_entities
-from services.extractor.events import find_events
+from services.extractor.entities import match_entities
+from services.extractor.events import find_events_folded
 from services.extractor.figures import find_figures
-from services.extractor.fold import fold_text
+from services.extractor.fold import fold_token, fold_words
 from services.extractor.gazetteer import Gazetteer, default_gazetteer
 from services.extractor.language import detect_report
 from services.extractor.relevance import is_relevant, relevance_score
@@ -48,16 +48,19 @@ def _report(
 ) -> Report:
     gaz = config.gazetteer
     # A digest item's headline is its own first sentence: do not count it twice.
-    text = f"{doc.headline}\n\n{doc.body}" if doc.headline and not doc.digest else doc.body
+    with_headline = bool(doc.headline) and not doc.digest
+    text = f"{doc.headline}\n\n{doc.body}" if with_headline else doc.body
     ft = fold_words(text)
     entities = match_entities(ft, gaz)
     guess, spans = detect_report(text, doc.paragraphs or [text])
-    sentences = split_sentences(doc.body)
-    events = find_events(sentences, doc.headline)
+    body_at = len(doc.headline) + 2 if with_headline else 0
+    sentence_at = [(start + body_at, end + body_at) for start, end in sentence_spans(doc.body)]
+    sentences = [text[start:end] for start, end in sentence_at]
+    events = find_events_folded(ft, sentence_at, doc.headline)
     figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)
     score = relevance_score(entities, events, gaz)
     canonical = " ".join(
-        dict.fromkeys(fold_text(m.name) for m in entities if m.type != EntityType.PLACE or m.lat)
+        dict.fromkeys(fold_token(m.name) for m in entities if m.type != EntityType.PLACE or m.lat)
     )
     folded_text = " ".join(ft.tokens)
     chash = content_hash(folded_text)

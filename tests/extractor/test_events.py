@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.report import EventType
-from services.extractor.clean import clean, split_sentences
-from services.extractor.events import find_events
+from schemas.report import EventLabel, EventType
+from services.extractor.clean import CleanDoc, clean, sentence_spans, split_sentences
+from services.extractor.events import find_events, find_events_folded
+from services.extractor.fold import fold_words
 
+from .conftest import FIXTURES as FIXTURES_DIR
 from .conftest import fixture_text, make_raw
+
+FIXTURES = sorted(p.name for p in FIXTURES_DIR.glob("*.txt"))
 
 
 def _types(text: str) -> dict[EventType, float]:
@@ -66,3 +70,43 @@ def test_english_seed_about_border_clashes_has_clash_ceasefire_and_alliance(
 ) -> None:
     found = _types(seeds["001"])
     assert {EventType.ARMED_CLASH, EventType.CEASEFIRE, EventType.ALLIANCE} <= set(found)
+
+
+def _events_as_the_pipeline_finds_them(doc: CleanDoc) -> list[EventLabel]:
+    """The pipeline's way: the report (headline + body, a digest item alone) folded once."""
+    with_headline = bool(doc.headline) and not doc.digest
+    text = f"{doc.headline}\n\n{doc.body}" if with_headline else doc.body
+    at = len(doc.headline) + 2 if with_headline else 0
+    spans = [(start + at, end + at) for start, end in sentence_spans(doc.body)]
+    return find_events_folded(fold_words(text), spans, doc.headline)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_events_of_the_once_folded_report_equal_those_of_each_sentence_folded(name: str) -> None:
+    for doc in clean(make_raw(text=fixture_text(name))):
+        expected = find_events(split_sentences(doc.body), doc.headline)
+        assert _events_as_the_pipeline_finds_them(doc) == expected
+
+
+def test_seed_events_of_the_once_folded_report_equal_those_of_each_sentence_folded(
+    seeds: dict[str, str],
+) -> None:
+    for text in seeds.values():
+        for doc in clean(make_raw(text=text)):
+            expected = find_events(split_sentences(doc.body), doc.headline)
+            assert expected
+            assert _events_as_the_pipeline_finds_them(doc) == expected
+
+
+def test_a_keyword_is_not_pieced_together_across_two_sentences() -> None:
+    body = "Both governments said they want peace. Talks are not planned this year."
+    assert find_events(split_sentences(body)) == []
+    doc = CleanDoc(headline="", body=body, paragraphs=[body], published=None)
+    assert _events_as_the_pipeline_finds_them(doc) == []
+
+
+def test_sentence_spans_point_at_the_stripped_sentences() -> None:
+    text = '  First one.  "Second?" Third!\n\nFourth line  \n'
+    spans = sentence_spans(text)
+    # a closing quote after the full stop goes with the break, as it always did
+    assert [text[s:e] for s, e in spans] == ["First one.", '"Second?', "Third!", "Fourth line"]
