@@ -7,6 +7,11 @@ the `standard` analyzer, keyword, date, geo_point, nested. Cross-script matching
 `folded_text`, which the extractor transliterates and case-folds in Python.
 
 Changing `mappings()` means bumping MAPPING_VERSION and running `cwatch indexer migrate`.
+
+Version 2 indexes less per document, since Elasticsearch shares two cores with the indexer:
+no offsets in `body` (the highlighter re-analyses the few hits it shows), no `headline.raw`
+(nothing searched, sorted or aggregated it), and no doc values on fields that are only
+filtered or returned, never sorted, aggregated or collapsed on (`_stored()`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -47,6 +52,12 @@ def _keyword(**extra: Any) -> dict[str, Any]:
     return {"type": "keyword", **extra}
 
 
+def _stored(spec: dict[str, Any]) -> dict[str, Any]:
+    """A field that is filtered on or only returned, never sorted, aggregated or collapsed on:
+    its doc values would be written for every document and never read."""
+    return {**spec, "doc_values": False}
+
+
 def _text(**extra: Any) -> dict[str, Any]:
     return {"type": "text", "analyzer": "standard", **extra}
 
@@ -62,43 +73,46 @@ def mappings() -> dict[str, Any]:
             "mapping_version": {"type": "integer"},
             # Ids have no ignore_above: an absurd id is rejected (dead-lettered), not half-indexed.
             "report_id": _keyword(),
-            "article_id": _keyword(),
+            "article_id": _stored(_keyword()),
             "story_id": _keyword(),
-            "content_hash": _keyword(),
-            "duplicate_of": _keyword(),
-            "near_duplicate_of": _keyword(),
+            "content_hash": _stored(_keyword()),
+            "duplicate_of": _stored(_keyword()),
+            "near_duplicate_of": _stored(_keyword()),
             "item_index": {"type": "integer"},
-            "url": _keyword(ignore_above=4096),
-            "canonical_url": _keyword(ignore_above=4096),
+            "url": _stored(_keyword(ignore_above=4096)),
+            "canonical_url": _stored(_keyword(ignore_above=4096)),
             "source": {
                 "properties": {
                     "name": _keyword(ignore_above=300),
-                    "kind": _keyword(),
-                    "url": _keyword(ignore_above=4096),
+                    "kind": _stored(_keyword()),
+                    "url": _stored(_keyword(ignore_above=4096)),
                     "country": _keyword(),
                     "language": _keyword(),
                     "affiliation": _keyword(),
                 }
             },
-            # offsets in the postings: highlighting without re-analysing every hit's body
-            "headline": _text(index_options="offsets", fields={"raw": _keyword(ignore_above=512)}),
+            # Offsets in the postings only for the short headline; the body's highlights come
+            # from re-analysing the page of hits shown, cheaper than offsets in every document.
+            "headline": _text(index_options="offsets"),
             "byline": _text(),
-            "body": _text(index_options="offsets"),
+            "body": _text(),
             "folded_text": _text(),
             "language": _keyword(),
             "language_confidence": {"type": "float"},
             "paragraph_languages": {"type": "object", "enabled": False},
-            "published": {"type": "date"},
-            "ingested_at": {"type": "date"},
-            "extracted_at": {"type": "date"},
-            "indexed_at": {"type": "date"},
+            # `date` is what searches sort and bucket by; the others are filtered or returned.
+            "published": _stored({"type": "date"}),
+            "ingested_at": _stored({"type": "date"}),
+            "extracted_at": _stored({"type": "date"}),
+            "indexed_at": _stored({"type": "date"}),
             "date": {"type": "date"},
             "entities": {
                 "properties": {
-                    "id": _keyword(),
-                    "name": _keyword(ignore_above=512),
-                    "type": _keyword(),
-                    "country": _keyword(),
+                    # facets use the flattened entity_ids / *_ids below
+                    "id": _stored(_keyword()),
+                    "name": _stored(_keyword(ignore_above=512)),
+                    "type": _stored(_keyword()),
+                    "country": _stored(_keyword()),
                     # spellings are searched through folded_text; kept in _source only
                     "surface_forms": {"type": "text", "index": False},
                 }
@@ -110,7 +124,7 @@ def mappings() -> dict[str, Any]:
             "place_points": {"type": "geo_point"},
             "events": {
                 "properties": {
-                    "type": _keyword(),
+                    "type": _stored(_keyword()),  # facets use event_types
                     "confidence": {"type": "float"},
                     "evidence": {"type": "text", "index": False},  # a sentence of the body
                 }

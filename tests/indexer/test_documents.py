@@ -9,6 +9,7 @@ from services.indexer.documents import (
     report_from_document,
     to_document,
 )
+from services.indexer.mapping import MAPPING_VERSION
 from tests.indexer.reportgen import ALIYEV, LACHIN, NOW, PASHINYAN, killed, make_report
 
 
@@ -33,7 +34,7 @@ def test_report_round_trips_through_its_document() -> None:
 
 def test_index_follows_published_month() -> None:
     report = make_report(0, published=datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
-    assert index_for(report, "cw") == "cw-v1-2025.12"
+    assert index_for(report, "cw") == f"cw-v{MAPPING_VERSION}-2025.12"
 
 
 def test_missing_or_future_published_date_falls_back_to_ingest_time() -> None:
@@ -41,7 +42,7 @@ def test_missing_or_future_published_date_falls_back_to_ingest_time() -> None:
     assert effective_date(no_date) == NOW
     future = make_report(0, published=NOW + timedelta(days=400), ingested_at=NOW)
     assert effective_date(future) == NOW
-    assert index_for(future, "cw") == "cw-v1-2026.11"
+    assert index_for(future, "cw") == f"cw-v{MAPPING_VERSION}-2026.11"
 
 
 def test_naive_dates_are_taken_as_utc() -> None:

@@ -77,3 +77,23 @@ def test_mapping_uses_only_stock_analyzers_and_explicit_types() -> None:
 
 def test_unknown_fields_are_kept_but_not_indexed() -> None:
     assert mappings()["dynamic"] is False
+
+
+def test_fields_searches_sort_aggregate_or_collapse_on_keep_their_doc_values() -> None:
+    from services.search.query import FACET_FIELDS, sort_clause
+
+    fields = dict(_walk(mappings()["properties"]))
+    used = set(FACET_FIELDS.values()) | {"story_id", "date", "place_ids"}
+    used |= {name for clause in sort_clause("time") for name in clause}
+    for name in used:
+        assert fields[name].get("doc_values", True), name
+
+
+def test_fields_only_filtered_or_returned_skip_doc_values_and_body_skips_offsets() -> None:
+    """What v2 stopped writing for every document (the indexer shares two cores with ES)."""
+    fields = dict(_walk(mappings()["properties"]))
+    for name in ("url", "canonical_url", "content_hash", "article_id", "indexed_at", "published"):
+        assert fields[name]["doc_values"] is False, name
+    assert "index_options" not in fields["body"]  # positions: phrases still work
+    assert fields["headline"]["index_options"] == "offsets"
+    assert "headline.raw" not in fields
