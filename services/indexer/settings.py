@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from services.common.settings import CommonSettings
 
@@ -33,8 +35,13 @@ class IndexerSettings(CommonSettings):
         description="A crashed instance's partitions move to the others after this long",
     )
     indexer_poll_timeout_ms: int = Field(default=100, ge=1)
+    # In 'refresh' mode the indexer refreshes what it wrote after every bulk, so the periodic
+    # refresh only adds segments (and merges) under a backlog: 30 s, still explicit, so an index
+    # never goes "search idle". 'wait_for' relies on the periodic refresh: 1 s unless set.
     indexer_refresh_interval: str = Field(
-        default="1s", description="index.refresh_interval of the report indices (set explicitly)"
+        default="30s",
+        description="index.refresh_interval of the report indices (set explicitly); "
+        "1s by default with refresh_mode wait_for",
     )
     indexer_refresh_mode: str = Field(
         default="refresh",
@@ -42,8 +49,13 @@ class IndexerSettings(CommonSettings):
         description="'refresh': refresh written indices after each bulk (lowest latency); "
         "'wait_for': bulk with refresh=wait_for (fewer segments, up to refresh_interval slower)",
     )
+    # One shard per month: a search over N months asks N shards, not 2N (each with its own
+    # per-shard work for facets and highlights). A second shard let ES index one month on two
+    # threads, but on two cores the indexer itself needs the other one.
     indexer_shards: int = Field(
-        default=2, ge=1, description="Primary shards per monthly index: 2 lets ES index in parallel"
+        default=1,
+        ge=1,
+        description="Primary shards per monthly index (a search asks each month's shards)",
     )
     indexer_replicas: int = Field(default=0, ge=0)
     indexer_es_timeout_s: float = Field(default=30.0, gt=0)
@@ -55,3 +67,11 @@ class IndexerSettings(CommonSettings):
         description="Attempts for a 429/5xx item inside one flush before the whole batch is "
         "held back (partitions paused) and retried later; an item is never dropped",
     )
+
+    @model_validator(mode="after")
+    def _wait_for_refreshes_every_second(self) -> Self:
+        if self.indexer_refresh_mode == "wait_for" and (
+            "indexer_refresh_interval" not in self.model_fields_set
+        ):
+            self.indexer_refresh_interval = "1s"
+        return self
