@@ -85,8 +85,14 @@ class Action:
 def bulk_body(actions: Sequence[Action]) -> str:
     """NDJSON with op_type index: a replay of the same report id overwrites, never duplicates."""
     lines: list[str] = []
+    heads: dict[str, str] = {}  # a batch writes to a few monthly indices: one prefix each
     for action in actions:
-        lines.append(json.dumps({"index": {"_index": action.index, "_id": action.doc_id}}))
+        head = heads.get(action.index)
+        if head is None:
+            head = heads[action.index] = (
+                '{"index":{"_index":' + json.dumps(action.index) + ',"_id":'
+            )
+        lines.append(f"{head}{json.dumps(action.doc_id)}}}}}")
         lines.append(action.source_json)
     return "\n".join(lines) + "\n"
 

@@ -54,20 +54,31 @@ def _unique(values: list[str]) -> list[str]:
 
 
 def _derived(report: Report, indexed_at: datetime) -> dict[str, Any]:
-    entities = report.entities
+    # One pass over the entities: this runs for every document the indexer writes.
+    entity_ids: dict[str, None] = {}
+    by_type: dict[EntityType, dict[str, None]] = {
+        EntityType.PERSON: {},
+        EntityType.ORGANIZATION: {},
+        EntityType.PLACE: {},
+    }
+    points: list[dict[str, float]] = []
+    for e in report.entities:
+        if e.id:
+            entity_ids[e.id] = None
+            ids = by_type.get(e.type)
+            if ids is not None:
+                ids[e.id] = None
+        if e.type == EntityType.PLACE and e.lat is not None and e.lon is not None:
+            points.append({"lat": e.lat, "lon": e.lon})
     derived: dict[str, Any] = {
         "mapping_version": MAPPING_VERSION,
         "date": effective_date(report).isoformat(),
         "indexed_at": _utc(indexed_at).isoformat(),
-        "entity_ids": _unique([e.id for e in entities]),
-        "person_ids": _unique([e.id for e in entities if e.type == EntityType.PERSON]),
-        "organization_ids": _unique([e.id for e in entities if e.type == EntityType.ORGANIZATION]),
-        "place_ids": _unique([e.id for e in entities if e.type == EntityType.PLACE]),
-        "place_points": [
-            {"lat": e.lat, "lon": e.lon}
-            for e in entities
-            if e.type == EntityType.PLACE and e.lat is not None and e.lon is not None
-        ],
+        "entity_ids": list(entity_ids),
+        "person_ids": list(by_type[EntityType.PERSON]),
+        "organization_ids": list(by_type[EntityType.ORGANIZATION]),
+        "place_ids": list(by_type[EntityType.PLACE]),
+        "place_points": points,
         "event_types": _unique([e.type.value for e in report.events]),
         "figure_kinds": _unique([f.kind.value for f in report.figures]),
     }

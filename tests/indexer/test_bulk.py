@@ -44,6 +44,16 @@ def test_bulk_body_uses_index_op_with_report_id() -> None:
     assert json.loads(lines[1]) == {"x": "a" * 10}
 
 
+def test_bulk_body_escapes_ids_and_keeps_each_action_with_its_index() -> None:
+    actions = [
+        Action(doc_id='a"b\\c', index="idx-2026.10", source_json="{}"),
+        Action(doc_id="плохо\n", index="idx-2026.11", source_json="{}"),
+        Action(doc_id="third", index="idx-2026.10", source_json="{}"),
+    ]
+    heads = [json.loads(line) for line in bulk_body(actions).splitlines()[::2]]
+    assert heads == [{"index": {"_index": a.index, "_id": a.doc_id}} for a in actions]
+
+
 def test_batch_is_full_by_count() -> None:
     batcher = Batcher(BatchLimits(max_docs=3, max_bytes=10**9, max_wait_s=60), clock=lambda: 0.0)
     for i in range(2):
