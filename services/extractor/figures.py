@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 import yaml
 
 from schemas.report import Figure, FigureKind
@@ -47,9 +48,7 @@ class LangRules:
     kinds: list[tuple[FigureKind, re.Pattern[str]]]
     words: re.Pattern[str] | None  # number words and vague quantities
     values: dict[str, tuple[int, bool]]  # lower-cased word -> (value, approximate)
-    # The last word of every number phrase ("dozen" of "a dozen"): a sentence without any of
-    # them has no number word, and that set test is far cheaper than the `words` regex.
-    last_words: frozenset[str] | None  # None: some phrase is not plain words; always search
+    words_filter: Literals  # the number phrases: a sentence without one skips `words`
     lower_bound: re.Pattern[str] | None
     about: re.Pattern[str] | None
 
@@ -59,6 +58,7 @@ class FigureRules:
     langs: dict[str, LangRules]
     claimants: list[tuple[str, re.Pattern[str]]]
     kinds: re.Pattern[str]
+    kinds_filter: Literals  # the stems' literal beginnings: a sentence without one skips `kinds`
     multipliers: dict[str, int]
     multiplier: (
         re.Pattern[str] | None
@@ -94,7 +94,7 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
             ],
             words=words if ordered else None,
             values=values,
-            last_words=_last_words(ordered),
+            words_filter=Literals(ordered),
             lower_bound=_alt([rf"{q}\s*$" for q in spec.get("lower_bound") or []]),
             about=_alt([rf"{q}\s*$" for q in spec.get("about") or []]),
         )
@@ -122,7 +122,8 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
         if multipliers
         else None
     )
-    return FigureRules(langs, claimants, kinds, multipliers, multiplier)
+    literals = [_literal_prefix(stem) for stem_list in stems.values() for stem in stem_list]
+    return FigureRules(langs, claimants, kinds, Literals(literals), multipliers, multiplier)
 
 
 def _word_key(word: str) -> str:
@@ -130,22 +131,38 @@ def _word_key(word: str) -> str:
     return word.lower().replace("i\u0307", "i")
 
 
-_PLAIN_WORD = re.compile(r"\w+")
+def _case_key(text: str) -> str:
+    """At least as loose as re.IGNORECASE ("İ", "I", "ı" and "i" all match there)."""
+    return text.casefold().replace("\u0307", "").replace("ı", "i")
 
 
-def _words_of(text: str) -> set[str]:
-    """Lower-cased words, with the same keys as `_last_words` (final sigma as sigma)."""
-    return set(_PLAIN_WORD.findall(_word_key(text).replace("ς", "σ")))
+_REGEX_SYNTAX = set("\\()[]{}?*+|.^$")
 
 
-def _last_words(phrases: list[str]) -> frozenset[str] | None:
-    last: set[str] = set()
-    for phrase in phrases:
-        parts = phrase.replace("ς", "σ").split()
-        if not parts or not all(_PLAIN_WORD.fullmatch(part) for part in parts):
-            return None
-        last.add(parts[-1])
-    return frozenset(last)
+def _literal_prefix(stem: str) -> str:
+    """The plain text a stem regex starts with ("left " of "left (their homes|the region)")."""
+    end = next((i for i, char in enumerate(stem) if char in _REGEX_SYNTAX), len(stem))
+    return stem[:end]
+
+
+class Literals:
+    """Does a text contain any of these strings (case-insensitively, like re.I)? One
+    Aho-Corasick pass: 10-25x cheaper than the big alternation regexes it stands before, and
+    most sentences hold none of them. An empty string among them makes every text pass."""
+
+    def __init__(self, literals: list[str]) -> None:
+        keys = {_case_key(literal) for literal in literals}
+        self.always = "" in keys or not keys
+        self._automaton = ahocorasick.Automaton()
+        for key in keys - {""}:
+            self._automaton.add_word(key, None)
+        if not self.always:
+            self._automaton.make_automaton()
+
+    def found_in(self, text: str) -> bool:
+        if self.always:
+            return True
+        return next(self._automaton.iter(_case_key(text)), None) is not None
 
 
 @dataclass(slots=True)
@@ -177,15 +194,9 @@ def _numbers(sentence: str, rules: list[LangRules], figure_rules: FigureRules) -
             end = mult.end()
             text = sentence[m.start() : end]
         found.append(_Number(m.start(), end, value, text, False))
-    sentence_words: set[str] | None = None
     for lang in rules:
-        if lang.words is None:
+        if lang.words is None or not lang.words_filter.found_in(sentence):
             continue
-        if lang.last_words is not None:
-            if sentence_words is None:
-                sentence_words = _words_of(sentence)
-            if lang.last_words.isdisjoint(sentence_words):
-                continue
         for m in lang.words.finditer(sentence):
             if any(n.start <= m.start() < n.end for n in found):
                 continue
@@ -240,6 +251,8 @@ def find_figures(
         # Numbers first: most sentences have none, and that test is cheaper than the kinds.
         numbers = _numbers(sentence, langs, rules)
         if not numbers:
+            continue
+        if not rules.kinds_filter.found_in(sentence):
             continue
         kind_hits = [
             (m.start(), m.end(), FigureKind(m.lastgroup or "killed"))

@@ -4,7 +4,7 @@ import pytest
 
 from schemas.report import FigureKind
 from services.extractor.clean import clean, split_sentences
-from services.extractor.figures import find_figures
+from services.extractor.figures import Literals, _literal_prefix, find_figures, load_rules
 
 from .conftest import fixture_text, make_raw
 
@@ -92,3 +92,29 @@ def test_russian_fixture_claims_come_from_the_armenian_ministry() -> None:
         (FigureKind.KILLED, 15, "Armenia MoD"),
         (FigureKind.CAPTURED, 12, "Armenia MoD"),
     }
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["İKİ ASKER ÖLDÜ", "Iki asker öldü", "ДВА СОЛДАТА УБИТЫ", "TWO SOLDIERS WERE KILLED"],
+)
+def test_prefilters_let_through_whatever_the_case_insensitive_rules_match(sentence: str) -> None:
+    rules = load_rules()
+    assert rules.kinds.search(sentence)
+    assert rules.kinds_filter.found_in(sentence)
+    for lang in rules.langs.values():
+        if lang.words is not None and lang.words.search(sentence):
+            assert lang.words_filter.found_in(sentence)
+
+
+def test_prefilters_stop_a_sentence_without_any_kind_or_number_word() -> None:
+    rules = load_rules()
+    sentence = "The talks in Brussels resumed on Monday."
+    assert not rules.kinds_filter.found_in(sentence)
+    assert not rules.langs["en"].words_filter.found_in(sentence)
+
+
+def test_a_stem_regex_is_prefiltered_by_the_text_it_starts_with() -> None:
+    assert _literal_prefix("left (their homes|the region)") == "left "
+    assert _literal_prefix(r"взят\w* в плен") == "взят"
+    assert Literals([_literal_prefix("(a|b)c")]).found_in("anything")  # no literal start: no filter
