@@ -40,6 +40,7 @@ _BEFORE_GAP = re.compile(
     r"достигло|sebanyak|sejumlah|է|են)\s+)?(?:the\s+)?[:—-]?\s*\Z",
     re.I,
 )
+_ANY_DIGIT = re.compile(r"\d")
 _ACCORDING = re.compile(r"according to ([^,.;:“”\"]{2,50})", re.I)
 
 
@@ -56,7 +57,7 @@ class LangRules:
 @dataclass(frozen=True, slots=True)
 class FigureRules:
     langs: dict[str, LangRules]
-    claimants: list[tuple[str, re.Pattern[str]]]
+    claimants: list[tuple[str, re.Pattern[str], Literals]]  # label, regex, its prefilter
     kinds: re.Pattern[str]
     kinds_filter: Literals  # the stems' literal beginnings: a sentence without one skips `kinds`
     multipliers: dict[str, int]
@@ -99,7 +100,11 @@ def load_rules(path: Path = FIGURES_FILE) -> FigureRules:
             about=_alt([rf"{q}\s*$" for q in spec.get("about") or []]),
         )
     claimants = [
-        (str(label), re.compile("|".join(patterns), re.I))
+        (
+            str(label),
+            re.compile("|".join(patterns), re.I),
+            Literals([_literal_prefix(str(p)) for p in patterns]),
+        )
         for label, patterns in (data.get("claimants") or {}).items()
     ]
     stems: dict[str, list[str]] = {}
@@ -142,7 +147,9 @@ _REGEX_SYNTAX = set("\\()[]{}?*+|.^$")
 def _literal_prefix(stem: str) -> str:
     """The plain text a stem regex starts with ("left " of "left (their homes|the region)")."""
     end = next((i for i, char in enumerate(stem) if char in _REGEX_SYNTAX), len(stem))
-    return stem[:end]
+    if stem[end : end + 1] in ("?", "*", "{"):
+        end -= 1  # "deaths?": the "s" is optional
+    return stem[: max(end, 0)]
 
 
 class Literals:
@@ -160,9 +167,13 @@ class Literals:
             self._automaton.make_automaton()
 
     def found_in(self, text: str) -> bool:
+        return self.found_in_key(_case_key(text))
+
+    def found_in_key(self, case_key: str) -> bool:
+        """`found_in` of the text whose `_case_key` this is (computed once per sentence)."""
         if self.always:
             return True
-        return next(self._automaton.iter(_case_key(text)), None) is not None
+        return next(self._automaton.iter(case_key), None) is not None
 
 
 @dataclass(slots=True)
@@ -174,7 +185,9 @@ class _Number:
     approximate: bool
 
 
-def _numbers(sentence: str, rules: list[LangRules], figure_rules: FigureRules) -> list[_Number]:
+def _numbers(
+    sentence: str, case_key: str, rules: list[LangRules], figure_rules: FigureRules
+) -> list[_Number]:
     found: list[_Number] = []
     for m in _DIGITS.finditer(sentence):
         text = m.group(1)
@@ -195,7 +208,7 @@ def _numbers(sentence: str, rules: list[LangRules], figure_rules: FigureRules) -
             text = sentence[m.start() : end]
         found.append(_Number(m.start(), end, value, text, False))
     for lang in rules:
-        if lang.words is None or not lang.words_filter.found_in(sentence):
+        if lang.words is None or not lang.words_filter.found_in_key(case_key):
             continue
         for m in lang.words.finditer(sentence):
             if any(n.start <= m.start() < n.end for n in found):
@@ -216,8 +229,9 @@ def _numbers(sentence: str, rules: list[LangRules], figure_rules: FigureRules) -
 
 
 def _claimant(text: str, rules: FigureRules) -> str | None:
-    for label, pattern in rules.claimants:
-        if pattern.search(text):
+    case_key = _case_key(text)
+    for label, pattern, literals in rules.claimants:
+        if literals.found_in_key(case_key) and pattern.search(text):
             return label
     m = _ACCORDING.search(text)
     return m.group(1).strip() if m else None
@@ -248,11 +262,17 @@ def find_figures(
     figures: list[Figure] = []
     seen: set[tuple[FigureKind, int, str]] = set()
     for i, sentence in enumerate(sentences):
-        # Numbers first: most sentences have none, and that test is cheaper than the kinds.
-        numbers = _numbers(sentence, langs, rules)
-        if not numbers:
+        # Cheap tests first (a digit or number word, a kind word's literal start): most
+        # sentences fail them and never reach the regexes.
+        case_key = _case_key(sentence)
+        if not _ANY_DIGIT.search(sentence) and not any(
+            lang.words_filter.found_in_key(case_key) for lang in langs
+        ):
             continue
-        if not rules.kinds_filter.found_in(sentence):
+        if not rules.kinds_filter.found_in_key(case_key):
+            continue
+        numbers = _numbers(sentence, case_key, langs, rules)
+        if not numbers:
             continue
         kind_hits = [
             (m.start(), m.end(), FigureKind(m.lastgroup or "killed"))

@@ -96,7 +96,14 @@ def test_russian_fixture_claims_come_from_the_armenian_ministry() -> None:
 
 @pytest.mark.parametrize(
     "sentence",
-    ["İKİ ASKER ÖLDÜ", "Iki asker öldü", "ДВА СОЛДАТА УБИТЫ", "TWO SOLDIERS WERE KILLED"],
+    [
+        "İKİ ASKER ÖLDÜ",
+        "Iki asker öldü",
+        "ДВА СОЛДАТА УБИТЫ",
+        "TWO SOLDIERS WERE KILLED",
+        "One death was reported by the Armenian defence ministry.",
+        "3 POW returned",
+    ],
 )
 def test_prefilters_let_through_whatever_the_case_insensitive_rules_match(sentence: str) -> None:
     rules = load_rules()
@@ -105,6 +112,9 @@ def test_prefilters_let_through_whatever_the_case_insensitive_rules_match(senten
     for lang in rules.langs.values():
         if lang.words is not None and lang.words.search(sentence):
             assert lang.words_filter.found_in(sentence)
+    for _, pattern, literals in rules.claimants:
+        if pattern.search(sentence):
+            assert literals.found_in(sentence)
 
 
 def test_prefilters_stop_a_sentence_without_any_kind_or_number_word() -> None:
@@ -117,4 +127,6 @@ def test_prefilters_stop_a_sentence_without_any_kind_or_number_word() -> None:
 def test_a_stem_regex_is_prefiltered_by_the_text_it_starts_with() -> None:
     assert _literal_prefix("left (their homes|the region)") == "left "
     assert _literal_prefix(r"взят\w* в плен") == "взят"
+    assert _literal_prefix(r"deaths?\b") == "death"  # a quantified letter is not required
+    assert _literal_prefix("x*") == ""
     assert Literals([_literal_prefix("(a|b)c")]).found_in("anything")  # no literal start: no filter
