@@ -26,6 +26,7 @@ _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<m
 
 # A report with more figures than this is garbage; ES rejects it and it goes to the DLQ.
 MAX_FIGURES_PER_REPORT = 500
+MERGE_FLOOR_SEGMENT = "16mb"
 
 
 def template_name(alias: str, version: int = MAPPING_VERSION) -> str:
@@ -160,6 +161,10 @@ def index_settings(
         "number_of_replicas": replicas,
         "refresh_interval": refresh_interval,
         "mapping": {"nested_objects": {"limit": MAX_FIGURES_PER_REPORT}},
+        # A backlog leaves one ~4 MB segment per bulk and month; with the default 2 MB floor the
+        # merge policy lets a month sit at two dozen of them, and every search pays per segment.
+        # Counted as 16 MB, they are merged into fewer, larger ones.
+        "merge": {"policy": {"floor_segment": MERGE_FLOOR_SEGMENT}},
     }
 
 

@@ -37,6 +37,7 @@ def test_template_matches_only_its_version_and_joins_the_alias() -> None:
     assert body["index_patterns"] == [index_pattern("ns-cwatch-reports")]
     assert body["template"]["aliases"] == {"ns-cwatch-reports": {}}
     assert body["template"]["settings"]["index"]["refresh_interval"] == "1s"
+    assert body["template"]["settings"]["index"]["merge"]["policy"]["floor_segment"] == "16mb"
     assert template_name("ns-cwatch-reports") == f"ns-cwatch-reports-v{MAPPING_VERSION}"
 
 
