@@ -14,13 +14,13 @@ dicts. The LSH index itself is rebuilt in memory from the signatures mapping whe
 from __future__ import annotations
 
 import hashlib
+import heapq
 import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 NUM_PERM = 64
@@ -165,10 +165,9 @@ class DedupState:
         mh = minhash_of(tokens, self._scratch)
         lsh = self._index()
         near = None
+        best = 0.0
         # A big story has many near-identical versions; comparing with a few is enough.
-        others: list[str] = []
-        rows = []
-        for other in sorted(lsh.query(mh))[:MAX_CANDIDATES]:
+        for other in heapq.nsmallest(MAX_CANDIDATES, lsh.query(mh)):
             if other == report_id:
                 continue
             other_mh = self._minhashes.get(other)
@@ -177,19 +176,14 @@ class DedupState:
                 if value is None:
                     continue
                 other_mh = self._minhashes[other] = _lean(value["h"])
-            others.append(other)
-            rows.append(other_mh.hashvalues)
-        if rows:
-            # MinHash.jaccard of every candidate at once: the share of equal hash values
-            similarity = np.count_nonzero(np.vstack(rows) == mh.hashvalues, axis=1) / NUM_PERM
-            best = int(np.argmax(similarity))  # the first of the most similar, as before
-            if similarity[best] >= self.threshold:
-                near = others[best]
+            similarity = mh.jaccard(other_mh)
+            if similarity >= self.threshold and similarity > best:
+                near, best = other, similarity
         story_id = str(self.signatures[near]["s"]) if near else self._story(key, ts)
         self.hashes[chash] = {"r": report_id, "s": story_id, "t": ts, "n": near}
         if report_id not in self.signatures:
             self.signatures[report_id] = {
-                "h": [int(v) for v in mh.hashvalues],
+                "h": mh.hashvalues.tolist(),  # plain ints, for JSON
                 "s": story_id,
                 "t": ts,
             }
