@@ -15,7 +15,7 @@ import trafilatura
 import yaml
 
 from schemas.raw import RawArticle
-from services.extractor.fold import fold_text
+from services.extractor.fold import fold_words_joined
 
 CHROME_FILE = Path(__file__).resolve().parent / "data" / "chrome.yaml"
 FEED_TEXT_ENOUGH = 1_000  # feed text this long is the article: no need to parse the HTML
@@ -127,7 +127,7 @@ def _same_text(paragraph: str, headline: str, folded_headline: str) -> bool:
     costly: one of a very different length is not compared."""
     if not 0.5 * len(headline) - 8 <= len(paragraph) <= 2 * len(headline) + 8:
         return False
-    return fold_text(paragraph) == folded_headline
+    return fold_words_joined(paragraph) == folded_headline
 
 
 def _headline_and_body(
@@ -137,7 +137,7 @@ def _headline_and_body(
     headline = (title or "").strip()
     if not headline and paragraphs and _looks_like_headline(paragraphs[0]):
         headline, paragraphs = paragraphs[0], paragraphs[1:]
-    key = fold_text(headline)
+    key = fold_words_joined(headline)  # word by word through the cache
     body = [p for i, p in enumerate(paragraphs) if not (i < 4 and _same_text(p, headline, key))]
     byline = None
     for i, para in enumerate(body[:4]):

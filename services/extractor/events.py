@@ -179,14 +179,21 @@ def find_events_folded(
     ft: FoldedText,
     sentence_spans: list[tuple[int, int]],
     headline: str = "",
+    headline_span: tuple[int, int] | None = None,
     rules: EventRules | None = None,
 ) -> list[EventLabel]:
     """`find_events` on a text already folded (the pipeline folds each report once): the
-    sentences are `ft.text[start:end]` for `sentence_spans`."""
+    sentences are `ft.text[start:end]` for `sentence_spans`; the headline is
+    `ft.text[start:end]` for `headline_span` when it is part of the text, else folded here."""
     rules = rules or load_rules()
-    per_sentence = _folded_sentence_hits(ft, sentence_spans, rules)
-    sentences = {i: ft.text[s:e] for i, (s, e) in enumerate(sentence_spans) if i in per_sentence}
-    return _labels(per_sentence, sentences, headline, rules)
+    spans = ([headline_span] if headline_span else []) + sentence_spans
+    hits = _folded_sentence_hits(ft, spans, rules)
+    head_hits: list[Keyword] | None = None
+    if headline_span:
+        head_hits = hits.pop(0, [])
+        hits = {i - 1: keywords for i, keywords in hits.items()}
+    sentences = {i: ft.text[s:e] for i, (s, e) in enumerate(sentence_spans) if i in hits}
+    return _labels(hits, sentences, headline, rules, head_hits)
 
 
 def _labels(
@@ -194,6 +201,7 @@ def _labels(
     sentences: Sequence[str] | dict[int, str],
     headline: str,
     rules: EventRules,
+    head_hits: list[Keyword] | None = None,
 ) -> list[EventLabel]:
     strong: dict[EventType, int] = defaultdict(int)
     weak: dict[EventType, int] = defaultdict(int)
@@ -210,9 +218,11 @@ def _labels(
             if event_type not in best or score > best[event_type][0]:
                 best[event_type] = (score, i)
     head_types: set[EventType] = set()
-    for keyword in (
-        _sentence_hits(" " + fold_words_joined(headline) + " ", rules) if headline else []
-    ):
+    if head_hits is None:
+        head_hits = (
+            _sentence_hits(" " + fold_words_joined(headline) + " ", rules) if headline else []
+        )
+    for keyword in head_hits:
         head_types.add(keyword.event_type)
         if keyword.strong:
             strong[keyword.event_type] += 1

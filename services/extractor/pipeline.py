@@ -56,7 +56,8 @@ def _report(
     body_at = len(doc.headline) + 2 if with_headline else 0
     sentence_at = [(start + body_at, end + body_at) for start, end in sentence_spans(doc.body)]
     sentences = [text[start:end] for start, end in sentence_at]
-    events = find_events_folded(ft, sentence_at, doc.headline)
+    headline_at = (0, len(doc.headline)) if with_headline else None
+    events = find_events_folded(ft, sentence_at, doc.headline, headline_at)
     figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)
     score = relevance_score(entities, events, gaz)
     canonical = " ".join(

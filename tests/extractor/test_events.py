@@ -78,7 +78,8 @@ def _events_as_the_pipeline_finds_them(doc: CleanDoc) -> list[EventLabel]:
     text = f"{doc.headline}\n\n{doc.body}" if with_headline else doc.body
     at = len(doc.headline) + 2 if with_headline else 0
     spans = [(start + at, end + at) for start, end in sentence_spans(doc.body)]
-    return find_events_folded(fold_words(text), spans, doc.headline)
+    headline_at = (0, len(doc.headline)) if with_headline else None
+    return find_events_folded(fold_words(text), spans, doc.headline, headline_at)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
