@@ -139,3 +139,34 @@ def test_subscription_created_in_the_ui_fires(
     page.locator("#sub-table tbody tr", has_text="Ceasefire watch").get_by_text("Log").click()
     page.locator("#delivery-list li", has_text="sse sent").wait_for(timeout=TIMEOUT_MS)
     service.producer.close()
+
+
+def test_a_late_first_subscription_list_does_not_hide_one_just_created(ui: str, page) -> None:  # type: ignore[no-untyped-def]
+    # The page's first list may answer last (on a fresh install it creates the store): CI saw
+    # that stale, empty answer wipe the row of a subscription created meanwhile.
+    first: list[object] = []
+    held = []
+
+    def hold_the_first_list(route, request) -> None:  # type: ignore[no-untyped-def]
+        if request.method == "GET" and not first:
+            first.append(route)  # before the fetch: a later list must not be held as well
+            held.append((route, route.fetch()))  # answered below, after the create
+        else:
+            route.continue_()
+
+    page.route("**/v1/subscriptions", hold_the_first_list)
+    page.goto(f"{ui}/ui/#/subscriptions")
+    page.fill("#q", "shelling")
+    page.fill("#sub-name", "Late list watch")
+    page.select_option("#sub-channel", "sse")
+    page.click("#sub-create")
+    row = page.locator("#sub-table tbody tr", has_text="Late list watch")
+    row.wait_for(timeout=TIMEOUT_MS)
+    for _ in range(300):  # the held list's own fetch may still be under way
+        if held:
+            break
+        page.wait_for_timeout(100)
+    route, stale = held[0]
+    route.fulfill(response=stale)
+    page.wait_for_timeout(500)
+    expect(row).to_be_visible()

@@ -284,9 +284,15 @@ function markStream(id) {
   if (row) row.dataset.stream = streamsReady.has(id) ? "ready" : "";
 }
 
+let subscriptionLoads = 0;
+
 async function loadSubscriptions() {
+  const load = ++subscriptionLoads;
   try {
     const data = await getJSON("/v1/subscriptions");
+    // The page's first list can answer after the one that follows a create (it may be the one
+    // that creates the store): an older answer must not overwrite a newer one.
+    if (load !== subscriptionLoads) return;
     const body = $("#sub-table tbody");
     clear(body);
     for (const s of data.subscriptions) {
@@ -302,7 +308,7 @@ async function loadSubscriptions() {
       markStream(s.id);
     }
   } catch (err) {
-    showError(err.message);
+    if (load === subscriptionLoads) showError(err.message);
   }
 }
 
