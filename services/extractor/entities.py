@@ -24,8 +24,11 @@ MAX_FUZZY_CACHE = 100_000
 
 def _fuzzy_lookup(token: str, gaz: Gazetteer) -> str | None:
     """The entry `token` is a misspelling or an inflection of, cached in the gazetteer."""
-    if token in gaz.fuzzy_hits:
-        return gaz.fuzzy_hits[token]
+    # .get, not `in` then [...]: the search API's threads share the gazetteer and its cache may
+    # be cleared between the two
+    cached = gaz.fuzzy_hits.get(token)
+    if cached is not None:
+        return cached
     if token in gaz.fuzzy_misses:
         return None
     best: tuple[int, str] | None = None

@@ -62,7 +62,8 @@ def _is_abbreviation(alias: str) -> bool:
 
 
 class Gazetteer:
-    """Immutable after construction; share one instance (see `default_gazetteer`)."""
+    """Immutable after construction but for the fuzzy-lookup cache; share one instance (see
+    `default_gazetteer`)."""
 
     def __init__(self, extra_dirs: tuple[Path, ...] = (), with_generated: bool = True) -> None:
         self.entries: dict[str, Entry] = {}
