@@ -2,13 +2,13 @@
 the sentence that supports each label.
 
 All keywords of all languages go into one Aho-Corasick automaton over folded text: one pass
-per sentence whatever the number of keywords (a regex alternation was 100x slower)."""
+per report (split by sentence spans afterwards) whatever the number of keywords (a regex
+alternation was 100x slower)."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +18,7 @@ import ahocorasick
 import yaml
 
 from schemas.report import EventLabel, EventType
-from services.extractor.fold import FoldedText, fold_text, fold_words_joined
+from services.extractor.fold import FoldedText, fold_text, fold_words
 
 EVENTS_DIR = Path(__file__).resolve().parent / "data" / "events"
 MAX_GAP_WORDS = 6  # "a ... b": at most this many words between a and b
@@ -80,16 +80,6 @@ def _occurrence(folded: str, end: int, key_len: int) -> tuple[int, int]:
     """(start, end of the word the part ends in) of an automaton hit ending at `end`."""
     word_end = end + 1 if folded[end + 1] == " " else folded.find(" ", end + 1)
     return end - key_len + 1, word_end if word_end >= 0 else len(folded)
-
-
-def _sentence_hits(folded: str, rules: EventRules) -> list[Keyword]:
-    """Keywords found in one folded sentence (" w1 w2 ... ")."""
-    found: Occurrences = defaultdict(list)
-    for end, (key_len, refs) in rules.automaton.iter(folded):
-        start, word_end = _occurrence(folded, end, key_len)
-        for k, p in refs:
-            found[k].append((p, start, word_end))
-    return _keywords(found, folded, rules)
 
 
 def _keywords(found: Occurrences, folded: str, rules: EventRules) -> list[Keyword]:
@@ -166,13 +156,12 @@ def find_events(
 ) -> list[EventLabel]:
     """Labels whose keywords occur in the headline or the sentences, most confident first.
     A label needs one strong keyword, or two weak ones, to reach MIN_CONFIDENCE."""
-    rules = rules or load_rules()
-    per_sentence = {
-        i: hits
-        for i, sentence in enumerate(sentences)
-        if (hits := _sentence_hits(" " + fold_words_joined(sentence) + " ", rules))
-    }
-    return _labels(per_sentence, sentences, headline, rules)
+    spans = []
+    at = 0
+    for sentence in sentences:
+        spans.append((at, at + len(sentence)))
+        at += len(sentence) + 1
+    return find_events_folded(fold_words("\n".join(sentences)), spans, headline, rules=rules)
 
 
 def find_events_folded(
@@ -186,22 +175,24 @@ def find_events_folded(
     sentences are `ft.text[start:end]` for `sentence_spans`; the headline is
     `ft.text[start:end]` for `headline_span` when it is part of the text, else folded here."""
     rules = rules or load_rules()
-    spans = ([headline_span] if headline_span else []) + sentence_spans
-    hits = _folded_sentence_hits(ft, spans, rules)
-    head_hits: list[Keyword] | None = None
-    if headline_span:
+    head = [headline_span] if headline_span else []
+    hits = _folded_sentence_hits(ft, head + sentence_spans, rules)  # one pass for both
+    head_hits: list[Keyword] = []
+    if head:
         head_hits = hits.pop(0, [])
         hits = {i - 1: keywords for i, keywords in hits.items()}
+    elif headline:  # not part of the text (a digest item's): folded on its own
+        alone = _folded_sentence_hits(fold_words(headline), [(0, len(headline))], rules)
+        head_hits = alone.get(0, [])
     sentences = {i: ft.text[s:e] for i, (s, e) in enumerate(sentence_spans) if i in hits}
-    return _labels(hits, sentences, headline, rules, head_hits)
+    return _labels(hits, sentences, headline, head_hits)
 
 
 def _labels(
     per_sentence: dict[int, list[Keyword]],
-    sentences: Sequence[str] | dict[int, str],
+    sentences: dict[int, str],
     headline: str,
-    rules: EventRules,
-    head_hits: list[Keyword] | None = None,
+    head_hits: list[Keyword],
 ) -> list[EventLabel]:
     strong: dict[EventType, int] = defaultdict(int)
     weak: dict[EventType, int] = defaultdict(int)
@@ -218,10 +209,6 @@ def _labels(
             if event_type not in best or score > best[event_type][0]:
                 best[event_type] = (score, i)
     head_types: set[EventType] = set()
-    if head_hits is None:
-        head_hits = (
-            _sentence_hits(" " + fold_words_joined(headline) + " ", rules) if headline else []
-        )
     for keyword in head_hits:
         head_types.add(keyword.event_type)
         if keyword.strong:
