@@ -97,8 +97,7 @@ def match_entities(ft: FoldedText, gaz: Gazetteer) -> list[EntityMention]:
     }
     if fuzzy:
         for i in [i for i, token in enumerate(ft.tokens) if token in fuzzy]:
-            # A fuzzy hit must look like a name (`_cased_ok` of its first letter).
-            if i not in covered and not ft.text[ft.spans[i][0]].islower():
+            if i not in covered and _cased_ok(ft.text[ft.spans[i][0]]):
                 chosen.append((i, i, fuzzy[ft.tokens[i]]))
     chosen.sort()
     counts: dict[str, int] = {}

@@ -86,12 +86,7 @@ def fold_token(token: str) -> str:
     return fold_text(token)
 
 
-_WORD = re.compile(r"\w+(?:['’ʼ]\w+)*")
-
-
-def words(text: str) -> list[re.Match[str]]:
-    """Words of any script with their offsets (apostrophes inside a word kept: Paşinyan'ın)."""
-    return list(_WORD.finditer(text))
+_WORD = re.compile(r"\w+(?:['’ʼ]\w+)*")  # any script; apostrophes inside a word kept: Paşinyan'ın
 
 
 def fold_words_joined(text: str) -> str:

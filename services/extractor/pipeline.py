@@ -43,21 +43,38 @@ def _salient_ids(report_entities: list[tuple[str, float]]) -> list[str]:
     return [entity_id for entity_id, _ in ranked]
 
 
+@dataclass(frozen=True, slots=True)
+class TextLayout:
+    """The text a report is analysed as, and where its headline and sentences are in it."""
+
+    text: str
+    headline_span: tuple[int, int] | None  # None: the headline is not part of `text`
+    sentence_spans: list[tuple[int, int]]  # the body's sentences
+
+
+def text_layout(doc: CleanDoc) -> TextLayout:
+    # A digest item's headline is its own first sentence: do not count it twice.
+    if not doc.headline or doc.digest:
+        return TextLayout(doc.body, None, sentence_spans(doc.body))
+    at = len(doc.headline) + 2
+    return TextLayout(
+        f"{doc.headline}\n\n{doc.body}",
+        (0, len(doc.headline)),
+        [(start + at, end + at) for start, end in sentence_spans(doc.body)],
+    )
+
+
 def _report(
     raw: RawArticle, doc: CleanDoc, report_id: str, state: DedupState, config: ExtractorConfig
 ) -> Report:
     gaz = config.gazetteer
-    # A digest item's headline is its own first sentence: do not count it twice.
-    with_headline = bool(doc.headline) and not doc.digest
-    text = f"{doc.headline}\n\n{doc.body}" if with_headline else doc.body
+    layout = text_layout(doc)
+    text = layout.text
     ft = fold_words(text)
     entities = match_entities(ft, gaz)
     guess, spans = detect_report(text, doc.paragraphs or [text])
-    body_at = len(doc.headline) + 2 if with_headline else 0
-    sentence_at = [(start + body_at, end + body_at) for start, end in sentence_spans(doc.body)]
-    sentences = [text[start:end] for start, end in sentence_at]
-    headline_at = (0, len(doc.headline)) if with_headline else None
-    events = find_events_folded(ft, sentence_at, doc.headline, headline_at)
+    sentences = [text[start:end] for start, end in layout.sentence_spans]
+    events = find_events_folded(ft, layout.sentence_spans, doc.headline, layout.headline_span)
     figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)
     score = relevance_score(entities, events, gaz)
     canonical = " ".join(

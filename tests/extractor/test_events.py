@@ -6,6 +6,7 @@ from schemas.report import EventLabel, EventType
 from services.extractor.clean import CleanDoc, clean, sentence_spans, split_sentences
 from services.extractor.events import find_events, find_events_folded
 from services.extractor.fold import fold_words
+from services.extractor.pipeline import text_layout
 
 from .conftest import FIXTURES as FIXTURES_DIR
 from .conftest import fixture_text, make_raw
@@ -74,12 +75,10 @@ def test_english_seed_about_border_clashes_has_clash_ceasefire_and_alliance(
 
 def _events_as_the_pipeline_finds_them(doc: CleanDoc) -> list[EventLabel]:
     """The pipeline's way: the report (headline + body, a digest item alone) folded once."""
-    with_headline = bool(doc.headline) and not doc.digest
-    text = f"{doc.headline}\n\n{doc.body}" if with_headline else doc.body
-    at = len(doc.headline) + 2 if with_headline else 0
-    spans = [(start + at, end + at) for start, end in sentence_spans(doc.body)]
-    headline_at = (0, len(doc.headline)) if with_headline else None
-    return find_events_folded(fold_words(text), spans, doc.headline, headline_at)
+    layout = text_layout(doc)
+    return find_events_folded(
+        fold_words(layout.text), layout.sentence_spans, doc.headline, layout.headline_span
+    )
 
 
 @pytest.mark.parametrize("name", FIXTURES)
