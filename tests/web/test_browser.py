@@ -112,16 +112,22 @@ def test_timeline_and_map_draw_the_reports(ui: str, page, index_reports) -> None
     assert page.errors == []
 
 
+def _create_sse_subscription(page, ui: str, query: str, name: str):  # type: ignore[no-untyped-def]
+    """Create an in-page (SSE) subscription through the form; its row once listed."""
+    page.goto(f"{ui}/ui/#/subscriptions")
+    page.fill("#q", query)
+    page.fill("#sub-name", name)
+    page.select_option("#sub-channel", "sse")
+    page.click("#sub-create")
+    row = page.locator("#sub-table tbody tr", has_text=name)
+    row.wait_for(timeout=TIMEOUT_MS)
+    return row
+
+
 def test_subscription_created_in_the_ui_fires(
     ui: str, page, alerts_settings, es_client, topics, index_reports, report_alias
 ) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{ui}/ui/#/subscriptions")
-    page.fill("#q", "ceasefire")
-    page.fill("#sub-name", "Ceasefire watch")
-    page.select_option("#sub-channel", "sse")
-    page.click("#sub-create")
-    row = page.locator("#sub-table tbody tr", has_text="Ceasefire watch")
-    row.wait_for(timeout=TIMEOUT_MS)
+    row = _create_sse_subscription(page, ui, "ceasefire", "Ceasefire watch")
     sub_id = row.get_attribute("data-sub-id")
     service = AlertsService(alerts_settings, es=es_client)
     reports = corpus()
@@ -144,29 +150,16 @@ def test_subscription_created_in_the_ui_fires(
 def test_a_late_first_subscription_list_does_not_hide_one_just_created(ui: str, page) -> None:  # type: ignore[no-untyped-def]
     # The page's first list may answer last (on a fresh install it creates the store): CI saw
     # that stale, empty answer wipe the row of a subscription created meanwhile.
-    first: list[object] = []
-    held = []
+    held = []  # the page's first list, answered only after the create
 
     def hold_the_first_list(route, request) -> None:  # type: ignore[no-untyped-def]
-        if request.method == "GET" and not first:
-            first.append(route)  # before the fetch: a later list must not be held as well
-            held.append((route, route.fetch()))  # answered below, after the create
+        if request.method == "GET" and not held:
+            held.append(route)
         else:
             route.continue_()
 
     page.route("**/v1/subscriptions", hold_the_first_list)
-    page.goto(f"{ui}/ui/#/subscriptions")
-    page.fill("#q", "shelling")
-    page.fill("#sub-name", "Late list watch")
-    page.select_option("#sub-channel", "sse")
-    page.click("#sub-create")
-    row = page.locator("#sub-table tbody tr", has_text="Late list watch")
-    row.wait_for(timeout=TIMEOUT_MS)
-    for _ in range(300):  # the held list's own fetch may still be under way
-        if held:
-            break
-        page.wait_for_timeout(100)
-    route, stale = held[0]
-    route.fulfill(response=stale)
+    row = _create_sse_subscription(page, ui, "shelling", "Late list watch")
+    held[0].fulfill(json={"subscriptions": []})  # what that list said before the create
     page.wait_for_timeout(500)
     expect(row).to_be_visible()
