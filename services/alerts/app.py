@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +90,35 @@ def pending_webhooks(
             continue
         todo.setdefault(alert.alert_id, (sub, alert))
     return list(todo.values())
+
+
+Poll = Callable[[int, int], Mapping[Any, Sequence[Any]]]
+"""(timeout_ms, max_records) -> records per partition, as KafkaConsumer.poll answers."""
+
+
+def gather_round(
+    poll: Poll, wait_ms: int, limit: int, clock: Callable[[], float] = time.monotonic
+) -> list[Any]:
+    """The records of one match round. A round costs Elasticsearch about the same for one
+    report as for a hundred (every subscription's query is looked up in every segment), so
+    once a first record arrives the round waits up to `wait_ms` for more, instead of matching
+    each poll's few reports on their own. An idle poll ends the round empty."""
+    records: list[Any] = []
+    deadline: float | None = None
+    while len(records) < limit:
+        if deadline is None:
+            timeout_ms = max(wait_ms, 100)
+        else:
+            timeout_ms = int((deadline - clock()) * 1000)
+            if timeout_ms <= 0:
+                break
+        for batch in poll(timeout_ms, limit - len(records)).values():
+            records.extend(batch)
+        if deadline is None:
+            if not records:
+                break
+            deadline = clock() + wait_ms / 1000
+    return records
 
 
 class SubscriptionCache:
@@ -283,16 +312,15 @@ class AlertsService:
         return [a for a, _ in decision.alerts]
 
     def _match_loop(self, consumer: KafkaConsumer) -> None:
-        wait_ms = self.settings.alerts_batch_wait_ms
         owed = False
         while not self.stopping.is_set():
-            polled = poll_records(consumer, max(wait_ms, 100))
-            events: list[IndexedEvent] = []
-            for records in polled.values():
-                for record in records:
-                    event = self.parse(record)
-                    if event is not None:
-                        events.append(event)
+            records = gather_round(
+                lambda timeout_ms, room: poll_records(consumer, timeout_ms, max_records=room),
+                self.settings.alerts_batch_wait_ms,
+                self.settings.alerts_batch_max,
+            )
+            polled = bool(records)
+            events = [e for e in map(self.parse, records) if e is not None]
             if events:
                 self.process(events)
             # A commit the broker could not take is owed and offered again on the next round.

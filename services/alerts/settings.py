@@ -16,7 +16,10 @@ class AlertsSettings(CommonSettings):
     )
     alerts_batch_max: int = Field(default=200, ge=1, description="Indexed events per match round")
     alerts_batch_wait_ms: int = Field(
-        default=200, ge=0, description="How long a round waits to fill a batch"
+        default=1000,
+        ge=0,
+        description="How long a match round waits after its first report for more (each round "
+        "costs Elasticsearch about the same whatever its size)",
     )
     alerts_msearch_chunk: int = Field(
         default=1000, ge=1, description="Subscriptions per multi-search request"

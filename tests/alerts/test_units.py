@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.alert import Alert
-from services.alerts.app import pending_webhooks
+from services.alerts.app import gather_round, pending_webhooks
 from services.alerts.dedup import StoryState, decide, due_digests, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
 from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
@@ -243,3 +243,45 @@ def test_a_failing_group_is_retried_one_query_at_a_time_so_others_still_match() 
 
     found = match(fake, "alias", ["r1"], [good, bad], NOW, group=10)
     assert [(m.subscription_id, m.report_id, m.story_id) for m in found] == [("good", "r1", "s1")]
+
+
+class ScheduledPolls:
+    """A consumer's poll over records that arrive at given times, on a clock of its own."""
+
+    def __init__(self, arrivals: list[tuple[float, str]]) -> None:
+        self.now = 0.0
+        self.waiting = sorted(arrivals)
+        self.polls = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def poll(self, timeout_ms: int, room: int) -> dict[str, list[str]]:
+        self.polls += 1
+        due = [r for at, r in self.waiting if at <= self.now]
+        if not due and self.waiting and self.waiting[0][0] <= self.now + timeout_ms / 1000:
+            self.now = self.waiting[0][0]
+            due = [r for at, r in self.waiting if at <= self.now]
+        elif not due:
+            self.now += timeout_ms / 1000
+        taken = due[:room]
+        self.waiting = [(at, r) for at, r in self.waiting if r not in taken]
+        return {"p0": taken} if taken else {}
+
+
+def test_a_match_round_waits_after_its_first_report_for_the_ones_that_follow() -> None:
+    polls = ScheduledPolls([(0.05, "a"), (0.05, "b"), (0.3, "c"), (0.9, "d"), (1.5, "late")])
+    assert gather_round(polls.poll, 1000, 200, polls.clock) == ["a", "b", "c", "d"]
+    assert gather_round(polls.poll, 1000, 200, polls.clock) == ["late"]
+
+
+def test_a_full_round_does_not_wait() -> None:
+    polls = ScheduledPolls([(0.0, str(i)) for i in range(5)] + [(0.5, "next")])
+    assert gather_round(polls.poll, 1000, 3, polls.clock) == ["0", "1", "2"]
+    assert polls.now == 0.0
+
+
+def test_an_idle_poll_ends_the_round_empty() -> None:
+    polls = ScheduledPolls([])
+    assert gather_round(polls.poll, 1000, 200, polls.clock) == []
+    assert polls.polls == 1
