@@ -4,7 +4,9 @@ Raw articles are produced to the raw topic at a steady rate; each one's ingest t
 it. We observe the `indexed` topic (the report is searchable when its event appears) and the
 `alert` topic, so latencies are ingest -> observed, on the wall clock of this machine. The
 sustained rate is the highest step whose output kept up (everything drained within a few
-seconds of the step's end). Side by side, over the same input, a baseline: plain trafilatura +
+seconds of the step's end). The alerts service holds the alert benchmark's 1,000 saved searches
+plus one that matches every report (mode `every`), so ingest -> alert is measured for each
+report at each rate, next to ingest -> searchable. Side by side, over the same input, a baseline: plain trafilatura +
 elasticsearch.helpers.bulk in one process, as fast as it goes.
 """
 
@@ -14,6 +16,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -31,10 +34,10 @@ sys.path.insert(0, str(REPO))
 
 from schemas.common import SourceInfo, SourceKind  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
-from schemas.topics import TopicNames, index_alias  # noqa: E402
+from schemas.topics import TopicNames  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.ops.supervisor import Stack, process_tree, rss_kb, wait_until  # noqa: E402
+from services.ops.supervisor import Stack, cpu_seconds, process_tree, rss_kb, wait_until  # noqa: E402
 
 SHARED_HTML = REPO.parent / "shared" / "data" / "extraction-benchmark" / "html"
 
@@ -76,7 +79,7 @@ def raw_article(url: str, html: str, serial: int) -> RawArticle:
 
 
 class Observer(threading.Thread):
-    """Records when each report's `indexed` event and each alert arrive."""
+    """Records when each report, its `indexed` event and each alert arrive."""
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         super().__init__(daemon=True)
@@ -130,18 +133,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def infra_rss_mb(run_dir: Path) -> float:
-    total = 0
-    for pid_file in (
-        run_dir / "kafka" / "kafka.pid",
-        run_dir / "elasticsearch" / "elasticsearch.pid",
-    ):
+def infra_pids(run_dir: Path) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for name in ("kafka", "elasticsearch"):
         try:
-            pid = int(pid_file.read_text())
+            found[name] = process_tree(int((run_dir / name / f"{name}.pid").read_text()))
         except (OSError, ValueError):
             continue
-        total += sum(rss_kb(p) for p in process_tree(pid))
-    return total / 1024
+    return found
+
+
+def cpu_by_process(stack: Stack, services: list[str], run_dir: Path) -> dict[str, float]:
+    """CPU seconds so far of each service and of the local Kafka and Elasticsearch."""
+    used = {name: stack[name].cpu_seconds() for name in services}
+    used["bench"] = time.process_time()  # this process: the producer and the observer
+    for name, pids in infra_pids(run_dir).items():
+        used[name] = sum(cpu_seconds(pid) for pid in pids)
+    return used
+
+
+def infra_rss_mb(run_dir: Path) -> float:
+    pids = [pid for tree in infra_pids(run_dir).values() for pid in tree]
+    return sum(rss_kb(pid) for pid in pids) / 1024
 
 
 def drop_indices(es_url: str, prefix: str) -> None:
@@ -154,6 +167,31 @@ def drop_indices(es_url: str, prefix: str) -> None:
             httpx.delete(f"{es_url}/{name}", timeout=30)
     except httpx.HTTPError:
         pass
+
+
+def subscribe(settings: CommonSettings, namespace: str) -> None:
+    """The alert benchmark's saved searches, a few on the conflict, and one catch-all."""
+    from bench_alerts import make_subscriptions
+    from elasticsearch import Elasticsearch
+
+    from services.alerts.models import Channel, Mode, Subscription
+    from services.alerts.settings import AlertsSettings
+    from services.alerts.store import AlertStore
+
+    prefix = AlertsSettings(namespace=namespace).index_prefix()
+    store = AlertStore(Elasticsearch(settings.elasticsearch_url, request_timeout=60), prefix)
+    store.ensure()
+    kafka = Channel(kind="kafka")
+    subs = make_subscriptions(random.Random(6)) + [
+        Subscription(name="everything", query="", channel=kafka, mode=Mode.EVERY),
+        Subscription(name="armenia", query="Armenia OR Yerevan", channel=kafka),
+        Subscription(name="karabakh", query="Karabakh OR Karabağ", channel=kafka),
+    ]
+    for sub in subs:  # one refresh for all, not one per subscription as store.put does
+        store.es.index(
+            index=store.subscriptions_index, id=sub.id, document=sub.model_dump(mode="json")
+        )
+    store.es.indices.refresh(index=store.subscriptions_index)
 
 
 def baseline(pages: list[tuple[str, str]], es_url: str, index: str, count: int) -> float:
@@ -196,8 +234,12 @@ def run(quick: bool = False) -> dict[str, float]:
     services = ["indexer", "extractor"] + (
         ["alerts"] if (REPO / "services/alerts/app.py").exists() else []
     )
+    if "alerts" in services:
+        subscribe(settings, namespace)
     stack = Stack(work / "logs", env, services=services).start()
-    observer = Observer(settings.kafka_bootstrap_servers, [topics.indexed, topics.alert])
+    observer = Observer(
+        settings.kafka_bootstrap_servers, [topics.report, topics.indexed, topics.alert]
+    )
     observer.start()
     producer = make_producer(settings.kafka_bootstrap_servers, client_id="bench-e2e")
     figures: dict[str, float] = {}
@@ -221,6 +263,7 @@ def run(quick: bool = False) -> dict[str, float]:
         for rate in rates:
             stack.check_alive()
             start = time.time()
+            cpu_before = cpu_by_process(stack, services, REPO / ".run")
             sent = 0
             while time.time() - start < step_s:
                 due = int((time.time() - start) * rate)
@@ -241,19 +284,51 @@ def run(quick: bool = False) -> dict[str, float]:
                     infra_samples.append(infra_rss_mb(REPO / ".run"))
             producer.flush()
             end = time.time()
+            # Where the two cores went during the step (1.0 = one core busy all the time).
+            cpu_after = cpu_by_process(stack, services, REPO / ".run")
+            shares = {n: (cpu_after[n] - cpu_before.get(n, 0.0)) / (end - start) for n in cpu_after}
+            for name, share in shares.items():
+                figures[f"e2e_cpu_cores_{name}_at_{rate}"] = round(share, 3)
+            print(
+                f"  rate {rate}/s: cores "
+                + ", ".join(f"{n} {v:.2f}" for n, v in shares.items())
+                + f" (sum {sum(shares.values()):.2f})",
+                file=sys.stderr,
+                flush=True,
+            )
             drained = wait_until(
                 lambda s=start, e=end, n=sent: len(observer.window(topics.indexed, s, e)) >= n,
                 10 + step_s,
             )
             searchable = observer.window(topics.indexed, start, end)
+            extracted = observer.window(topics.report, start, end)
+            figures[f"e2e_extracted_p50_s_at_{rate}"] = percentile(extracted, 0.5)
+            figures[f"e2e_extracted_p99_s_at_{rate}"] = percentile(extracted, 0.99)
             p50, p99 = percentile(searchable, 0.5), percentile(searchable, 0.99)
             print(
-                f"  rate {rate}/s: sent {sent}, searchable {len(searchable)}, p50 {p50:.2f}s p99 {p99:.2f}s",
+                f"  rate {rate}/s: extracted p50 {percentile(extracted, 0.5):.2f}s p99 "
+                f"{percentile(extracted, 0.99):.2f}s; sent {sent}, searchable {len(searchable)}, "
+                f"p50 {p50:.2f}s p99 {p99:.2f}s",
                 file=sys.stderr,
                 flush=True,
             )
             figures[f"e2e_searchable_p99_s_at_{rate}"] = p99
             figures[f"e2e_searchable_p50_s_at_{rate}"] = p50
+            if "alerts" in services:
+                # The catch-all subscription alerts once per report: wait for all of them.
+                wait_until(
+                    lambda s=start, e=end, n=sent: len(observer.window(topics.alert, s, e)) >= n,
+                    10,
+                )
+                alerted = observer.window(topics.alert, start, end)
+                a50, a99 = percentile(alerted, 0.5), percentile(alerted, 0.99)
+                figures[f"e2e_alert_p50_s_at_{rate}"] = a50
+                figures[f"e2e_alert_p99_s_at_{rate}"] = a99
+                print(
+                    f"  rate {rate}/s: alerts {len(alerted)}, p50 {a50:.2f}s p99 {a99:.2f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if drained and p99 < 5.0:
                 sustained = float(rate)
             else:
@@ -283,10 +358,9 @@ def run(quick: bool = False) -> dict[str, float]:
         at = int(sustained) if sustained else rates[0]
         figures["e2e_searchable_p50_s"] = figures.get(f"e2e_searchable_p50_s_at_{at}", float("nan"))
         figures["e2e_searchable_p99_s"] = figures.get(f"e2e_searchable_p99_s_at_{at}", float("nan"))
-        alerts = observer.window(topics.alert, 0, time.time())
-        if alerts:
-            figures["e2e_alert_p50_s"] = percentile(alerts, 0.5)
-            figures["e2e_alert_p99_s"] = percentile(alerts, 0.99)
+        if f"e2e_alert_p99_s_at_{at}" in figures:
+            figures["e2e_alert_p50_s"] = figures[f"e2e_alert_p50_s_at_{at}"]
+            figures["e2e_alert_p99_s"] = figures[f"e2e_alert_p99_s_at_{at}"]
         for name, samples in rss_samples.items():
             if samples:
                 figures[f"rss_mb_{name}"] = max(samples)
@@ -299,7 +373,7 @@ def run(quick: bool = False) -> dict[str, float]:
         producer.close()
         stack.stop()
         delete_topics(settings.kafka_bootstrap_servers, [name for name, _ in topics.all()])
-        drop_indices(settings.elasticsearch_url, index_alias(namespace))
+        drop_indices(settings.elasticsearch_url, f"{namespace}-")
     figures["baseline_e2e_burst_per_s"] = baseline(
         pages, settings.elasticsearch_url, f"{namespace}-baseline", 100 if quick else 400
     )
