@@ -1,13 +1,15 @@
 """End-to-end benchmark: real HTML articles through extractor -> indexer (-> alerts) at rising rates.
 
 Raw articles are produced to the raw topic at a steady rate; each one's ingest time travels with
-it. We observe the `indexed` topic (the report is searchable when its event appears) and the
-`alert` topic, so latencies are ingest -> observed, on the wall clock of this machine. The
-sustained rate is the highest step whose output kept up (everything drained within a few
+it. We observe the report, `indexed` and `alert` topics (a report is searchable when its
+`indexed` event appears), so latencies are ingest -> observed, on the wall clock of this machine.
+The sustained rate is the highest step whose output kept up (everything drained within a few
 seconds of the step's end). The alerts service holds the alert benchmark's 1,000 saved searches
 plus one that matches every report (mode `every`), so ingest -> alert is measured for each
-report at each rate, next to ingest -> searchable. Side by side, over the same input, a baseline: plain trafilatura +
-elasticsearch.helpers.bulk in one process, as fast as it goes.
+report at each rate, next to ingest -> searchable. `e2e_searchable_p99_s` and `e2e_alert_p99_s`
+are taken at the target rate (50/s); each rate's figures are kept as `..._at_<rate>`, with the
+CPU share of every process during the step. Side by side, over the same input, a baseline: plain
+trafilatura + elasticsearch.helpers.bulk in one process, as fast as it goes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from services.common.kafka import delete_topics, ensure_topics, make_producer  #
 from services.common.settings import CommonSettings  # noqa: E402
 from services.ops.supervisor import Stack, cpu_seconds, process_tree, rss_kb, wait_until  # noqa: E402
 
+TARGET_RATE = 50  # reports/s at which the issue sets the latency targets
 SHARED_HTML = REPO.parent / "shared" / "data" / "extraction-benchmark" / "html"
 
 
@@ -355,7 +358,9 @@ def run(quick: bool = False) -> dict[str, float]:
                 seen for ing, seen in observer.latencies[topics.indexed] if ing >= start
             )
             figures["e2e_burst_per_s"] = burst / (last_seen - start)
-        at = int(sustained) if sustained else rates[0]
+        # The latency targets are set at the target rate (50/s: "p99 under 2 s at that rate"),
+        # not at the highest rate that still drained; every rate's figures are kept beside.
+        at = TARGET_RATE if f"e2e_searchable_p99_s_at_{TARGET_RATE}" in figures else rates[0]
         figures["e2e_searchable_p50_s"] = figures.get(f"e2e_searchable_p50_s_at_{at}", float("nan"))
         figures["e2e_searchable_p99_s"] = figures.get(f"e2e_searchable_p99_s_at_{at}", float("nan"))
         if f"e2e_alert_p99_s_at_{at}" in figures:
