@@ -16,6 +16,7 @@ import yaml
 
 from schemas.raw import RawArticle
 from services.extractor.fold import fold_words_joined
+from services.extractor.inert import strip_inert
 
 CHROME_FILE = Path(__file__).resolve().parent / "data" / "chrome.yaml"
 FEED_TEXT_ENOUGH = 1_000  # feed text this long is the article: no need to parse the HTML
@@ -212,9 +213,10 @@ def _parse_date(value: str | None) -> datetime | None:
 
 
 def extract_html(html: str, fast: bool = True, with_metadata: bool = False) -> dict[str, Any]:
-    """trafilatura on one page; metadata (and its slow date guessing) only when asked."""
+    """trafilatura on one page; metadata (and its slow date guessing) only when asked. Without
+    metadata, scripts, styles and comments are cut first (the metadata pass reads some)."""
     doc = trafilatura.bare_extraction(
-        html,
+        html if with_metadata else strip_inert(html),
         fast=fast,
         include_comments=False,
         with_metadata=with_metadata,

@@ -1,0 +1,53 @@
+"""Scripts, styles, SVG and comments are cut before trafilatura parses a page."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from services.extractor.clean import extract_html
+from services.extractor.inert import strip_inert
+
+SHARED_HTML = Path(__file__).resolve().parents[3] / "shared/data/extraction-benchmark/html"
+
+
+def test_scripts_styles_svg_and_comments_are_cut_and_the_text_stays() -> None:
+    html = (
+        "<html><head><STYLE>p{color:red}</STYLE><script src=a.js></script></head><body>"
+        '<!-- <p>commented</p> --><p>Talks in Brussels.</p><svg viewBox="0 0 1 1"><text>'
+        "icon</text></svg><Script type='text/javascript'>var s = '<p>x</p>';</sCRIPT >"
+        "<p>Lachin held.</p></body></html>"
+    )
+    assert strip_inert(html) == (
+        "<html><head></head><body><p>Talks in Brussels.</p><p>Lachin held.</p></body></html>"
+    )
+
+
+def test_json_ld_stays_for_trafilaturas_fallback() -> None:
+    html = '<script type="application/ld+json">{"articleBody": "text"}</script><p>a</p>'
+    assert strip_inert(html) == html
+
+
+def test_elements_named_like_script_or_style_are_not_cut() -> None:
+    html = "<style-guide><p>kept</p></style-guide><scripted>kept too</scripted>"
+    assert strip_inert(html) == html
+
+
+def test_an_unclosed_script_or_comment_runs_to_the_end_as_in_a_parser() -> None:
+    assert strip_inert("<p>a</p><script>var x = 1; <p>b</p>") == "<p>a</p>"
+    assert strip_inert("<p>a</p><!-- <p>b</p>") == "<p>a</p>"
+
+
+@pytest.mark.skipif(not SHARED_HTML.is_dir(), reason="needs ../shared/data/extraction-benchmark")
+def test_trafilatura_text_is_the_same_with_or_without_the_cut_on_real_pages() -> None:
+    import trafilatura
+
+    pages = sorted(SHARED_HTML.glob("*.html.gz"))[::6]
+    assert pages
+    for path in pages:
+        html = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        plain = trafilatura.bare_extraction(html, fast=True, include_comments=False)
+        expected = dict(plain.as_dict()).get("text") if plain is not None else None
+        assert extract_html(html).get("text") == expected, path.name
