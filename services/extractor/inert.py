@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_OPEN = re.compile(r"<(script|style|svg)(?=[\s/>])[^>]*>|<!--", re.I)
+_OPEN = re.compile(r"<(script|style|svg)(?=[\s/>])|<!--", re.I)
 _CLOSE = {
     "script": re.compile(r"</script\s*>", re.I),
     "style": re.compile(r"</style\s*>", re.I),
@@ -22,18 +22,25 @@ _CLOSE = {
 def strip_inert(html: str) -> str:
     kept: list[str] = []
     pos = 0
+    # The next ">" is remembered, not searched again from each start tag: on a hostile page of
+    # "<script" without a ">", searching from every one of them would be quadratic.
+    next_gt = -1
     while (found := _OPEN.search(html, pos)) is not None:
         tag = found.group(1)
         if tag is None:  # a comment
             close = html.find("-->", found.end())
             end = len(html) if close < 0 else close + 3
         else:
-            tag = tag.lower()
-            if tag == "script" and "ld+json" in found.group(0).lower():
-                kept.append(html[pos : found.end()])
-                pos = found.end()
+            if next_gt < found.end():
+                next_gt = html.find(">", found.end())
+                if next_gt < 0:
+                    break  # no start tag can be complete from here on
+            tag_end = next_gt + 1
+            if tag.lower() == "script" and "ld+json" in html[found.end() : tag_end].lower():
+                kept.append(html[pos:tag_end])
+                pos = tag_end
                 continue
-            close_tag = _CLOSE[tag].search(html, found.end())
+            close_tag = _CLOSE[tag.lower()].search(html, tag_end)
             end = len(html) if close_tag is None else close_tag.end()
         kept.append(html[pos : found.start()])
         pos = end

@@ -51,3 +51,8 @@ def test_trafilatura_text_is_the_same_with_or_without_the_cut_on_real_pages() ->
         plain = trafilatura.bare_extraction(html, fast=True, include_comments=False)
         expected = dict(plain.as_dict()).get("text") if plain is not None else None
         assert extract_html(html).get("text") == expected, path.name
+
+
+def test_a_page_of_unclosed_start_tags_is_scanned_in_linear_time() -> None:
+    hostile = "<script " * 200_000  # 1.6 MB without a single ">"
+    assert strip_inert(hostile) == hostile
