@@ -9,7 +9,9 @@ plus one that matches every report (mode `every`), so ingest -> alert is measure
 report at each rate, next to ingest -> searchable. `e2e_searchable_p99_s` and `e2e_alert_p99_s`
 are taken at the target rate (50/s); each rate's figures are kept as `..._at_<rate>`, with the
 CPU share of every process during the step. Side by side, over the same input, a baseline: plain
-trafilatura + elasticsearch.helpers.bulk in one process, as fast as it goes.
+trafilatura + elasticsearch.helpers.bulk in one process, as fast as it goes; and, where it
+installs, news-please + helpers.bulk over one pass of the pages
+(`baseline_newsplease_e2e_burst_per_s`).
 """
 
 from __future__ import annotations
@@ -218,6 +220,33 @@ def baseline(pages: list[tuple[str, str]], es_url: str, index: str, count: int) 
     return count / took
 
 
+def baseline_newsplease(pages: list[tuple[str, str]], es_url: str, index: str) -> float | None:
+    """news-please + helpers.bulk over the same pages, one pass: docs/s (None: not installed).
+    news-please runs in its own environment, so its extraction and the bulk are timed apart
+    and added up, as one process doing both in turn would spend them."""
+    import newsplease_baseline
+    from elasticsearch import Elasticsearch, helpers
+
+    extracted = newsplease_baseline.extract([html for _, html in pages], rounds=1)
+    if extracted is None:
+        return None
+    es = Elasticsearch(es_url, request_timeout=60)
+    es.options(ignore_status=404).indices.delete(index=index)
+    started = time.perf_counter()
+    helpers.bulk(
+        es,
+        (
+            {"_index": index, "_id": str(i), "_source": {"url": url, "body": text}}
+            for i, ((url, _), text) in enumerate(zip(pages, extracted.texts, strict=True))
+        ),
+        chunk_size=200,
+        refresh="wait_for",
+    )
+    bulk_s = time.perf_counter() - started
+    es.options(ignore_status=404).indices.delete(index=index)
+    return len(pages) / (len(pages) / extracted.pages_per_s + bulk_s)
+
+
 def run(quick: bool = False) -> dict[str, float]:
     settings = CommonSettings()
     namespace = f"bench{uuid.uuid4().hex[:6]}"
@@ -382,6 +411,9 @@ def run(quick: bool = False) -> dict[str, float]:
     figures["baseline_e2e_burst_per_s"] = baseline(
         pages, settings.elasticsearch_url, f"{namespace}-baseline", 100 if quick else 400
     )
+    other = baseline_newsplease(pages, settings.elasticsearch_url, f"{namespace}-baseline-np")
+    if other is not None:
+        figures["baseline_newsplease_e2e_burst_per_s"] = other
     figures["e2e_input_pages"] = float(len(pages))
     figures["e2e_median_rate_tested"] = float(statistics.median(rates))
     return figures

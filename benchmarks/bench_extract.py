@@ -2,6 +2,11 @@
 
 * `trafilatura_html_per_s` / `trafilatura_f1`: plain `trafilatura.extract(html)` (defaults) on
   the 181 real pages of ../shared/data/extraction-benchmark, scored against ground-truth.json.
+* `baseline_extract_html_per_s` / `baseline_extract_f1`: the same two trafilatura figures, as the
+  baseline of ours (`ratio_extract_*`).
+* `baseline_newsplease_extract_html_per_s` / `..._f1`: news-please's `from_html` on the same
+  pages, in its own virtual environment (benchmarks/newsplease_baseline.py), where it installs;
+  pages it raises on (`newsplease_failed_pages`) score 0.
 * `extract_f1`: our clean step (trafilatura fast mode without comments, then the chrome rules)
   on the same pages, scored the same way, in the same run.
 * `extract_html_per_s`: the whole pipeline (clean, language, entities, events, figures,
@@ -31,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import newsplease_baseline  # noqa: E402
 import trafilatura  # noqa: E402
 
 from schemas.common import SourceInfo, SourceKind  # noqa: E402
@@ -134,6 +140,16 @@ def run(quick: bool = False) -> dict[str, float]:
                 "html_pages": float(len(pages)),
             }
         )
+        # Baselines under the keys of the figures they compare with (ratios follow from them).
+        figures["baseline_extract_html_per_s"] = figures["trafilatura_html_per_s"]
+        figures["baseline_extract_f1"] = figures["trafilatura_f1"]
+        # The second baseline: one round, it is ~10x slower than trafilatura.
+        other = newsplease_baseline.extract([html for _, html, _ in pages], rounds=1)
+        if other is not None:
+            scores = [body_f1(t, gold) for t, (_, _, gold) in zip(other.texts, pages, strict=True)]
+            figures["baseline_newsplease_extract_html_per_s"] = round(other.pages_per_s, 2)
+            figures["baseline_newsplease_extract_f1"] = round(statistics.mean(scores), 4)
+            figures["newsplease_failed_pages"] = float(other.failed)
 
     texts = load_texts()
     count = 500 if quick else 3000

@@ -74,14 +74,30 @@ def verdicts(figures: dict[str, float]) -> list[str]:
     return lines
 
 
+# A figure's second baseline is `baseline_<name>_<key>` (news-please beside trafilatura).
+SECOND_BASELINES = ("newsplease",)
+
+
+def _baselines(figures: dict[str, float], key: str) -> list[tuple[str, str, float]]:
+    """(label, ratio key, value) of each baseline of `key` in the figures."""
+    found = []
+    if f"baseline_{key}" in figures:
+        found.append(("", f"ratio_{key}", figures[f"baseline_{key}"]))
+    for name in SECOND_BASELINES:
+        if f"baseline_{name}_{key}" in figures:
+            found.append((name, f"ratio_{name}_{key}", figures[f"baseline_{name}_{key}"]))
+    return found
+
+
 def ratios(figures: dict[str, float]) -> dict[str, float]:
-    """For every `baseline_<key>`, the ratio ours / baseline (same input, same run)."""
+    """For every baseline of a figure, the ratio ours / baseline (same input, same run)."""
     out = {}
-    for key, base in figures.items():
-        if key.startswith("baseline_") and base:
-            ours = figures.get(key.removeprefix("baseline_"))
-            if ours is not None:
-                out[f"ratio_{key.removeprefix('baseline_')}"] = round(ours / base, 3)
+    for key, ours in figures.items():
+        if key.startswith(("baseline_", "ratio_")):
+            continue
+        for _, ratio_key, base in _baselines(figures, key):
+            if base:
+                out[ratio_key] = round(ours / base, 3)
     return out
 
 
@@ -102,17 +118,17 @@ def markdown_table(figures: dict[str, float], title: str) -> str:
     for key, value in sorted(figures.items()):
         if key.startswith(("baseline_", "ratio_", "bench_")):
             continue
-        base = figures.get(f"baseline_{key}")
-        ratio = figures.get(f"ratio_{key}")
+        found = _baselines(figures, key)
+        base = "; ".join(f"{label} {_number(v)}".strip() for label, _, v in found)
+        ratio = "; ".join(
+            f"{label} {figures[r]:.2f}x".strip() for label, r, _ in found if r in figures
+        )
         target = ""
         if key in targets:
             goal, kind = targets[key]
             ok = value >= goal if kind == "min" else value <= goal
             target = f"{'>=' if kind == 'min' else '<='} {goal:g} {'ok' if ok else '**missed**'}"
-        rows.append(
-            f"| `{key}` | {_number(value)} | {'' if base is None else _number(base)} | "
-            f"{'' if ratio is None else f'{ratio:.2f}x'} | {target} |"
-        )
+        rows.append(f"| `{key}` | {_number(value)} | {base} | {ratio} | {target} |")
     return "\n".join(rows) + "\n"
 
 
@@ -125,7 +141,9 @@ def chart(figures: dict[str, float], path: Path) -> None:
     except ImportError:
         print("matplotlib missing: no chart", file=sys.stderr)
         return
-    throughput = [k for k in figures if k.endswith("_per_s") and not k.startswith("baseline_")]
+    throughput = [
+        k for k in figures if k.endswith("_per_s") and not k.startswith(("baseline_", "ratio_"))
+    ]
     latency = [k for k in figures if k.endswith(("_p50_s", "_p99_s", "_p95_s"))]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
     ours = [figures[k] for k in throughput]
