@@ -1,4 +1,4 @@
-"""Scripts, styles, SVG and comments are cut before trafilatura parses a page."""
+"""Scripts, styles and comments are cut before trafilatura parses a page."""
 
 from __future__ import annotations
 
@@ -13,16 +13,23 @@ from services.extractor.inert import strip_inert
 SHARED_HTML = Path(__file__).resolve().parents[3] / "shared/data/extraction-benchmark/html"
 
 
-def test_scripts_styles_svg_and_comments_are_cut_and_the_text_stays() -> None:
+def test_scripts_styles_and_comments_are_cut_and_the_text_stays() -> None:
     html = (
         "<html><head><STYLE>p{color:red}</STYLE><script src=a.js></script></head><body>"
-        '<!-- <p>commented</p> --><p>Talks in Brussels.</p><svg viewBox="0 0 1 1"><text>'
-        "icon</text></svg><Script type='text/javascript'>var s = '<p>x</p>';</sCRIPT >"
+        "<!-- <p>commented</p> --><p>Talks in Brussels.</p><Script type='text/javascript'>"
+        "var s = '<p>x</p>';</sCRIPT >"
         "<p>Lachin held.</p></body></html>"
     )
     assert strip_inert(html) == (
         "<html><head></head><body><p>Talks in Brussels.</p><p>Lachin held.</p></body></html>"
     )
+
+
+@pytest.mark.parametrize(
+    "comment", ["<!---->", "<!-->", "<!--->", "<!-- x --!>", "<!--[if !IE]><!-->"]
+)
+def test_comments_end_where_an_html_parser_ends_them(comment: str) -> None:
+    assert strip_inert(f"<p>a</p>{comment}<p>b</p>") == "<p>a</p><p>b</p>"
 
 
 def test_json_ld_stays_for_trafilaturas_fallback() -> None:
@@ -32,6 +39,11 @@ def test_json_ld_stays_for_trafilaturas_fallback() -> None:
 
 def test_elements_named_like_script_or_style_are_not_cut() -> None:
     html = "<style-guide><p>kept</p></style-guide><scripted>kept too</scripted>"
+    assert strip_inert(html) == html
+
+
+def test_svg_is_left_to_trafilatura_because_it_nests() -> None:
+    html = "<svg><svg><path/></svg><text>label</text></svg><p>a</p>"
     assert strip_inert(html) == html
 
 
