@@ -380,6 +380,15 @@ log4j.logger.state.change.logger=WARN
 """
 
 
+def kafka_cluster_id() -> str:
+    """A random cluster id as Kafka makes them: URL-safe base64 of a UUID that does not start
+    with "-" (the storage tool would read one that does as an option: 1 format in 64 failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_kafka(cfg: Config, java: Path) -> None:
     kdir = cfg.kafka_dir
     kdir.mkdir(parents=True, exist_ok=True)
@@ -391,7 +400,7 @@ def start_kafka(cfg: Config, java: Path) -> None:
     java_bin = str(java / "bin" / "java")
     common = [f"-Dlog4j.configuration=file:{log4j}", "-cp", classpath]
     if not (kdir / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = kafka_cluster_id()
         say(f"formatting Kafka storage (cluster id {cluster_id})")
         result = subprocess.run(
             [
