@@ -98,8 +98,10 @@ def private_runtime(
         "CWATCH_KAFKA_HEAP": "384m",
     }
     runtime = PrivateRuntime(env, run_dir)
-    runtime.up()
     try:
+        # Inside the try: a start that fails halfway (Kafka up, Elasticsearch not) is still
+        # stopped and its folder removed.
+        runtime.up()
         yield runtime
     finally:
         runtime.down()
