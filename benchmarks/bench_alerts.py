@@ -204,14 +204,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
     threads = []
     try:
-        alerts.store.ensure()
-        for sub in make_subscriptions(rng):
-            alerts.store.es.index(
-                index=alerts.store.subscriptions_index,
-                id=sub.id,
-                document=sub.model_dump(mode="json"),
-            )
-        es.indices.refresh(index=alerts.store.subscriptions_index)
+        alerts.store.put_many(make_subscriptions(rng))
         threads = [
             threading.Thread(target=indexer.run, daemon=True),
             threading.Thread(target=alerts.run, daemon=True),

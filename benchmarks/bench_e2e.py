@@ -189,18 +189,15 @@ def subscribe(settings: CommonSettings, namespace: str) -> None:
 
     prefix = AlertsSettings(namespace=namespace).index_prefix()
     store = AlertStore(Elasticsearch(settings.elasticsearch_url, request_timeout=60), prefix)
-    store.ensure()
     kafka = Channel(kind="kafka")
-    subs = make_subscriptions(random.Random(6)) + [
-        Subscription(name="everything", query="", channel=kafka, mode=Mode.EVERY),
-        Subscription(name="armenia", query="Armenia OR Yerevan", channel=kafka),
-        Subscription(name="karabakh", query="Karabakh OR Karabağ", channel=kafka),
-    ]
-    for sub in subs:  # one refresh for all, not one per subscription as store.put does
-        store.es.index(
-            index=store.subscriptions_index, id=sub.id, document=sub.model_dump(mode="json")
-        )
-    store.es.indices.refresh(index=store.subscriptions_index)
+    store.put_many(
+        make_subscriptions(random.Random(6))
+        + [
+            Subscription(name="everything", query="", channel=kafka, mode=Mode.EVERY),
+            Subscription(name="armenia", query="Armenia OR Yerevan", channel=kafka),
+            Subscription(name="karabakh", query="Karabakh OR Karabağ", channel=kafka),
+        ]
+    )
 
 
 def baseline(pages: list[tuple[str, str]], es_url: str, index: str, count: int) -> float:

@@ -5,6 +5,7 @@ at once, so what the API just accepted is what the matcher reads next."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +93,15 @@ class AlertStore:
             refresh=True,  # rare writes; the next list must see them
         )
         return sub
+
+    def put_many(self, subs: Sequence[Subscription]) -> None:
+        """Many at once (an import, a benchmark): one refresh at the end, not one each."""
+        self.ensure()
+        for sub in subs:
+            self.es.index(
+                index=self.subscriptions_index, id=sub.id, document=sub.model_dump(mode="json")
+            )
+        self.es.indices.refresh(index=self.subscriptions_index)
 
     def get(self, sub_id: str) -> Subscription | None:
         self.ensure()

@@ -196,6 +196,16 @@ def test_subscriptions_survive_a_restart(alerts_settings: AlertsSettings, es_cli
     assert second.cache.get(force=True)[sub.id].name == "keep me"
 
 
+def test_many_subscriptions_saved_at_once_are_all_listed_right_after(
+    alerts_settings: AlertsSettings,
+    es_client,  # type: ignore[no-untyped-def]
+) -> None:
+    store = AlertsService(alerts_settings, es=es_client, producer=_NoProducer()).store
+    subs = [Subscription(name=f"bulk {i}", query=f"Lachin {i}") for i in range(30)]
+    store.put_many(subs)
+    assert {s.id for s in store.list_subscriptions()} >= {s.id for s in subs}
+
+
 class _NoProducer:
     def send(self, *a: object, **k: object) -> None:
         raise AssertionError("not used")
