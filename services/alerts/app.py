@@ -103,21 +103,16 @@ def gather_round(
     report as for a hundred (every subscription's query is looked up in every segment), so
     once a first record arrives the round waits up to `wait_ms` for more, instead of matching
     each poll's few reports on their own. An idle poll ends the round empty."""
-    records: list[Any] = []
-    deadline: float | None = None
+    records = [r for batch in poll(max(wait_ms, 100), limit).values() for r in batch]
+    if not records:
+        return records
+    deadline = clock() + wait_ms / 1000
     while len(records) < limit:
-        if deadline is None:
-            timeout_ms = max(wait_ms, 100)
-        else:
-            timeout_ms = int((deadline - clock()) * 1000)
-            if timeout_ms <= 0:
-                break
+        timeout_ms = int((deadline - clock()) * 1000)
+        if timeout_ms <= 0:
+            break
         for batch in poll(timeout_ms, limit - len(records)).values():
             records.extend(batch)
-        if deadline is None:
-            if not records:
-                break
-            deadline = clock() + wait_ms / 1000
     return records
 
 

@@ -27,8 +27,8 @@ def strip_inert(html: str) -> str:
     # "<script" without a ">", searching from every one of them would be quadratic.
     next_gt = -1
     while (found := _OPEN.search(html, pos)) is not None:
-        tag = found.group(1)
-        if tag is None:  # a comment
+        tag = (found.group(1) or "").lower()
+        if not tag:  # a comment
             # From the opening's own dashes: "<!-->" and "<!--->" are whole (empty) comments,
             # and "--!>" closes one too, as for lxml's parser.
             close = _COMMENT_END.search(html, found.end() - 2)
@@ -39,11 +39,11 @@ def strip_inert(html: str) -> str:
                 if next_gt < 0:
                     break  # no start tag can be complete from here on
             tag_end = next_gt + 1
-            if tag.lower() == "script" and "ld+json" in html[found.end() : tag_end].lower():
+            if tag == "script" and "ld+json" in html[found.end() : tag_end].lower():
                 kept.append(html[pos:tag_end])
                 pos = tag_end
                 continue
-            close_tag = _CLOSE[tag.lower()].search(html, tag_end)
+            close_tag = _CLOSE[tag].search(html, tag_end)
             end = len(html) if close_tag is None else close_tag.end()
         kept.append(html[pos : found.start()])
         pos = end
