@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -200,25 +201,35 @@ def subscribe(settings: CommonSettings, namespace: str) -> None:
     )
 
 
-def baseline(pages: list[tuple[str, str]], es_url: str, index: str, count: int) -> float:
-    """Plain trafilatura + helpers.bulk over the same pages: docs/s, one process."""
-    import trafilatura
+def timed_bulk(es_url: str, index: str, bodies: Iterable[tuple[str, str]]) -> float:
+    """Seconds for elasticsearch.helpers.bulk to index (url, body) pairs into a fresh `index`,
+    refreshed; whatever the iterator does to produce them is inside the time."""
     from elasticsearch import Elasticsearch, helpers
 
     es = Elasticsearch(es_url, request_timeout=60)
     es.options(ignore_status=404).indices.delete(index=index)
     started = time.perf_counter()
-
-    def actions():  # type: ignore[no-untyped-def]
-        for i in range(count):
-            url, html = pages[i % len(pages)]
-            text = trafilatura.extract(html) or ""
-            yield {"_index": index, "_id": str(i), "_source": {"url": url, "body": text}}
-
-    helpers.bulk(es, actions(), chunk_size=200, refresh="wait_for")
+    helpers.bulk(
+        es,
+        (
+            {"_index": index, "_id": str(i), "_source": {"url": url, "body": body}}
+            for i, (url, body) in enumerate(bodies)
+        ),
+        chunk_size=200,
+        refresh="wait_for",
+    )
     took = time.perf_counter() - started
     es.options(ignore_status=404).indices.delete(index=index)
-    return count / took
+    return took
+
+
+def baseline(pages: list[tuple[str, str]], es_url: str, index: str, count: int) -> float:
+    """Plain trafilatura + helpers.bulk over the same pages: docs/s, one process."""
+    import trafilatura
+
+    cycled = (pages[i % len(pages)] for i in range(count))
+    bodies = ((url, trafilatura.extract(html) or "") for url, html in cycled)
+    return count / timed_bulk(es_url, index, bodies)
 
 
 def baseline_newsplease(pages: list[tuple[str, str]], es_url: str, index: str) -> float | None:
@@ -226,25 +237,12 @@ def baseline_newsplease(pages: list[tuple[str, str]], es_url: str, index: str) -
     news-please runs in its own environment, so its extraction and the bulk are timed apart
     and added up, as one process doing both in turn would spend them."""
     import newsplease_baseline
-    from elasticsearch import Elasticsearch, helpers
 
     extracted = newsplease_baseline.extract([html for _, html in pages], rounds=1)
     if extracted is None:
         return None
-    es = Elasticsearch(es_url, request_timeout=60)
-    es.options(ignore_status=404).indices.delete(index=index)
-    started = time.perf_counter()
-    helpers.bulk(
-        es,
-        (
-            {"_index": index, "_id": str(i), "_source": {"url": url, "body": text}}
-            for i, ((url, _), text) in enumerate(zip(pages, extracted.texts, strict=True))
-        ),
-        chunk_size=200,
-        refresh="wait_for",
-    )
-    bulk_s = time.perf_counter() - started
-    es.options(ignore_status=404).indices.delete(index=index)
+    urls = [url for url, _ in pages]
+    bulk_s = timed_bulk(es_url, index, zip(urls, extracted.texts, strict=True))
     return len(pages) / (len(pages) / extracted.pages_per_s + bulk_s)
 
 
@@ -335,13 +333,13 @@ def run(quick: bool = False) -> dict[str, float]:
             )
             searchable = observer.window(topics.indexed, start, end)
             extracted = observer.window(topics.report, start, end)
-            figures[f"e2e_extracted_p50_s_at_{rate}"] = percentile(extracted, 0.5)
-            figures[f"e2e_extracted_p99_s_at_{rate}"] = percentile(extracted, 0.99)
+            x50, x99 = percentile(extracted, 0.5), percentile(extracted, 0.99)
+            figures[f"e2e_extracted_p50_s_at_{rate}"] = x50
+            figures[f"e2e_extracted_p99_s_at_{rate}"] = x99
             p50, p99 = percentile(searchable, 0.5), percentile(searchable, 0.99)
             print(
-                f"  rate {rate}/s: extracted p50 {percentile(extracted, 0.5):.2f}s p99 "
-                f"{percentile(extracted, 0.99):.2f}s; sent {sent}, searchable {len(searchable)}, "
-                f"p50 {p50:.2f}s p99 {p99:.2f}s",
+                f"  rate {rate}/s: extracted p50 {x50:.2f}s p99 {x99:.2f}s; sent {sent}, "
+                f"searchable {len(searchable)}, p50 {p50:.2f}s p99 {p99:.2f}s",
                 file=sys.stderr,
                 flush=True,
             )
