@@ -20,7 +20,7 @@ from services.alerts.live import LiveClient, LiveHub, sse
 from services.alerts.models import ChannelKind, Subscription, SubscriptionInput, apply_update
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
-from services.ingestor.netguard import BlockedAddress, NetPolicy
+from services.common.netguard import BlockedAddress, NetPolicy
 from services.search.api import search_params
 from services.search.query import QueryError, SearchParams, build_query
 

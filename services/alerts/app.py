@@ -46,7 +46,7 @@ from services.common.kafka import (
     make_producer,
     poll_records,
 )
-from services.ingestor.netguard import NetPolicy
+from services.common.netguard import NetPolicy
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ def _channel(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _check(store: Any, settings: Any, sub: Any) -> str | None:
-    from services.ingestor.netguard import BlockedAddress, NetPolicy
+    from services.common.netguard import BlockedAddress, NetPolicy
     from services.search.query import QueryError
 
     try:

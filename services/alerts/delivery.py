@@ -24,7 +24,7 @@ from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
 from services.alerts.models import Subscription
-from services.ingestor.netguard import BlockedAddress, NetPolicy
+from services.common.netguard import BlockedAddress, NetPolicy
 
 log = logging.getLogger(__name__)
 

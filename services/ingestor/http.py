@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from services.common.netguard import BlockedAddress, NetPolicy
 from services.ingestor.metrics import FETCH_SECONDS
-from services.ingestor.netguard import BlockedAddress, NetPolicy
 from services.ingestor.settings import IngestorSettings
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from services.alerts.dedup import StoryState, decide, due_digests, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
 from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
 from services.alerts.models import Channel, Filters, Mode, Subscription, apply_update
-from services.ingestor.netguard import BlockedAddress, NetPolicy
+from services.common.netguard import BlockedAddress, NetPolicy
 from services.search.query import QueryError, SearchParams, build_query
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from services.common.netguard import BlockedAddress, NetPolicy
 from services.ingestor.http import HTML_TYPES, FetchError, SafeHttpClient
-from services.ingestor.netguard import BlockedAddress, NetPolicy
 from services.ingestor.settings import IngestorSettings
 
 PUBLIC = "http://93.184.216.34"

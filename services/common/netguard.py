@@ -25,6 +25,26 @@ class BlockedAddress(Exception):
     """The URL resolves to an address the settings do not allow."""
 
 
+class UnsafeURL(ValueError):
+    """The URL's text itself is unusable: control characters, no host, too long."""
+
+
+MAX_URL_CHARS = 4096
+
+
+def check_url_text(url: str, *, max_chars: int = MAX_URL_CHARS) -> str:
+    """The URL unchanged when its text is safe to hand to an HTTP client, else UnsafeURL.
+
+    httpx raises InvalidURL (not an HTTPError) on control characters at request time, so every
+    place a URL enters (feeds, sitemaps, pushes, webhooks) checks it here first, once.
+    """
+    if len(url) > max_chars:
+        raise UnsafeURL(f"URL longer than {max_chars} characters")
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        raise UnsafeURL("URL contains a control character")
+    return url
+
+
 @dataclass(frozen=True)
 class NetPolicy:
     allow_loopback: bool = False
