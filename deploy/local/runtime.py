@@ -5,8 +5,14 @@ repo), picks a JDK both support, runs them as local processes and waits for thei
 
     python deploy/local/runtime.py up|down|status|logs|fetch|env
 
-Everything it starts lives in one run directory (pids, logs, data). When KAFKA_BOOTSTRAP_SERVERS
-or ELASTICSEARCH_URL point at a service that already answers, that service is left alone.
+Everything it starts lives in one run directory (pids, logs, data), <repo>/.run by default. When
+KAFKA_BOOTSTRAP_SERVERS or ELASTICSEARCH_URL point at a service that already answers, that service
+is left alone. A start that fails stops what it started.
+
+Started by root, Elasticsearch runs as the unprivileged user `cwatch`, which must be able to reach
+its folder. When the repo lies in a private directory (root's home, a `mktemp -d`), Elasticsearch's
+folder moves to /var/tmp/caucasus-watch-<hash of the run dir> and <run dir>/elasticsearch links
+there; CWATCH_RUN_DIR still chooses the run directory explicitly.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -34,6 +41,8 @@ from urllib.parse import urlparse
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 ES_USER = "cwatch"
+# Where Elasticsearch's folder goes when the run dir is private: sticky, world-traversable.
+FALLBACK_BASE = Path("/var/tmp")
 
 # JDK majors each pinned release supports; the first JDK found in both sets wins, newest first.
 KAFKA_JDKS = {17, 21}
@@ -78,6 +87,7 @@ class Config:
     kafka_heap: str
     java_home: str | None
     timeout_s: float
+    es_dir: Path
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -95,14 +105,42 @@ class Config:
     def kafka_dir(self) -> Path:
         return self.run_dir / "kafka"
 
-    @property
-    def es_dir(self) -> Path:
-        return self.run_dir / "elasticsearch"
+
+def others_can_traverse(path: Path) -> bool:
+    """Whether any user may pass through every existing folder down to `path` (o+x on each).
+    Folders that do not exist yet do not count: the runtime creates them traversable."""
+    for folder in (path, *path.parents):
+        try:
+            mode = folder.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if not mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def fallback_es_dir(run_dir: Path) -> Path:
+    """A stable place outside a private run dir: one per run dir, so two clones never share it."""
+    digest = hashlib.sha256(str(run_dir).encode()).hexdigest()[:10]
+    return FALLBACK_BASE / f"caucasus-watch-{digest}" / "elasticsearch"
+
+
+def choose_es_dir(run_dir: Path, *, explicit: bool, other_user: bool) -> Path:
+    """Elasticsearch's folder: <run dir>/elasticsearch unless the user that runs Elasticsearch
+    (`other_user`: started by root) could not reach it and the run dir was not chosen explicitly.
+    An earlier `up` that moved it left a link, which `down` and `status` follow."""
+    default = run_dir / "elasticsearch"
+    if default.is_symlink():
+        return default.resolve()
+    if explicit or not other_user or others_can_traverse(run_dir):
+        return default
+    return fallback_es_dir(run_dir)
 
 
 def load_config() -> Config:
     versions = read_versions()
     env = os.environ
+    run_dir = Path(env.get("CWATCH_RUN_DIR", REPO / ".run")).resolve()
     bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092").split(",")[0].strip()
     kafka_host, _, kafka_port = bootstrap.rpartition(":")
     es_url = env.get("ELASTICSEARCH_URL", "http://127.0.0.1:19200").rstrip("/")
@@ -115,7 +153,7 @@ def load_config() -> Config:
         es_version=versions["ELASTICSEARCH_VERSION"],
         es_sha256=versions["ELASTICSEARCH_ZIP_SHA256"],
         cache_dir=Path(env.get("CWATCH_CACHE_DIR", cache_root / "caucasus-watch")),
-        run_dir=Path(env.get("CWATCH_RUN_DIR", REPO / ".run")).resolve(),
+        run_dir=run_dir,
         kafka_host=kafka_host or "127.0.0.1",
         kafka_port=int(kafka_port or 19092),
         controller_port=int(env.get("CWATCH_KAFKA_CONTROLLER_PORT", int(kafka_port or 19092) + 1)),
@@ -127,6 +165,7 @@ def load_config() -> Config:
         kafka_heap=env.get("CWATCH_KAFKA_HEAP", "512m"),
         java_home=env.get("CWATCH_JAVA_HOME"),
         timeout_s=float(env.get("CWATCH_START_TIMEOUT_S", "120")),
+        es_dir=choose_es_dir(run_dir, explicit="CWATCH_RUN_DIR" in env, other_user=as_root()),
     )
 
 
@@ -483,6 +522,41 @@ def user_can_reach(path: Path) -> bool:
     return result.returncode == 0
 
 
+def prepare_es_dir(cfg: Config) -> None:
+    """Create Elasticsearch's folder where its user can reach it. A folder moved out of a private
+    run dir lives in /var/tmp, where anyone may create names: it must be a real directory of ours
+    that nobody else can write, or we refuse (never follow a planted link as root)."""
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.es_dir.parent == cfg.run_dir:
+        if as_root():  # a umask of 077 must not hide our own run dir from Elasticsearch's user
+            cfg.run_dir.chmod(cfg.run_dir.stat().st_mode | 0o711)
+        return
+    parent = cfg.es_dir.parent
+    try:
+        parent.mkdir(mode=0o755)
+    except FileExistsError:
+        pass
+    info = parent.lstat()
+    if (
+        not stat.S_ISDIR(info.st_mode)
+        or info.st_uid != os.geteuid()
+        or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise RuntimeFailure(
+            f"{parent} exists but is not a private directory of ours (a link, another owner or "
+            "writable by others); remove it or set CWATCH_RUN_DIR"
+        )
+    parent.chmod(0o755)
+    cfg.es_dir.mkdir(exist_ok=True)
+    link = cfg.run_dir / "elasticsearch"
+    if not link.is_symlink() and not link.exists():
+        link.symlink_to(cfg.es_dir, target_is_directory=True)
+    say(
+        f"user {ES_USER!r} cannot reach {cfg.run_dir} (a parent directory is private): "
+        f"Elasticsearch runs from {cfg.es_dir} ({link} links there; CWATCH_RUN_DIR overrides)"
+    )
+
+
 def install_es(cfg: Config) -> Path:
     """Unpack the cached zip into the run dir (readable by the unprivileged user, unlike ~root)."""
     home = cfg.es_dir / f"elasticsearch-{cfg.es_version}"
@@ -504,6 +578,7 @@ def install_es(cfg: Config) -> Path:
 
 
 def start_es(cfg: Config, java: Path) -> None:
+    prepare_es_dir(cfg)
     home = install_es(cfg)
     data, logs, tmp = cfg.es_dir / "data", cfg.es_dir / "logs", cfg.es_dir / "tmp"
     for folder in (data, logs, tmp):
@@ -539,7 +614,8 @@ def start_es(cfg: Config, java: Path) -> None:
         if not user_can_reach(cfg.es_dir):
             raise RuntimeFailure(
                 f"user {ES_USER!r} cannot reach {cfg.es_dir} (a parent directory is private); "
-                "set CWATCH_RUN_DIR to a world-traversable place, e.g. /var/tmp/caucasus-watch"
+                "set CWATCH_RUN_DIR to a world-traversable place, or leave it unset and the "
+                "runtime picks one"
             )
         subprocess.run(["chown", "-R", f"{ES_USER}:", str(cfg.es_dir)], check=True)
         args = ["runuser", "-u", ES_USER, "--", *args]
@@ -579,7 +655,51 @@ def wait_until(check, what: str, timeout_s: float, log: Path) -> None:  # type: 
     )
 
 
+@dataclass(frozen=True)
+class Component:
+    """One service the runtime may start: its pid file and the folder its JVM is tagged with."""
+
+    name: str
+    pid_file: Path
+    marker_dir: Path
+
+
+def kafka_component(cfg: Config) -> Component:
+    return Component("Kafka", cfg.kafka_dir / "kafka.pid", cfg.kafka_dir)
+
+
+def es_component(cfg: Config) -> Component:
+    return Component("Elasticsearch", cfg.es_dir / "elasticsearch.pid", cfg.es_dir)
+
+
+def stop_component(component: Component) -> None:
+    """Stop every process of ours for `component`: by pid file and by the JVM's -Dcwatch.run tag
+    (the pid file can be missing after a start that failed halfway)."""
+    tagged = processes_under(f"-Dcwatch.run={component.marker_dir} ")
+    pids = sorted(set(tagged + [p for p in [read_pid(component.pid_file)] if p]))
+    if pids:
+        say(f"stopping {component.name} (pid {', '.join(map(str, pids))})")
+        stop_pids(pids, component.name)
+    else:
+        say(f"{component.name}: nothing of ours runs")
+    component.pid_file.unlink(missing_ok=True)
+
+
 def cmd_up(cfg: Config) -> None:
+    started: list[Component] = []
+    try:
+        start_and_wait(cfg, started)
+    except BaseException as failure:  # Ctrl-C too: never leave half a runtime behind
+        if started:
+            names = " and ".join(c.name for c in started)
+            say(f"start failed ({type(failure).__name__}): stopping the {names} it started")
+            for component in reversed(started):
+                stop_component(component)
+        raise
+
+
+def start_and_wait(cfg: Config, started: list[Component]) -> None:
+    """Start what does not answer yet, recording each in `started` before it starts."""
     started_at = time.monotonic()
     kafka_ok, _ = kafka_healthy(cfg)
     es_ok, _ = es_healthy(cfg)
@@ -607,12 +727,14 @@ def cmd_up(cfg: Config) -> None:
                 raise RuntimeFailure(
                     f"{cfg.kafka_bootstrap} is taken by something that is not Kafka"
                 )
+            started.append(kafka_component(cfg))
             start_kafka(cfg, java)
         if need_es:
             if port_open(cfg.es_host, cfg.es_port):
                 raise RuntimeFailure(
                     f"{cfg.es_url} is taken by something that is not Elasticsearch"
                 )
+            started.append(es_component(cfg))
             start_es(cfg, java)
     if not kafka_ok:
         wait_until(lambda: kafka_healthy(cfg), "Kafka", cfg.timeout_s, cfg.kafka_dir / "kafka.log")
@@ -657,22 +779,8 @@ def stop_services(cfg: Config) -> None:
 
 def cmd_down(cfg: Config) -> None:
     stop_services(cfg)
-    for name, pid_file, marker_dir in (
-        ("Elasticsearch", cfg.es_dir / "elasticsearch.pid", cfg.es_dir),
-        ("Kafka", cfg.kafka_dir / "kafka.pid", cfg.kafka_dir),
-    ):
-        pids = sorted(
-            set(
-                processes_under(f"-Dcwatch.run={marker_dir}")
-                + [p for p in [read_pid(pid_file)] if p]
-            )
-        )
-        if pids:
-            say(f"stopping {name} (pid {', '.join(map(str, pids))})")
-            stop_pids(pids, name)
-        else:
-            say(f"{name}: nothing of ours runs")
-        pid_file.unlink(missing_ok=True)
+    for component in (es_component(cfg), kafka_component(cfg)):
+        stop_component(component)
 
 
 def cmd_status(cfg: Config) -> int:
@@ -685,6 +793,8 @@ def cmd_status(cfg: Config) -> int:
     )
     print(f"elasticsearch  {cfg.es_url:28} {'UP' if es_ok else 'DOWN':5} pid={es_pid} {es_why}")
     print(f"run dir        {cfg.run_dir}")
+    if cfg.es_dir.parent != cfg.run_dir:
+        print(f"es dir         {cfg.es_dir} (the run dir is private to user {ES_USER!r})")
     print(f"cache dir      {cfg.cache_dir}")
     return 0 if kafka_ok and es_ok else 1
 
@@ -708,7 +818,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Run a real local Kafka (KRaft) and Elasticsearch without Docker.",
         epilog=(
             "Environment: KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:19092), ELASTICSEARCH_URL "
-            "(http://127.0.0.1:19200), CWATCH_RUN_DIR (<repo>/.run), CWATCH_CACHE_DIR "
+            "(http://127.0.0.1:19200), CWATCH_RUN_DIR (<repo>/.run; Elasticsearch's part moves to "
+            "/var/tmp/caucasus-watch-<hash> when the run dir is private), CWATCH_CACHE_DIR "
             "(~/.cache/caucasus-watch), CWATCH_JAVA_HOME, CWATCH_ES_HEAP (1g), CWATCH_KAFKA_HEAP "
             "(512m), CWATCH_START_TIMEOUT_S (120)."
         ),
