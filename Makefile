@@ -6,16 +6,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME := $(PY) deploy/local/runtime.py
+# Every install comes from these hash-checked locks (`make lock` refreshes them from pyproject.toml).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
-.PHONY: help venv up down status logs test test-unit lint fmt schemas clean
+.PHONY: help venv up down status logs test test-unit lint fmt schemas clean lock
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Re-installs when the lock (or pyproject.toml) changes. Exactly the locked versions, each checked
+# against its hash; the project itself adds no dependency (--no-deps) and builds with the locked
+# setuptools (--no-build-isolation).
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r $(DEV_LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install the project with dev tools (the default target)
@@ -49,6 +55,15 @@ fmt: $(STAMP) ## Format the code with ruff
 
 schemas: $(STAMP) ## Regenerate the checked-in JSON Schema files from schemas/
 	$(PY) -m schemas.export
+
+# The build backend (setuptools) is locked too: pyproject's build requirements go in through stdin.
+BUILD_REQUIRES := $(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+LOCK_COMPILE := UV_CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/uv pip compile --quiet \
+	--python-version 3.11 --generate-hashes --no-strip-markers $(if $(UPGRADE),--upgrade)
+
+lock: $(STAMP) ## Re-resolve requirements.lock + requirements-dev.lock from pyproject.toml (UPGRADE=1: newest allowed)
+	$(BUILD_REQUIRES) | $(LOCK_COMPILE) -o $(LOCK) pyproject.toml -
+	$(BUILD_REQUIRES) | $(LOCK_COMPILE) --extra dev -o $(DEV_LOCK) pyproject.toml -
 
 clean: ## Remove the virtualenv and caches (not the downloaded Kafka/Elasticsearch)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

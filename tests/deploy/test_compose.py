@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 import yaml
@@ -81,3 +82,23 @@ def test_compose_env_var_names_are_the_settings_names() -> None:
 
 def test_the_dockerfile_referenced_by_compose_exists() -> None:
     assert (REPO / "deploy/Dockerfile").is_file()
+
+
+def test_grafana_has_no_anonymous_admin_and_no_default_password() -> None:
+    grafana = COMPOSE["services"]["grafana"]
+    env = grafana["environment"]
+    anonymous = str(env.get("GF_AUTH_ANONYMOUS_ENABLED", "false")).lower()
+    if anonymous == "true":  # allowed only as a viewer
+        assert env.get("GF_AUTH_ANONYMOUS_ORG_ROLE") == "Viewer"
+    assert env.get("GF_AUTH_ANONYMOUS_ORG_ROLE", "Viewer") == "Viewer"
+    password = str(env.get("GF_SECURITY_ADMIN_PASSWORD", ""))
+    # From the environment, required: `${VAR:?message}` or `${VAR?message}`, never a default.
+    assert re.fullmatch(r"\$\{[A-Z_]+:?\?[^}]*\}", password), password
+    assert str(env.get("GF_SECURITY_ADMIN_USER", "admin")) != "admin"
+
+
+def test_grafana_is_a_pinned_current_release() -> None:
+    image = COMPOSE["services"]["grafana"]["image"]
+    match = re.fullmatch(r"grafana/grafana:(\d+)\.(\d+)\.(\d+)", image)
+    assert match, f"pin an exact release, not {image}"
+    assert int(match.group(1)) >= 13, f"{image}: 11.x and older are out of support"
