@@ -98,7 +98,7 @@ def _config(rt: ModuleType, run_dir: Path, es_dir: Path) -> object:
         es_heap="1g",
         kafka_heap="512m",
         java_home=None,
-        timeout_s=1.0,
+        timeout_s=0.05,
         es_dir=es_dir,
     )
 
