@@ -8,7 +8,6 @@ fully understand (XHTML content, odd roots) returns None and feedparser reads th
 from __future__ import annotations
 
 import calendar
-import re
 import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ RSS_NAMESPACES = frozenset(
         "http://channel.netscape.com/rdf/simple/0.9/",
     }
 )
-_EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 
 @dataclass
@@ -88,11 +86,22 @@ def _ns(tag: object) -> str:
 
 
 def _author(value: str | None) -> str | None:
-    """'writer@example.com (Writer)' -> 'Writer', as feedparser reads RSS authors."""
+    """'writer@example.com (Writer)' -> 'Writer', as feedparser reads RSS authors.
+    Split by hand: the obvious regex backtracks quadratically over a long run of `@`."""
     if not value:
         return None
-    match = _EMAIL_NAME.match(value)
-    return match.group(1).strip() if match else value
+    address, paren, rest = value.partition("(")
+    address = address.rstrip()
+    name = rest[:-1].strip() if rest.endswith(")") else ""
+    if (
+        paren
+        and name
+        and "\n" not in rest
+        and "@" in address[1:-1]
+        and not any(ch.isspace() for ch in address)
+    ):
+        return name
+    return value
 
 
 def _text(el: ET.Element | None) -> str | None:
