@@ -15,10 +15,13 @@ from fastapi.responses import JSONResponse
 
 from schemas.common import SourceInfo, SourceKind
 from schemas.raw import RawArticle
+from services.common.netguard import UnsafeURL, check_url_text
 from services.ingestor.adapters.base import ItemError
 from services.ingestor.adapters.page import parse_page
 
 MAX_BATCH = 1000
+# A request that is well-formed JSON/HTML but names an unusable URL: 422, not 400.
+UNPROCESSABLE = frozenset({"invalid_url"})
 PUSH_SOURCE = SourceInfo(name="push", kind=SourceKind.PUSH)
 
 
@@ -84,9 +87,11 @@ def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
                     backend.articles_from_records, records, PUSH_SOURCE
                 )
             else:
-                articles = [_html_article(body, request)]
+                # parsing a page is CPU work: never on the event loop that answers /healthz
+                articles = [await run_in_threadpool(_html_article, body, request)]
         except ItemError as exc:
-            return _error(400, exc.reason, error_type=exc.error_type)
+            status = 422 if exc.error_type in UNPROCESSABLE else 400
+            return _error(status, exc.reason, error_type=exc.error_type)
         produced, duplicates, pending = await run_in_threadpool(publish, articles)
         if pending:
             return _error(
@@ -130,6 +135,10 @@ def _html_article(body: bytes, request: Request) -> RawArticle:
     url = request.query_params.get("url")
     if not url or not url.startswith(("http://", "https://")):
         raise ItemError("invalid_record", "raw HTML needs its page address: ?url=https://...")
+    try:
+        check_url_text(url)
+    except UnsafeURL as exc:
+        raise ItemError("invalid_url", f"?url= is not a usable address: {exc}") from exc
     source = PUSH_SOURCE
     name = request.query_params.get("source")
     if name:

@@ -104,6 +104,17 @@ def _author(value: str | None) -> str | None:
     return value
 
 
+def _join(base: str | None, link: str) -> str:
+    """link resolved against base; a link urljoin cannot read (e.g. an unclosed IPv6
+    bracket) stays as it is, and the item fails on its own later instead of the feed."""
+    if not base:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
+
+
 def _text(el: ET.Element | None) -> str | None:
     if el is None:
         return None
@@ -185,8 +196,8 @@ def _rss(
             and item.guid.startswith(("http://", "https://"))
         ):
             item.link = item.guid
-        if item.link and base:
-            item.link = urljoin(base, item.link)
+        if item.link:
+            item.link = _join(base, item.link)
         if item.guid is None and el.get(f"{{{RDF_NS}}}about"):
             item.guid = el.get(f"{{{RDF_NS}}}about")
         out.append(item)
@@ -207,7 +218,7 @@ def _atom_text(el: ET.Element) -> tuple[str | None, bool]:
 def _atom(root: ET.Element, feed_url: str | None) -> FeedDoc:
     title = None
     out = []
-    root_base = urljoin(feed_url or "", root.get(XML_BASE) or "") or feed_url
+    root_base = _join(feed_url, root.get(XML_BASE) or "") or feed_url
     for child in root:
         name = _local(child.tag)
         if name == "title" and title is None:
@@ -220,7 +231,7 @@ def _atom(root: ET.Element, feed_url: str | None) -> FeedDoc:
 def _atom_entry(el: ET.Element, base: str | None, language: str | None) -> FeedItem:
     item = FeedItem(language=el.get(XML_LANG) or language)
     if el.get(XML_BASE):
-        base = urljoin(base or "", el.get(XML_BASE) or "")
+        base = _join(base, el.get(XML_BASE) or "")
     updated = None
     for child in el:
         name = _local(child.tag)
@@ -252,8 +263,8 @@ def _atom_entry(el: ET.Element, base: str | None, language: str | None) -> FeedI
         elif name == "category" and child.get("term"):
             item.categories.append(child.get("term") or "")
     item.published = item.published or updated
-    if item.link and base:
-        item.link = urljoin(base, item.link)
+    if item.link:
+        item.link = _join(base, item.link)
     return item
 
 
@@ -298,6 +309,6 @@ def _from_feedparser(entry: Any, feed_url: str | None) -> FeedItem:
         else:
             item.html = best["value"]
         item.language = best.get("language")
-    if item.link and feed_url:
-        item.link = urljoin(feed_url, item.link)
+    if item.link:
+        item.link = _join(feed_url, item.link)
     return item

@@ -9,6 +9,7 @@ from lxml import etree
 
 from schemas.common import SourceInfo
 from schemas.raw import RawArticle
+from services.common.netguard import UnsafeURL, check_url_text
 from services.ingestor.adapters.base import ItemError, make_article, parse_datetime
 from services.ingestor.encoding import BinaryContent, decode_text
 
@@ -95,10 +96,25 @@ def page_metadata(html: str) -> dict[str, str]:
 
 def _same_site(a: str, b: str) -> bool:
     def site(url: str) -> str:
-        host = (urlsplit(url).hostname or "").lower()
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            return ""
         return host[4:] if host.startswith("www.") else host
 
     return bool(site(a)) and site(a) == site(b)
+
+
+def _declared_url(meta: dict[str, str], url: str | None) -> str | None:
+    """The page's own canonical (or og:url), absolute, when it is usable text."""
+    declared = meta.get("canonical") or meta.get("og_url")
+    if not declared:
+        return None
+    try:
+        declared = urljoin(url, declared) if url else declared
+        return check_url_text(declared)
+    except (UnsafeURL, ValueError):
+        return None  # a hostile canonical is ignored; the address we fetched stays
 
 
 def parse_page(
@@ -147,9 +163,8 @@ def article_from_html(
     if not html.strip():
         raise ItemError("empty_item", "page is empty")
     meta = page_metadata(html)
-    declared = meta.get("canonical") or meta.get("og_url")
+    declared = _declared_url(meta, url)
     if declared and url:
-        declared = urljoin(url, declared)
         # A page may only name a canonical URL on its own site, or it could hijack another id.
         if _same_site(declared, url):
             url = declared
