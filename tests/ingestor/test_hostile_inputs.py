@@ -98,3 +98,31 @@ def test_feed_author_made_of_at_signs_is_read_in_linear_time() -> None:
 def test_charset_sniffing_is_bounded(unit: bytes) -> None:
     data = unit * (1_000_000 // len(unit))
     assert _timed(lambda: declared_charset(data)) < BOUND_S
+
+
+@pytest.mark.parametrize("unit", ["<a ", '<a href="', "<img src=", "&", "<"])
+def test_a_broken_feed_full_of_tags_is_refused_not_parsed_for_minutes(unit: str) -> None:
+    head = '<rss version="2.0"><channel><title>t</title><item><title>x</title><description>'
+    data = (head + unit * (1_000_000 // len(unit))).encode()
+    assert _timed(lambda: parse_feed(data)) < BOUND_S * 2
+
+
+def test_a_small_broken_feed_is_still_read_leniently() -> None:
+    data = (
+        b'<rss version="2.0"><channel><title>t</title><item><title>Tom &nbsp; Jerry</title>'
+        b"<link>https://example.com/a</link><description>x & y</description></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(data, feed_url="https://example.com/feed")
+    assert [e.link for e in parsed.entries] == ["https://example.com/a"]
+
+
+def test_a_well_formed_feed_left_to_feedparser_is_bounded_too() -> None:
+    data = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        '<entry><title>x</title><id>1</id><content type="xhtml">'
+        '<div xmlns="http://www.w3.org/1999/xhtml">'
+        + "<b/>" * 200_000
+        + "</div></content></entry></feed>"
+    ).encode()
+    assert _timed(lambda: parse_feed(data)) < BOUND_S * 2
