@@ -30,7 +30,7 @@ from services.ingestor.adapters.sitemap import (
     looks_like_sitemap,
     parse_sitemap,
 )
-from services.ingestor.encoding import GZIP_MAGIC, BinaryContent, TooLarge, maybe_gunzip
+from services.ingestor.encoding import GZIP_MAGIC, BinaryContent, gunzip_head
 from services.ingestor.http import HTML_TYPES, FetchError, FetchResult, SafeHttpClient
 from services.ingestor.metrics import (
     ITEMS_DUPLICATE,
@@ -236,8 +236,8 @@ class Ingestor:
             head = result.body[:4096].lstrip()
             if head.startswith(GZIP_MAGIC):
                 try:
-                    head = maybe_gunzip(result.body, self.settings.http_max_body_bytes * 4)[:4096]
-                except (BinaryContent, TooLarge) as exc:
+                    head = gunzip_head(result.body, 4096)  # the sitemap parser caps the rest
+                except BinaryContent as exc:
                     self.fail(Failure(url, str(exc), "bad_gzip"))
                     return
             if looks_like_sitemap(head):
@@ -387,7 +387,10 @@ class Ingestor:
     ) -> None:
         try:
             parsed = parse_sitemap(
-                result.body, http_charset=result.charset, max_urls=self.settings.sitemap_max_urls
+                result.body,
+                http_charset=result.charset,
+                max_urls=self.settings.sitemap_max_urls,
+                max_bytes=self.settings.http_max_body_bytes * 4,  # .xml.gz: capped while inflating
             )
         except SitemapError as exc:
             self.fail(Failure(url, exc.reason, exc.error_type, result.body))

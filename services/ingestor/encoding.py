@@ -98,6 +98,22 @@ def maybe_gunzip(data: bytes, max_bytes: int) -> bytes:
         return _lenient_gunzip(data, max_bytes)
 
 
+def gunzip_head(data: bytes, size: int = 4096) -> bytes:
+    """The first `size` decoded bytes of gzip data, to sniff what it is: never more."""
+    try:
+        return maybe_gunzip(data, size)
+    except TooLarge:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            return inflater.decompress(data, size)
+        except zlib.error:
+            raw = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                return raw.decompress(data[_gzip_body_start(data, 0) :], size)
+            except zlib.error as exc:
+                raise BinaryContent(f"corrupt gzip data: {exc}") from exc
+
+
 def _lenient_gunzip(data: bytes, max_bytes: int) -> bytes:
     out = bytearray()
     pos = 0

@@ -141,3 +141,19 @@ def test_streaming_decoder_refuses_unknown_encodings() -> None:
 
     with pytest.raises(BinaryContent):
         CappedDecoder("br", 100)
+
+
+@pytest.mark.parametrize("flags", [0x00, 0x20])
+def test_sniffing_a_gzip_bomb_inflates_only_its_head(flags: int) -> None:
+    import tracemalloc
+
+    from services.ingestor.encoding import gunzip_head
+
+    bomb = _gzip_bomb(60, flags)
+    tracemalloc.start()
+    try:
+        assert gunzip_head(bomb, 4096) == b"\0" * 4096
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
