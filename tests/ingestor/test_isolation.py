@@ -187,3 +187,12 @@ def test_a_file_that_grows_past_the_limit_is_not_read_whole(tmp_path: Path) -> N
     path.write_bytes(b"title\n" + b"x" * 5000)
     [failure] = read_file(path, max_bytes=1000)
     assert getattr(failure, "error_type", None) == "too_large"
+
+
+def test_a_jsonl_line_nested_too_deeply_fails_alone(tmp_path: Path) -> None:
+    from services.ingestor.adapters.files import read_file
+
+    path = tmp_path / "a.jsonl"
+    path.write_text("[" * 50_000 + "\n" + '{"title": "Fine", "text": "body"}\n')
+    results = read_file(path)
+    assert [getattr(r, "error_type", None) for r in results] == ["invalid_json", None]

@@ -195,3 +195,16 @@ def test_hostile_canonical_link_in_pushed_html_is_ignored(
     )
     assert response.status_code == 202
     assert sent(producer)[0].url == "https://example.com/a"
+
+
+def test_json_nested_too_deeply_is_400_not_500(api: TestClient) -> None:
+    response = api.post(
+        "/v1/articles", content=b"[" * 50_000, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and response.json()["error_type"] == "invalid_json"
+
+
+def test_too_many_urls_to_fetch_in_one_request_is_400(api: TestClient) -> None:
+    records = [{"url": f"http://93.184.216.34/news/{n}"} for n in range(21)]
+    response = api.post("/v1/articles", json=records)
+    assert response.status_code == 400 and "at most 20" in response.json()["error"]

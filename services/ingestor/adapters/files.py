@@ -185,7 +185,7 @@ def _jsonl_articles(data: bytes, where: str, source: SourceInfo) -> Iterator[Res
         try:
             record = json.loads(line)
             yield record_to_article(record, source)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             yield Failure(
                 f"{where}:{lineno}", f"invalid JSON: {exc}", "invalid_json", line.encode()
             )
