@@ -21,8 +21,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from services.common.deadline import Deadline, install_deadline_backend
 from services.common.netguard import BlockedAddress, NetPolicy, UnsafeURL, check_url_text
-from services.ingestor.deadline import Deadline, install_deadline_backend
 from services.ingestor.encoding import BinaryContent, CappedDecoder, TooLarge
 from services.ingestor.metrics import FETCH_SECONDS
 from services.ingestor.settings import IngestorSettings

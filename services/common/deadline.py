@@ -1,4 +1,5 @@
-"""One total deadline per fetch, enforced on every socket operation.
+"""One total deadline per HTTP exchange (an ingestor fetch, a webhook delivery), enforced on
+every socket operation.
 
 httpx only has per-operation timeouts: a server that trickles its status line or headers a
 byte at a time never trips them. The HTTP transport's network backend is wrapped so every
