@@ -24,13 +24,19 @@ from services.ingestor.adapters.files import (
     record_to_article,
 )
 from services.ingestor.adapters.page import parse_page
-from services.ingestor.adapters.sitemap import SitemapError, looks_like_sitemap, parse_sitemap
-from services.ingestor.encoding import GZIP_MAGIC, BinaryContent, TooLarge, maybe_gunzip
+from services.ingestor.adapters.sitemap import (
+    SitemapEntry,
+    SitemapError,
+    looks_like_sitemap,
+    parse_sitemap,
+)
+from services.ingestor.encoding import GZIP_MAGIC, BinaryContent, gunzip_head
 from services.ingestor.http import HTML_TYPES, FetchError, FetchResult, SafeHttpClient
 from services.ingestor.metrics import (
     ITEMS_DUPLICATE,
     ITEMS_FETCHED,
     LINKED_PAGE_FAILURES,
+    SOURCE_FAILURES,
     SOURCE_LAST_SUCCESS,
 )
 from services.ingestor.parallel import prepare_files
@@ -230,8 +236,8 @@ class Ingestor:
             head = result.body[:4096].lstrip()
             if head.startswith(GZIP_MAGIC):
                 try:
-                    head = maybe_gunzip(result.body, self.settings.http_max_body_bytes * 4)[:4096]
-                except (BinaryContent, TooLarge) as exc:
+                    head = gunzip_head(result.body, 4096)  # the sitemap parser caps the rest
+                except BinaryContent as exc:
                     self.fail(Failure(url, str(exc), "bad_gzip"))
                     return
             if looks_like_sitemap(head):
@@ -294,6 +300,18 @@ class Ingestor:
             self.state.save_feed(url, result.etag, result.last_modified)
             SOURCE_LAST_SUCCESS.labels(url).set_to_current_time()
 
+    def _unexpected(self, where: str, kind: str, exc: Exception, payload: bytes = b"") -> None:
+        """An error no check foresaw (a bug, a library choking on hostile input): this one
+        item or source is dead-lettered with the reason, and the caller goes on."""
+        SOURCE_FAILURES.labels(kind, type(exc).__name__).inc()
+        log.warning(
+            "item failed unexpectedly, skipped",
+            exc_info=exc,
+            extra={"source": where[:500], "kind": kind},
+        )
+        reason = f"unexpected {type(exc).__name__}: {str(exc)[:500]}"
+        self.fail(Failure(where, reason, "internal_error", payload))
+
     def _ingest_feed_result(self, url: str, result: FetchResult, source: SourceInfo | None) -> bool:
         try:
             parsed = parse_feed(
@@ -306,17 +324,27 @@ class Ingestor:
         except FeedError as exc:
             self.fail(Failure(url, exc.reason, exc.error_type, result.body))
             return False
+        except Exception as exc:  # noqa: BLE001 - one feed, never the poll loop
+            self._unexpected(url, "feed", exc, result.body)
+            return False
         for failure in parsed.failures:
             self.fail(failure)
         for entry in parsed.entries:
-            article = entry.article
-            if self.sink.is_duplicate(article.article_id):
-                self.skip_duplicate(SourceKind.FEED.value)
-                continue
-            if not entry.full_text and entry.link and self.settings.fetch_linked_pages:
-                article = self._with_linked_page(article, entry.link)
-            self.emit(article, SourceKind.FEED.value, (entry.article.article_id,))
+            try:
+                self._feed_entry(entry.article, entry.link, entry.full_text)
+            except Exception as exc:  # noqa: BLE001 - one item, never the rest of the feed
+                payload = entry.article.model_dump_json().encode("utf-8")[:1_000_000]
+                self._unexpected(entry.link or url, "feed_item", exc, payload)
         return True
+
+    def _feed_entry(self, article: RawArticle, link: str | None, full_text: bool) -> None:
+        original_id = article.article_id
+        if self.sink.is_duplicate(original_id):
+            self.skip_duplicate(SourceKind.FEED.value)
+            return
+        if not full_text and link and self.settings.fetch_linked_pages:
+            article = self._with_linked_page(article, link)
+        self.emit(article, SourceKind.FEED.value, (original_id,))
 
     def _with_linked_page(self, article: RawArticle, link: str) -> RawArticle:
         """The item's page when it can be fetched; else the item as the feed gave it."""
@@ -359,30 +387,45 @@ class Ingestor:
     ) -> None:
         try:
             parsed = parse_sitemap(
-                result.body, http_charset=result.charset, max_urls=self.settings.sitemap_max_urls
+                result.body,
+                http_charset=result.charset,
+                max_urls=self.settings.sitemap_max_urls,
+                max_bytes=self.settings.http_max_body_bytes * 4,  # .xml.gz: capped while inflating
             )
         except SitemapError as exc:
             self.fail(Failure(url, exc.reason, exc.error_type, result.body))
             return
+        except Exception as exc:  # noqa: BLE001 - one sitemap, never the poll loop
+            self._unexpected(url, "sitemap", exc, result.body)
+            return
         if depth < 2:
             for child in parsed.children[:MAX_SITEMAP_CHILDREN]:
-                self.poll_sitemap(child, source, depth + 1)
+                try:
+                    self.poll_sitemap(child, source, depth + 1)
+                except Exception as exc:  # noqa: BLE001 - one child, never its siblings
+                    self._unexpected(child, "sitemap", exc)
         for entry in parsed.entries:
-            src = source or SourceInfo(
-                name=entry.publication or (urlsplit(url).hostname or "sitemap"),
-                kind=SourceKind.SITEMAP,
-                url=url,
-                language=entry.language if entry.language and len(entry.language) <= 8 else None,
-            )
-            self.ingest_page(
-                entry.url,
-                src,
-                hints={
-                    "title": entry.title,
-                    "published": entry.published,
-                    "language_hint": entry.language,
-                },
-            )
+            try:
+                self._sitemap_entry(url, entry, source)
+            except Exception as exc:  # noqa: BLE001 - one page, never the rest
+                self._unexpected(entry.url, "sitemap_item", exc)
+
+    def _sitemap_entry(self, url: str, entry: SitemapEntry, source: SourceInfo | None) -> None:
+        src = source or SourceInfo(
+            name=(entry.publication or urlsplit(url).hostname or "sitemap")[:300],
+            kind=SourceKind.SITEMAP,
+            url=url,
+            language=entry.language if entry.language and len(entry.language) <= 8 else None,
+        )
+        self.ingest_page(
+            entry.url,
+            src,
+            hints={
+                "title": entry.title,
+                "published": entry.published,
+                "language_hint": entry.language,
+            },
+        )
 
     # -- push --------------------------------------------------------------------------------
     def articles_from_records(self, records: list[Any], default: SourceInfo) -> list[RawArticle]:
@@ -441,8 +484,24 @@ def jittered(interval_s: float, jitter: float) -> float:
     return interval_s * (1 + random.uniform(-jitter, jitter))
 
 
+def _isolated_failure(
+    failing: dict[str, str], key: str, kind: str, exc: Exception, message: str
+) -> None:
+    """Count a failure of one source; the traceback is logged the first time a source
+    fails this way, then one line per poll (a broken feed must not flood the log)."""
+    error = type(exc).__name__
+    SOURCE_FAILURES.labels(kind, error).inc()
+    if failing.get(key) == error:
+        log.warning(message, extra={"source": key[:500], "error": repr(exc)[:300]})
+    else:
+        log.exception(message, extra={"source": key[:500]})
+        failing[key] = error
+
+
 class Poller:
-    """Polls every enabled source on its own interval (with jitter) until stopped."""
+    """Polls every enabled source on its own interval (with jitter) until stopped. One
+    source that fails, whatever the error, is counted and retried at its next interval;
+    the others are polled as usual."""
 
     def __init__(
         self, ingestor: Ingestor, entries: Iterable[SourceEntry], stop: threading.Event
@@ -452,6 +511,7 @@ class Poller:
         self.stop = stop
         self.next_due: dict[str, float] = {}
         self.alive = True
+        self.failing: dict[str, str] = {}  # source url -> error type of its last failure
 
     def run(self) -> None:
         settings = self.ingestor.settings
@@ -460,7 +520,10 @@ class Poller:
             self.next_due[entry.url] = now + random.uniform(0, min(60.0, settings.poll_interval_s))
         try:
             while not self.stop.is_set():
-                self.run_due(time.monotonic())
+                try:
+                    self.run_due(time.monotonic())
+                except Exception as exc:  # noqa: BLE001 - the loop itself must not die
+                    _isolated_failure(self.failing, "(poller)", "poll", exc, "poll round failed")
                 self.stop.wait(1.0)
         finally:
             self.alive = False
@@ -478,33 +541,43 @@ class Poller:
                     self.ingestor.flush()
                 else:
                     self.ingestor.poll_feed(entry.url, entry.info())
-            except Exception:  # a bug in one source must not stop the others
-                log.exception("poll failed", extra={"source": entry.url})
+            except Exception as exc:  # noqa: BLE001 - one source must not stop the others
+                _isolated_failure(self.failing, entry.url, entry.kind.value, exc, "poll failed")
+            else:
+                self.failing.pop(entry.url, None)
+            # due again at its interval even when this poll failed: no hot loop on a bad source
             interval = entry.poll_interval_s or settings.poll_interval_s
             self.next_due[entry.url] = time.monotonic() + jittered(interval, settings.poll_jitter)
 
 
 class FolderWatcher:
-    """Picks up new and changed files in the watched folders."""
+    """Picks up new and changed files in the watched folders; a folder whose scan fails is
+    counted and scanned again next time, the other folders go on."""
 
     def __init__(self, ingestor: Ingestor, folders: list[Path], stop: threading.Event) -> None:
         self.ingestor = ingestor
         self.folders = folders
         self.stop = stop
         self.alive = True
+        self.failing: dict[str, str] = {}
 
     def scan_once(self) -> None:
         for folder in self.folders:
-            if folder.exists():
-                self.ingestor.ingest_path(folder, settle_s=self.ingestor.settings.file_settle_s)
+            try:
+                if folder.exists():
+                    self.ingestor.ingest_path(folder, settle_s=self.ingestor.settings.file_settle_s)
+            except Exception as exc:  # noqa: BLE001 - one folder must not stop the others
+                _isolated_failure(self.failing, str(folder), "folder", exc, "folder scan failed")
+            else:
+                self.failing.pop(str(folder), None)
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
                 try:
                     self.scan_once()
-                except Exception:
-                    log.exception("folder scan failed")
+                except Exception as exc:  # noqa: BLE001 - the loop itself must not die
+                    _isolated_failure(self.failing, "(watcher)", "folder", exc, "scan failed")
                 self.stop.wait(self.ingestor.settings.watch_interval_s)
         finally:
             self.alive = False

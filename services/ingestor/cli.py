@@ -108,8 +108,16 @@ def _targets(args: argparse.Namespace) -> list[str] | None:
     if not targets:
         print("cwatch ingest: give at least one PATH or URL", file=sys.stderr)
         return None
+    from services.common.netguard import UnsafeURL, check_url_text
+
     for target in targets:
-        if not target.startswith(("http://", "https://")) and not Path(target).exists():
+        if target.startswith(("http://", "https://")):
+            try:
+                check_url_text(target)
+            except UnsafeURL as exc:
+                print(f"cwatch ingest: unusable URL {target[:200]!r}: {exc}", file=sys.stderr)
+                return None
+        elif not Path(target).exists():
             print(f"cwatch ingest: no such file, folder or http(s) URL: {target}", file=sys.stderr)
             return None
     return targets

@@ -7,7 +7,6 @@ declaration; decoding them as UTF-8 with replacement would destroy every letter.
 from __future__ import annotations
 
 import codecs
-import gzip
 import re
 import zlib
 
@@ -32,21 +31,128 @@ class TooLarge(ValueError):
     """Decompressed content is larger than allowed (e.g. a gzip bomb)."""
 
 
+class CappedDecoder:
+    """Undo one Content-Encoding (gzip, deflate) while streaming, never producing more than
+    max_bytes in total: each call asks zlib for at most what is left of the budget, so a
+    bomb stops at the cap instead of expanding in memory first."""
+
+    def __init__(self, encoding: str, max_bytes: int) -> None:
+        encoding = encoding.strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._wbits = 16 + zlib.MAX_WBITS
+        elif encoding == "deflate":
+            self._wbits = zlib.MAX_WBITS  # zlib-wrapped; raw deflate is tried on error
+        else:
+            raise BinaryContent(f"unsupported content encoding {encoding[:40]!r}")
+        self._raw_fallback = encoding == "deflate"
+        self._obj = zlib.decompressobj(self._wbits)
+        self._started = False
+        self.max_bytes = max_bytes
+        self.produced = 0
+
+    def feed(self, data: bytes) -> bytes:
+        out = bytearray()
+        while data:
+            if self._obj.eof:
+                # gzip allows several members back to back; anything else after the end is junk
+                if self._wbits > zlib.MAX_WBITS and data.startswith(GZIP_MAGIC):
+                    self._obj = zlib.decompressobj(self._wbits)
+                else:
+                    break
+            try:
+                chunk = self._obj.decompress(data, self.max_bytes - self.produced + 1)
+            except zlib.error as exc:
+                if self._raw_fallback and not self._started:
+                    self._raw_fallback = False
+                    self._wbits = -zlib.MAX_WBITS
+                    self._obj = zlib.decompressobj(self._wbits)
+                    continue
+                raise BinaryContent(f"corrupt compressed data: {exc}") from exc
+            self._started = True
+            self.produced += len(chunk)
+            if self.produced > self.max_bytes:
+                raise TooLarge(f"compressed content expands beyond {self.max_bytes} bytes")
+            out += chunk
+            data = self._obj.unused_data if self._obj.eof else b""
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        tail = self._obj.flush(self.max_bytes - self.produced + 1)
+        self.produced += len(tail)
+        if self.produced > self.max_bytes:
+            raise TooLarge(f"compressed content expands beyond {self.max_bytes} bytes")
+        return tail
+
+
 def maybe_gunzip(data: bytes, max_bytes: int) -> bytes:
-    """Undo a gzip layer that was not announced by Content-Encoding (common for .xml.gz)."""
+    """Undo a gzip layer that was not announced by Content-Encoding (common for .xml.gz).
+    Never produces more than max_bytes: TooLarge instead."""
     if not data.startswith(GZIP_MAGIC):
         return data
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = decompressor.decompress(data, max_bytes + 1)
-    except zlib.error:
+        decoder = CappedDecoder("gzip", max_bytes)
+        return decoder.feed(data) + decoder.finish()
+    except BinaryContent:
+        # zlib refuses headers that Python's gzip module reads (reserved flag bits set):
+        # skip the header by hand and inflate the raw stream under the same cap.
+        return _lenient_gunzip(data, max_bytes)
+
+
+def gunzip_head(data: bytes, size: int = 4096) -> bytes:
+    """The first `size` decoded bytes of gzip data, to sniff what it is: never more."""
+    try:
+        return maybe_gunzip(data, size)
+    except TooLarge:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            return gzip.decompress(data)[: max_bytes + 1]
-        except (OSError, EOFError) as exc:
+            return inflater.decompress(data, size)
+        except zlib.error:
+            raw = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                return raw.decompress(data[_gzip_body_start(data, 0) :], size)
+            except zlib.error as exc:
+                raise BinaryContent(f"corrupt gzip data: {exc}") from exc
+
+
+def _lenient_gunzip(data: bytes, max_bytes: int) -> bytes:
+    out = bytearray()
+    pos = 0
+    while data.startswith(GZIP_MAGIC, pos):
+        start = _gzip_body_start(data, pos)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data[start:], max_bytes - len(out) + 1)
+        except zlib.error as exc:
             raise BinaryContent(f"corrupt gzip data: {exc}") from exc
-    if len(out) > max_bytes:
-        raise TooLarge(f"gzip content expands beyond {max_bytes} bytes")
-    return out
+        if len(out) > max_bytes:
+            raise TooLarge(f"gzip content expands beyond {max_bytes} bytes")
+        if not inflater.eof:
+            break  # truncated: keep what was there, as the strict path does
+        pos = len(data) - len(inflater.unused_data) + 8  # CRC32 and ISIZE
+    if not out:
+        raise BinaryContent("corrupt gzip data")
+    return bytes(out)
+
+
+def _gzip_body_start(data: bytes, pos: int) -> int:
+    """Offset of the deflate stream of the gzip member at pos (RFC 1952 header)."""
+    if len(data) < pos + 10 or data[pos + 2] != 8:
+        raise BinaryContent("corrupt gzip data: bad header")
+    flags = data[pos + 3]
+    offset = pos + 10
+    try:
+        if flags & 0x04:  # FEXTRA
+            offset += 2 + int.from_bytes(data[offset : offset + 2], "little")
+        for bit in (0x08, 0x10):  # FNAME, FCOMMENT: zero-terminated
+            if flags & bit:
+                offset = data.index(b"\x00", offset) + 1
+    except ValueError as exc:
+        raise BinaryContent("corrupt gzip data: bad header") from exc
+    if flags & 0x02:  # FHCRC
+        offset += 2
+    if offset > len(data):
+        raise BinaryContent("corrupt gzip data: bad header")
+    return offset
 
 
 def normalize_charset(name: str | None) -> str | None:

@@ -33,6 +33,11 @@ SOURCE_LAST_SUCCESS = Gauge(
     "Unix time of the last successful poll of a source",
     ["source"],
 )
+SOURCE_FAILURES = Counter(
+    "cwatch_ingestor_source_failures_total",
+    "Polls, scans or items that failed with an unexpected error (skipped, the rest went on)",
+    ["kind", "error"],
+)
 KAFKA_RETRIES = Counter(
     "cwatch_ingestor_kafka_retries_total", "Send attempts repeated because Kafka was unavailable"
 )

@@ -15,10 +15,16 @@ from fastapi.responses import JSONResponse
 
 from schemas.common import SourceInfo, SourceKind
 from schemas.raw import RawArticle
+from services.common.netguard import UnsafeURL, check_url_text
 from services.ingestor.adapters.base import ItemError
 from services.ingestor.adapters.page import parse_page
 
 MAX_BATCH = 1000
+# Records with only a URL are fetched one after the other, each under the total fetch
+# deadline: a request may not hold the push worker for more than a few of them.
+MAX_FETCHED = 20
+# A request that is well-formed JSON/HTML but names an unusable URL: 422, not 400.
+UNPROCESSABLE = frozenset({"invalid_url"})
 PUSH_SOURCE = SourceInfo(name="push", kind=SourceKind.PUSH)
 
 
@@ -84,9 +90,11 @@ def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
                     backend.articles_from_records, records, PUSH_SOURCE
                 )
             else:
-                articles = [_html_article(body, request)]
+                # parsing a page is CPU work: never on the event loop that answers /healthz
+                articles = [await run_in_threadpool(_html_article, body, request)]
         except ItemError as exc:
-            return _error(400, exc.reason, error_type=exc.error_type)
+            status = 422 if exc.error_type in UNPROCESSABLE else 400
+            return _error(status, exc.reason, error_type=exc.error_type)
         produced, duplicates, pending = await run_in_threadpool(publish, articles)
         if pending:
             return _error(
@@ -111,6 +119,8 @@ def _records(body: bytes) -> list[Any]:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ItemError("invalid_json", f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # `[[[[...` nested deeper than the parser's stack
+        raise ItemError("invalid_json", "body is not usable JSON: nested too deeply") from exc
     if isinstance(data, dict) and "articles" in data:
         data = data["articles"]
         if not isinstance(data, list):
@@ -123,6 +133,17 @@ def _records(body: bytes) -> list[Any]:
         raise ItemError("invalid_record", "no articles in the request")
     if len(data) > MAX_BATCH:
         raise ItemError("invalid_record", f"at most {MAX_BATCH} articles per request")
+    to_fetch = sum(
+        1
+        for r in data
+        if isinstance(r, dict) and r.get("url") and not (r.get("text") or r.get("html"))
+    )
+    if to_fetch > MAX_FETCHED:
+        raise ItemError(
+            "invalid_record",
+            f"at most {MAX_FETCHED} articles with only a url per request (each is fetched); "
+            f"this one has {to_fetch}: send them in smaller requests or with their text",
+        )
     return data
 
 
@@ -130,6 +151,10 @@ def _html_article(body: bytes, request: Request) -> RawArticle:
     url = request.query_params.get("url")
     if not url or not url.startswith(("http://", "https://")):
         raise ItemError("invalid_record", "raw HTML needs its page address: ?url=https://...")
+    try:
+        check_url_text(url)
+    except UnsafeURL as exc:
+        raise ItemError("invalid_url", f"?url= is not a usable address: {exc}") from exc
     source = PUSH_SOURCE
     name = request.query_params.get("source")
     if name:

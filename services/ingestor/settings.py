@@ -27,7 +27,9 @@ class IngestorSettings(CommonSettings):
     http_connect_timeout_s: float = 5.0
     http_read_timeout_s: float = 15.0
     http_total_timeout_s: float = Field(
-        default=30.0, description="Upper bound for one response, including slow trickling bodies"
+        default=30.0,
+        description="One deadline per fetch: DNS, robots.txt, connect, TLS, headers, body, "
+        "redirects",
     )
     http_max_body_bytes: int = Field(default=15 * 1024 * 1024, description="Larger bodies fail")
     http_max_redirects: int = 5

@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.common import Affiliation, SourceInfo, SourceKind
+from services.common.netguard import check_url_text
 
 
 class SourceEntry(BaseModel):
@@ -40,7 +41,7 @@ class SourceEntry(BaseModel):
     def _http(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("url must be http(s)")
-        return value
+        return check_url_text(value)  # UnsafeURL is a ValueError: reported with the entry
 
     def info(self) -> SourceInfo:
         return SourceInfo(

@@ -57,11 +57,15 @@ def _is_tracking(name: str) -> bool:
 
 def canonicalize_url(url: str) -> str:
     """The canonical form of an http(s) URL: what users should see and what ids hash."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise InvalidUrl(f"not a usable URL: {url[:200]!r}") from exc
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    if scheme not in ("http", "https") or not hostname:
         raise InvalidUrl(f"not an absolute http(s) URL: {url[:200]!r}")
-    host = _fold_mobile(_host(parts.hostname))
+    host = _fold_mobile(_host(hostname))
     try:
         port = parts.port
     except ValueError as exc:

@@ -16,12 +16,14 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # > 0: the whole response, status line first, one byte per trickle_s
 
 
 class LoopbackServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.stopping = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +42,9 @@ class LoopbackServer:
                     return
                 if route.delay_s:
                     time.sleep(route.delay_s)
+                if route.trickle_s:
+                    self._trickle(route)
+                    return
                 self.send_response(route.status)
                 for key, value in route.headers.items():
                     self.send_header(key, value)
@@ -49,6 +54,22 @@ class LoopbackServer:
                     self.wfile.write(route.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+
+            def _trickle(self, route: Route) -> None:
+                head = f"HTTP/1.1 {route.status} OK\r\n" + "".join(
+                    f"{k}: {v}\r\n" for k, v in route.headers.items()
+                )
+                raw = (head + f"Content-Length: {len(route.body)}\r\n\r\n").encode() + route.body
+                self.close_connection = True
+                for i in range(len(raw)):
+                    if server.stopping.is_set():
+                        return
+                    try:
+                        self.wfile.write(raw[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up, as it should
+                    server.stopping.wait(route.trickle_s)
 
             def log_message(self, *args: object) -> None:
                 return None
@@ -75,6 +96,7 @@ class LoopbackServer:
         try:
             yield self
         finally:
+            self.stopping.set()
             self._httpd.shutdown()
             self._httpd.server_close()
 

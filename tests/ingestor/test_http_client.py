@@ -181,3 +181,96 @@ def test_robots_txt_names_our_user_agent_token(settings: IngestorSettings) -> No
     )
     with pytest.raises(FetchError):
         client(settings, handler).get(f"{PUBLIC}/a")
+
+
+def _streamed(content: bytes, **headers: str) -> httpx.Response:
+    """A response whose body arrives in chunks, as from a socket (not read in advance)."""
+    chunks = [content[i : i + 8192] for i in range(0, len(content), 8192)]
+    return httpx.Response(
+        200, content=iter(chunks), headers={"content-type": "text/html", **headers}
+    )
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_bomb_is_refused_at_the_cap_while_streaming(
+    settings: IngestorSettings, encoding: str
+) -> None:
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+    block = b"\0" * (1 << 20)
+    bomb = b"".join(packer.compress(block) for _ in range(64)) + packer.flush()
+    small = settings.model_copy(update={"http_max_body_bytes": 1_000_000})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _streamed(bomb, **{"content-encoding": encoding})
+
+    with pytest.raises(FetchError) as info:
+        client(small, handler).get(f"{PUBLIC}/bomb")
+    assert info.value.reason == "too_large"
+
+
+def test_compressed_body_within_the_cap_is_decoded(settings: IngestorSettings) -> None:
+    import gzip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _streamed(gzip.compress(b"<html>ok</html>"), **{"content-encoding": "gzip"})
+
+    assert client(settings, handler).get(f"{PUBLIC}/page").body == b"<html>ok</html>"
+
+
+def test_unannounced_content_encoding_is_a_fetch_error(settings: IngestorSettings) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _streamed(b"\x0b\x02\x80hello\x03", **{"content-encoding": "br"})
+
+    with pytest.raises(FetchError) as info:
+        client(settings, handler).get(f"{PUBLIC}/page")
+    assert info.value.reason == "bad_encoding"
+
+
+@pytest.mark.parametrize("bad", ["/a\x7fb", "/a\x01b", "/a\u0085b"])
+def test_control_characters_in_a_url_are_a_fetch_error_not_invalid_url(
+    settings: IngestorSettings, bad: str
+) -> None:
+    with pytest.raises(FetchError) as info:
+        client(settings, routes({})).get(f"{PUBLIC}{bad}")
+    assert info.value.reason == "invalid_url"
+
+
+@pytest.mark.parametrize("location", [b"/next\x7f", b"/next\x85"])
+def test_control_characters_in_a_redirect_location_are_a_fetch_error(
+    settings: IngestorSettings, location: bytes
+) -> None:
+    handler = routes({"/go": httpx.Response(302, headers=[(b"location", location)])})
+    with pytest.raises(FetchError):
+        client(settings, handler).get(f"{PUBLIC}/go")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.InvalidURL("bad"),
+        httpx.CookieConflict("x"),
+        httpx.StreamClosed(),
+        ValueError("odd"),
+        RuntimeError("bug"),
+    ],
+)
+def test_any_client_exception_becomes_a_fetch_error(
+    settings: IngestorSettings, error: Exception
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    with pytest.raises(FetchError):
+        client(settings, handler).get(f"{PUBLIC}/page")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://93.184.216.34:99999/", "http://[::1/", "http://[2002:7f00:1::]/"]
+)
+def test_unusable_or_embedded_loopback_urls_are_fetch_errors(
+    settings: IngestorSettings, url: str
+) -> None:
+    with pytest.raises(FetchError):
+        client(settings, routes({})).get(url)

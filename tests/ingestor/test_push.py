@@ -150,3 +150,61 @@ def test_body_over_the_limit_is_413(api: TestClient) -> None:
 def test_other_content_types_are_415(api: TestClient) -> None:
     response = api.post("/v1/articles", content=b"a,b", headers={"content-type": "text/csv"})
     assert response.status_code == 415 and "application/json" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"url": "http://93.184.216.34/news/\x7f1"},
+        {"url": "http://93.184.216.34/news/\x011", "text": "body", "title": "t"},
+        {"url": "https://example.com/\u0085", "html": "<p>x</p>"},
+    ],
+)
+def test_control_characters_in_a_pushed_url_are_422_with_a_clear_message(
+    api: TestClient, producer: FakeProducer, record: dict[str, str]
+) -> None:
+    response = api.post("/v1/articles", json=record)
+    assert response.status_code == 422
+    assert "control character" in response.json()["error"]
+    assert response.json()["error_type"] == "invalid_url"
+    assert sent(producer) == []
+
+
+def test_control_characters_in_the_url_of_pushed_html_are_422(api: TestClient) -> None:
+    response = api.post(
+        "/v1/articles",
+        params={"url": "https://example.com/a\x7fb"},
+        content=b"<html><title>x</title><body>y</body></html>",
+        headers={"content-type": "text/html"},
+    )
+    assert response.status_code == 422 and "control character" in response.json()["error"]
+
+
+def test_hostile_canonical_link_in_pushed_html_is_ignored(
+    api: TestClient, producer: FakeProducer
+) -> None:
+    page = (
+        b"<html><head><title>x</title><link rel=canonical href='https://example.com/&#127;'>"
+        b"<meta property='og:url' content='http://[::1'></head><body>y</body></html>"
+    )
+    response = api.post(
+        "/v1/articles",
+        params={"url": "https://example.com/a"},
+        content=page,
+        headers={"content-type": "text/html"},
+    )
+    assert response.status_code == 202
+    assert sent(producer)[0].url == "https://example.com/a"
+
+
+def test_json_nested_too_deeply_is_400_not_500(api: TestClient) -> None:
+    response = api.post(
+        "/v1/articles", content=b"[" * 50_000, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and response.json()["error_type"] == "invalid_json"
+
+
+def test_too_many_urls_to_fetch_in_one_request_is_400(api: TestClient) -> None:
+    records = [{"url": f"http://93.184.216.34/news/{n}"} for n in range(21)]
+    response = api.post("/v1/articles", json=records)
+    assert response.status_code == 400 and "at most 20" in response.json()["error"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from schemas.common import SourceInfo
 from schemas.deadletter import DeadLetter, Stage
 from schemas.raw import RawArticle
+from services.common.netguard import check_url_text
 from services.ingestor.urls import article_identity, content_hash
 
 MAX_TITLE = 2000
@@ -104,6 +106,13 @@ def make_article(
         raise ItemError("empty_item", "item has no title, text or HTML")
     if url and len(url) > 4096:
         url = None
+    if url:
+        try:
+            check_url_text(url)
+            parts = urlsplit(url)
+            _ = parts.hostname, parts.port  # an unclosed IPv6 bracket or a bad port raise here
+        except ValueError as exc:  # UnsafeURL is one
+            raise ItemError("invalid_url", f"unusable item URL {url[:200]!r}: {exc}") from exc
     body_hash = content_hash(title, text, raw=html)
     if identity_extra:
         article_id, canonical = article_identity(url, identity_extra, title, text, html)

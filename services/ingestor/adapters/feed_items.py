@@ -8,7 +8,6 @@ fully understand (XHTML content, odd roots) returns None and feedparser reads th
 from __future__ import annotations
 
 import calendar
-import re
 import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ RSS_NAMESPACES = frozenset(
         "http://channel.netscape.com/rdf/simple/0.9/",
     }
 )
-_EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 
 @dataclass
@@ -88,11 +86,33 @@ def _ns(tag: object) -> str:
 
 
 def _author(value: str | None) -> str | None:
-    """'writer@example.com (Writer)' -> 'Writer', as feedparser reads RSS authors."""
+    """'writer@example.com (Writer)' -> 'Writer', as feedparser reads RSS authors.
+    Split by hand: the obvious regex backtracks quadratically over a long run of `@`."""
     if not value:
         return None
-    match = _EMAIL_NAME.match(value)
-    return match.group(1).strip() if match else value
+    address, paren, rest = value.partition("(")
+    address = address.rstrip()
+    name = rest[:-1].strip() if rest.endswith(")") else ""
+    if (
+        paren
+        and name
+        and "\n" not in rest
+        and "@" in address[1:-1]
+        and not any(ch.isspace() for ch in address)
+    ):
+        return name
+    return value
+
+
+def _join(base: str | None, link: str) -> str:
+    """link resolved against base; a link urljoin cannot read (e.g. an unclosed IPv6
+    bracket) stays as it is, and the item fails on its own later instead of the feed."""
+    if not base:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
 
 
 def _text(el: ET.Element | None) -> str | None:
@@ -176,8 +196,8 @@ def _rss(
             and item.guid.startswith(("http://", "https://"))
         ):
             item.link = item.guid
-        if item.link and base:
-            item.link = urljoin(base, item.link)
+        if item.link:
+            item.link = _join(base, item.link)
         if item.guid is None and el.get(f"{{{RDF_NS}}}about"):
             item.guid = el.get(f"{{{RDF_NS}}}about")
         out.append(item)
@@ -198,7 +218,7 @@ def _atom_text(el: ET.Element) -> tuple[str | None, bool]:
 def _atom(root: ET.Element, feed_url: str | None) -> FeedDoc:
     title = None
     out = []
-    root_base = urljoin(feed_url or "", root.get(XML_BASE) or "") or feed_url
+    root_base = _join(feed_url, root.get(XML_BASE) or "") or feed_url
     for child in root:
         name = _local(child.tag)
         if name == "title" and title is None:
@@ -211,7 +231,7 @@ def _atom(root: ET.Element, feed_url: str | None) -> FeedDoc:
 def _atom_entry(el: ET.Element, base: str | None, language: str | None) -> FeedItem:
     item = FeedItem(language=el.get(XML_LANG) or language)
     if el.get(XML_BASE):
-        base = urljoin(base or "", el.get(XML_BASE) or "")
+        base = _join(base, el.get(XML_BASE) or "")
     updated = None
     for child in el:
         name = _local(child.tag)
@@ -243,8 +263,8 @@ def _atom_entry(el: ET.Element, base: str | None, language: str | None) -> FeedI
         elif name == "category" and child.get("term"):
             item.categories.append(child.get("term") or "")
     item.published = item.published or updated
-    if item.link and base:
-        item.link = urljoin(base, item.link)
+    if item.link:
+        item.link = _join(base, item.link)
     return item
 
 
@@ -289,6 +309,6 @@ def _from_feedparser(entry: Any, feed_url: str | None) -> FeedItem:
         else:
             item.html = best["value"]
         item.language = best.get("language")
-    if item.link and feed_url:
-        item.link = urljoin(feed_url, item.link)
+    if item.link:
+        item.link = _join(feed_url, item.link)
     return item

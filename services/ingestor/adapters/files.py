@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ FEED_SUFFIXES = frozenset({".rss", ".atom", ".xml"})
 SUPPORTED_SUFFIXES = HTML_SUFFIXES | TEXT_SUFFIXES | JSONL_SUFFIXES | FEED_SUFFIXES
 
 Result = RawArticle | Failure
+log = logging.getLogger(__name__)
 
 
 def iter_files(root: Path) -> Iterator[Path]:
@@ -55,10 +57,18 @@ def read_file(
         size = path.stat().st_size
         if size > max_bytes:
             return [Failure(where, f"file is {size} bytes, limit {max_bytes}", "too_large")]
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # the file may have grown since stat
+        if len(data) > max_bytes:
+            return [Failure(where, f"file is over the limit of {max_bytes} bytes", "too_large")]
     except OSError as exc:
         return [Failure(where, f"cannot read file: {exc}", "unreadable_file")]
-    return parse_file_bytes(data, suffix=path.suffix.lower(), where=where, source=src)
+    try:
+        return parse_file_bytes(data, suffix=path.suffix.lower(), where=where, source=src)
+    except Exception as exc:  # noqa: BLE001 - one file, never the rest of the folder
+        log.warning("file failed unexpectedly, skipped", exc_info=exc, extra={"path": where})
+        reason = f"unexpected {type(exc).__name__}: {str(exc)[:500]}"
+        return [Failure(where, reason, "internal_error", data)]
 
 
 def parse_file_bytes(data: bytes, *, suffix: str, where: str, source: SourceInfo) -> list[Result]:
@@ -175,7 +185,7 @@ def _jsonl_articles(data: bytes, where: str, source: SourceInfo) -> Iterator[Res
         try:
             record = json.loads(line)
             yield record_to_article(record, source)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             yield Failure(
                 f"{where}:{lineno}", f"invalid JSON: {exc}", "invalid_json", line.encode()
             )
