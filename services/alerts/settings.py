@@ -30,7 +30,28 @@ class AlertsSettings(CommonSettings):
     alerts_subscription_refresh_s: float = Field(
         default=2.0, gt=0, description="How often the matcher re-reads the subscriptions"
     )
-    alerts_webhook_timeout_s: float = Field(default=5.0, gt=0)
+    alerts_webhook_timeout_s: float = Field(
+        default=5.0, gt=0, description="Per connect / read / write of a webhook attempt"
+    )
+    alerts_webhook_deadline_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Total time of one webhook attempt (connect, send and the whole answer); "
+        "twice the timeout when unset",
+    )
+    alerts_webhook_max_response_bytes: int = Field(
+        default=64 * 1024, ge=0, description="Bytes of a receiver's answer read at most"
+    )
+    alerts_webhook_workers: int = Field(
+        default=16,
+        ge=1,
+        description="Webhook deliveries in parallel; one subscription uses at most one at a time",
+    )
+    alerts_webhook_in_flight_max: int = Field(
+        default=2000,
+        ge=1,
+        description="Alerts read but not yet delivered or dead-lettered before reading pauses",
+    )
     alerts_webhook_max_attempts: int = Field(
         default=5, ge=1, description="Attempts before a webhook delivery is dead-lettered"
     )
@@ -50,6 +71,11 @@ class AlertsSettings(CommonSettings):
         ge=6_000,
         description="A crashed instance's partitions (indexed and alert) move on after this long",
     )
+
+    def webhook_deadline_s(self) -> float:
+        """Unset, the deadline follows the timeout: a deployment that raised the timeout (to
+        hold requests on purpose, say) is not cut short by a default it never set."""
+        return self.alerts_webhook_deadline_s or 2 * self.alerts_webhook_timeout_s
 
     def index_prefix(self) -> str:
         """Indices of this service: `<namespace>-cwatch-...` so test namespaces are dropped whole."""
