@@ -59,6 +59,12 @@ class AlertsSettings(CommonSettings):
         default=0.5, ge=0, description="First retry delay; doubles per attempt, with jitter"
     )
     alerts_webhook_backoff_max_s: float = Field(default=30.0, ge=0)
+    alerts_live_queue_max: int = Field(
+        default=256, ge=1, description="Events waiting for one SSE client before it is closed"
+    )
+    alerts_live_max_clients: int = Field(
+        default=1000, ge=1, description="Open SSE streams (live feed and alert streams)"
+    )
     alerts_allow_loopback: bool = Field(
         default=False, description="Allow webhooks to loopback addresses (tests, local dev)"
     )

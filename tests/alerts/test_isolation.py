@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -13,8 +14,10 @@ from pydantic import ValidationError
 
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
+from schemas.topics import TopicNames
 from services.alerts.delivery import WebhookSender
 from services.alerts.dispatch import Dispatcher, OffsetTracker
+from services.alerts.live import LiveClient, LiveHub, TooManyClients
 from services.alerts.models import Channel, Subscription, SubscriptionInput, apply_update
 from services.alerts.store import AlertStore
 from services.common.netguard import NetPolicy
@@ -246,3 +249,52 @@ def test_unreadable_subscriptions_leave_the_records_to_be_routed_again() -> None
         assert dispatcher.tracker.committable([("alert", 0)]) == {("alert", 0): 1}
     finally:
         dispatcher.close()
+
+
+# ---- SSE streams ---------------------------------------------------------------------------------
+
+
+def _hub(**kwargs: Any) -> LiveHub:
+    return LiveHub("unused:9092", TopicNames.for_namespace("t"), None, "alias", **kwargs)  # type: ignore[arg-type]
+
+
+def _stream(hub: LiveHub, loop: asyncio.AbstractEventLoop, sub_id: str) -> LiveClient:
+    client = LiveClient(
+        id=sub_id + str(len(hub.clients)),
+        loop=loop,
+        queue=asyncio.Queue(hub.queue_max),
+        subscription_id=sub_id,
+    )
+    hub.clients[client.id] = client  # as hub.add does, without starting the Kafka thread
+    return client
+
+
+def test_a_stalled_sse_client_is_closed_and_freed_while_the_others_get_every_alert() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        hub = _hub(queue_max=8)
+        stalled, reader = _stream(hub, loop, "s1"), _stream(hub, loop, "s1")
+        received: list[str] = []
+        for i in range(50):
+            hub._alert(_alert(f"a{i}", "s1").model_dump_json().encode())
+            loop.run_until_complete(asyncio.sleep(0))  # the clients' event loop runs
+            while not reader.queue.empty():
+                received.append(reader.queue.get_nowait()[1]["alert_id"])
+        assert received == [f"a{i}" for i in range(50)]
+        assert stalled.closed and stalled.queue.qsize() == 1  # its backlog is gone
+        assert stalled.queue.get_nowait()[0] == "overflow"
+    finally:
+        loop.close()
+
+
+def test_sse_streams_are_capped() -> None:
+    hub = _hub(max_clients=2)
+    hub.start = lambda: None  # type: ignore[method-assign]
+    loop = asyncio.new_event_loop()
+    try:
+        hub.add(loop, subscription_id="a")
+        hub.add(loop, subscription_id="b")
+        with pytest.raises(TooManyClients):
+            hub.add(loop, subscription_id="c")
+    finally:
+        loop.close()
