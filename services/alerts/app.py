@@ -56,6 +56,7 @@ from services.common.netguard import NetPolicy
 log = logging.getLogger(__name__)
 
 DIGEST_CHECK_S = 5.0
+SUBSCRIPTION_ERROR_REPORT_S = 3600.0  # a failing subscription's dead letter, at most this often
 
 
 def make_es(settings: AlertsSettings) -> Elasticsearch:
@@ -176,6 +177,7 @@ class AlertsService:
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
         self.crashed: BaseException | None = None
+        self._failed_reported: dict[str, float] = {}
         self._last_digest_check = 0.0
 
     def _backoff(self, seconds: float) -> None:
@@ -239,10 +241,34 @@ class AlertsService:
             chunk=self.settings.alerts_msearch_chunk,
             group=self.settings.alerts_match_group,
             cache=self.queries,
+            on_error=self._subscription_failed,
         )
         metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
         decision = decide(matches, subs, self.store.states(keys_for(matches)), now)
         return self._emit(decision, subs)
+
+    def _subscription_failed(self, sub_ids: list[str], reason: str) -> None:
+        """A subscription skipped by a round (query refused, search failed) is dead-lettered
+        with the reason, once per SUBSCRIPTION_ERROR_REPORT_S: visible, not once a round."""
+        now = time.monotonic()
+        for sub_id in sub_ids:
+            last = self._failed_reported.get(sub_id)
+            if last is not None and now - last < SUBSCRIPTION_ERROR_REPORT_S:
+                continue
+            self._failed_reported[sub_id] = now
+            metrics.DEAD_LETTERS.labels(stage="alert").inc()
+            try:
+                self.dlq.send(
+                    DeadLetter.of(
+                        Stage.ALERT,
+                        f"subscription {sub_id} not matched: {reason}",
+                        error_type="subscription_failed",
+                        source=sub_id,
+                        original_key=sub_id,
+                    )
+                )
+            except Exception:  # the report is for people; matching goes on
+                log.exception("subscription failure not dead-lettered")
 
     def flush_digests(self, now: datetime | None = None) -> list[Alert]:
         now = now or _utcnow()

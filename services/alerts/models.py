@@ -6,7 +6,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,20 +32,24 @@ class Mode(StrEnum):
     DIGEST = "digest"  # one alert per story every digest_minutes
 
 
+# Bounds per subscription: its query is searched on every round, for every batch.
+FilterValues = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]
+
+
 class Filters(BaseModel):
     """The search API's filter parameters, same names and meaning (`/v1/search?lang=..`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    lang: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
-    country: list[str] = Field(default_factory=list)
-    affiliation: list[str] = Field(default_factory=list)
-    entity: list[str] = Field(default_factory=list)
-    event: list[str] = Field(default_factory=list)
-    figure: list[str] = Field(default_factory=list)
-    since: str | None = None
-    until: str | None = None
+    lang: FilterValues = Field(default_factory=list)
+    source: FilterValues = Field(default_factory=list)
+    country: FilterValues = Field(default_factory=list)
+    affiliation: FilterValues = Field(default_factory=list)
+    entity: FilterValues = Field(default_factory=list)
+    event: FilterValues = Field(default_factory=list)
+    figure: FilterValues = Field(default_factory=list)
+    since: str | None = Field(default=None, max_length=64)
+    until: str | None = Field(default=None, max_length=64)
     relevant: bool | None = None
 
 

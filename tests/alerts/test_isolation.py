@@ -18,6 +18,7 @@ from schemas.topics import TopicNames
 from services.alerts.delivery import WebhookSender
 from services.alerts.dispatch import Dispatcher, OffsetTracker
 from services.alerts.live import LiveClient, LiveHub, TooManyClients
+from services.alerts.matcher import match
 from services.alerts.models import Channel, Subscription, SubscriptionInput, apply_update
 from services.alerts.store import AlertStore
 from services.common.netguard import NetPolicy
@@ -298,3 +299,37 @@ def test_sse_streams_are_capped() -> None:
             hub.add(loop, subscription_id="c")
     finally:
         loop.close()
+
+
+# ---- matching ------------------------------------------------------------------------------------
+
+
+class _Choking(Subscription):
+    def search_params(self):  # type: ignore[no-untyped-def]
+        raise RecursionError("the query builder choked")
+
+
+def test_a_query_the_builder_chokes_on_skips_only_its_subscription() -> None:
+    def msearch(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for body in lines[1::2]:
+            if "aggs" not in body:
+                out.append({"hits": {"hits": [{"_id": "r1", "_source": {"story_id": "s"}}]}})
+                continue
+            names = body["aggs"]["subs"]["filters"]["filters"]
+            buckets = {n: {"doc_count": 1, "ids": {"buckets": [{"key": "r1"}]}} for n in names}
+            out.append({"aggregations": {"subs": {"buckets": buckets}}})
+        return out
+
+    failures: list[list[str]] = []
+    subs = [_Choking(id="bad"), Subscription(id="good", query="ceasefire")]
+    found = match(msearch, "a", ["r1"], subs, NOW, on_error=lambda ids, why: failures.append(ids))
+    assert [m.subscription_id for m in found] == ["good"] and failures == [["bad"]]
+
+
+def test_a_subscription_cannot_carry_unbounded_filters() -> None:
+    with pytest.raises(ValidationError):
+        SubscriptionInput.model_validate({"filters": {"entity": ["x"] * 101}})
+    with pytest.raises(ValidationError):
+        SubscriptionInput.model_validate({"filters": {"source": ["x" * 201]}})
+    SubscriptionInput.model_validate({"filters": {"entity": ["x"] * 100}})
