@@ -29,6 +29,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
 from schemas.alert import Alert
@@ -275,22 +276,57 @@ class AlertsService:
         subs = self.cache.get()
         return self._emit(due_digests(self.store.pending_digests(), subs, now), subs)
 
-    def _emit(self, decision: Decision, subs: dict[str, Subscription]) -> list[Alert]:
-        futures = []
-        for alert, mode in decision.alerts:
-            futures.append(
-                self.producer.send(
-                    self.topics.alert,
-                    key=alert.subscription_id.encode("utf-8"),
-                    value=alert.model_dump_json().encode("utf-8"),
-                    headers=headers(source="alerts", mode=mode),
-                )
+    def _produce(self, alert: Alert, mode: str) -> Any:
+        """The send's future, or the error when the producer refused the record at once."""
+        try:
+            return self.producer.send(
+                self.topics.alert,
+                key=alert.subscription_id.encode("utf-8"),
+                value=alert.model_dump_json().encode("utf-8"),
+                headers=headers(source="alerts", mode=mode),
             )
-        for future in futures:
-            future.get(timeout=30)
+        except KafkaTimeoutError:
+            raise  # no metadata: Kafka is away, the round fails and is read again
+        except KafkaError as exc:
+            return exc
+
+    def _emit(self, decision: Decision, subs: dict[str, Subscription]) -> list[Alert]:
+        """Produce the alerts (acknowledged) and save the story states. An alert the broker
+        refuses for itself (too large, invalid) is dead-lettered and the others go on; only a
+        broker that does not answer fails the round."""
+        sends = [(alert, self._produce(alert, mode)) for alert, mode in decision.alerts]
+        refused: set[str] = set()
+        for alert, send in sends:
+            try:
+                if isinstance(send, Exception):
+                    raise send
+                send.get(timeout=30)
+            except KafkaTimeoutError:
+                raise
+            except KafkaError as exc:
+                refused.add(alert.alert_id)
+                metrics.DEAD_LETTERS.labels(stage="alert").inc()
+                self.dlq.send(
+                    DeadLetter.of(
+                        Stage.ALERT,
+                        f"alert not produced: {type(exc).__name__}: {exc}",
+                        # Replayable, and small enough for the dead-letter topic itself.
+                        alert.model_copy(
+                            update={
+                                "headline": alert.headline[:200],
+                                "report_ids": alert.report_ids[:50],
+                            }
+                        ).model_dump_json(),
+                        error_type="alert_not_produced",
+                        source=alert.subscription_id,
+                        original_key=alert.alert_id,
+                    )
+                )
         produced = _utcnow()
         kafka_only: list[tuple[str, str]] = []
         for alert, mode in decision.alerts:
+            if alert.alert_id in refused:
+                continue
             metrics.ALERTS.labels(mode=mode).inc()
             if alert.ingested_at:
                 metrics.LATENCY.observe((produced - alert.ingested_at).total_seconds())
@@ -301,7 +337,7 @@ class AlertsService:
         if kafka_only:
             metrics.DELIVERIES.labels(channel="kafka", outcome="sent").inc(len(kafka_only))
             self.delivery_log.add(kafka_only, "kafka", "sent")
-        return [a for a, _ in decision.alerts]
+        return [a for a, _ in decision.alerts if a.alert_id not in refused]
 
     def _match_loop(self, consumer: KafkaConsumer) -> None:
         owed = False

@@ -166,14 +166,21 @@ def docs_body(report_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+MAX_HEADLINE_CHARS = 1000
+MAX_URL_CHARS = 4096
+
+
 def _match_of(doc: dict[str, Any], sub_id: str) -> Match:
+    """What an alert carries of a report, bounded: a report with a megabyte headline must not
+    make an alert the alert topic refuses (which would fail its whole round, every time)."""
     src = doc.get("_source", {})
+    url = src.get("url")
     return Match(
         subscription_id=sub_id,
         report_id=src.get("report_id", doc["_id"]),
         story_id=src.get("story_id") or doc["_id"],
-        headline=src.get("headline", ""),
-        url=src.get("url"),
+        headline=str(src.get("headline") or "")[:MAX_HEADLINE_CHARS],
+        url=url if isinstance(url, str) and len(url) <= MAX_URL_CHARS else None,
         ingested_at=src.get("ingested_at"),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka.errors import MessageSizeTooLargeError
 from pydantic import ValidationError
 
 from schemas.alert import Alert
@@ -333,3 +334,64 @@ def test_a_subscription_cannot_carry_unbounded_filters() -> None:
     with pytest.raises(ValidationError):
         SubscriptionInput.model_validate({"filters": {"source": ["x" * 201]}})
     SubscriptionInput.model_validate({"filters": {"entity": ["x"] * 100}})
+
+
+# ---- the alert topic -----------------------------------------------------------------------------
+
+
+class _Future:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.error:
+            raise self.error
+
+
+class _Producer:
+    """Refuses records over `limit` bytes, as kafka-python does before sending."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent: list[tuple[str, bytes]] = []
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes = b"", **kw: Any) -> Any:
+        if len(value) > self.limit:
+            raise MessageSizeTooLargeError(f"{len(value)} bytes")
+        self.sent.append((topic, value))
+        return _Future()
+
+
+def test_an_alert_the_topic_refuses_is_dead_lettered_and_the_others_are_produced() -> None:
+    from elasticsearch import Elasticsearch
+
+    from services.alerts.app import AlertsService
+    from services.alerts.dedup import Decision
+    from services.alerts.settings import AlertsSettings
+
+    producer = _Producer(limit=5000)
+    service = AlertsService(
+        AlertsSettings(namespace="t"),
+        es=Elasticsearch("http://127.0.0.1:1"),
+        producer=producer,  # type: ignore[arg-type]
+    )
+    try:
+        big = _alert("big", "s1").model_copy(update={"headline": "x" * 10_000})
+        small = _alert("small", "s1")
+        out = service._emit(Decision(alerts=[(big, "every"), (small, "every")]), {})
+        assert [a.alert_id for a in out] == ["small"]
+        topics = service.topics
+        assert [t for t, _ in producer.sent] == [topics.alert, topics.deadletter]
+        letter = DeadLetter.model_validate_json(producer.sent[1][1])
+        assert letter.error_type == "alert_not_produced" and letter.original_key == "big"
+    finally:
+        service.delivery_log.close()
+        service.dispatcher.close()
+
+
+def test_an_alert_carries_a_bounded_headline_and_url() -> None:
+    from services.alerts.matcher import _match_of
+
+    doc = {"_id": "r1", "_source": {"headline": "h" * 1_000_000, "url": "u" * 100_000}}
+    found = _match_of(doc, "s1")
+    assert len(found.headline) <= 1000 and found.url is None
