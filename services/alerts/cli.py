@@ -26,7 +26,10 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    service.run()
+    try:
+        service.run()
+    except RuntimeError:  # a loop died: logged with its cause; the exit status says so
+        return 1
     return 0
 
 
