@@ -106,29 +106,37 @@ class Lanes:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._queues: dict[str, deque[Callable[[], None]]] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, key: str, job: Callable[[], None]) -> None:
         with self._lock:
+            if self._closed:
+                return  # stopping: the job's offset stays uncommitted, redone after a restart
             queue = self._queues.get(key)
             if queue is not None:  # the lane is running: the job waits its turn
                 queue.append(job)
                 return
             self._queues[key] = deque([job])
-        self._pool.submit(self._run, key)
+            self._pool.submit(self._run, key)
 
     def _run(self, key: str) -> None:
         with self._lock:
-            job = self._queues[key].popleft()
+            queue = self._queues.get(key)
+            if not queue:
+                return
+            job = queue.popleft()
         try:
             job()
         except Exception:  # jobs catch their own; this is the last line, never a lost lane
             metrics.WORKER_ERRORS.inc()
             log.exception("delivery job failed", extra={"lane": key})
         with self._lock:
-            if not self._queues[key]:
-                del self._queues[key]
+            if self._closed:
                 return
-        self._pool.submit(self._run, key)
+            if not self._queues.get(key):
+                self._queues.pop(key, None)
+                return
+            self._pool.submit(self._run, key)
 
     def idle(self) -> bool:
         with self._lock:
@@ -137,8 +145,9 @@ class Lanes:
     def close(self) -> None:
         """Stop taking jobs; queued ones are dropped (their offsets stay uncommitted)."""
         with self._lock:
+            self._closed = True
             self._queues.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 Deliver = Callable[[Subscription, Alert], Any]

@@ -395,3 +395,27 @@ def test_an_alert_carries_a_bounded_headline_and_url() -> None:
     doc = {"_id": "r1", "_source": {"headline": "h" * 1_000_000, "url": "u" * 100_000}}
     found = _match_of(doc, "s1")
     assert len(found.headline) <= 1000 and found.url is None
+
+
+def test_lanes_closed_mid_job_drop_the_rest_quietly() -> None:
+    from services.alerts.dispatch import Lanes
+
+    lanes = Lanes(2)
+    started, release = threading.Event(), threading.Event()
+    ran: list[int] = []
+
+    def job(i: int) -> Any:
+        def run() -> None:
+            started.set()
+            release.wait(10)
+            ran.append(i)
+
+        return run
+
+    lanes.submit("s", job(1))
+    lanes.submit("s", job(2))
+    assert started.wait(10)
+    lanes.close()
+    lanes.submit("s", job(3))  # after close: dropped, no error
+    release.set()
+    assert _wait(lambda: ran == [1]) and lanes.idle()
