@@ -107,7 +107,12 @@ def _checked(state: AlertsState, sub: Subscription) -> Subscription:
 
 
 def _found(state: AlertsState, sub_id: str) -> Subscription:
-    sub = state.store.get(sub_id)
+    try:
+        sub = state.store.get(sub_id)
+    except ValidationError as exc:  # saved before today's rules: only deleting it is left
+        raise HTTPException(
+            status_code=409, detail=f"stored subscription no longer valid (delete it): {exc}"
+        ) from None
     if sub is None:
         raise HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
     return sub
