@@ -55,8 +55,20 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        # The body is one small JSON document: one bounded write, not a loop to re-bound.
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        # httpcore's write loops over send() with one timeout for every call, so a receiver
+        # taking a few bytes at a time could stretch it; here each send() is re-bounded.
+        sock = self._inner.get_extra_info("socket")
+        if sock is None:
+            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+            return
+        try:
+            while buffer:
+                sock.settimeout(_bounded(timeout, httpcore.WriteTimeout))
+                buffer = buffer[sock.send(buffer) :]
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
 
     def close(self) -> None:
         self._inner.close()

@@ -162,3 +162,37 @@ def test_the_webhook_client_ignores_proxy_settings_from_the_environment(
     finally:
         hook.close()
     assert outcome.delivered, outcome.error
+
+
+def test_a_receiver_reading_the_request_slowly_is_cut_off_at_the_total_deadline() -> None:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def sip() -> None:  # 64 KiB every 20 ms: the sender is never blocked for a whole timeout
+        conn, _ = server.accept()
+        with conn:
+            while not stop.is_set():
+                try:
+                    if not conn.recv(65536):
+                        return
+                except OSError:
+                    return
+                time.sleep(0.02)
+
+    threading.Thread(target=sip, daemon=True).start()
+    big = ALERT.model_copy(update={"headline": "x" * (32 * 1024 * 1024)})
+    letters: list[DeadLetter] = []
+    sender = _sender(letters, timeout_s=1.0, deadline_s=1.5)
+    try:
+        started = time.monotonic()
+        outcome = sender.deliver(_sub(f"http://127.0.0.1:{server.getsockname()[1]}/"), big)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        sender.close()
+        server.close()
+    assert elapsed < 6, f"held {elapsed:.1f} s past a 1.5 s deadline"
+    assert not outcome.delivered and "Timeout" in (outcome.error or "")
