@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from services.alerts.live import LiveClient, LiveHub, sse
+from services.alerts.deliverylog import DeliveryLogWriter
+from services.alerts.live import LiveClient, LiveHub, TooManyClients, sse
 from services.alerts.models import ChannelKind, Subscription, SubscriptionInput, apply_update
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
@@ -35,6 +36,7 @@ class AlertsState:
     store: AlertStore
     hub: LiveHub
     policy: NetPolicy
+    delivery_log: DeliveryLogWriter
 
 
 def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState:
@@ -53,12 +55,12 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
             )
         )
     store = AlertStore(app.state.es, settings.index_prefix())
+    delivery_log = DeliveryLogWriter(store)
 
     def sent(sub_id: str, alert_id: str) -> None:
-        try:
-            store.log_delivery(sub_id, alert_id, "sse", "sent")
-        except Exception:  # the log is for people; streaming goes on
-            pass
+        # Queued, not written here: the hub's thread fans out to every stream and must not
+        # wait for Elasticsearch once per alert.
+        delivery_log.add([(sub_id, alert_id)], "sse", "sent")
 
     hub = LiveHub(
         settings.kafka_bootstrap_servers,
@@ -66,12 +68,15 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
         app.state.es,
         settings.index_alias,
         on_alert_sent=sent,
+        queue_max=settings.alerts_live_queue_max,
+        max_clients=settings.alerts_live_max_clients,
     )
     state = AlertsState(
         settings,
         store,
         hub,
         NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private),
+        delivery_log,
     )
     app.state.alerts = state
     return state
@@ -102,7 +107,12 @@ def _checked(state: AlertsState, sub: Subscription) -> Subscription:
 
 
 def _found(state: AlertsState, sub_id: str) -> Subscription:
-    sub = state.store.get(sub_id)
+    try:
+        sub = state.store.get(sub_id)
+    except ValidationError as exc:  # saved before today's rules: only deleting it is left
+        raise HTTPException(
+            status_code=409, detail=f"stored subscription no longer valid (delete it): {exc}"
+        ) from None
     if sub is None:
         raise HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
     return sub
@@ -170,6 +180,7 @@ def delete(state: State, sub_id: str) -> Response:
 def deliveries(state: State, sub_id: str, size: int = 100) -> dict[str, Any]:
     _found(state, sub_id)
     size = max(1, min(size, 1000))
+    state.delivery_log.flush()  # what this process streamed is in the log it shows
     log = state.store.deliveries(sub_id, size)
     counts: dict[str, int] = {}
     for entry in log:
@@ -192,8 +203,19 @@ async def _stream(request: Request, state: AlertsState, client: LiveClient) -> A
                 yield ": keep-alive\n\n"
                 continue
             yield sse(event, data, data.get("report_id") or data.get("alert_id"))
+            if client.closed and event == "overflow":
+                return
     finally:
         state.hub.remove(client)
+
+
+def _added(state: AlertsState, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> LiveClient:
+    try:
+        return state.hub.add(loop, **kwargs)
+    except TooManyClients as exc:
+        raise HTTPException(
+            status_code=503, detail=str(exc), headers={"Retry-After": "30"}
+        ) from None
 
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -204,7 +226,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 )
 async def stream(request: Request, state: State, sub_id: str) -> StreamingResponse:
     await asyncio.to_thread(_found, state, sub_id)
-    client = state.hub.add(asyncio.get_running_loop(), subscription_id=sub_id)
+    client = _added(state, asyncio.get_running_loop(), subscription_id=sub_id)
     return StreamingResponse(
         _stream(request, state, client), media_type="text/event-stream", headers=_SSE_HEADERS
     )
@@ -218,7 +240,7 @@ async def live(
         build_query(params, datetime.now(UTC))
     except QueryError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    client = state.hub.add(asyncio.get_running_loop(), params=params)
+    client = _added(state, asyncio.get_running_loop(), params=params)
     return StreamingResponse(
         _stream(request, state, client), media_type="text/event-stream", headers=_SSE_HEADERS
     )

@@ -5,12 +5,16 @@ are stable so a replay can be recognised downstream):
 - the matcher reads `indexed` in batches, matches the batch against every active subscription
   (one multi-search), turns matches into alerts with the durable per-story state, produces them
   to `alert` (acknowledged), saves the state, then commits;
-- the dispatcher reads `alert` and POSTs the webhook ones (retries, dead letter), then commits.
+- the dispatcher reads `alert` and hands each webhook alert to its subscription's lane
+  (dispatch.py: a slow receiver holds only its own alerts); an alert's offset is committed
+  once it and every alert before it in its partition were delivered or dead-lettered.
   A crash between a POST and the commit, or a matcher that produced an alert again before it
   could save its state, replays alerts: the dispatcher skips those whose delivery it already
   logged as sent (the log line's id is the alert id). Only a crash between a receiver's 2xx
   and that log write can still resend, with the same `X-Cwatch-Alert-Id` for receivers to
   drop.
+Both loops are supervised: one that dies is a crash of the whole process (logged, counted,
+exit status non-zero), never a silent stop while the other goes on (see `run`).
 SSE streams are served by the API process, which follows the alert topic itself.
 """
 
@@ -20,12 +24,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
 from schemas.alert import Alert
@@ -34,6 +38,8 @@ from schemas.indexed import IndexedEvent
 from services.alerts import metrics
 from services.alerts.dedup import Decision, decide, due_digests, keys_for
 from services.alerts.delivery import WebhookSender
+from services.alerts.deliverylog import DeliveryLogWriter
+from services.alerts.dispatch import Abandoned, Dispatcher
 from services.alerts.matcher import QueryCache, es_msearch, match
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
@@ -51,6 +57,7 @@ from services.common.netguard import NetPolicy
 log = logging.getLogger(__name__)
 
 DIGEST_CHECK_S = 5.0
+SUBSCRIPTION_ERROR_REPORT_S = 3600.0  # a failing subscription's dead letter, at most this often
 
 
 def make_es(settings: AlertsSettings) -> Elasticsearch:
@@ -72,24 +79,6 @@ def wait_for_partitions(
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _webhook(sub: Subscription | None) -> bool:
-    return sub is not None and sub.channel.kind == ChannelKind.WEBHOOK
-
-
-def pending_webhooks(
-    alerts: Sequence[Alert], subs: dict[str, Subscription], delivered: set[str]
-) -> list[tuple[Subscription, Alert]]:
-    """(subscription, alert) to POST: webhook subscriptions only, each alert id once (the
-    first record of it), none in `delivered`."""
-    todo: dict[str, tuple[Subscription, Alert]] = {}
-    for alert in alerts:
-        sub = subs.get(alert.subscription_id)
-        if sub is None or sub.channel.kind != ChannelKind.WEBHOOK or alert.alert_id in delivered:
-            continue
-        todo.setdefault(alert.alert_id, (sub, alert))
-    return list(todo.values())
 
 
 Poll = Callable[[int, int], Mapping[Any, Sequence[Any]]]
@@ -128,56 +117,23 @@ class SubscriptionCache:
         self._lock = threading.Lock()
 
     def get(self, force: bool = False) -> dict[str, Subscription]:
+        """Raises only when the subscriptions were never read: once they were, a store that
+        does not answer means the last list, until it answers again."""
         with self._lock:
             if force or time.monotonic() - self._loaded > self.ttl_s:
-                version = self.store.version()
-                if force or version != self._version:
-                    subs = self.store.list_subscriptions(active_only=True)
-                    self._subs = {s.id: s for s in subs}
-                    self._version = version
-                    metrics.SUBSCRIPTIONS.set(len(self._subs))
+                try:
+                    version = self.store.version()
+                    if force or version != self._version:
+                        subs = self.store.list_subscriptions(active_only=True)
+                        self._subs = {s.id: s for s in subs}
+                        self._version = version
+                        metrics.SUBSCRIPTIONS.set(len(self._subs))
+                except Exception:
+                    if self._version is None:
+                        raise
+                    log.warning("subscriptions not re-read; using the last list", exc_info=True)
                 self._loaded = time.monotonic()
             return self._subs
-
-
-class DeliveryLogWriter:
-    """Writes delivery log lines in the background, in bulk: the log is for people and must
-    not add a round trip per alert to the alert path."""
-
-    def __init__(self, store: AlertStore, interval_s: float = 0.5) -> None:
-        self.store = store
-        self.interval_s = interval_s
-        self._pending: list[tuple[str, str, str, str]] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="delivery-log", daemon=True)
-        self._thread.start()
-
-    def add(self, items: Sequence[tuple[str, str]], channel: str, outcome: str) -> None:
-        with self._lock:
-            self._pending.extend((s, a, channel, outcome) for s, a in items)
-
-    def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-        groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for sub_id, alert_id, channel, outcome in pending:
-            groups.setdefault((channel, outcome), []).append((sub_id, alert_id))
-        for (channel, outcome), items in groups.items():
-            try:
-                self.store.log_deliveries(items, channel, outcome)
-            except Exception:
-                log.exception("delivery log write failed", extra={"lines": len(items)})
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.interval_s):
-            self.flush()
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self.flush()
 
 
 class AlertsService:
@@ -205,12 +161,30 @@ class AlertsService:
             backoff_s=settings.alerts_webhook_backoff_s,
             backoff_max_s=settings.alerts_webhook_backoff_max_s,
             timeout_s=settings.alerts_webhook_timeout_s,
+            deadline_s=settings.webhook_deadline_s(),
+            max_response_bytes=settings.alerts_webhook_max_response_bytes,
+            sleep=self._backoff,
+        )
+        self.stopping = threading.Event()
+        self.dispatcher = Dispatcher(
+            self.webhooks.deliver,
+            self.cache.get,
+            self.store.delivered,
+            self.dlq.send,
+            workers=settings.alerts_webhook_workers,
+            stopping=self.stopping,
         )
         self.delivery_log = DeliveryLogWriter(self.store)
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
-        self.stopping = threading.Event()
+        self.crashed: BaseException | None = None
+        self._failed_reported: dict[str, float] = {}
         self._last_digest_check = 0.0
+
+    def _backoff(self, seconds: float) -> None:
+        """A retry's wait; a stop during it leaves the alert unfinished, not dead-lettered."""
+        if self.stopping.wait(seconds):
+            raise Abandoned
 
     def _log_delivery(
         self,
@@ -268,32 +242,91 @@ class AlertsService:
             chunk=self.settings.alerts_msearch_chunk,
             group=self.settings.alerts_match_group,
             cache=self.queries,
+            on_error=self._subscription_failed,
         )
         metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
         decision = decide(matches, subs, self.store.states(keys_for(matches)), now)
         return self._emit(decision, subs)
+
+    def _subscription_failed(self, sub_ids: list[str], reason: str) -> None:
+        """A subscription skipped by a round (query refused, search failed) is dead-lettered
+        with the reason, once per SUBSCRIPTION_ERROR_REPORT_S: visible, not once a round."""
+        now = time.monotonic()
+        for sub_id in sub_ids:
+            last = self._failed_reported.get(sub_id)
+            if last is not None and now - last < SUBSCRIPTION_ERROR_REPORT_S:
+                continue
+            self._failed_reported[sub_id] = now
+            metrics.DEAD_LETTERS.labels(stage="alert").inc()
+            try:
+                self.dlq.send(
+                    DeadLetter.of(
+                        Stage.ALERT,
+                        f"subscription {sub_id} not matched: {reason}",
+                        error_type="subscription_failed",
+                        source=sub_id,
+                        original_key=sub_id,
+                    )
+                )
+            except Exception:  # the report is for people; matching goes on
+                log.exception("subscription failure not dead-lettered")
 
     def flush_digests(self, now: datetime | None = None) -> list[Alert]:
         now = now or _utcnow()
         subs = self.cache.get()
         return self._emit(due_digests(self.store.pending_digests(), subs, now), subs)
 
-    def _emit(self, decision: Decision, subs: dict[str, Subscription]) -> list[Alert]:
-        futures = []
-        for alert, mode in decision.alerts:
-            futures.append(
-                self.producer.send(
-                    self.topics.alert,
-                    key=alert.subscription_id.encode("utf-8"),
-                    value=alert.model_dump_json().encode("utf-8"),
-                    headers=headers(source="alerts", mode=mode),
-                )
+    def _produce(self, alert: Alert, mode: str) -> Any:
+        """The send's future, or the error when the producer refused the record at once."""
+        try:
+            return self.producer.send(
+                self.topics.alert,
+                key=alert.subscription_id.encode("utf-8"),
+                value=alert.model_dump_json().encode("utf-8"),
+                headers=headers(source="alerts", mode=mode),
             )
-        for future in futures:
-            future.get(timeout=30)
+        except KafkaTimeoutError:
+            raise  # no metadata: Kafka is away, the round fails and is read again
+        except KafkaError as exc:
+            return exc
+
+    def _emit(self, decision: Decision, subs: dict[str, Subscription]) -> list[Alert]:
+        """Produce the alerts (acknowledged) and save the story states. An alert the broker
+        refuses for itself (too large, invalid) is dead-lettered and the others go on; only a
+        broker that does not answer fails the round."""
+        sends = [(alert, self._produce(alert, mode)) for alert, mode in decision.alerts]
+        refused: set[str] = set()
+        for alert, send in sends:
+            try:
+                if isinstance(send, Exception):
+                    raise send
+                send.get(timeout=30)
+            except KafkaTimeoutError:
+                raise
+            except KafkaError as exc:
+                refused.add(alert.alert_id)
+                metrics.DEAD_LETTERS.labels(stage="alert").inc()
+                self.dlq.send(
+                    DeadLetter.of(
+                        Stage.ALERT,
+                        f"alert not produced: {type(exc).__name__}: {exc}",
+                        # Replayable, and small enough for the dead-letter topic itself.
+                        alert.model_copy(
+                            update={
+                                "headline": alert.headline[:200],
+                                "report_ids": alert.report_ids[:50],
+                            }
+                        ).model_dump_json(),
+                        error_type="alert_not_produced",
+                        source=alert.subscription_id,
+                        original_key=alert.alert_id,
+                    )
+                )
         produced = _utcnow()
         kafka_only: list[tuple[str, str]] = []
         for alert, mode in decision.alerts:
+            if alert.alert_id in refused:
+                continue
             metrics.ALERTS.labels(mode=mode).inc()
             if alert.ingested_at:
                 metrics.LATENCY.observe((produced - alert.ingested_at).total_seconds())
@@ -304,7 +337,7 @@ class AlertsService:
         if kafka_only:
             metrics.DELIVERIES.labels(channel="kafka", outcome="sent").inc(len(kafka_only))
             self.delivery_log.add(kafka_only, "kafka", "sent")
-        return [a for a, _ in decision.alerts]
+        return [a for a, _ in decision.alerts if a.alert_id not in refused]
 
     def _match_loop(self, consumer: KafkaConsumer) -> None:
         owed = False
@@ -327,57 +360,48 @@ class AlertsService:
 
     # ---- webhook dispatch ---------------------------------------------------------------------
 
-    def webhook_batch(self, records: Sequence[Any]) -> list[tuple[Subscription, Alert]]:
-        """The webhook deliveries a polled batch still needs: each alert once, none already
-        delivered. A record that is not an alert is dead-lettered."""
-        alerts: list[Alert] = []
-        for record in records:
-            try:
-                alerts.append(Alert.model_validate_json(record.value or b""))
-            except ValidationError as exc:
-                metrics.DEAD_LETTERS.labels(stage="delivery").inc()
-                self.dlq.send(
-                    DeadLetter.of(
-                        Stage.DELIVERY,
-                        f"invalid alert: {exc}",
-                        record.value,
-                        error_type="invalid_alert",
-                        original_topic=record.topic,
-                        original_partition=record.partition,
-                        original_offset=record.offset,
-                        original_key=(record.key or b"").decode("utf-8", "replace") or None,
-                    )
-                )
-        subs = self.cache.get()
-        webhook_ids = [a.alert_id for a in alerts if _webhook(subs.get(a.subscription_id))]
-        try:
-            delivered = self.store.delivered(list(dict.fromkeys(webhook_ids)))
-        except Exception:  # at-least-once: better a repeat (same alert id) than a lost alert
-            log.exception("cannot read which alerts were delivered; sending them all")
-            delivered = set()
-        todo = pending_webhooks(alerts, subs, delivered)
-        skipped = len(webhook_ids) - len(todo)
-        if skipped:
-            metrics.DELIVERIES.labels(channel="webhook", outcome="repeat_skipped").inc(skipped)
-            log.info(
-                "repeated or already delivered alerts not sent again", extra={"skipped": skipped}
-            )
-        return todo
-
     def _dispatch_loop(self, consumer: KafkaConsumer) -> None:
-        owed = False
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook") as pool:
-            while not self.stopping.is_set():
-                polled = poll_records(consumer, 500)
-                records = [record for batch in polled.values() for record in batch]
-                jobs = [
-                    pool.submit(self.webhooks.deliver, sub, alert)
-                    for sub, alert in self.webhook_batch(records)
-                ]
-                for job in jobs:
-                    job.result()
-                if polled or owed:
-                    owed = not commit_offsets(consumer)
+        limit = self.settings.alerts_webhook_in_flight_max
+        backlog: list[Any] = []  # records polled but not yet routed (store unreachable)
+        paused = False
+        while not self.stopping.is_set():
+            # Reading pauses while too much is unfinished, so a slow receiver cannot make the
+            # dispatcher hold an unbounded number of alerts in memory.
+            busy = bool(backlog) or self.dispatcher.tracker.in_flight() >= limit
+            if busy and not paused:
+                consumer.pause(*consumer.assignment())
+                paused = True
+            elif not busy and paused:
+                consumer.resume(*consumer.paused())
+                paused = False
+            polled = poll_records(consumer, 200)
+            backlog.extend(record for batch in polled.values() for record in batch)
+            if backlog:
+                try:
+                    self.dispatcher.route(backlog)
+                    backlog = []
+                except Exception:
+                    log.exception("alerts not routed (subscriptions unreadable); trying again")
+                    self.stopping.wait(1.0)
+            offsets = self.dispatcher.tracker.committable(consumer.assignment())
+            if offsets and commit_offsets(consumer, offsets):
+                self.dispatcher.tracker.committed(offsets)
+
+    def _supervised(self, name: str, loop: Callable[[KafkaConsumer], None]) -> Callable[..., None]:
+        def run(consumer: KafkaConsumer) -> None:
+            try:
+                loop(consumer)
+            except BaseException as exc:
+                self._crash(name, exc)
+
+        return run
+
+    def _crash(self, name: str, exc: BaseException) -> None:
+        metrics.THREAD_CRASHES.labels(thread=name).inc()
+        log.critical("%s loop died; stopping the service", name, exc_info=exc)
+        if self.crashed is None:
+            self.crashed = exc
+        self.stopping.set()
 
     def run(self) -> None:
         self.store.ensure()
@@ -404,18 +428,29 @@ class AlertsService:
         )
         wait_for_partitions(matcher_consumer, [self.topics.indexed])
         wait_for_partitions(dispatch_consumer, [self.topics.alert])
+        # Supervision: a loop that dies stops the whole process with a non-zero exit (run
+        # raises), so the service manager restarts it and both loops resume from their
+        # commits. Restarting only the dead thread would reuse a consumer and in-flight state
+        # left by an unknown failure; a fresh process has none, and a crash loop is visible.
+        # Per-alert failures never get here: delivery and dead-lettering catch everything.
         dispatcher = threading.Thread(
-            target=self._dispatch_loop, args=(dispatch_consumer,), name="dispatch", daemon=True
+            target=self._supervised("dispatch", self._dispatch_loop),
+            args=(dispatch_consumer,),
+            name="dispatch",
+            daemon=True,
         )
         dispatcher.start()
         log.info("alerts running", extra={"indexed": self.topics.indexed, "alias": self.alias})
         try:
-            self._match_loop(matcher_consumer)
+            self._supervised("match", self._match_loop)(matcher_consumer)
         finally:
             self.stopping.set()
             dispatcher.join(timeout=30)
+            self.dispatcher.close()
             matcher_consumer.close()
             dispatch_consumer.close()
             self.producer.flush(10)
             self.webhooks.close()
             self.delivery_log.close()
+        if self.crashed is not None:
+            raise RuntimeError("the alerts service stopped after a crash") from self.crashed

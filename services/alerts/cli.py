@@ -26,7 +26,10 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    service.run()
+    try:
+        service.run()
+    except RuntimeError:  # a loop died: logged with its cause; the exit status says so
+        return 1
     return 0
 
 
@@ -92,6 +95,22 @@ def _check(store: Any, settings: Any, sub: Any) -> str | None:
     return None
 
 
+def _get(store: Any, sub_id: str) -> Any:
+    """The subscription, or None after saying why (missing, or saved before today's rules)."""
+    from pydantic import ValidationError
+
+    try:
+        sub = store.get(sub_id)
+    except ValidationError as exc:
+        print(
+            f"cwatch subscriptions: {sub_id} is no longer valid (delete it): {exc}", file=sys.stderr
+        )
+        return None
+    if sub is None:
+        print(f"cwatch subscriptions: no subscription {sub_id}", file=sys.stderr)
+    return sub
+
+
 def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -144,9 +163,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     store, _ = _store()
-    sub = store.get(args.id)
+    sub = _get(store, args.id)
     if sub is None:
-        print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
         return 1
     _print({**sub.public(), "deliveries": store.deliveries(args.id, 20)})
     return 0
@@ -158,9 +176,8 @@ def _update(args: argparse.Namespace) -> int:
     from services.alerts.models import apply_update
 
     store, settings = _store()
-    sub = store.get(args.id)
+    sub = _get(store, args.id)
     if sub is None:
-        print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
         return 1
     changes: dict[str, Any] = {}
     for name in ("name", "query", "mode", "digest_minutes"):
@@ -190,9 +207,8 @@ def _set_active(active: bool) -> Any:
         from services.alerts.models import apply_update
 
         store, _ = _store()
-        sub = store.get(args.id)
+        sub = _get(store, args.id)
         if sub is None:
-            print(f"cwatch subscriptions: no subscription {args.id}", file=sys.stderr)
             return 1
         _print(store.put(apply_update(sub, {"active": active})).public())
         return 0

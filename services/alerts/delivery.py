@@ -5,6 +5,11 @@ Signature: header `X-Cwatch-Signature: sha256=<hex>` = HMAC-SHA256(secret, "<tim
 with `X-Cwatch-Timestamp: <unix seconds>`; receivers check both (and refuse old timestamps).
 Webhook URLs pass the ingestor's SSRF policy, and the request goes to the address that was
 checked (no second DNS lookup a rebinding attacker could answer differently).
+
+A receiver is hostile input too: each attempt runs under one total deadline (connect, send
+and response together; see deadline.py), at most `max_response_bytes` of the answer are read
+(the rest is never fetched: the connection is closed), and no exception of one delivery
+leaves `deliver`: it ends as sent, or as a dead letter with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import httpx
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
-from services.alerts.models import Subscription
+from services.alerts.deadline import DeadlineTransport, deadline
+from services.alerts.models import Subscription, check_webhook_url
 from services.common.netguard import BlockedAddress, NetPolicy
 
 log = logging.getLogger(__name__)
@@ -32,6 +38,14 @@ SIGNATURE_HEADER = "X-Cwatch-Signature"
 TIMESTAMP_HEADER = "X-Cwatch-Timestamp"
 ALERT_ID_HEADER = "X-Cwatch-Alert-Id"
 USER_AGENT = "caucasus-watch-alerts/1"
+
+# Failures that waiting will not cure: the URL is unusable or its address is refused.
+REFUSED: tuple[type[Exception], ...] = (
+    BlockedAddress,
+    ConnectionError,
+    ValueError,
+    httpx.InvalidURL,
+)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -94,6 +108,8 @@ class WebhookSender:
         backoff_s: float = 0.5,
         backoff_max_s: float = 30.0,
         timeout_s: float = 5.0,
+        deadline_s: float = 10.0,
+        max_response_bytes: int = 64 * 1024,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -106,18 +122,26 @@ class WebhookSender:
         self.backoff_max_s = backoff_max_s
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.deadline_s = deadline_s
+        self.max_response_bytes = max_response_bytes
         self.client = httpx.Client(
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport,
+            transport=transport or DeadlineTransport(),
             headers={"User-Agent": USER_AGENT},
+            trust_env=False,  # no proxy variables, no .netrc credentials sent to receivers
         )
 
     def close(self) -> None:
         self.client.close()
 
     def _attempt(self, url: str, secret: str, alert: Alert, body: bytes) -> tuple[int | None, str]:
-        """(status, error); status 2xx is success. Refused addresses raise BlockedAddress."""
+        """(status, error); status 2xx is success. Refused URLs raise one of REFUSED."""
+        with deadline(self.deadline_s):
+            return self._post(url, secret, alert, body)
+
+    def _post(self, url: str, secret: str, alert: Alert, body: bytes) -> tuple[int | None, str]:
+        check_webhook_url(url)  # a stored URL from before the rules were tightened
         addresses = self.policy.check_url(url)
         parts = urlsplit(url)
         timestamp = str(int(time.time()))
@@ -135,15 +159,35 @@ class WebhookSender:
             extensions={"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {},
         )
         try:
-            response = self.client.send(request)
+            response = self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"
-        response.close()
+        try:
+            self._drain(response)
+        finally:
+            response.close()  # unread rest: httpcore drops the connection instead of reusing it
         if 200 <= response.status_code < 300:
             return response.status_code, ""
         return response.status_code, f"HTTP {response.status_code}"
 
+    def _drain(self, response: httpx.Response) -> int:
+        """Read at most max_response_bytes of the answer (raw: never decompressed), so a
+        keep-alive connection can be reused after a small one; the status is all that counts,
+        so a body cut short or too slow does not turn an answer into a failure."""
+        read = 0
+        try:
+            for chunk in response.iter_raw():
+                read += len(chunk)
+                if read >= self.max_response_bytes:
+                    break
+        except httpx.HTTPError:
+            pass
+        return read
+
     def deliver(self, sub: Subscription, alert: Alert) -> Outcome:
+        """Sent, or retried and then dead-lettered; never raises for anything the receiver,
+        its URL or the network does. Only a dead letter that cannot be written raises (the
+        caller must then keep the alert's offset uncommitted)."""
         url, secret = sub.channel.url or "", sub.channel.secret or ""
         body = payload(alert, sub)
         status: int | None = None
@@ -152,11 +196,14 @@ class WebhookSender:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 status, error = self._attempt(url, secret, alert, body)
-            except (BlockedAddress, ConnectionError) as exc:
-                status, error = None, f"refused: {exc}"
+            except REFUSED as exc:
+                status, error = None, f"refused: {type(exc).__name__}: {exc}"
                 # An address the policy refuses will not become allowed by waiting.
                 self.log_delivery(sub.id, alert.alert_id, "webhook", "failed", attempt, None, error)
                 break
+            except Exception as exc:  # anything else is one failed attempt, never a dead worker
+                log.warning("webhook attempt failed unexpectedly", exc_info=True)
+                status, error = None, f"{type(exc).__name__}: {exc}"
             if not error:
                 metrics.DELIVERIES.labels(channel="webhook", outcome="sent").inc()
                 self.log_delivery(sub.id, alert.alert_id, "webhook", "sent", attempt, status, None)

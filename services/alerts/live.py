@@ -6,6 +6,12 @@ out to Server-Sent-Event streams.
   client receives the search summaries of its matches.
 - `/v1/subscriptions/{id}/stream` clients receive that subscription's alerts.
 The consumer has no group (nothing to commit): a stream shows what happens while it is open.
+
+A client is hostile input too: the hub only ever puts into a client's bounded queue without
+waiting, and a client that lets its queue fill is closed (its backlog freed, one final
+`overflow` event telling it to reconnect), so a slow or stalled reader costs at most its
+queue and never delays the hub, the other clients or the matcher. The number of open streams
+is capped as well.
 """
 
 from __future__ import annotations
@@ -36,7 +42,12 @@ from services.search.service import summary
 
 log = logging.getLogger(__name__)
 
-QUEUE_MAX = 1000  # a client that cannot keep up loses the oldest-unread events, not the server
+QUEUE_MAX = 256  # events waiting for one client; a client that lets it fill is closed
+MAX_CLIENTS = 1000
+
+
+class TooManyClients(Exception):
+    """Every stream slot is taken."""
 
 
 @dataclass
@@ -47,23 +58,33 @@ class LiveClient:
     params: SearchParams | None = None  # live feed filters
     subscription_id: str | None = None  # alert stream
     active: bool = True
-    dropped: int = 0
+    closed: bool = False  # too slow: no more events; the stream ends after `overflow`
 
     def search_params(self) -> SearchParams:
         assert self.params is not None
         return self.params
 
     def push(self, event: str, data: dict[str, Any]) -> None:
-        def put() -> None:
-            if self.queue.full():
-                self.dropped += 1
-                return
-            self.queue.put_nowait((event, data))
-
+        """Never waits: called by the hub's thread for every client in turn."""
+        if self.closed or not self.active:
+            return
         try:
-            self.loop.call_soon_threadsafe(put)
+            self.loop.call_soon_threadsafe(self._put, event, data)
         except RuntimeError:  # the client's loop is closed: it went away
             self.active = False
+
+    def _put(self, event: str, data: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if not self.queue.full():
+            self.queue.put_nowait((event, data))
+            return
+        # Slow reader: keep none of its backlog, tell it why; EventSource reconnects by itself.
+        self.closed = True
+        metrics.LIVE_CLIENTS_CLOSED.inc()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(("overflow", {"reason": "client too slow; reconnect"}))
 
 
 @dataclass
@@ -74,6 +95,8 @@ class LiveHub:
     alias: str
     on_alert_sent: Callable[[str, str], None] | None = None
     clients: dict[str, LiveClient] = field(default_factory=dict)
+    queue_max: int = QUEUE_MAX
+    max_clients: int = MAX_CLIENTS
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -95,11 +118,13 @@ class LiveHub:
         client = LiveClient(
             id=f"c{next(self._ids)}",
             loop=loop,
-            queue=asyncio.Queue(QUEUE_MAX),
+            queue=asyncio.Queue(self.queue_max),
             params=params,
             subscription_id=subscription_id,
         )
         with self._lock:
+            if len(self.clients) >= self.max_clients:
+                raise TooManyClients(f"{self.max_clients} streams are open")
             self.clients[client.id] = client
         metrics.LIVE_CLIENTS.set(len(self.clients))
         return client
@@ -164,13 +189,22 @@ class LiveHub:
                                 except ValidationError:
                                     continue
                             else:
-                                self._alert(record.value)
+                                self._guarded(self._alert, record.value)
                     if indexed:
-                        self._reports(indexed)
+                        self._guarded(self._reports, indexed)
             except Exception:
                 log.exception("live hub failed; reconnecting")
             finally:
                 consumer.close()
+
+    @staticmethod
+    def _guarded(step: Callable[[Any], None], arg: Any) -> None:
+        """One batch or alert that fails (Elasticsearch away, a bug) is skipped: the streams
+        and the Kafka connection go on, instead of a reconnect that starts again at the end."""
+        try:
+            step(arg)
+        except Exception:
+            log.exception("live hub step failed; skipped")
 
     def _alert(self, value: bytes) -> None:
         try:
@@ -179,16 +213,18 @@ class LiveHub:
             return
         with self._lock:
             targets = [
-                c for c in self.clients.values() if c.subscription_id == alert.subscription_id
+                c
+                for c in self.clients.values()
+                if c.subscription_id == alert.subscription_id and not c.closed
             ]
+        if targets and self.on_alert_sent:  # first: a client that sees it finds it logged
+            self.on_alert_sent(alert.subscription_id, alert.alert_id)
         for client in targets:
             client.push("alert", alert.model_dump(mode="json"))
-        if targets and self.on_alert_sent:
-            self.on_alert_sent(alert.subscription_id, alert.alert_id)
 
     def _reports(self, events: list[IndexedEvent]) -> None:
         with self._lock:
-            feed = [c for c in self.clients.values() if c.params is not None]
+            feed = [c for c in self.clients.values() if c.params is not None and not c.closed]
         if not feed:
             return
         now = datetime.now(UTC)

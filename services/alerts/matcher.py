@@ -9,7 +9,11 @@ subscription queries as the named filters of a `filters` aggregation over the sa
 query, each bucket listing the report ids its query matches: exactly the reports that
 subscription's own search would return (filters match as queries do; only scores differ, and
 scores do not decide membership). Identical queries are searched once. A search that fails is retried one query at
-a time, so one broken subscription cannot hide the matches of its neighbours.
+a time, so one broken subscription cannot hide the matches of its neighbours; a request that
+Elasticsearch refuses as a whole (4xx) is split into one request per search for the same
+reason. A subscription whose query cannot be built or searched is skipped for the round and
+reported to `on_error` with the reason; only a failure of Elasticsearch itself (unreachable,
+5xx, overloaded) fails the round.
 """
 
 from __future__ import annotations
@@ -74,6 +78,33 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 MSearch = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 """Takes msearch lines (header, body, header, body, ...), returns the `responses`."""
 
+OnError = Callable[[list[str], str], None]
+"""(subscription ids, reason): subscriptions skipped this round."""
+
+
+def _refused(exc: Exception) -> bool:
+    """Elasticsearch refused this request for what it contains (not an outage or overload),
+    so sending the same searches one by one can isolate the one at fault."""
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500 and status != 429
+
+
+def _search_all(
+    msearch: MSearch, header: dict[str, Any], bodies: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One response per body, `{"error": ...}` for a body refused even on its own."""
+    lines: list[dict[str, Any]] = []
+    for body in bodies:
+        lines.extend((header, body))
+    try:
+        return msearch(lines)
+    except Exception as exc:
+        if not _refused(exc):
+            raise
+        if len(bodies) == 1:
+            return [{"error": f"{type(exc).__name__}: {str(exc)[:500]}"}]
+    return [_search_all(msearch, header, [body])[0] for body in bodies]
+
 
 def es_msearch(es: Any, max_concurrent: int = 4) -> MSearch:
     def run(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,14 +166,21 @@ def docs_body(report_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+MAX_HEADLINE_CHARS = 1000
+MAX_URL_CHARS = 4096
+
+
 def _match_of(doc: dict[str, Any], sub_id: str) -> Match:
+    """What an alert carries of a report, bounded: a report with a megabyte headline must not
+    make an alert the alert topic refuses (which would fail its whole round, every time)."""
     src = doc.get("_source", {})
+    url = src.get("url")
     return Match(
         subscription_id=sub_id,
         report_id=src.get("report_id", doc["_id"]),
         story_id=src.get("story_id") or doc["_id"],
-        headline=src.get("headline", ""),
-        url=src.get("url"),
+        headline=str(src.get("headline") or "")[:MAX_HEADLINE_CHARS],
+        url=url if isinstance(url, str) and len(url) <= MAX_URL_CHARS else None,
         ingested_at=src.get("ingested_at"),
     )
 
@@ -156,6 +194,7 @@ def match(
     chunk: int = 200,
     group: int = 50,
     cache: QueryCache | None = None,
+    on_error: OnError | None = None,
 ) -> list[Match]:
     """Every (subscription, report) pair where the search API would return the report for the
     subscription's query and filters. Inactive subscriptions never match. `group` queries
@@ -167,12 +206,21 @@ def match(
         return []
     queries: dict[str, dict[str, Any]] = {}
     owners: dict[str, list[str]] = {}
+
+    def failed(sub_ids: list[str], reason: str) -> None:
+        metrics.SUBSCRIPTION_ERRORS.inc(len(sub_ids))
+        log.warning("subscription skipped", extra={"ids": sub_ids[:10], "error": reason[:500]})
+        if on_error is not None:
+            on_error(sub_ids, reason)
+
     for sub in active:
         try:
             query, key = cache.get(sub, now)
         except QueryError as exc:
-            metrics.SUBSCRIPTION_ERRORS.inc()
-            log.warning("subscription query invalid", extra={"id": sub.id, "error": str(exc)})
+            failed([sub.id], f"invalid query: {exc}")
+            continue
+        except Exception as exc:  # a query the builder chokes on is that subscription's alone
+            failed([sub.id], f"query not built: {type(exc).__name__}: {exc}")
             continue
         queries.setdefault(key, query)
         owners.setdefault(key, []).append(sub.id)
@@ -189,10 +237,9 @@ def match(
     hits_by_name: dict[str, list[str]] = {}
     retry: list[dict[str, Any]] = []
     for body_chunk in _chunks(searches, per_request):
-        lines: list[dict[str, Any]] = []
-        for body in body_chunk:
-            lines.extend((header, body))
-        for body, response in zip(body_chunk, msearch(lines), strict=True):
+        for body, response in zip(
+            body_chunk, _search_all(msearch, header, body_chunk), strict=True
+        ):
             if "error" in response:
                 if "aggs" in body:
                     retry.append(body)
@@ -208,18 +255,10 @@ def match(
             group_body([(name, q)], batch)
             for name, q in body["aggs"]["subs"]["filters"]["filters"].items()
         ]
-        lines = []
-        for single in singles:
-            lines.extend((header, single))
-        for single, response in zip(singles, msearch(lines), strict=True):
+        for single, response in zip(singles, _search_all(msearch, header, singles), strict=True):
             if "error" in response:
                 (name,) = single["aggs"]["subs"]["filters"]["filters"]
-                key = by_name[name]
-                metrics.SUBSCRIPTION_ERRORS.inc(len(owners[key]))
-                log.warning(
-                    "subscription search failed",
-                    extra={"ids": owners[key][:10], "error": str(response["error"])[:500]},
-                )
+                failed(owners[by_name[name]], f"search failed: {str(response['error'])[:1000]}")
                 continue
             _collect(response, hits_by_name)
     matches: list[Match] = []

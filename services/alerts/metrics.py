@@ -32,3 +32,16 @@ SUBSCRIPTION_ERRORS = Counter(
     "Subscriptions whose query failed in a round (skipped, not fatal)",
 )
 LIVE_CLIENTS = Gauge("cwatch_live_clients", "Open live-feed and subscription SSE streams")
+WORKER_ERRORS = Counter(
+    "cwatch_alerts_worker_errors_total",
+    "Delivery jobs that raised (a dead letter that could not be written, or a bug); retried",
+)
+THREAD_CRASHES = Counter(
+    "cwatch_alerts_thread_crashes_total",
+    "Service loops that died; the process then exits non-zero to be restarted",
+    ["thread"],
+)
+LIVE_CLIENTS_CLOSED = Counter(
+    "cwatch_live_slow_clients_closed_total",
+    "SSE streams closed because the client did not keep up",
+)

@@ -6,10 +6,13 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.netguard import check_url_text
 from services.search.query import SearchParams, build_query
 
 
@@ -29,20 +32,24 @@ class Mode(StrEnum):
     DIGEST = "digest"  # one alert per story every digest_minutes
 
 
+# Bounds per subscription: its query is searched on every round, for every batch.
+FilterValues = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]
+
+
 class Filters(BaseModel):
     """The search API's filter parameters, same names and meaning (`/v1/search?lang=..`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    lang: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
-    country: list[str] = Field(default_factory=list)
-    affiliation: list[str] = Field(default_factory=list)
-    entity: list[str] = Field(default_factory=list)
-    event: list[str] = Field(default_factory=list)
-    figure: list[str] = Field(default_factory=list)
-    since: str | None = None
-    until: str | None = None
+    lang: FilterValues = Field(default_factory=list)
+    source: FilterValues = Field(default_factory=list)
+    country: FilterValues = Field(default_factory=list)
+    affiliation: FilterValues = Field(default_factory=list)
+    entity: FilterValues = Field(default_factory=list)
+    event: FilterValues = Field(default_factory=list)
+    figure: FilterValues = Field(default_factory=list)
+    since: str | None = Field(default=None, max_length=64)
+    until: str | None = Field(default=None, max_length=64)
     relevant: bool | None = None
 
 
@@ -57,14 +64,35 @@ class Channel(BaseModel):
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> Channel:
+        if self.url is not None:
+            check_webhook_url(self.url)
         if self.kind == ChannelKind.WEBHOOK:
             if not self.url:
                 raise ValueError("a webhook channel needs a url")
-            if not self.url.startswith(("http://", "https://")):
-                raise ValueError("a webhook url must start with http:// or https://")
             if not self.secret:
                 self.secret = secrets.token_urlsafe(32)
         return self
+
+
+def check_webhook_url(url: str) -> str:
+    """The URL unchanged when the HTTP client can send to it, else ValueError.
+
+    A subscription is validated when the API or the CLI accepts it and again when the service
+    loads it from the store, so a URL that would only fail at delivery time (control characters,
+    which httpx refuses with InvalidURL, a port out of range, no host) never gets that far.
+    """
+    check_url_text(url)  # control characters, length: UnsafeURL is a ValueError
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("a webhook url must start with http:// or https://")
+    try:
+        httpx.URL(url)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"invalid webhook url: {exc}") from None
+    if not parts.hostname:
+        raise ValueError("a webhook url needs a host")
+    return url
 
 
 class SubscriptionInput(BaseModel):

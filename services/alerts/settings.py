@@ -30,7 +30,28 @@ class AlertsSettings(CommonSettings):
     alerts_subscription_refresh_s: float = Field(
         default=2.0, gt=0, description="How often the matcher re-reads the subscriptions"
     )
-    alerts_webhook_timeout_s: float = Field(default=5.0, gt=0)
+    alerts_webhook_timeout_s: float = Field(
+        default=5.0, gt=0, description="Per connect / read / write of a webhook attempt"
+    )
+    alerts_webhook_deadline_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Total time of one webhook attempt (connect, send and the whole answer); "
+        "twice the timeout when unset",
+    )
+    alerts_webhook_max_response_bytes: int = Field(
+        default=64 * 1024, ge=0, description="Bytes of a receiver's answer read at most"
+    )
+    alerts_webhook_workers: int = Field(
+        default=16,
+        ge=1,
+        description="Webhook deliveries in parallel; one subscription uses at most one at a time",
+    )
+    alerts_webhook_in_flight_max: int = Field(
+        default=2000,
+        ge=1,
+        description="Alerts read but not yet delivered or dead-lettered before reading pauses",
+    )
     alerts_webhook_max_attempts: int = Field(
         default=5, ge=1, description="Attempts before a webhook delivery is dead-lettered"
     )
@@ -38,6 +59,12 @@ class AlertsSettings(CommonSettings):
         default=0.5, ge=0, description="First retry delay; doubles per attempt, with jitter"
     )
     alerts_webhook_backoff_max_s: float = Field(default=30.0, ge=0)
+    alerts_live_queue_max: int = Field(
+        default=256, ge=1, description="Events waiting for one SSE client before it is closed"
+    )
+    alerts_live_max_clients: int = Field(
+        default=1000, ge=1, description="Open SSE streams (live feed and alert streams)"
+    )
     alerts_allow_loopback: bool = Field(
         default=False, description="Allow webhooks to loopback addresses (tests, local dev)"
     )
@@ -50,6 +77,11 @@ class AlertsSettings(CommonSettings):
         ge=6_000,
         description="A crashed instance's partitions (indexed and alert) move on after this long",
     )
+
+    def webhook_deadline_s(self) -> float:
+        """Unset, the deadline follows the timeout: a deployment that raised the timeout (to
+        hold requests on purpose, say) is not cut short by a default it never set."""
+        return self.alerts_webhook_deadline_s or 2 * self.alerts_webhook_timeout_s
 
     def index_prefix(self) -> str:
         """Indices of this service: `<namespace>-cwatch-...` so test namespaces are dropped whole."""

@@ -5,12 +5,15 @@ at once, so what the API just accepted is what the matcher reads next."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
+from pydantic import ValidationError
 
+from services.alerts import metrics
 from services.alerts.dedup import StoryState
 from services.alerts.models import Subscription
 
@@ -51,11 +54,28 @@ DELIVERY_MAPPING: dict[str, Any] = {
 }
 MAX_LIST = 10_000
 
+log = logging.getLogger(__name__)
+
 
 def sent_line_id(alert_id: str) -> str:
     """The delivery log line of a webhook alert that was delivered has this id: it doubles as
     the durable "already delivered" mark the dispatcher reads back (real-time, by id)."""
     return f"sent-{alert_id}"
+
+
+def _loaded(hit: dict[str, Any]) -> Subscription | None:
+    """A stored subscription, validated again: one saved before today's rules (a webhook URL
+    with a control character, say) is skipped with the reason, never handed to the matcher or
+    the dispatcher, and never stops the others from loading."""
+    try:
+        return Subscription.model_validate(hit["_source"])
+    except ValidationError as exc:
+        metrics.SUBSCRIPTION_ERRORS.inc()
+        log.warning(
+            "stored subscription invalid; skipped",
+            extra={"id": hit.get("_id"), "error": str(exc)[:500]},
+        )
+        return None
 
 
 class AlertStore:
@@ -147,7 +167,7 @@ class AlertStore:
                 **kwargs,
             )
             hits = resp["hits"]["hits"]
-            subs.extend(Subscription.model_validate(h["_source"]) for h in hits)
+            subs.extend(sub for sub in map(_loaded, hits) if sub is not None)
             if len(hits) < 1000 or len(subs) >= MAX_LIST * 10:
                 return subs
             after = hits[-1]["sort"]

@@ -164,3 +164,33 @@ def test_live_feed_refuses_an_invalid_query(base_url: str) -> None:
     response = httpx.get(f"{base_url}/v1/live", params={"q": "(ceasefire"}, timeout=10)
     assert response.status_code == 400
     assert "parenthesis" in json.loads(response.text)["detail"]
+
+
+def test_webhook_urls_with_control_characters_are_refused_and_old_ones_do_not_break_the_api(
+    base_url: str, alerts_settings: AlertsSettings, es_client
+) -> None:  # type: ignore[no-untyped-def]
+    from services.alerts.models import Channel, Subscription
+    from services.alerts.store import AlertStore
+
+    hostile = "https://example.org/\x01hook"
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        created = http.post(
+            "/v1/subscriptions", json={"channel": {"kind": "webhook", "url": hostile}}
+        )
+        assert created.status_code == 400 and "control character" in created.text
+        sid = http.post("/v1/subscriptions", json={"name": "ok"}).json()["id"]
+        patched = http.patch(
+            f"/v1/subscriptions/{sid}", json={"channel": {"kind": "webhook", "url": hostile}}
+        )
+        assert patched.status_code == 400
+
+        # One saved before the rule: listed without it, shown as invalid, deletable.
+        store = AlertStore(es_client, alerts_settings.index_prefix())
+        old = Subscription(channel=Channel(kind="webhook", url="https://example.org/h"))
+        doc = old.model_dump(mode="json")
+        doc["channel"]["url"] = hostile
+        es_client.index(index=store.subscriptions_index, id=old.id, document=doc, refresh=True)
+        listed = http.get("/v1/subscriptions").json()
+        assert [s["id"] for s in listed["subscriptions"]] == [sid]
+        assert http.get(f"/v1/subscriptions/{old.id}").status_code == 409
+        assert http.delete(f"/v1/subscriptions/{old.id}").status_code == 204

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.alerts.matcher import es_msearch, match
+from services.alerts.matcher import QueryCache, es_msearch, match
 from services.alerts.models import Filters, Subscription
 from services.search.service import SearchService
 from tests.alerts.factories import QUERIES, corpus
@@ -81,3 +81,71 @@ def test_identical_subscriptions_share_one_search_but_each_gets_the_match(
     assert calls == [2]  # the batch's documents, and one search for the one distinct query
     assert {m.subscription_id for m in found} == {s.id for s in subs}
     assert {m.report_id for m in found} == {"rep-00005"}
+
+
+class _OneBrokenQuery(QueryCache):
+    """Elasticsearch refuses subscription `bad`'s query (as it would a query the search
+    builder let through by mistake); the others are the real ones."""
+
+    def get(self, sub, now):  # type: ignore[no-untyped-def]
+        if sub.id == "bad":
+            return {"no_such_query": {"field": "x"}}, "broken"
+        return super().get(sub, now)
+
+
+@pytest.mark.parametrize("group", [1, 50])
+def test_a_subscription_elasticsearch_refuses_is_skipped_and_the_others_match(
+    es_client, report_alias, index_reports, group: int
+) -> None:
+    """ES refuses a multi-search with an unparsable query as a whole (400): the round used
+    to fail for every subscription, and the restarted service met the same query again."""
+    reports = corpus()
+    index_reports(reports)
+    subs = [Subscription(id="bad", query="x"), Subscription(id="good", query="ceasefire")]
+    failures: list[tuple[list[str], str]] = []
+    found = match(
+        es_msearch(es_client),
+        report_alias,
+        [r.report_id for r in reports],
+        subs,
+        datetime.now(UTC),
+        group=group,
+        cache=_OneBrokenQuery(),
+        on_error=lambda ids, reason: failures.append((ids, reason)),
+    )
+    assert {(m.subscription_id, m.report_id) for m in found} == {("good", "rep-00005")}
+    assert [ids for ids, _ in failures] == [["bad"]]
+    assert "no_such_query" in failures[0][1]
+
+
+def test_the_service_dead_letters_a_failing_subscription_once_and_alerts_the_others(
+    alerts_settings, topics, report_alias, index_reports, kafka_bootstrap
+) -> None:  # type: ignore[no-untyped-def]
+    from schemas.deadletter import DeadLetter
+    from services.alerts.app import AlertsService
+    from services.alerts.models import Channel
+    from tests.alerts.conftest import indexed_event, read_topic
+
+    service = AlertsService(alerts_settings)
+    service.queries = _OneBrokenQuery()
+    bad = service.store.put(Subscription(id="bad", query="x", channel=Channel(kind="kafka")))
+    good = service.store.put(Subscription(query="ceasefire", channel=Channel(kind="kafka")))
+    reports = corpus()
+    index_reports(reports)
+    events = [indexed_event(r, report_alias) for r in reports]
+    try:
+        alerts = service.process(events)
+        assert [(a.subscription_id, a.report_ids) for a in alerts] == [(good.id, ["rep-00005"])]
+        service.process(events)  # the next round: skipped again, not reported again
+        letters = [
+            DeadLetter.model_validate_json(r.value)
+            for r in read_topic(kafka_bootstrap, topics.deadletter, expect=2, timeout_s=5)
+        ]
+        assert [(d.stage, d.error_type, d.source) for d in letters] == [
+            ("alert", "subscription_failed", bad.id)
+        ]
+        assert "no_such_query" in letters[0].reason
+    finally:
+        service.producer.close()
+        service.delivery_log.close()
+        service.dispatcher.close()

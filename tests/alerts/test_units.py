@@ -11,9 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.alert import Alert
-from services.alerts.app import gather_round, pending_webhooks
+from services.alerts.app import gather_round
 from services.alerts.dedup import StoryState, decide, due_digests, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
+from services.alerts.dispatch import pending_webhooks
 from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
 from services.alerts.models import Channel, Filters, Mode, Subscription, apply_update
 from services.common.netguard import BlockedAddress, NetPolicy

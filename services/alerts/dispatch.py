@@ -1,0 +1,274 @@
+"""Webhook dispatch: alerts from the alert topic to their receivers, each subscription on its
+own, offsets committed only behind what is finished.
+
+- `Lanes`: one FIFO queue per subscription on a bounded pool of workers. A subscription's
+  alerts go out in order, one at a time, so a slow or failing receiver occupies one worker at
+  most and never holds the alerts of the others (a batch does not wait for its slowest POST).
+- `OffsetTracker`: an alert's offset is finished once it was delivered or dead-lettered; a
+  partition's commit is the lowest unfinished offset (commit after acknowledgement, as
+  kafka-connect-elasticsearch does), so a crash re-reads exactly what was not finished.
+- `Dispatcher.route` turns polled records into lane jobs. No job raises: a delivery ends as
+  sent or dead-lettered (WebhookSender.deliver), and a dead letter that cannot be written is
+  tried again after a pause (the alert stays unfinished meanwhile, so nothing is lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kafka.structs import TopicPartition
+from pydantic import ValidationError
+
+from schemas.alert import Alert
+from schemas.deadletter import DeadLetter, Stage
+from services.alerts import metrics
+from services.alerts.models import ChannelKind, Subscription
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_RETRY_S = 5.0
+
+
+class Abandoned(Exception):  # noqa: N818 - a signal, not an error
+    """The service is stopping: leave the delivery unfinished (it is redone after a restart)."""
+
+
+def pending_webhooks(
+    alerts: Sequence[Alert], subs: dict[str, Subscription], delivered: set[str]
+) -> list[tuple[Subscription, Alert]]:
+    """(subscription, alert) to POST: webhook subscriptions only, each alert id once (the
+    first record of it), none in `delivered`."""
+    todo: dict[str, tuple[Subscription, Alert]] = {}
+    for alert in alerts:
+        sub = subs.get(alert.subscription_id)
+        if sub is None or sub.channel.kind != ChannelKind.WEBHOOK or alert.alert_id in delivered:
+            continue
+        todo.setdefault(alert.alert_id, (sub, alert))
+    return list(todo.values())
+
+
+class OffsetTracker:
+    """Per partition: the offsets read but not finished, and how far reading went."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[Hashable, set[int]] = {}
+        self._next: dict[Hashable, int] = {}
+        self._committed: dict[Hashable, int] = {}
+
+    def add(self, tp: Hashable, offset: int) -> bool:
+        """False for an offset read before (a re-fetch after a rebalance): its first reading
+        is finished or still under way, and either way it is not started twice."""
+        with self._lock:
+            if offset < self._next.get(tp, -1):
+                return False
+            self._next[tp] = offset + 1
+            self._pending.setdefault(tp, set()).add(offset)
+            return True
+
+    def done(self, tp: Hashable, offset: int) -> None:
+        with self._lock:
+            self._pending.get(tp, set()).discard(offset)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(len(p) for p in self._pending.values())
+
+    def committable(self, assigned: Iterable[Hashable]) -> dict[Hashable, int]:
+        """Next offset to read, per assigned partition whose finished prefix grew."""
+        out: dict[Hashable, int] = {}
+        with self._lock:
+            for tp in assigned:
+                if tp not in self._next:
+                    continue
+                pending = self._pending.get(tp)
+                offset = min(pending) if pending else self._next[tp]
+                if offset > self._committed.get(tp, -1):
+                    out[tp] = offset
+        return out
+
+    def committed(self, offsets: dict[Hashable, int]) -> None:
+        with self._lock:
+            for tp, offset in offsets.items():
+                self._committed[tp] = max(offset, self._committed.get(tp, -1))
+
+
+class Lanes:
+    """Per-key FIFO job queues on a bounded thread pool: a key's jobs run in order, one at a
+    time; keys take turns (a busy key goes to the back after each job)."""
+
+    def __init__(self, workers: int, name: str = "webhook") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._queues: dict[str, deque[Callable[[], None]]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, key: str, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._closed:
+                return  # stopping: the job's offset stays uncommitted, redone after a restart
+            queue = self._queues.get(key)
+            if queue is not None:  # the lane is running: the job waits its turn
+                queue.append(job)
+                return
+            self._queues[key] = deque([job])
+            self._pool.submit(self._run, key)
+
+    def _run(self, key: str) -> None:
+        with self._lock:
+            queue = self._queues.get(key)
+            if not queue:
+                return
+            job = queue.popleft()
+        try:
+            job()
+        except Exception:  # jobs catch their own; this is the last line, never a lost lane
+            metrics.WORKER_ERRORS.inc()
+            log.exception("delivery job failed", extra={"lane": key})
+        with self._lock:
+            if self._closed:
+                return
+            if not self._queues.get(key):
+                self._queues.pop(key, None)
+                return
+            self._pool.submit(self._run, key)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._queues
+
+    def close(self) -> None:
+        """Stop taking jobs; queued ones are dropped (their offsets stay uncommitted)."""
+        with self._lock:
+            self._closed = True
+            self._queues.clear()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+Deliver = Callable[[Subscription, Alert], Any]
+"""WebhookSender.deliver: sends or dead-letters; raises only when the dead letter failed."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        deliver: Deliver,
+        subscriptions: Callable[[], dict[str, Subscription]],
+        delivered: Callable[[list[str]], set[str]],
+        dead_letter: Callable[[DeadLetter], None],
+        workers: int,
+        stopping: threading.Event,
+    ) -> None:
+        self.deliver = deliver
+        self.subscriptions = subscriptions
+        self.delivered = delivered
+        self.dead_letter = dead_letter
+        self.stopping = stopping
+        self.tracker = OffsetTracker()
+        self.lanes = Lanes(workers)
+        self._in_flight: set[str] = set()  # alert ids queued or being delivered
+        self._lock = threading.Lock()
+
+    def route(self, records: Sequence[Any]) -> None:
+        """Queue what `records` need. Raises (before taking any record on) when the
+        subscriptions cannot be read: the caller offers the same records again later."""
+        parsed: list[tuple[Any, Alert | None, str]] = []
+        for record in records:
+            try:
+                parsed.append((record, Alert.model_validate_json(record.value or b""), ""))
+            except ValidationError as exc:
+                parsed.append((record, None, str(exc)))
+        subs = self.subscriptions() if parsed else {}
+        webhook_ids = [
+            a.alert_id
+            for _, a, _ in parsed
+            if a is not None and _is_webhook(subs.get(a.subscription_id))
+        ]
+        try:
+            delivered = self.delivered(list(dict.fromkeys(webhook_ids)))
+        except Exception:  # at-least-once: better a repeat (same alert id) than a lost alert
+            log.exception("cannot read which alerts were delivered; sending them all")
+            delivered = set()
+        with self._lock:
+            skip = delivered | self._in_flight
+        alerts = [a for _, a, _ in parsed if a is not None]
+        todo = {a.alert_id: s for s, a in pending_webhooks(alerts, subs, skip)}
+        skipped = len(webhook_ids) - len(todo)
+        if skipped:
+            metrics.DELIVERIES.labels(channel="webhook", outcome="repeat_skipped").inc(skipped)
+        for record, alert, error in parsed:
+            tp = TopicPartition(record.topic, record.partition)
+            if not self.tracker.add(tp, record.offset):
+                continue
+            if alert is None:
+                self.lanes.submit(
+                    "invalid", self._job(tp, record.offset, None, None, record, error)
+                )
+                continue
+            sub = todo.pop(alert.alert_id, None)
+            if sub is None:  # not a webhook, a repeat, or already on its way
+                self.tracker.done(tp, record.offset)
+                continue
+            with self._lock:
+                self._in_flight.add(alert.alert_id)
+            self.lanes.submit(sub.id, self._job(tp, record.offset, sub, alert, record, ""))
+
+    def _job(
+        self,
+        tp: Hashable,
+        offset: int,
+        sub: Subscription | None,
+        alert: Alert | None,
+        record: Any,
+        error: str,
+    ) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                while not self.stopping.is_set():
+                    try:
+                        if sub is not None and alert is not None:
+                            self.deliver(sub, alert)
+                        else:
+                            self._invalid(record, error)
+                    except Abandoned:
+                        return
+                    except Exception:  # the dead letter could not be written (Kafka away)
+                        metrics.WORKER_ERRORS.inc()
+                        log.exception("alert neither delivered nor dead-lettered; trying again")
+                        self.stopping.wait(DEAD_LETTER_RETRY_S)
+                        continue
+                    self.tracker.done(tp, offset)
+                    return
+            finally:
+                if alert is not None:
+                    with self._lock:
+                        self._in_flight.discard(alert.alert_id)
+
+        return run
+
+    def _invalid(self, record: Any, error: str) -> None:
+        metrics.DEAD_LETTERS.labels(stage="delivery").inc()
+        self.dead_letter(
+            DeadLetter.of(
+                Stage.DELIVERY,
+                f"invalid alert: {error}",
+                record.value,
+                error_type="invalid_alert",
+                original_topic=record.topic,
+                original_partition=record.partition,
+                original_offset=record.offset,
+                original_key=(record.key or b"").decode("utf-8", "replace") or None,
+            )
+        )
+
+    def close(self) -> None:
+        self.lanes.close()
+
+
+def _is_webhook(sub: Subscription | None) -> bool:
+    return sub is not None and sub.channel.kind == ChannelKind.WEBHOOK
