@@ -7,7 +7,7 @@ Webhook URLs pass the ingestor's SSRF policy, and the request goes to the addres
 checked (no second DNS lookup a rebinding attacker could answer differently).
 
 A receiver is hostile input too: each attempt runs under one total deadline (connect, send
-and response together; see deadline.py), at most `max_response_bytes` of the answer are read
+and response together; see services/common/deadline.py), at most `max_response_bytes` of the answer are read
 (the rest is never fetched: the connection is closed), and no exception of one delivery
 leaves `deliver`: it ends as sent, or as a dead letter with the reason.
 """
@@ -28,8 +28,8 @@ import httpx
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
-from services.alerts.deadline import DeadlineTransport, deadline
 from services.alerts.models import Subscription, check_webhook_url
+from services.common.deadline import deadline, deadline_transport
 from services.common.netguard import BlockedAddress, NetPolicy
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class WebhookSender:
         self.client = httpx.Client(
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport or DeadlineTransport(),
+            transport=transport or deadline_transport(),
             headers={"User-Agent": USER_AGENT},
             trust_env=False,  # no proxy variables, no .netrc credentials sent to receivers
         )

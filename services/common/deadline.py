@@ -74,7 +74,20 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        # httpcore's write loops over send() with one timeout for every call, so a peer taking
+        # a few bytes at a time could stretch it; here each send() is re-bounded.
+        sock = self._inner.get_extra_info("socket")
+        if sock is None or self._inner.get_extra_info("ssl_object") is not None:
+            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+            return
+        try:
+            while buffer:
+                sock.settimeout(_bounded(timeout, httpcore.WriteTimeout))
+                buffer = buffer[sock.send(buffer) :]
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
 
     def close(self) -> None:
         self._inner.close()
@@ -132,3 +145,17 @@ def install_deadline_backend(transport: httpx.HTTPTransport) -> None:
         raise RuntimeError("this httpx/httpcore version has no network backend to wrap")
     if not isinstance(backend, _DeadlineBackend):
         pool._network_backend = _DeadlineBackend(backend)  # noqa: SLF001
+
+
+def deadline_transport(limits: httpx.Limits | None = None) -> httpx.HTTPTransport:
+    """httpx's own transport, deadline-aware, never reading proxy variables or .netrc."""
+    transport = httpx.HTTPTransport(trust_env=False, limits=limits or httpx.Limits())
+    install_deadline_backend(transport)
+    return transport
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Socket operations inside the block end by `seconds` from now."""
+    with Deadline(time.monotonic() + seconds).active() as active:
+        yield active
