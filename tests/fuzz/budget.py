@@ -7,11 +7,12 @@ Two ways to measure, for two kinds of input:
   or a quadratic copy produces).
 - `run_isolated` (a forked child): for the hostile corpus, whose known bad inputs can run for
   minutes or allocate gigabytes on today's code. The child has a hard address-space limit and a
-  wall-clock deadline, so a regression fails one test instead of wedging or swapping the machine;
+  CPU-time limit, so a regression fails one test instead of wedging or swapping the machine;
   its peak RSS also counts what C libraries (lxml, zlib) allocate. The input is inherited through
   fork, never pickled, so 50 MB inputs cost nothing to hand over.
 
-Bounds are generous on purpose (a class of bug such as backtracking or an unbounded expansion
+Time is CPU time (of the process, or of the child), not wall time: six helpers on two cores
+must not make a bounded input look slow. Bounds are generous on purpose (a class of bug such as backtracking or an unbounded expansion
 costs 10x to 1000x more than the bound), so they never flake on a loaded machine.
 """
 
@@ -45,16 +46,18 @@ class Budget:
             tracemalloc.start()
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         try:
             yield
-            elapsed = time.perf_counter() - t0
+            elapsed = time.process_time() - t0
             peak = (tracemalloc.get_traced_memory()[1] - base) / MB
         finally:
             if started_tracing:
                 tracemalloc.stop()
         label = repr(what)[:200]
-        assert elapsed <= self.seconds, f"{label}: took {elapsed:.2f} s (bound {self.seconds} s)"
+        assert elapsed <= self.seconds, (
+            f"{label}: took {elapsed:.2f} s CPU (bound {self.seconds} s)"
+        )
         assert peak <= self.megabytes, f"{label}: peak {peak:.0f} MB (bound {self.megabytes} MB)"
 
 
@@ -65,16 +68,16 @@ class Outcome:
     result: Any = None
     error: str | None = None  # exception class name
     message: str = ""
-    elapsed: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the child (user + system): load on the machine aside
     peak_mb: float = 0.0
-    killed: str | None = None  # why the parent stopped the child (deadline), or its exit code
+    killed: str | None = None  # why the parent stopped the child, or how it died
 
     def describe(self) -> str:
         if self.killed:
             return f"child stopped: {self.killed}"
         if self.error:
             return f"{self.error}: {self.message[:2000]}"
-        return f"ok in {self.elapsed:.2f} s, peak +{self.peak_mb:.0f} MB, result {self.result!r}"
+        return f"ok in {self.cpu_s:.2f} s CPU, peak +{self.peak_mb:.0f} MB, result {self.result!r}"
 
 
 def _rss_mb() -> float:
@@ -87,11 +90,20 @@ def _vsize() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a running process (fields 14 and 15 of /proc/pid/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _child(fn: Callable[..., Any], args: tuple[Any, ...], conn: Any, address_space_mb: int) -> None:
     limit = _vsize() + address_space_mb * MB
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     start_rss = _rss_mb()
-    t0 = time.perf_counter()
     try:
         result = fn(*args)
         error, message = None, ""
@@ -99,39 +111,52 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], conn: Any, address_spa
         result = None
         error = type(exc).__name__
         message = f"{exc}\n{traceback.format_exc()[-3000:]}"
-    elapsed = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
     # ru_maxrss (KiB) is the child's peak including what it shares with the parent since fork.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - start_rss
+    peak = max(usage.ru_maxrss / 1024 - start_rss, 0.0)
     try:
-        conn.send(Outcome(result, error, message, elapsed, max(peak, 0.0)))
+        conn.send(Outcome(result, error, message, cpu, peak))
     except Exception as exc:  # noqa: BLE001 - an unpicklable result is still a result
-        conn.send(Outcome(repr(result)[:500], error, f"{message} (send: {exc})", elapsed, peak))
+        conn.send(Outcome(repr(result)[:500], error, f"{message} (send: {exc})", cpu, peak))
     conn.close()
 
 
 def run_isolated(
     fn: Callable[..., Any],
     *args: Any,
-    deadline_s: float = 60.0,
+    cpu_limit_s: float = 30.0,
     address_space_mb: int = 2048,
 ) -> Outcome:
-    """fn(*args) in a forked child, stopped after deadline_s, with address_space_mb more
-    address space than the parent has (beyond it allocations fail with MemoryError)."""
+    """fn(*args) in a forked child, with address_space_mb more address space than the parent
+    has (beyond it allocations fail with MemoryError). The child is stopped once it has used
+    more than cpu_limit_s of CPU: CPU time, not wall time, so a loaded machine does not make a
+    slow-but-bounded input fail, and an input that hangs costs only its limit."""
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(fn, args, send, address_space_mb), daemon=True)
-    t0 = time.perf_counter()
+    wall_cap = 20 * cpu_limit_s + 60  # a child that gets no CPU at all is still stopped
+    started = time.monotonic()
     proc.start()
     send.close()
     try:
-        if recv.poll(deadline_s):
-            try:
-                outcome: Outcome = recv.recv()
-            except EOFError:
-                outcome = Outcome(killed=f"child died without an answer (exit {proc.exitcode})")
-        else:
-            outcome = Outcome(killed=f"still running after {deadline_s} s deadline")
-            outcome = Outcome(killed=outcome.killed, elapsed=time.perf_counter() - t0)
+        while True:
+            if recv.poll(0.05):
+                try:
+                    outcome: Outcome = recv.recv()
+                except EOFError:
+                    outcome = Outcome(killed=f"child died without an answer ({proc.exitcode})")
+                break
+            cpu = _cpu_of(proc.pid)
+            if cpu > cpu_limit_s:
+                outcome = Outcome(cpu_s=cpu, killed=f"used {cpu:.1f} s CPU, limit {cpu_limit_s} s")
+                break
+            if time.monotonic() - started > wall_cap:
+                outcome = Outcome(cpu_s=cpu, killed=f"no answer within {wall_cap:.0f} s")
+                break
+            if not proc.is_alive() and not recv.poll(0.5):
+                outcome = Outcome(killed=f"child died without an answer ({proc.exitcode})")
+                break
     finally:
         if proc.is_alive():
             proc.kill()
