@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import example, given, settings
@@ -22,7 +23,7 @@ from services.ingestor.encoding import (
     maybe_gunzip,
     to_utf8_xml,
 )
-from services.ingestor.urls import InvalidUrl, article_identity, canonicalize_url
+from services.ingestor.urls import _AMP_PATH, InvalidUrl, article_identity, canonicalize_url
 from tests.fuzz.budget import Budget, run_isolated
 from tests.fuzz.strategies import (
     date_strings,
@@ -70,18 +71,19 @@ def test_canonical_url_is_bounded_and_only_raises_invalid_url(url: str) -> None:
         assert "#" not in canonical
 
 
-def _url_without_escaped_percent(url: str) -> bool:
-    # "%25" (an escaped "%") followed by two hex digits unescapes into a new escape on each pass;
-    # that case has its own test below.
-    return "%25" not in url.lower() and "%" not in url.split("?")[0].replace("%2", "")
+def _known_not_idempotent(canonical: str) -> bool:
+    """The three cases of the xfail below: an escape left in the path ('%2541' unescapes one
+    level per pass), an AMP suffix left after stripping one ('/amp/amp'), no host left ('.')."""
+    parts = urlsplit(canonical)
+    return "%" in parts.path or bool(_AMP_PATH.search(parts.path)) or not parts.hostname
 
 
-@given(urls.filter(_url_without_escaped_percent))
+@given(urls)
 @example("https://WWW.Example.org:443/a//b/?utm_source=x&b=2&a=1#frag")
 @example("http://m.example.org/story.amp")
 def test_canonicalisation_is_idempotent(url: str) -> None:
     canonical = _canonical_or_none(url)
-    if canonical is not None:
+    if canonical is not None and not _known_not_idempotent(canonical):
         with budget(canonical):
             again = canonicalize_url(canonical)
         assert again == canonical
@@ -90,13 +92,24 @@ def test_canonicalisation_is_idempotent(url: str) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="found by the fuzz harness (not an issue 13 row): services/ingestor/urls.py "
-    "canonicalize_url unquotes the path once and re-quotes with '%' safe, so '%2541' -> '%41' -> "
-    "'A': canonicalising a canonical URL changes it, and one article gets two ids",
+    "canonicalize_url is not idempotent, so one article can get two ids: it unquotes the path "
+    "once and re-quotes with '%' safe ('%2541' -> '%41' -> 'A'); strips one AMP suffix per pass "
+    "('/amp/amp/amp' -> '/amp/amp' -> '/amp'); and 'http://./' becomes 'http:///', which it "
+    "then refuses",
 )
 @given(
-    st.sampled_from(["http://example.org/%2541", "http://example.org/%252F", "http://e.org/%25zz"])
+    st.sampled_from(
+        [
+            "http://example.org/%2541",
+            "http://example.org/%252F",
+            "http://e.org/%25zz",
+            "http://example.org/amp/amp/amp",
+            "http://example.org/a.amp.amp",
+            "http://./",
+        ]
+    )
 )
-def test_canonicalisation_is_idempotent_for_escaped_percent(url: str) -> None:
+def test_canonicalisation_is_idempotent_for_the_known_cases(url: str) -> None:
     canonical = canonicalize_url(url)
     assert canonicalize_url(canonical) == canonical
 
@@ -200,6 +213,10 @@ def _feed_output(data: bytes) -> int:
         parsed = parse_feed(data, feed_url="http://example.org/feed")
     except FeedError:
         return 0
+    except ValueError as exc:
+        if "chr() arg not in range" in str(exc):
+            return 0  # the known bug below
+        raise
     return sum(len(e.article.model_dump_json()) for e in parsed.entries) + sum(
         len(f.to_dead_letter().model_dump_json()) for f in parsed.failures
     )
@@ -213,6 +230,21 @@ def test_feed_parsing_is_bounded_and_only_raises_feed_error(data: bytes) -> None
     assert size <= 30 * len(data) + 20_000
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by the fuzz harness: feedparser's loose parser (feed.py:76 -> "
+    "feed_items.py:259, for a body that is not well-formed XML) raises ValueError from chr() on "
+    "a character reference beyond U+10FFFF: parse_feed raises it instead of FeedError, and the "
+    "poll of that feed aborts",
+)
+@given(st.sampled_from([b"<>&#xAAAAAA;", b"<rss><channel><title>&#99999999;</title>"]))
+def test_feed_with_out_of_range_character_reference_is_a_feed_error(data: bytes) -> None:
+    try:
+        parse_feed(data)
+    except FeedError:
+        pass
+
+
 @given(st.one_of(sitemaps(), wire_bytes), st.integers(0, 5))
 def test_sitemap_parsing_is_bounded_and_only_raises_sitemap_error(data: bytes, cap: int) -> None:
     with budget(data):
@@ -220,6 +252,8 @@ def test_sitemap_parsing_is_bounded_and_only_raises_sitemap_error(data: bytes, c
             parsed = parse_sitemap(data, max_urls=cap)
         except SitemapError:
             return
+        except OverflowError:
+            return  # parse_datetime's known bug (test_parse_datetime_at_the_calendar_edges...)
     assert len(parsed.entries) <= cap
     assert sum(len(c) for c in parsed.children) <= len(data)
 
@@ -237,7 +271,7 @@ def test_page_metadata_is_bounded(html: str) -> None:
     reason="issue 13 row: regex backtracking (ingestor page.py title/meta/lang scans), "
     "fixed on branch h-ingest",
 )
-@pytest.mark.parametrize("tag", ["<html ", "<title>", "<link "])
+@pytest.mark.parametrize("tag", ["<html ", "<title>"])
 def test_page_metadata_is_linear_on_unclosed_tags(tag: str) -> None:
     # 100 KB of "<html " took 15.8 s on main; in a child, so the xfail costs 3 s of CPU only.
     outcome = run_isolated(page_metadata, tag * (100_000 // len(tag)), cpu_limit_s=3.0)

@@ -199,6 +199,9 @@ BUILDERS: dict[str, Callable[[], bytes]] = {
     "undeclared_cp1251": _undeclared_1251,
     "wrong_declared_charset": lambda: b'<meta charset="utf-7"><p>+ADw-script+AD4-</p>' * 1000,
     "utf16_no_bom": lambda: "<html><body><p>без BOM</p></body></html>".encode("utf-16-le") * 1000,
+    "charref_out_of_range": lambda: (
+        b'<rss version="2.0"><channel><title>&#xAAAAAA;</title><item><title>&#99999999;</title>'
+    ),
     "nul_bytes": lambda: b"<p>a\x00b</p>" * 10_000,
     "html_open_tags_100k": lambda: b"<html " * (100_000 // 6),
     "meta_content_100k": lambda: b"<meta content='a' " * (100_000 // 18),

@@ -59,6 +59,11 @@ FEEDPARSER_SLOW = _found(
     "not strict: on an idle machine 1 MB may finish inside the bound)",
     strict=False,
 )
+FEED_CHARREF = _found(
+    "feedparser's loose parser raises ValueError (chr() arg not in range) on &#xAAAAAA; in a "
+    "feed that is not well-formed XML (feed.py:76 -> feed_items.py:259); parse_feed lets it "
+    "escape instead of FeedError: the feed's poll aborts, the file is not dead-lettered"
+)
 TEXT_MEMORY = _found(
     "a 50 MB .txt file costs +830 MB: urls.py normalize_text casefolds and splits the whole "
     "text into words (content_hash of every article)"
@@ -117,6 +122,10 @@ KNOWN: dict[tuple[str, str], Any] = {
         for name in ("many_lt", "deep_nesting_divs")
     },
     ("file_txt", "input_50mb"): TEXT_MEMORY,
+    **{
+        (entry, "charref_out_of_range"): FEED_CHARREF
+        for entry in ("file_xml", "web_auto", "web_feed", "parse_feed")
+    },
 }
 
 
