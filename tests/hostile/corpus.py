@@ -109,7 +109,7 @@ def _control_page() -> bytes:
 
 
 def _huge_attribute() -> bytes:
-    value = "a" * (8 * MB)
+    value = "a" * (2 * MB)  # far past any real page, and three of them
     return (
         f'<html><head><meta property="og:title" content="{value}">'
         f'<title>t</title></head><body><div class="{value}">text</div>'
