@@ -13,19 +13,28 @@ from services.indexer.mapping import MAPPING_VERSION, index_name
 # Publishers' clocks and time zones are wrong often enough: a date this far after the ingest
 # time is not believed, so it cannot create an index for a month that has not come yet.
 MAX_FUTURE_SKEW = timedelta(days=2)
+# Nor a date before the web had news sites (a CMS default such as 0001-01-01, or a hostile push):
+# every month gets an index of its own, and months back to year 1 would use up the cluster's
+# shards, after which no new month could be created.
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: past the calendar
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def effective_date(report: Report) -> datetime:
     """The date a report is filed and sorted under: published when plausible, else ingested."""
-    ingested = _utc(report.ingested_at)
+    ingested = max(_utc(report.ingested_at), EARLIEST_DATE)
     if report.published is None:
         return ingested
     published = _utc(report.published)
-    if published > ingested + MAX_FUTURE_SKEW:
+    if published < EARLIEST_DATE or published - MAX_FUTURE_SKEW > ingested:
         return ingested
     return published
 
