@@ -35,6 +35,7 @@ from services.common.kafka import (
     make_producer,
     poll_records,
 )
+from services.common.membership import instance_id
 from services.indexer import metrics
 from services.indexer.bulk import (
     Action,
@@ -97,6 +98,8 @@ class Indexer:
             max_poll_records=settings.indexer_batch_max_docs,
             session_timeout_ms=settings.indexer_session_timeout_ms,
             heartbeat_interval_ms=max(1000, settings.indexer_session_timeout_ms // 4),
+            # A restarted indexer takes its dead predecessor's partitions back at once.
+            group_instance_id=instance_id(settings.indexer_group_id, settings.group_instance_id),
         )
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-indexer"
