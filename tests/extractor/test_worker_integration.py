@@ -161,3 +161,29 @@ def test_worker_extracts_dead_letters_bad_input_and_remembers_duplicates_after_r
         producer.close()
         reports.close()
         dead.close()
+
+
+def test_a_burst_of_articles_is_extracted_without_a_warning_per_message(
+    kafka_bootstrap: str, topics: TopicNames, worker: Worker
+) -> None:
+    """A backlog used to fill faust's producer buffer with table writes (the agent never let the
+    event loop send them), and faust warned "producer buffer full" and stalled per message."""
+    count = 400
+    text = (FIXTURES / "en_clash.txt").read_text(encoding="utf-8")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=20)
+    for i in range(count):  # all queued before the worker starts: one backlog, as after an outage
+        article_id = f"burst-{i:05d}"
+        producer.send(topics.raw, key=article_id.encode(), value=_raw(article_id, f"{i} {text}"))
+    producer.flush()
+    producer.close()
+    worker.env["CWATCH_LOG_LEVEL"] = "INFO"
+    reports = Reader(kafka_bootstrap, topics.report)
+    try:
+        worker.start()
+        reports.until(count, 300, worker)
+    finally:
+        reports.close()
+    worker.stop()
+    log = worker.log.read_text(errors="replace")
+    assert "producer buffer full" not in log
+    assert "producer flush took" not in log
