@@ -46,7 +46,7 @@ from services.common.kafka import (
     make_producer,
     poll_records,
 )
-from services.common.membership import instance_id
+from services.common.membership import instance_id, release
 from services.common.netguard import NetPolicy
 
 log = logging.getLogger(__name__)
@@ -389,23 +389,25 @@ class AlertsService:
         }
         # Static members: a restarted alerts service takes its dead predecessor's partitions
         # back at once instead of waiting for its sessions to expire.
+        webhooks_group = f"{s.alerts_group_id}-webhooks"
+        matcher_id = instance_id(s.alerts_group_id, s.group_instance_id)
+        dispatch_id = instance_id(webhooks_group, s.group_instance_id)
         matcher_consumer = make_consumer(
             s.kafka_bootstrap_servers,
             s.alerts_group_id,
             [self.topics.indexed],
             client_id="cwatch-alerts",
             max_poll_records=s.alerts_batch_max,
-            group_instance_id=instance_id(s.alerts_group_id, s.group_instance_id),
+            group_instance_id=matcher_id,
             **session,
         )
-        webhooks_group = f"{s.alerts_group_id}-webhooks"
         dispatch_consumer = make_consumer(
             s.kafka_bootstrap_servers,
             webhooks_group,
             [self.topics.alert],
             client_id="cwatch-alerts-webhooks",
             max_poll_records=100,
-            group_instance_id=instance_id(webhooks_group, s.group_instance_id),
+            group_instance_id=dispatch_id,
             **session,
         )
         wait_for_partitions(matcher_consumer, [self.topics.indexed])
@@ -422,6 +424,8 @@ class AlertsService:
             dispatcher.join(timeout=30)
             matcher_consumer.close()
             dispatch_consumer.close()
+            release(s.alerts_group_id, matcher_id)
+            release(webhooks_group, dispatch_id)
             self.producer.flush(10)
             self.webhooks.close()
             self.delivery_log.close()

@@ -30,7 +30,8 @@ DYNAMIC = "none"
 """Setting value that turns static membership off (every start is a new member)."""
 
 _ILLEGAL = re.compile(r"[^a-zA-Z0-9._-]")
-_held: dict[str, int] = {}  # group -> fd of the slot lock; kept open for the process's life
+_held: dict[tuple[str, int], int] = {}  # (group, slot) -> fd of its lock, open while held
+_slots: dict[tuple[str, str], tuple[str, int]] = {}  # (group, instance id) -> its slot
 
 
 def legal_id(text: str) -> str:
@@ -63,9 +64,19 @@ def claim_slot(group: str, folder: Path | None = None, limit: int = MAX_SLOTS) -
         except OSError:
             os.close(fd)
             continue
-        _held[f"{group}\0{slot}"] = fd
+        _held[(group, slot)] = fd
         return slot
     return None
+
+
+def release(group: str, instance: str | None) -> None:
+    """Give back the slot behind `instance` (a consumer of this process closed): the next
+    consumer of the group in this process takes the same id, hence the same partitions, at
+    once. A process that exits releases its slots anyway."""
+    key = _slots.pop((group, instance or ""), None)
+    fd = _held.pop(key, None) if key else None
+    if fd is not None:
+        os.close(fd)
 
 
 def instance_id(group: str, configured: str = "") -> str | None:
@@ -78,4 +89,6 @@ def instance_id(group: str, configured: str = "") -> str | None:
     slot = claim_slot(group)
     if slot is None:
         return None
-    return legal_id(f"{socket.gethostname()}-{slot}")
+    made = legal_id(f"{socket.gethostname()}-{slot}")
+    _slots[(group, made)] = (group, slot)
+    return made

@@ -50,3 +50,11 @@ def test_instance_ids_are_legal_for_kafka_and_can_be_set_or_turned_off() -> None
     assert membership.instance_id("g", "extractor-7") == "extractor-7"
     made = membership.instance_id("g-test-default")
     assert made is not None and made.rsplit("-", 1)[1].isdigit()
+
+
+def test_a_consumer_closed_in_this_process_gives_its_id_to_the_next_one() -> None:
+    group = f"g-release-{os.getpid()}"
+    first = membership.instance_id(group)
+    assert membership.instance_id(group) != first  # both alive: two ids
+    membership.release(group, first)
+    assert membership.instance_id(group) == first  # the next one replaces the closed one
