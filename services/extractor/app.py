@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import faust
@@ -75,7 +76,7 @@ def group_settings(settings: ExtractorSettings) -> dict[str, Any]:
     }
 
 
-def create_app(settings: ExtractorSettings) -> faust.App:
+def create_app(settings: ExtractorSettings, models: Future[None] | None = None) -> faust.App:
     topics = settings.topics
     partitions = topics.spec("raw").partitions
     app = faust.App(
@@ -123,6 +124,11 @@ def create_app(settings: ExtractorSettings) -> faust.App:
 
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
+        if models is not None:
+            try:
+                await asyncio.wrap_future(models)
+            except Exception:  # not fatal: the models then load with the first message
+                log.exception("language models did not preload")
         async for event in stream.events():
             message = event.message
             value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
@@ -151,9 +157,14 @@ def run_worker(settings: ExtractorSettings) -> int:
     from services.common.metrics import serve_metrics
 
     serve_metrics(settings.metrics_port, settings.metrics_host)
-    preload()  # before the event loop runs: loading models there would stall the consumer
+    # The language models (seconds of CPU) load in a thread while the worker builds its
+    # gazetteer, joins its group and recovers its tables; the agent waits for them before its
+    # first message.
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preload")
+    models = loader.submit(preload)
+    loader.shutdown(wait=False)
     ensure_changelogs(settings)
-    app = create_app(settings)
+    app = create_app(settings, models)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
     return 0
