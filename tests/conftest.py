@@ -216,7 +216,8 @@ def drop_namespace(settings: CommonSettings, ns: str) -> None:
             bootstrap_servers=settings.kafka_bootstrap_servers, client_id="cwatch-test-cleanup"
         )
         try:
-            doomed = [name for name in admin.list_topics() if name.startswith(f"{ns}.")]
+            # `<ns>.cwatch.*` are declared; faust makes `<ns>-<app id>-...` (changelogs, assignor)
+            doomed = [n for n in admin.list_topics() if n.startswith((f"{ns}.", f"{ns}-"))]
             if doomed:
                 admin.delete_topics(doomed)
         finally:

@@ -52,6 +52,7 @@ from services.common.kafka import (
     make_producer,
     poll_records,
 )
+from services.common.membership import instance_id, release
 from services.common.netguard import NetPolicy
 
 log = logging.getLogger(__name__)
@@ -410,20 +411,27 @@ class AlertsService:
             "session_timeout_ms": s.alerts_session_timeout_ms,
             "heartbeat_interval_ms": max(1000, s.alerts_session_timeout_ms // 4),
         }
+        # Static members: a restarted alerts service takes its dead predecessor's partitions
+        # back at once instead of waiting for its sessions to expire.
+        webhooks_group = f"{s.alerts_group_id}-webhooks"
+        matcher_id = instance_id(s.alerts_group_id, s.group_instance_id)
+        dispatch_id = instance_id(webhooks_group, s.group_instance_id)
         matcher_consumer = make_consumer(
             s.kafka_bootstrap_servers,
             s.alerts_group_id,
             [self.topics.indexed],
             client_id="cwatch-alerts",
             max_poll_records=s.alerts_batch_max,
+            group_instance_id=matcher_id,
             **session,
         )
         dispatch_consumer = make_consumer(
             s.kafka_bootstrap_servers,
-            f"{s.alerts_group_id}-webhooks",
+            webhooks_group,
             [self.topics.alert],
             client_id="cwatch-alerts-webhooks",
             max_poll_records=100,
+            group_instance_id=dispatch_id,
             **session,
         )
         wait_for_partitions(matcher_consumer, [self.topics.indexed])
@@ -449,6 +457,8 @@ class AlertsService:
             self.dispatcher.close()
             matcher_consumer.close()
             dispatch_consumer.close()
+            release(s.alerts_group_id, matcher_id)
+            release(webhooks_group, dispatch_id)
             self.producer.flush(10)
             self.webhooks.close()
             self.delivery_log.close()

@@ -9,7 +9,12 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CommitFailedError,
+    FencedInstanceIdError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas.topics import SCHEMA_VERSION, TopicNames
@@ -98,6 +103,10 @@ def poll_records(consumer: KafkaConsumer, timeout_ms: int, **kwargs: Any) -> dic
     try:
         polled: dict[Any, Any] = consumer.poll(timeout_ms=timeout_ms, **kwargs)
         return polled
+    except FencedInstanceIdError:
+        # Another live process joined with our group.instance.id: two of them must not both
+        # consume, so this one stops (a misconfigured CWATCH_GROUP_INSTANCE_ID).
+        raise
     except KafkaError as exc:
         log.warning("poll failed: broker unreachable", extra={"error": repr(exc)})
         time.sleep(BROKER_AWAY_PAUSE_S)

@@ -37,3 +37,6 @@ def setup_logging(level: str = "INFO", json_logs: bool = True) -> None:
     root.setLevel(level.upper())
     for noisy in ("kafka", "aiokafka", "elastic_transport", "urllib3", "httpx", "trafilatura"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # kafka-python's I/O loop warns whenever one of its steps took over 0.1 s, which is any
+    # moment the machine is busy (a warning a minute in a benchmark, nothing to act on).
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

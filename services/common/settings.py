@@ -38,6 +38,12 @@ class CommonSettings(BaseSettings):
     log_json: bool = Field(default=True, description="Structured JSON logs on stderr")
     metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
     metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on")
+    group_instance_id: str = Field(
+        default="",
+        description="Static consumer-group membership: this process's stable name in its groups, "
+        "unique per group (e.g. a pod name). Empty: <host>-<n>, n the lowest slot free on this "
+        "host; 'none': dynamic membership",
+    )
 
     CONSUMER_GROUPS: ClassVar[tuple[str, ...]] = ()
     """Consumer-group fields of a service. One left at its default gets the namespace as prefix

@@ -7,11 +7,14 @@ restarted worker replays their changelog and remembers what it saw."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import faust
 
+from services.common.membership import instance_id
 from services.extractor.dedup import DedupState
 from services.extractor.handler import Origin, handle_raw
 from services.extractor.language import preload
@@ -55,7 +58,25 @@ def ensure_changelogs(settings: ExtractorSettings) -> None:
         admin.close()
 
 
-def create_app(settings: ExtractorSettings) -> faust.App:
+def group_settings(settings: ExtractorSettings) -> dict[str, Any]:
+    """faust's consumer-group settings (see the README, "How recovery works").
+
+    - A stable group.instance.id: a restarted worker takes its dead predecessor's place and
+      partitions at once, instead of waiting for the dead member's session to expire.
+    - A 10 s session (faust: 60 s): a worker that dies and is not restarted hands its partitions
+      to the others after that long. Heartbeats come from faust's consumer thread, so a long
+      extraction on the event loop does not miss them.
+    """
+    session_s = settings.extractor_session_timeout_ms / 1000
+    return {
+        "consumer_group_instance_id": instance_id(settings.faust_id, settings.group_instance_id),
+        "broker_session_timeout": session_s,
+        "broker_heartbeat_interval": max(1.0, session_s / 5),
+        "broker_rebalance_timeout": max(session_s, 30.0),
+    }
+
+
+def create_app(settings: ExtractorSettings, models: Future[None] | None = None) -> faust.App:
     topics = settings.topics
     partitions = topics.spec("raw").partitions
     app = faust.App(
@@ -72,6 +93,7 @@ def create_app(settings: ExtractorSettings) -> faust.App:
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
         consumer_auto_offset_reset="earliest",
+        **group_settings(settings),
     )
     raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
     report_topic = app.topic(topics.report, key_type=bytes, value_type=bytes)
@@ -102,6 +124,11 @@ def create_app(settings: ExtractorSettings) -> faust.App:
 
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
+        if models is not None:
+            try:
+                await asyncio.wrap_future(models)
+            except Exception:  # not fatal: the models then load with the first message
+                log.exception("language models did not preload")
         async for event in stream.events():
             message = event.message
             value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
@@ -116,6 +143,11 @@ def create_app(settings: ExtractorSettings) -> faust.App:
                     key=report.report_id.encode("utf-8"),
                     value=report.model_dump_json().encode("utf-8"),
                 )
+            # The table writes above wait in faust's producer buffer for a task of the same
+            # event loop, and none of these awaits suspends while the stream has events ready:
+            # without a turn of the loop here, a backlog filled the buffer past its limit, and
+            # faust then warned ("producer buffer full") and stalled on every message.
+            await asyncio.sleep(0)
 
     return app
 
@@ -125,9 +157,14 @@ def run_worker(settings: ExtractorSettings) -> int:
     from services.common.metrics import serve_metrics
 
     serve_metrics(settings.metrics_port, settings.metrics_host)
-    preload()  # before the event loop runs: loading models there would stall the consumer
+    # The language models (seconds of CPU) load in a thread while the worker builds its
+    # gazetteer, joins its group and recovers its tables; the agent waits for them before its
+    # first message.
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preload")
+    models = loader.submit(preload)
+    loader.shutdown(wait=False)
     ensure_changelogs(settings)
-    app = create_app(settings)
+    app = create_app(settings, models)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -28,6 +28,12 @@ class ExtractorSettings(CommonSettings):
         default=True, description="trafilatura without fallback extractors (faster, same F1)"
     )
     worker_web_port: int = Field(default=0, description="faust web port; 0 = disabled")
+    extractor_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="A worker that died and is not restarted hands its partitions on after this "
+        "long (a restarted one takes them back at once)",
+    )
 
     @property
     def broker_url(self) -> str:

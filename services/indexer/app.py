@@ -35,6 +35,7 @@ from services.common.kafka import (
     make_producer,
     poll_records,
 )
+from services.common.membership import instance_id, release
 from services.indexer import metrics
 from services.indexer.bulk import (
     Action,
@@ -89,6 +90,9 @@ class Indexer:
         self.topics = settings.topics
         self.alias = settings.index_alias
         self.es = es or make_es(settings)
+        self._instance = (
+            None if consumer else instance_id(settings.indexer_group_id, settings.group_instance_id)
+        )
         self.consumer = consumer or make_consumer(
             settings.kafka_bootstrap_servers,
             settings.indexer_group_id,
@@ -97,6 +101,8 @@ class Indexer:
             max_poll_records=settings.indexer_batch_max_docs,
             session_timeout_ms=settings.indexer_session_timeout_ms,
             heartbeat_interval_ms=max(1000, settings.indexer_session_timeout_ms // 4),
+            # A restarted indexer takes its dead predecessor's partitions back at once.
+            group_instance_id=self._instance,
         )
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-indexer"
@@ -401,4 +407,5 @@ class Indexer:
             self._commit_owed()
             self.consumer.close(autocommit=False)
         finally:
+            release(self.settings.indexer_group_id, self._instance)
             self.producer.close(timeout=10)

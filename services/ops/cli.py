@@ -88,7 +88,7 @@ def run_dlq_list(args: argparse.Namespace) -> int:
 
 def run_dlq_replay(args: argparse.Namespace) -> int:
     settings = OpsSettings()
-    replayed, skipped = dlq.replay(
+    result = dlq.replay(
         settings.kafka_bootstrap_servers,
         settings.topics.deadletter,
         Stage(args.stage),
@@ -97,6 +97,10 @@ def run_dlq_replay(args: argparse.Namespace) -> int:
     )
     verb = "would replay" if args.dry_run else "replayed"
     print(
-        f"{verb} {replayed} message(s) of stage {args.stage}; {skipped} other letter(s) left alone"
+        f"{verb} {result.replayed} message(s) of stage {args.stage}; {result.left} of the stage "
+        f"left replayable; {result.skipped} other letter(s) left alone"
     )
+    if result.failed:
+        print(f"{result.failed} send(s) not acknowledged by Kafka: run the replay again")
+        return 1
     return 0
