@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field
@@ -28,6 +29,26 @@ class ExtractorSettings(CommonSettings):
         default=True, description="trafilatura without fallback extractors (faster, same F1)"
     )
     worker_web_port: int = Field(default=0, description="faust web port; 0 = disabled")
+    extract_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Time budget of one message's extraction; over it, the message is "
+        "dead-lettered (0 = no limit)",
+    )
+    extract_max_html_chars: int = Field(
+        default=2_000_000, ge=1000, description="HTML beyond this is cut before extraction"
+    )
+    extract_max_text_chars: int = Field(
+        default=500_000,
+        ge=1000,
+        description="Text beyond this is cut before extraction (the report is flagged truncated)",
+    )
+    date_min: date = Field(
+        default=date(1990, 1, 1), description="Earlier publication dates are clamped to this"
+    )
+    date_max_ahead_days: float = Field(
+        default=1.0, ge=0, description="Publication dates later than now + this are clamped"
+    )
 
     @property
     def broker_url(self) -> str:
