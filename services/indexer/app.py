@@ -379,15 +379,30 @@ class Indexer:
             polled = poll_records(
                 self.consumer, self.settings.indexer_poll_timeout_ms, max_records=room
             )
+            stalled = False
             for tp, records in polled.items():
                 for record in records:
-                    if self.batcher.full():
+                    if stalled or self.batcher.full():
                         # One poll may bring far more bytes than a bulk may carry: the rest
                         # is read again for the next batch.
                         self.consumer.seek(tp, record.offset)
                         break
-                    src = self._parse(record)
-                    self.batcher.add(self._action(src), src)
+                    try:
+                        src = self._parse(record)
+                        action = self._action(src)
+                    except DeadLetterFailed as exc:
+                        # An unreadable record whose dead letter Kafka did not take: read it
+                        # again later rather than stop the indexer or skip it.
+                        log.warning(
+                            "dead letter not sent, record read again",
+                            extra={"error": repr(exc)[:300], "offset": record.offset},
+                        )
+                        self.consumer.seek(tp, record.offset)
+                        stalled = True
+                        break
+                    self.batcher.add(action, src)
+            if stalled:
+                time.sleep(COMMIT_RETRY_S)
         if self.batcher.due():
             self._collect(wait=True)
             if self._held is None:

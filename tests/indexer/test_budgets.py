@@ -122,3 +122,21 @@ def test_an_ingest_time_from_a_wrong_clock_cannot_create_a_future_month() -> Non
     report = make_report(0, published=None, ingested_at=datetime(2999, 1, 1, tzinfo=UTC))
     year = int(index_for(report, "cw").rsplit("-", 1)[1][:4])
     assert year <= datetime.now(UTC).year + 1
+
+
+def test_an_invalid_record_whose_dead_letter_fails_is_read_again_not_a_crash(
+    monkeypatch: Any,
+) -> None:
+    from services.indexer import app as indexer_app
+
+    monkeypatch.setattr(indexer_app, "COMMIT_RETRY_S", 0.0)
+    records = [Record(TOPIC, 0, 0, b"k", make_report(0).model_dump_json().encode())]
+    records.append(Record(TOPIC, 0, 1, b"k", b"{broken"))
+    indexer, consumer, producer = _indexer(records, FakeES())
+    producer.dlq_down = 1
+    _drain(indexer, steps=10)
+    (letter,) = [DeadLetter.model_validate_json(v) for v in producer.on(DLQ)]
+    assert letter.original_offset == 1
+    assert len(producer.on(SETTINGS.topics.indexed)) == 1
+    assert consumer.commits[-1] == {TP: 2}
+    indexer._sender.shutdown()
