@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from types import FrameType
 
 from schemas.raw import RawArticle
@@ -59,12 +60,18 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = monotonic()
+    # Whoever had the timer before (mode's blocking detector, when faust runs in debug) gets
+    # it back afterwards, with what was left of its delay.
+    delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if delay > 0:
+            left = max(delay - (monotonic() - started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, interval)
 
 
 def bound_input(raw: RawArticle, budget: Budget) -> tuple[RawArticle, bool]:

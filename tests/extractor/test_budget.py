@@ -57,12 +57,21 @@ def test_a_page_over_the_time_budget_is_dead_lettered_and_the_next_one_works(
     assert after.dead_letter is None and len(after.reports) == 1
 
 
-def test_the_time_limit_leaves_no_timer_and_no_handler_behind() -> None:
-    before = signal.getsignal(signal.SIGALRM)
-    config = ExtractorConfig(budget=Budget(timeout_s=5))
-    handle_raw(_value(text=fixture_text("en_clash.txt")), ORIGIN, DedupState(), config)
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-    assert signal.getsignal(signal.SIGALRM) == before
+def test_the_time_limit_gives_the_timer_and_its_handler_back() -> None:
+    def other(signum: int, frame: object) -> None:
+        raise AssertionError("the other timer fired")
+
+    before = signal.signal(signal.SIGALRM, other)
+    previous_timer = signal.setitimer(signal.ITIMER_REAL, 60)  # e.g. pytest-timeout's
+    try:
+        config = ExtractorConfig(budget=Budget(timeout_s=5))
+        handle_raw(_value(text=fixture_text("en_clash.txt")), ORIGIN, DedupState(), config)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 50 < left <= 60
+        assert signal.getsignal(signal.SIGALRM) is other
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+        signal.signal(signal.SIGALRM, before)
 
 
 def test_pushed_text_over_the_input_budget_is_cut_and_the_report_flagged() -> None:
