@@ -1,4 +1,10 @@
-"""deadletter topic: anything a stage could not handle, with the reason and the original bytes."""
+"""deadletter topic: anything a stage could not handle, with the reason and the original bytes.
+
+A dead letter must always fit the topic's message limit, or the item it stands for is lost (a
+stage that cannot send it either drops it or stops). So every free-size field is cut here:
+the payload beyond `MAX_PAYLOAD_BYTES` (base64 makes it 4/3 larger) is dropped with
+`payload_truncated` set, and the original is still found by topic/partition/offset.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,11 @@ from pydantic import Field
 from schemas.common import ContractModel
 from schemas.topics import SCHEMA_VERSION
 
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+"""Original bytes kept in a letter: 5.3 MiB of base64, under the 8 MiB message limit."""
+MAX_REASON_CHARS = 4000
+MAX_NAME_CHARS = 4096  # source, original_topic, original_key
+
 
 class Stage(StrEnum):
     INGEST = "ingest"
@@ -18,6 +29,10 @@ class Stage(StrEnum):
     INDEX = "index"
     ALERT = "alert"
     DELIVERY = "delivery"
+
+
+def _cut(value: object, limit: int = MAX_NAME_CHARS) -> object:
+    return value[:limit] if isinstance(value, str) else value
 
 
 class DeadLetter(ContractModel):
@@ -31,20 +46,48 @@ class DeadLetter(ContractModel):
     original_offset: int | None = None
     original_key: str | None = None
     payload_b64: str = Field(default="", description="The original message bytes, base64")
+    payload_truncated: bool = Field(
+        default=False,
+        description="True when payload_b64 holds only the first bytes of the original (see "
+        "payload_size); the whole message is at original_topic/partition/offset",
+    )
+    payload_size: int | None = Field(
+        default=None, ge=0, description="Size in bytes of the original payload"
+    )
     failed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     attempts: int = Field(default=1, ge=1)
 
     @classmethod
     def of(
-        cls, stage: Stage, reason: str, payload: bytes | str | None = None, **kw: object
+        cls,
+        stage: Stage,
+        reason: str,
+        payload: bytes | str | None = None,
+        *,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        **kw: object,
     ) -> DeadLetter:
         raw = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else payload
+        raw = raw or b""
+        for name in ("source", "original_topic", "original_key", "error_type"):
+            if name in kw:
+                kw[name] = _cut(kw[name])
+        kept = raw[: max(0, max_payload_bytes)]
         return cls(
             stage=stage,
-            reason=reason[:4000],
-            payload_b64=base64.b64encode(raw or b"").decode("ascii"),
+            reason=reason[:MAX_REASON_CHARS],
+            payload_b64=base64.b64encode(kept).decode("ascii"),
+            payload_truncated=len(kept) < len(raw),
+            payload_size=len(raw),
             **kw,
         )
 
     def payload(self) -> bytes:
         return base64.b64decode(self.payload_b64)
+
+    def without_payload(self) -> DeadLetter:
+        """This letter with no original bytes: what is left when even a cut payload does not
+        fit (the reason and the topic/partition/offset of the original still do)."""
+        if not self.payload_b64:
+            return self
+        return self.model_copy(update={"payload_b64": "", "payload_truncated": True})

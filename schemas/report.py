@@ -98,6 +98,11 @@ class Report(ContractModel):
     byline: str | None = None
     body: str = ""
     published: datetime | None = None
+    published_original: datetime | None = Field(
+        default=None,
+        description="The date the page gave when it was outside the plausible window and "
+        "`published` was clamped into it",
+    )
     ingested_at: datetime
     extracted_at: datetime
     language: str = Field(default="und", description="ISO 639-1, 'und' when unknown")
@@ -117,3 +122,8 @@ class Report(ContractModel):
         description="Transliterated, case-folded headline + body for cross-script search",
     )
     html_truncated: bool = False
+    truncated: bool = Field(
+        default=False,
+        description="True when the text or the lists (entities, events, figures, paragraph "
+        "languages) were cut to the per-message budget, so the report fits the topic's limit",
+    )

@@ -19,6 +19,7 @@ from services.extractor.dedup import DedupState
 from services.extractor.handler import Origin, handle_raw
 from services.extractor.language import preload
 from services.extractor.pipeline import ExtractorConfig
+from services.extractor.publish import publish
 from services.extractor.settings import ExtractorSettings
 
 log = logging.getLogger(__name__)
@@ -134,15 +135,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
             origin = Origin(message.topic, message.partition, message.offset, message.key)
             outcome = handle_raw(value, origin, state, config)
-            if outcome.dead_letter is not None:
-                await dead_topic.send(
-                    key=message.key, value=outcome.dead_letter.model_dump_json().encode("utf-8")
-                )
-            for report in outcome.reports:
-                await report_topic.send(
-                    key=report.report_id.encode("utf-8"),
-                    value=report.model_dump_json().encode("utf-8"),
-                )
+            await publish(outcome, value, origin, report_topic, dead_topic)
             # The table writes above wait in faust's producer buffer for a task of the same
             # event loop, and none of these awaits suspends while the stream has events ready:
             # without a turn of the loop here, a backlog filled the buffer past its limit, and

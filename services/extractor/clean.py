@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 from schemas.raw import RawArticle
 from services.extractor.fold import fold_words_joined
 from services.extractor.inert import strip_inert
+from services.extractor.title import cheap_title
 
 CHROME_FILE = Path(__file__).resolve().parent / "data" / "chrome.yaml"
 FEED_TEXT_ENOUGH = 1_000  # feed text this long is the article: no need to parse the HTML
@@ -225,30 +225,6 @@ def extract_html(html: str, fast: bool = True, with_metadata: bool = False) -> d
     if doc is None:
         return {}
     return dict(doc.as_dict()) if hasattr(doc, "as_dict") else dict(doc)
-
-
-_OG_TITLE = re.compile(
-    r"<meta[^>]+(?:property|name)=[\"'](?:og:title|twitter:title)[\"'][^>]*content=[\"']([^\"']+)",
-    re.I,
-)
-_OG_TITLE_REV = re.compile(
-    r"<meta[^>]+content=[\"']([^\"']+)[\"'][^>]*(?:property|name)=[\"'](?:og:title|twitter:title)",
-    re.I,
-)
-_TITLE_TAG = re.compile(r"<title[^>]*>([^<]{1,500})</title>", re.I)
-
-
-def cheap_title(html: str) -> str | None:
-    """og:title or <title> by a regex over the head: a title without trafilatura's metadata
-    pass, whose date guessing is the slow part (and the feed gave the date already)."""
-    head = html[:200_000]
-    for pattern in (_OG_TITLE, _OG_TITLE_REV, _TITLE_TAG):
-        m = pattern.search(head)
-        if m:
-            title = " ".join(unescape(m.group(1)).split())
-            if title:
-                return title
-    return None
 
 
 def html_body(html: str, fast: bool = True) -> str:

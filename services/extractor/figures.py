@@ -4,6 +4,7 @@ quantities), kind, whom it concerns, who claims it, and the sentence as evidence
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,11 +19,18 @@ FIGURES_FILE = Path(__file__).resolve().parent / "data" / "figures.yaml"
 AFTER_WINDOW = 80  # chars from a number to a kind word after it: "15 Armenian soldiers killed"
 BEFORE_WINDOW = 45  # chars from a kind word to a number after it: "deaths of dozens of soldiers"
 MAX_EVIDENCE = 600
+# Bounds on one text's work: a 50 KB "sentence" of "1 killed " held 5,000 numbers, each
+# compared with 5,000 kind words and each figure searching the whole sentence for a claimant
+# (22 s). Past these, the rest is not read: the index refuses a report with over 500 figures.
+MAX_FIGURES = 200
+MAX_SENTENCE_CHARS = 5_000
 _DIGITS = re.compile(r"(?<![\w.,])(\d{1,3}(?:[,.\u00a0\u202f' ]\d{3})+|\d+)(?![\w%]|[.,]\d)")
+# One \s* in front of everything: a second one in the month branch made a number followed by
+# a run of n spaces cost n^2 (8,000 spaces: 19 s).
 _NOT_A_COUNT_AFTER = re.compile(
     r"\s*(?:%|percent|per cent|процент|yüzde|-?(?:day|year|week|month|km|kilomet|th\b|st\b|nd\b|rd\b)"
     r"|(?:years?|days?|weeks?|months?|hours?|km|kilometres?|kilometers?|миль|лет|года?|дн|gün|il\b|yıl|tahun|hari)\b"
-    r"|\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)",
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)",
     re.I,
 )
 _MONTH_BEFORE = re.compile(
@@ -261,7 +269,10 @@ def find_figures(
     langs = [rules.langs[code] for code in dict.fromkeys([language, "en"]) if code in rules.langs]
     figures: list[Figure] = []
     seen: set[tuple[FigureKind, int, str]] = set()
-    for i, sentence in enumerate(sentences):
+    for i, whole in enumerate(sentences):
+        if len(figures) >= MAX_FIGURES:
+            break
+        sentence = whole[:MAX_SENTENCE_CHARS]
         # Cheap tests first (a digit or number word, a kind word's literal start): most
         # sentences fail them and never reach the regexes.
         case_key = _case_key(sentence)
@@ -280,19 +291,27 @@ def find_figures(
         ]
         if not kind_hits:
             continue
+        # finditer's matches do not overlap: starts and ends both ascend, so the hits near a
+        # number are found by bisection, not by a scan of every hit for every number.
+        hit_starts = [h[0] for h in kind_hits]
+        hit_ends = [h[1] for h in kind_hits]
+        claimant_here: list[str | None] = []  # found once per sentence, when first needed
         for n, number in enumerate(numbers):
             next_start = numbers[n + 1].start if n + 1 < len(numbers) else len(sentence)
             prev_end = numbers[n - 1].end if n else 0
-            after = [
-                h
-                for h in kind_hits
-                if number.end <= h[0] <= min(number.end + AFTER_WINDOW, next_start)
+            after = kind_hits[
+                bisect_left(hit_starts, number.end) : bisect_right(
+                    hit_starts, min(number.end + AFTER_WINDOW, next_start)
+                )
             ]
             before = [
                 h
-                for h in kind_hits
-                if max(prev_end, number.start - BEFORE_WINDOW) <= h[1] <= number.start
-                and _BEFORE_GAP.match(sentence[h[1] : number.start])
+                for h in kind_hits[
+                    bisect_left(hit_ends, max(prev_end, number.start - BEFORE_WINDOW)) : (
+                        bisect_right(hit_ends, number.start)
+                    )
+                ]
+                if _BEFORE_GAP.match(sentence[h[1] : number.start])
             ]
             if after and not re.search(r"[,;:]", sentence[number.end : after[0][0]]):
                 start, _, kind = after[0]
@@ -304,13 +323,18 @@ def find_figures(
                 )
             else:
                 continue
+            if len(figures) >= MAX_FIGURES:
+                break
             key = (kind, number.value, sentence)
             if key in seen:
                 continue
             seen.add(key)
-            claimant = _claimant(sentence, rules) or (
-                _claimant(sentences[i - 1], rules) if i else None
-            )
+            if not claimant_here:
+                claimant_here.append(
+                    _claimant(sentence, rules)
+                    or (_claimant(sentences[i - 1][:MAX_SENTENCE_CHARS], rules) if i else None)
+                )
+            claimant = claimant_here[0]
             figures.append(
                 Figure(
                     kind=kind,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from schemas.raw import RawArticle
 from schemas.report import EntityType, Report
+from services.extractor.budget import Budget, bound_input, clamp_date
 from services.extractor.clean import CleanDoc, clean, sentence_spans
 from services.extractor.dedup import DedupState, content_hash, story_key
 from services.extractor.entities import match_entities
@@ -26,6 +28,7 @@ class ExtractorConfig:
     relevance_threshold: float = 0.5
     fast_html: bool = True
     gazetteer: Gazetteer = field(default_factory=default_gazetteer)
+    budget: Budget = field(default_factory=Budget)
 
     @classmethod
     def from_settings(cls, settings: ExtractorSettings) -> ExtractorConfig:
@@ -34,6 +37,13 @@ class ExtractorConfig:
             relevance_threshold=settings.relevance_threshold,
             fast_html=settings.fast_html,
             gazetteer=default_gazetteer(extra),
+            budget=Budget(
+                timeout_s=settings.extract_timeout_s,
+                max_html_chars=settings.extract_max_html_chars,
+                max_text_chars=settings.extract_max_text_chars,
+                date_min=settings.date_min,
+                date_max_ahead=timedelta(days=settings.date_max_ahead_days),
+            ),
         )
 
 
@@ -64,9 +74,20 @@ def text_layout(doc: CleanDoc) -> TextLayout:
     )
 
 
-def _report(
-    raw: RawArticle, doc: CleanDoc, report_id: str, state: DedupState, config: ExtractorConfig
-) -> Report:
+@dataclass
+class Draft:
+    """A report before dedup: everything the (timed) analysis found."""
+
+    fields: dict[str, Any]
+    content_hash: str
+    tokens: list[str]
+    story_key: str
+    when: datetime
+
+
+def _draft(
+    raw: RawArticle, doc: CleanDoc, report_id: str, config: ExtractorConfig, text_cut: bool
+) -> Draft:
     gaz = config.gazetteer
     layout = text_layout(doc)
     text = layout.text
@@ -84,9 +105,10 @@ def _report(
     chash = content_hash(folded_text)
     weights = [(m.id, gaz.entries[m.id].weight * m.count) for m in entities if m.id in gaz.entries]
     key = story_key(events[0].type.value if events else None, _salient_ids(weights))
-    when = doc.published or raw.published or raw.ingested_at
-    dedup = state.check(report_id, chash, ft.tokens, key, when)
-    return Report(
+    published = clamp_date(doc.published, config.budget, datetime.now(UTC))
+    clamped = published is not doc.published
+    when = published or raw.published or raw.ingested_at
+    fields: dict[str, Any] = dict(
         report_id=report_id,
         article_id=raw.article_id,
         item_index=doc.item_index,
@@ -96,9 +118,8 @@ def _report(
         headline=doc.headline,
         byline=doc.byline,
         body=doc.body,
-        published=doc.published,
+        published=published,
         ingested_at=raw.ingested_at,
-        extracted_at=datetime.now(UTC),
         language=guess.language,
         language_confidence=guess.confidence,
         paragraph_languages=spans,
@@ -108,22 +129,50 @@ def _report(
         relevance=score,
         relevant=is_relevant(score, config.relevance_threshold),
         content_hash=chash,
-        duplicate_of=dedup.duplicate_of,
-        near_duplicate_of=dedup.near_duplicate_of,
-        story_id=dedup.story_id,
         folded_text=f"{folded_text} {canonical}".strip(),
         html_truncated=raw.html_truncated,
     )
+    if clamped:
+        fields["published_original"] = doc.published
+    if text_cut:
+        fields["truncated"] = True
+    return Draft(fields, chash, ft.tokens, key, when)
+
+
+def analyse(raw: RawArticle, config: ExtractorConfig | None = None) -> list[Draft]:
+    """The pure part of `extract`, on the article cut to the budget: what the time limit runs."""
+    config = config or ExtractorConfig()
+    raw, text_cut = bound_input(raw, config.budget)
+    docs = clean(raw, fast_html=config.fast_html)
+    drafts = []
+    for doc in docs:
+        report_id = f"{raw.article_id}-{doc.item_index}" if doc.digest else raw.article_id
+        drafts.append(_draft(raw, doc, report_id, config, text_cut))
+    return drafts
+
+
+def finish(drafts: list[Draft], state: DedupState) -> list[Report]:
+    """Dedup and story state of each draft: quick, and never interrupted half way."""
+    reports = []
+    for draft in drafts:
+        report_id = draft.fields["report_id"]
+        dedup = state.check(
+            report_id, draft.content_hash, draft.tokens, draft.story_key, draft.when
+        )
+        reports.append(
+            Report(
+                **draft.fields,
+                extracted_at=datetime.now(UTC),
+                duplicate_of=dedup.duplicate_of,
+                near_duplicate_of=dedup.near_duplicate_of,
+                story_id=dedup.story_id,
+            )
+        )
+    return reports
 
 
 def extract(
     raw: RawArticle, state: DedupState, config: ExtractorConfig | None = None
 ) -> list[Report]:
     """Reports of one raw article. report_id = article_id, or f"{article_id}-{i}" per digest item."""
-    config = config or ExtractorConfig()
-    docs = clean(raw, fast_html=config.fast_html)
-    reports = []
-    for doc in docs:
-        report_id = f"{raw.article_id}-{doc.item_index}" if doc.digest else raw.article_id
-        reports.append(_report(raw, doc, report_id, state, config))
-    return reports
+    return finish(analyse(raw, config), state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field
@@ -33,6 +34,26 @@ class ExtractorSettings(CommonSettings):
         ge=6_000,
         description="A worker that died and is not restarted hands its partitions on after this "
         "long (a restarted one takes them back at once)",
+    )
+    extract_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Time budget of one message's extraction; over it, the message is "
+        "dead-lettered (0 = no limit)",
+    )
+    extract_max_html_chars: int = Field(
+        default=2_000_000, ge=1000, description="HTML beyond this is cut before extraction"
+    )
+    extract_max_text_chars: int = Field(
+        default=500_000,
+        ge=1000,
+        description="Text beyond this is cut before extraction (the report is flagged truncated)",
+    )
+    date_min: date = Field(
+        default=date(1990, 1, 1), description="Earlier publication dates are clamped to this"
+    )
+    date_max_ahead_days: float = Field(
+        default=1.0, ge=0, description="Publication dates later than now + this are clamped"
     )
 
     @property

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
-from services.common.dlq import DeadLetterSink
+from services.common.dlq import DeadLetterFailed, DeadLetterSink
 from services.common.kafka import (
     commit_offsets,
     headers,
@@ -159,8 +159,10 @@ class Indexer:
         try:
             return Action(
                 doc_id=report.report_id,
-                index=index_for(report, self.alias),
-                source_json=document_json(report, datetime.now(UTC)),
+                index=index_for(report, self.alias, date_min=self.settings.indexer_date_min),
+                source_json=document_json(
+                    report, datetime.now(UTC), date_min=self.settings.indexer_date_min
+                ),
                 context=src,
             )
         except Exception as exc:  # a report we cannot turn into a document must not stop us
@@ -288,14 +290,20 @@ class Indexer:
     # ---- the loop ---------------------------------------------------------------------------
 
     def _hold(self, batch: Batch, exc: BaseException) -> None:
+        # Elasticsearch done, its rejects not dead-lettered: Kafka is the one away, and the
+        # batch waits (uncommitted) for it like for an ES outage, but is not reported as one.
+        kafka = isinstance(exc, DeadLetterFailed)
         if self._held is None:
             log.error(
-                "Elasticsearch unavailable, pausing partitions",
+                "dead-letter topic unavailable, pausing partitions"
+                if kafka
+                else "Elasticsearch unavailable, pausing partitions",
                 extra={"error": f"{type(exc).__name__}: {exc}"[:500], "docs": len(batch)},
             )
         self._held = batch
         self._held_attempts += 1
-        metrics.ES_AVAILABLE.set(0)
+        if not kafka:
+            metrics.ES_AVAILABLE.set(0)
 
     def _available(self) -> None:
         if self._held is not None:
@@ -377,10 +385,30 @@ class Indexer:
             polled = poll_records(
                 self.consumer, self.settings.indexer_poll_timeout_ms, max_records=room
             )
-            for records in polled.values():
+            stalled = False
+            for tp, records in polled.items():
                 for record in records:
-                    src = self._parse(record)
-                    self.batcher.add(self._action(src), src)
+                    if stalled or self.batcher.full():
+                        # One poll may bring far more bytes than a bulk may carry: the rest
+                        # is read again for the next batch.
+                        self.consumer.seek(tp, record.offset)
+                        break
+                    try:
+                        src = self._parse(record)
+                        action = self._action(src)
+                    except DeadLetterFailed as exc:
+                        # An unreadable record whose dead letter Kafka did not take: read it
+                        # again later rather than stop the indexer or skip it.
+                        log.warning(
+                            "dead letter not sent, record read again",
+                            extra={"error": repr(exc)[:300], "offset": record.offset},
+                        )
+                        self.consumer.seek(tp, record.offset)
+                        stalled = True
+                        break
+                    self.batcher.add(action, src)
+            if stalled:
+                time.sleep(COMMIT_RETRY_S)
         if self.batcher.due():
             self._collect(wait=True)
             if self._held is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from schemas.report import EntityType, Report
@@ -13,10 +13,11 @@ from services.indexer.mapping import MAPPING_VERSION, index_name
 # Publishers' clocks and time zones are wrong often enough: a date this far after the ingest
 # time is not believed, so it cannot create an index for a month that has not come yet.
 MAX_FUTURE_SKEW = timedelta(days=2)
-# Nor a date before the web had news sites (a CMS default such as 0001-01-01, or a hostile push):
-# every month gets an index of its own, and months back to year 1 would use up the cluster's
-# shards, after which no new month could be created.
-EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+# Nor is a date before this: each month is an index (a shard), and pushed pages dated
+# 0001-01-01, 0001-02-01, ... would fill the cluster's shards-per-node limit, after which no
+# new month could be created. The extractor clamps dates too; this is the defence in depth
+# for whatever else writes the report topic.
+DATE_MIN = date(1990, 1, 1)
 
 
 def _utc(value: datetime) -> datetime:
@@ -28,19 +29,26 @@ def _utc(value: datetime) -> datetime:
         return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
-def effective_date(report: Report) -> datetime:
-    """The date a report is filed and sorted under: published when plausible, else ingested."""
-    ingested = max(_utc(report.ingested_at), EARLIEST_DATE)
+def effective_date(
+    report: Report, date_min: date = DATE_MIN, now: datetime | None = None
+) -> datetime:
+    """The date a report is filed and sorted under: published when plausible, else ingested;
+    never before `date_min`, nor (an ingest time from a wrong clock) after now + the skew."""
+    low = datetime.combine(date_min, time(), tzinfo=UTC)
+    high = (now or datetime.now(UTC)) + MAX_FUTURE_SKEW
+    ingested = min(max(_utc(report.ingested_at), low), high)
     if report.published is None:
         return ingested
     published = _utc(report.published)
-    if published < EARLIEST_DATE or published - MAX_FUTURE_SKEW > ingested:
-        return ingested
+    if published < low or published - MAX_FUTURE_SKEW > ingested:
+        return ingested  # a CMS default such as 0001-01-01 says nothing of when it appeared
     return published
 
 
-def index_for(report: Report, alias: str, version: int = MAPPING_VERSION) -> str:
-    return index_name(alias, effective_date(report), version)
+def index_for(
+    report: Report, alias: str, version: int = MAPPING_VERSION, date_min: date = DATE_MIN
+) -> str:
+    return index_name(alias, effective_date(report, date_min), version)
 
 
 DERIVED_FIELDS = (
@@ -62,7 +70,7 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-def _derived(report: Report, indexed_at: datetime) -> dict[str, Any]:
+def _derived(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) -> dict[str, Any]:
     # One pass over the entities: this runs for every document the indexer writes.
     entity_ids: dict[str, None] = {}
     by_type: dict[EntityType, dict[str, None]] = {
@@ -81,7 +89,7 @@ def _derived(report: Report, indexed_at: datetime) -> dict[str, Any]:
             points.append({"lat": e.lat, "lon": e.lon})
     derived: dict[str, Any] = {
         "mapping_version": MAPPING_VERSION,
-        "date": effective_date(report).isoformat(),
+        "date": effective_date(report, date_min).isoformat(),
         "indexed_at": _utc(indexed_at).isoformat(),
         "entity_ids": list(entity_ids),
         "person_ids": list(by_type[EntityType.PERSON]),
@@ -105,12 +113,12 @@ def to_document(report: Report, indexed_at: datetime) -> dict[str, Any]:
     return doc
 
 
-def document_json(report: Report, indexed_at: datetime) -> str:
+def document_json(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) -> str:
     """`to_document` serialised, as the bulk request needs it. Pydantic's serialiser writes the
     report itself (json.dumps of a model_dump cost the indexer several times more) and the
     derived fields are appended; a field the derived ones replace is left out of the first
     part, since Elasticsearch rejects duplicate keys."""
-    derived = _derived(report, indexed_at)
+    derived = _derived(report, indexed_at, date_min)
     own = report.model_dump_json(exclude={"folded_text"} if "folded_text" in derived else None)
     return f"{own[:-1]},{json.dumps(derived, ensure_ascii=False)[1:]}"
 

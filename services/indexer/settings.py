@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -69,6 +70,12 @@ class IndexerSettings(CommonSettings):
         ge=1,
         description="Attempts for a 429/5xx item inside one flush before the whole batch is "
         "held back (partitions paused) and retried later; an item is never dropped",
+    )
+
+    indexer_date_min: date = Field(
+        default=date(1990, 1, 1),
+        description="Reports dated earlier are filed under this month: one index per pushed "
+        "month of year 0001 would reach the shards-per-node limit",
     )
 
     @model_validator(mode="after")

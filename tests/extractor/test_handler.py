@@ -53,7 +53,7 @@ def test_bad_message_becomes_a_dead_letter_with_its_origin_and_bytes(
 def test_a_crash_inside_the_pipeline_is_dead_lettered_and_the_next_message_works(
     monkeypatch: pytest.MonkeyPatch, config: ExtractorConfig
 ) -> None:
-    real = handler_module.extract
+    real = handler_module.analyse
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ def test_a_crash_inside_the_pipeline_is_dead_lettered_and_the_next_message_works
             raise RuntimeError("gazetteer exploded")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(handler_module, "extract", flaky)
+    monkeypatch.setattr(handler_module, "analyse", flaky)
     value = make_raw(text=fixture_text("el_talks.txt")).model_dump_json().encode()
     state = DedupState()
     first = handle_raw(value, ORIGIN, state, config)

@@ -208,3 +208,33 @@ def test_a_burst_of_articles_is_extracted_without_a_warning_per_message(
     log = worker.log.read_text(errors="replace")
     assert "producer buffer full" not in log
     assert "producer flush took" not in log
+
+
+def test_worker_dead_letters_a_message_over_its_time_budget_once_and_goes_on(
+    kafka_bootstrap: str, topics: TopicNames, worker: Worker
+) -> None:
+    # A budget no extraction can meet: the timer has to interrupt inside the faust agent.
+    worker.env["CWATCH_EXTRACT_TIMEOUT_S"] = "0.001"
+    text = (FIXTURES / "en_clash.txt").read_text(encoding="utf-8")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    dead = Reader(kafka_bootstrap, topics.deadletter)
+    try:
+        worker.start()
+        for n in (1, 2):
+            key = f"slow-0000000{n}"
+            producer.send(topics.raw, key=key.encode(), value=_raw(key, text))
+        producer.flush()
+        letters = [DeadLetter.model_validate_json(v) for v in dead.until(2, 120, worker)]
+        assert {letter.error_type for letter in letters} == {"extract_timeout"}
+        assert sorted(letter.original_key or "" for letter in letters) == [
+            "slow-00000001",
+            "slow-00000002",
+        ]
+        time.sleep(3)  # the same messages are not taken again
+        for records in dead.consumer.poll(timeout_ms=1000).values():
+            dead.values.extend(r.value for r in records)
+        assert len(dead.values) == 2
+        assert worker.proc is not None and worker.proc.poll() is None
+    finally:
+        producer.close()
+        dead.close()
