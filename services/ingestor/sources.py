@@ -5,30 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.common import Affiliation, SourceInfo, SourceKind
 from services.common.netguard import check_url_text
+from services.ingestor.adapters.telegram import PUBLIC_BASE, channel_from_url, valid_channel
+
+POLLABLE = (SourceKind.FEED, SourceKind.SITEMAP, SourceKind.PAGE, SourceKind.TELEGRAM)
 
 
 class SourceEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=300)
-    url: str = Field(min_length=8, max_length=4096)
+    url: str = Field(
+        default="",
+        max_length=4096,
+        description="Feed, sitemap or page URL; for Telegram the preview URL (default "
+        "https://t.me/s/<channel>, another host for tests)",
+    )
+    channel: str | None = Field(default=None, description="Telegram channel username")
     kind: SourceKind = SourceKind.FEED
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
     language: str = Field(min_length=2, max_length=8, description="ISO 639-1")
     affiliation: Affiliation
     poll_interval_s: float | None = Field(default=None, gt=0)
+    official: bool = Field(
+        default=False,
+        description="Ministries, governments, armed forces: items are re-checked for edits "
+        "and withdrawal",
+    )
     enabled: bool = True
     notes: str = ""
 
     @field_validator("kind")
     @classmethod
     def _pollable(cls, value: SourceKind) -> SourceKind:
-        if value not in (SourceKind.FEED, SourceKind.SITEMAP, SourceKind.PAGE):
-            raise ValueError("kind must be feed, sitemap or page")
+        if value not in POLLABLE:
+            raise ValueError("kind must be feed, sitemap, page or telegram")
         return value
 
     @field_validator("country")
@@ -36,12 +50,26 @@ class SourceEntry(BaseModel):
     def _upper(cls, value: str) -> str:
         return value.upper()
 
-    @field_validator("url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    @model_validator(mode="after")
+    def _url(self) -> SourceEntry:
+        if self.kind == SourceKind.TELEGRAM:
+            if self.channel is not None and not valid_channel(self.channel):
+                raise ValueError(f"not a Telegram channel username: {self.channel[:100]!r}")
+            if not self.url:
+                if not self.channel:
+                    raise ValueError("a telegram source needs channel or url")
+                self.url = f"{PUBLIC_BASE}/s/{self.channel}"
+        if len(self.url) < 8:
+            raise ValueError("url is missing")
+        if not self.url.startswith(("http://", "https://")):
             raise ValueError("url must be http(s)")
-        return check_url_text(value)  # UnsafeURL is a ValueError: reported with the entry
+        check_url_text(self.url)  # UnsafeURL is a ValueError: reported with the entry
+        if self.kind == SourceKind.TELEGRAM:
+            found = channel_from_url(self.url)
+            if found is None or (self.channel and found != self.channel):
+                raise ValueError(f"not a Telegram channel preview URL: {self.url[:200]!r}")
+            self.channel = found
+        return self
 
     def info(self) -> SourceInfo:
         return SourceInfo(
