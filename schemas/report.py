@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.common import ContractModel, SourceInfo
+from schemas.raw import MAX_DIFF_CHARS, PostInfo
 from schemas.topics import SCHEMA_VERSION
 
 
@@ -117,3 +118,12 @@ class Report(ContractModel):
         description="Transliterated, case-folded headline + body for cross-script search",
     )
     html_truncated: bool = False
+    post: PostInfo | None = Field(default=None, description="Messaging-platform post details")
+    version: int = Field(default=1, ge=1, description="Version of the source item (edits)")
+    edited_at: datetime | None = Field(default=None, description="When the edit was seen")
+    withdrawn_at: datetime | None = Field(
+        default=None, description="When the item was seen gone from its source"
+    )
+    diff: str | None = Field(
+        default=None, max_length=MAX_DIFF_CHARS, description="Diff against the previous version"
+    )

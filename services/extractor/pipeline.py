@@ -113,6 +113,12 @@ def _report(
         story_id=dedup.story_id,
         folded_text=f"{folded_text} {canonical}".strip(),
         html_truncated=raw.html_truncated,
+        # statement history: a later version of the same item replaces the report (same id)
+        post=raw.post,
+        version=raw.version,
+        edited_at=raw.edited_at,
+        withdrawn_at=raw.withdrawn_at,
+        diff=raw.diff,
     )
 
 
