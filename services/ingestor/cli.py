@@ -60,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=run_daemon)
     daemon.set_defaults(func=lambda args: daemon.print_help() or USAGE_ERROR)
 
+    from services.ingestor import sources_cli
+
+    sources_cli.register(sub)
+
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from services.ingestor.settings import IngestorSettings
