@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -105,30 +106,37 @@ def _x(expr: str) -> etree.XPath:
 
 
 _MESSAGES = _x(f"//div[{_has_class('tgme_widget_message')}][@data-post]")
-_HISTORY = _x(f"//*[{_has_class('tgme_channel_history')}]")
+# Element names first: a class test on every element of a hostile page of two million
+# <br> took seconds per query.
+_HISTORY = _x(f"//section[{_has_class('tgme_channel_history')}]")
 _CHANNEL_TITLE = _x(
-    f"//*[{_has_class('tgme_channel_info_header_title')}] | //meta[@property='og:title']/@content"
+    f"//div[{_has_class('tgme_channel_info_header_title')}] | //meta[@property='og:title']/@content"
 )
 _PREV = _x("//link[@rel='prev']/@href")
-_NOT_IN_REPLY = f"[not(ancestor::*[{_has_class('tgme_widget_message_reply')}])]"
-_TEXT = _x(f".//*[{_has_class('tgme_widget_message_text')}]{_NOT_IN_REPLY}")
-_DATE = _x(f".//*[{_has_class('tgme_widget_message_date')}]//time/@datetime")
-_VIEWS = _x(f".//*[{_has_class('tgme_widget_message_views')}]")
-_META = _x(f".//*[{_has_class('tgme_widget_message_meta')}]")
-_FWD = _x(f".//*[{_has_class('tgme_widget_message_forwarded_from_name')}]")
-_REPLY = _x(f".//*[{_has_class('tgme_widget_message_reply')}]")
-_REPLY_AUTHOR = _x(f".//*[{_has_class('tgme_widget_message_author_name')}]")
-_REPLY_TEXT = _x(
-    f".//*[{_has_class('tgme_widget_message_text')} or {_has_class('tgme_widget_message_metatext')}]"
-)
-_AUTHOR = _x(f".//*[{_has_class('tgme_widget_message_from_author')}]{_NOT_IN_REPLY}")
-_MEDIA = {
-    "photo": _x(f".//*[{_has_class('tgme_widget_message_photo_wrap')}]{_NOT_IN_REPLY}"),
-    "video": _x(f".//*[{_has_class('tgme_widget_message_video_player')}]{_NOT_IN_REPLY}"),
-    "document": _x(f".//*[{_has_class('tgme_widget_message_document')}]{_NOT_IN_REPLY}"),
-    "poll": _x(f".//*[{_has_class('tgme_widget_message_poll')}]{_NOT_IN_REPLY}"),
+# Classes read inside one message, in one bounded walk of its elements (a dozen XPath
+# queries per message cost 16 s for a page of 60,000 messages, and 48 s for one message of
+# 2 million <br>: the walk stops at MAX_POST_ELEMENTS).
+_MEDIA_CLASSES = {
+    "tgme_widget_message_photo_wrap": "photo",
+    "tgme_widget_message_video_player": "video",
+    "tgme_widget_message_document": "document",
+    "tgme_widget_message_poll": "poll",
 }
-_DOC_TITLE = _x(f".//*[{_has_class('tgme_widget_message_document_title')}]")
+_WANTED = {
+    "tgme_widget_message_text",
+    "tgme_widget_message_date",
+    "tgme_widget_message_views",
+    "tgme_widget_message_meta",
+    "tgme_widget_message_forwarded_from_name",
+    "tgme_widget_message_reply",
+    "tgme_widget_message_author_name",
+    "tgme_widget_message_metatext",
+    "tgme_widget_message_from_author",
+    "tgme_widget_message_document_title",
+    *_MEDIA_CLASSES,
+}
+MAX_POSTS_PER_PAGE = 200  # Telegram shows 20
+MAX_POST_ELEMENTS = 5_000
 
 
 def _text_of(element: etree._Element) -> str:
@@ -194,6 +202,16 @@ def parse_preview(
         title if isinstance(title, str) else _text_of(title) if title is not None else None, 300
     )
     page = ChannelPage(channel=channel, title=title)
+    if len(messages) > MAX_POSTS_PER_PAGE:
+        page.failures.append(
+            (
+                channel,
+                "too_complex",
+                f"page lists {len(messages)} posts; the first {MAX_POSTS_PER_PAGE} were read",
+                b"",
+            )
+        )
+        messages = messages[:MAX_POSTS_PER_PAGE]
     for element in messages:
         post_ref = str(element.get("data-post") or "")
         number = post_ref.partition("/")[2]
@@ -223,6 +241,32 @@ def _before(root: etree._Element, page: ChannelPage) -> int | None:
     return None
 
 
+def _walk(message: etree._Element) -> tuple[dict[str, etree._Element], dict[str, etree._Element]]:
+    """The first element of each wanted class in the message, and inside its reply box,
+    in document order; ItemError past MAX_POST_ELEMENTS."""
+    own: dict[str, etree._Element] = {}
+    reply: dict[str, etree._Element] = {}
+    stack: list[tuple[etree._Element, bool]] = [(message, False)]
+    taken = 1  # elements put on the stack: children are taken only within the budget
+    while stack:
+        element, in_reply = stack.pop()
+        value = element.get("class")
+        classes = value.split() if isinstance(value, str) else ()
+        found = reply if in_reply else own
+        for name in classes:
+            if name in _WANTED and name not in found:
+                found[name] = element
+        child_in_reply = in_reply or "tgme_widget_message_reply" in classes
+        children = list(
+            islice(element.iterchildren(tag=etree.Element), MAX_POST_ELEMENTS - taken + 1)
+        )
+        taken += len(children)
+        if taken > MAX_POST_ELEMENTS:
+            raise ItemError("too_complex", f"post has more than {MAX_POST_ELEMENTS} elements")
+        stack.extend((c, child_in_reply) for c in reversed(children))
+    return own, reply
+
+
 def _post(element: etree._Element, post_ref: str) -> TelegramPost | None:
     """A post, or None for a service message (pinned, photo changed, channel created)."""
     channel, _, number = post_ref.partition("/")
@@ -230,35 +274,37 @@ def _post(element: etree._Element, post_ref: str) -> TelegramPost | None:
         raise ItemError("invalid_item", f"unusable data-post {post_ref[:100]!r}")
     if "service_message" in (element.get("class") or "").split():
         return None
-    texts = _TEXT(element)
-    text = _text_of(texts[0]) if texts else ""
-    media = [kind for kind, find in _MEDIA.items() if find(element)]
+    own, in_reply = _walk(element)
+    text = _text_of(own["tgme_widget_message_text"]) if "tgme_widget_message_text" in own else ""
+    media = [kind for name, kind in _MEDIA_CLASSES.items() if name in own]
     captions: list[str] = []
     if media and text:
         captions.append(text)  # on Telegram the text of a media post is its caption
-    for title in _DOC_TITLE(element):
+    if (title := own.get("tgme_widget_message_document_title")) is not None:
         if value := _text_of(title):
             captions.append(value[:1000])
-    dates = _DATE(element)
-    views = _VIEWS(element)
-    metas = _META(element)
-    forwarded = _FWD(element)
-    reply = _reply(element)
-    authors = _AUTHOR(element)
+    date = None
+    if (link := own.get("tgme_widget_message_date")) is not None:
+        times = [t for t in link.iter("time") if t.get("datetime")]
+        date = parse_datetime(str(times[0].get("datetime"))) if times else None
+    views = own.get("tgme_widget_message_views")
+    meta = own.get("tgme_widget_message_meta")
+    forwarded = own.get("tgme_widget_message_forwarded_from_name")
+    author = own.get("tgme_widget_message_from_author")
     return TelegramPost(
         channel=channel,
         post_id=int(number),
         permalink=f"{PUBLIC_BASE}/{channel}/{int(number)}",
-        date=parse_datetime(str(dates[0])) if dates else None,
+        date=date,
         text=text,
-        views=parse_views(_text_of(views[0])) if views else None,
-        forwarded_from=clean(_text_of(forwarded[0]), 300) if forwarded else None,
-        forwarded_from_url=_safe_href(forwarded[0]) if forwarded else None,
+        views=parse_views(_text_of(views)) if views is not None else None,
+        forwarded_from=clean(_text_of(forwarded), 300) if forwarded is not None else None,
+        forwarded_from_url=_safe_href(forwarded) if forwarded is not None else None,
         media=media,
         media_captions=captions,
-        reply=reply,
-        edited=any("edited" in _text_of(m).lower().split() for m in metas),
-        author=clean(_text_of(authors[0]), 300) if authors else None,
+        reply=_reply(own.get("tgme_widget_message_reply"), in_reply),
+        edited=meta is not None and "edited" in _text_of(meta).lower().split(),
+        author=clean(_text_of(author), 300) if author is not None else None,
     )
 
 
@@ -269,17 +315,15 @@ def _safe_href(element: etree._Element) -> str | None:
     return href[:1000]
 
 
-def _reply(element: etree._Element) -> ReplyContext | None:
-    found = _REPLY(element)
-    if not found:
+def _reply(box: etree._Element | None, inside: dict[str, etree._Element]) -> ReplyContext | None:
+    if box is None:
         return None
-    reply = found[0]
-    authors = _REPLY_AUTHOR(reply)
-    texts = _REPLY_TEXT(reply)
+    author = inside.get("tgme_widget_message_author_name")
+    text = inside.get("tgme_widget_message_text", inside.get("tgme_widget_message_metatext"))
     return ReplyContext(
-        url=_safe_href(reply),
-        author=clean(_text_of(authors[0]), 300) if authors else None,
-        text=_text_of(texts[0])[:2000] or None if texts else None,
+        url=_safe_href(box),
+        author=clean(_text_of(author), 300) if author is not None else None,
+        text=(_text_of(text)[:2000] or None) if text is not None else None,
     )
 
 
