@@ -115,6 +115,7 @@ class Ingestor:
         self.summary = Summary()
         self.progress = progress
         self.history = History(state)
+        self._texts_forgotten_at = 0.0
         # The source being polled, and the error type of its own (not an item's) failure:
         # the poller reads it for the source's health.
         self.current_source: str | None = None
@@ -356,7 +357,8 @@ class Ingestor:
         for failure in parsed.failures:
             self.fail(failure)
         if official:
-            self._official_feed(url, parsed.entries)
+            # an item that failed this time is not gone: no withdrawal is judged then
+            self._official_feed(url, parsed.entries, judge_withdrawals=not parsed.failures)
             return True
         for entry in parsed.entries:
             try:
@@ -375,7 +377,9 @@ class Ingestor:
             article = self._with_linked_page(article, link)
         self.emit(article, SourceKind.FEED.value, (original_id,))
 
-    def _official_feed(self, url: str, entries: list[FeedEntry]) -> None:
+    def _official_feed(
+        self, url: str, entries: list[FeedEntry], judge_withdrawals: bool = True
+    ) -> None:
         """Feed items of an official source, versioned: an item whose text changed is its
         next version, a recent item gone from the feed while older ones are still listed
         is withdrawn."""
@@ -406,7 +410,7 @@ class Ingestor:
                 payload = version.article.model_dump_json().encode("utf-8")[:1_000_000]
                 self._unexpected(entry.link or url, "feed_item", exc, payload)
         dated = [p for _, p in pairs if p is not None]
-        oldest = min(dated) if dated else None
+        oldest = min(dated) if dated and judge_withdrawals else None
         gone = self.history.withdrawals(
             url,
             {a.article_id for a, _ in pairs},
@@ -415,6 +419,14 @@ class Ingestor:
         )
         self._emit_versions(gone, SourceKind.FEED.value)
         self.history.commit([*versions, *gone], self.sink.flush())
+        self._forget_old_texts()
+
+    def _forget_old_texts(self) -> None:
+        """Texts kept for diffs and withdrawals are dropped once out of the window (hourly)."""
+        now = time.time()
+        if now - self._texts_forgotten_at >= 3600:
+            self._texts_forgotten_at = now
+            self.state.forget_item_texts(now - self.settings.history_window_s)
 
     def _emit_versions(self, versions: list[Version], kind: str) -> None:
         for version in versions:
@@ -518,6 +530,7 @@ class Ingestor:
             )
             self._emit_versions(gone, kind)
         self.history.commit([*versions, *gone], self.sink.flush())
+        self._forget_old_texts()
         self._sync_counts()
 
     def _with_linked_page(self, article: RawArticle, link: str) -> RawArticle:

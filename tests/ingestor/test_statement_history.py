@@ -75,3 +75,19 @@ def test_the_diff_is_bounded_whatever_the_texts() -> None:
     new = "\n".join(f"other {i}" for i in range(50_000))
     diff = text_diff(old, new)
     assert len(diff) <= 20_000 and diff.startswith("--- before")
+
+
+@pytest.mark.integration
+def test_an_official_item_that_fails_to_parse_is_not_taken_for_withdrawn(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    items = [statement(1, "<p>One.</p>"), statement(2, "<p>Two.</p>")]
+    feed = server.add("/m.xml", rss(items), "application/rss+xml")
+    run = Run(make_settings(tmp_path, fetch_linked_pages=False))
+    run.worker.poll_feed(feed, MINISTRY, official=True)
+    broken = rss(items).replace("<title>Statement 2</title>", "<title></title>")
+    broken = broken.replace("<![CDATA[<p>Two.</p>]]>", "").replace("https://mfa.example/s/2", "")
+    server.add("/m.xml", broken, "application/rss+xml")
+    run.worker.poll_feed(feed, MINISTRY, official=True)
+    assert [a.withdrawn_at for a in run.raw()] == [None, None]
+    assert [d.error_type for d in run.letters()] == ["empty_item"]
