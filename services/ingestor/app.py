@@ -244,13 +244,17 @@ class Ingestor:
 
     # -- web --------------------------------------------------------------------------------
     def ingest_url(self, url: str, source: SourceInfo | None = None, kind: str = "auto") -> None:
-        """One URL given by a user: a feed, a sitemap or a page (auto-detected)."""
+        """One URL given by a user: a feed, a sitemap or a page (auto-detected), or a
+        Telegram channel's preview (kind telegram)."""
         if kind == "feed":
             self.poll_feed(url, source)
         elif kind == "sitemap":
             self.poll_sitemap(url, source)
         elif kind == "page":
             self.ingest_page(url, source)
+        elif kind == "telegram":
+            src = source or SourceInfo(name=url[:300], kind=SourceKind.TELEGRAM, url=url)
+            self.poll_telegram(url, src.model_copy(update={"kind": SourceKind.TELEGRAM}))
         else:
             try:
                 result = self.http.get(url, kind="auto")

@@ -327,3 +327,14 @@ def test_a_channel_without_preview_fails_alone_and_shows_in_its_health(
     assert health[entries[0].url].consecutive_failures == 1
     assert health[entries[1].url].consecutive_failures == 0
     assert health[entries[1].url].last_item is not None
+
+
+@pytest.mark.integration
+def test_cwatch_ingest_reads_a_channel_once_with_kind_telegram(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    serve_channel(server, "chan_i", [Post(3, "Once from the command line")])
+    run = Run(make_settings(tmp_path))
+    run.worker.ingest_url(server.url("/s/chan_i"), kind="telegram")
+    [article] = run.raw()
+    assert article.url == "https://t.me/chan_i/3" and article.source.kind == SourceKind.TELEGRAM
