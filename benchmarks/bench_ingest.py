@@ -6,6 +6,10 @@
 - feed: a loopback HTTP server serves 40 RSS feeds of 250 items with content:encoded (full
   text, so no page fetch); `Ingestor.poll_feed` for each. Per-host politeness is switched
   off for this run because the only host is our own server.
+- telegram: the same server serves 40 channels' public previews (`/s/<channel>` and its
+  `?before=` pages, 20 posts a page in Telegram's markup, text posts, forwards, replies,
+  captioned photos); `Ingestor.poll_telegram` backfills 5 pages of each: posts/s from fetch
+  and parse to Kafka's ack (`telegram_posts_per_s`).
 Each figure is the median of several runs; `ingest_rss_mb` is the peak resident memory of
 this process plus its children (the file parser process), sampled during the runs.
 """
@@ -108,6 +112,56 @@ def feed_xml(feed: int, items: int) -> bytes:
     return xml.encode("utf-8")
 
 
+def telegram_pages(channel: str, pages: int, per_page: int = 20) -> dict[str, bytes]:
+    """A channel's preview and its older pages, newest first, in t.me/s markup."""
+    texts = [t for _, paras in _paragraphs() for t in paras] or FALLBACK
+    out: dict[str, bytes] = {}
+    top = pages * per_page
+    for page in range(pages):
+        newest = top - page * per_page
+        ids = range(newest - per_page + 1, newest + 1)
+        messages = []
+        for i in ids:
+            extra = ""
+            if i % 5 == 0:
+                extra = (
+                    '<div class="tgme_widget_message_forwarded_from">Forwarded from <a class='
+                    '"tgme_widget_message_forwarded_from_name" href="https://t.me/other/1">'
+                    "<span>Other</span></a></div>"
+                )
+            elif i % 7 == 0:
+                extra = (
+                    f'<a class="tgme_widget_message_reply" href="https://t.me/{channel}/{i - 1}">'
+                    '<span class="tgme_widget_message_author_name">Channel</span><div class='
+                    f'"tgme_widget_message_metatext">{texts[(i - 1) % len(texts)][:80]}</div></a>'
+                )
+            elif i % 3 == 0:
+                extra = '<a class="tgme_widget_message_photo_wrap" href="#" style="x"></a>'
+            body = texts[i % len(texts)][:1500].replace("\n", "<br/>")
+            messages.append(
+                f'<div class="tgme_widget_message_wrap"><div class="tgme_widget_message '
+                f'js-widget_message" data-post="{channel}/{i}"><div class='
+                f'"tgme_widget_message_bubble">{extra}<div class="tgme_widget_message_text '
+                f'js-message_text" dir="auto">{body}</div><div class="tgme_widget_message_footer">'
+                f'<span class="tgme_widget_message_views">{i * 17 % 9000 / 10:.1f}K</span>'
+                f'<span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" '
+                f'href="https://t.me/{channel}/{i}"><time datetime="2024-05-14T10:{i % 60:02d}'
+                ':00+00:00">10:00</time></a></span></div></div></div></div>'
+            )
+        prev = ids[0] if page + 1 < pages else None
+        link = f'<link rel="prev" href="/s/{channel}?before={prev}">' if prev else ""
+        html = (
+            f'<!DOCTYPE html><html><head><meta charset="utf-8">{link}</head><body>'
+            '<div class="tgme_channel_info"><div class="tgme_channel_info_header_title">'
+            f'<span>{channel}</span></div></div><section class="tgme_channel_history">'
+            + "".join(messages)
+            + "</section></body></html>"
+        )
+        key = f"/s/{channel}" if page == 0 else f"/s/{channel}?before={newest + 1}"
+        out[key] = html.encode("utf-8")
+    return out
+
+
 class FeedServer:
     def __init__(self, feeds: dict[str, bytes]) -> None:
         class Handler(BaseHTTPRequestHandler):
@@ -116,7 +170,8 @@ class FeedServer:
             def do_GET(self) -> None:  # noqa: N802
                 body = feeds.get(self.path)
                 self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "application/rss+xml")
+                html = self.path.startswith("/s/")
+                self.send_header("Content-Type", "text/html" if html else "application/rss+xml")
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
                 self.wfile.write(body or b"")
@@ -236,6 +291,33 @@ def _feed_run(
         delete_topics(common.kafka_bootstrap_servers, [n for n, _ in topics.all()])
 
 
+def _telegram_run(
+    common: CommonSettings, server: FeedServer, channels: list[str], work: Path, count: int
+) -> float:
+    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    topics = TopicNames.for_namespace(namespace)
+    ensure_topics(common.kafka_bootstrap_servers, topics)
+    source = SourceInfo(
+        name="Bench", kind=SourceKind.TELEGRAM, country="AM", affiliation=Affiliation.GOVERNMENT
+    )
+    try:
+        settings = _settings(common, namespace, work / f"{namespace}.sqlite").model_copy(
+            update={"telegram_backfill_pages": 5}
+        )
+        worker = Ingestor(settings, IngestState(settings.state_path))
+        worker.sink.producer()
+        started = time.perf_counter()
+        for channel in channels:
+            worker.poll_telegram(f"{server.base}/s/{channel}", source)
+        elapsed = time.perf_counter() - started
+        worker.close()
+        if worker.summary.produced != count:
+            raise RuntimeError(f"telegram: produced {worker.summary.produced} of {count}")
+        return count / elapsed
+    finally:
+        delete_topics(common.kafka_bootstrap_servers, [n for n, _ in topics.all()])
+
+
 def run(quick: bool = False) -> dict[str, float]:
     common = CommonSettings()
     n_files = 2_000 if quick else 10_000
@@ -248,11 +330,17 @@ def run(quick: bool = False) -> dict[str, float]:
         folder = work / "files"
         generate_files(folder, n_files)
         feeds = {f"/feed{i}.xml": feed_xml(i, per_feed) for i in range(n_feeds)}
-        server = FeedServer(feeds)
+        channels = [f"bench_channel_{i}" for i in range(n_feeds)]
+        previews = {k: v for c in channels for k, v in telegram_pages(c, 5).items()}
+        server = FeedServer({**feeds, **previews})
         with memory:
             files_rates = [_files_run(common, folder, work, n_files) for _ in range(runs)]
             feed_rates = [
                 _feed_run(common, server, sorted(feeds), work, n_feeds * per_feed)
+                for _ in range(runs)
+            ]
+            telegram_rates = [
+                _telegram_run(common, server, channels, work, len(channels) * 5 * 20)
                 for _ in range(runs)
             ]
     finally:
@@ -263,6 +351,7 @@ def run(quick: bool = False) -> dict[str, float]:
     return {
         "ingest_files_per_s": round(statistics.median(files_rates), 1),
         "ingest_feed_items_per_s": round(statistics.median(feed_rates), 1),
+        "telegram_posts_per_s": round(statistics.median(telegram_rates), 1),
         # the ingestor with its parser process; the benchmark's own feed server runs in
         # the same process and is counted too
         "ingest_rss_mb": round(max(memory.peak_kb, own_peak_kb) / 1024, 1),

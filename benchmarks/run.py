@@ -23,6 +23,7 @@ MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery")
 TARGETS: list[tuple[str, float, str]] = [
     ("ingest_files_per_s", 2000, "min"),
     ("ingest_feed_items_per_s", 500, "min"),
+    ("telegram_posts_per_s", 100, "min"),
     ("ingest_rss_mb", 300, "max"),
     ("extract_text_per_s", 500, "min"),
     ("extract_rss_mb", 1024, "max"),

@@ -14,6 +14,7 @@ class SourceKind(StrEnum):
     FILE = "file"
     PUSH = "push"
     DEMO = "demo"
+    TELEGRAM = "telegram"
 
 
 class Affiliation(StrEnum):

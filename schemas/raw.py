@@ -10,6 +10,30 @@ from schemas.common import ContractModel, SourceInfo
 from schemas.topics import SCHEMA_VERSION
 
 MAX_RAW_HTML_CHARS = 4_000_000
+MAX_DIFF_CHARS = 20_000
+
+
+class ReplyContext(ContractModel):
+    """The post a social-media post answers or quotes, as the platform shows it."""
+
+    url: str | None = Field(default=None, max_length=1000)
+    author: str | None = Field(default=None, max_length=300)
+    text: str | None = Field(default=None, max_length=2000)
+
+
+class PostInfo(ContractModel):
+    """What a post on a messaging platform (Telegram channel) carries besides its text."""
+
+    platform: str = Field(default="telegram", max_length=32)
+    channel: str = Field(min_length=1, max_length=64)
+    post_id: int = Field(ge=0)
+    views: int | None = Field(default=None, ge=0)
+    forwarded_from: str | None = Field(default=None, max_length=300)
+    forwarded_from_url: str | None = Field(default=None, max_length=1000)
+    media: list[str] = Field(default_factory=list, description="photo, video, document, poll")
+    media_captions: list[str] = Field(default_factory=list)
+    reply_to: ReplyContext | None = None
+    edited: bool = Field(default=False, description="The platform marks the post as edited")
 
 
 class RawArticle(ContractModel):
@@ -34,6 +58,21 @@ class RawArticle(ContractModel):
     feed_title: str | None = Field(default=None, max_length=1000)
     ingested_at: datetime = Field(description="When the ingestor read it (UTC)")
     content_hash: str | None = Field(default=None, max_length=128)
+    post: PostInfo | None = Field(default=None, description="Set for messaging-platform posts")
+    version: int = Field(
+        default=1, ge=1, description="1 for the first text; +1 per edit or withdrawal seen"
+    )
+    edited_at: datetime | None = Field(
+        default=None, description="When the ingestor saw the text change (version > 1)"
+    )
+    withdrawn_at: datetime | None = Field(
+        default=None, description="When the ingestor saw the item vanish from its source"
+    )
+    diff: str | None = Field(
+        default=None,
+        max_length=MAX_DIFF_CHARS,
+        description="Unified diff of the text against the previous version",
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> RawArticle:

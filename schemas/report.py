@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.common import ContractModel, SourceInfo
+from schemas.raw import MAX_DIFF_CHARS, PostInfo
 from schemas.topics import SCHEMA_VERSION
 
 
@@ -126,4 +127,13 @@ class Report(ContractModel):
         default=False,
         description="True when the text or the lists (entities, events, figures, paragraph "
         "languages) were cut to the per-message budget, so the report fits the topic's limit",
+    )
+    post: PostInfo | None = Field(default=None, description="Messaging-platform post details")
+    version: int = Field(default=1, ge=1, description="Version of the source item (edits)")
+    edited_at: datetime | None = Field(default=None, description="When the edit was seen")
+    withdrawn_at: datetime | None = Field(
+        default=None, description="When the item was seen gone from its source"
+    )
+    diff: str | None = Field(
+        default=None, max_length=MAX_DIFF_CHARS, description="Diff against the previous version"
     )

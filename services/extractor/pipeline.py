@@ -131,6 +131,12 @@ def _draft(
         content_hash=chash,
         folded_text=f"{folded_text} {canonical}".strip(),
         html_truncated=raw.html_truncated,
+        # statement history: a later version of the same item replaces the report (same id)
+        post=raw.post,
+        version=raw.version,
+        edited_at=raw.edited_at,
+        withdrawn_at=raw.withdrawn_at,
+        diff=raw.diff,
     )
     if clamped:
         fields["published_original"] = doc.published

@@ -74,8 +74,8 @@ class IndexerSettings(CommonSettings):
 
     indexer_date_min: date = Field(
         default=date(1990, 1, 1),
-        description="Reports dated earlier are filed under this month: one index per pushed "
-        "month of year 0001 would reach the shards-per-node limit",
+        description="Reports dated earlier are filed under their ingest month: one index per "
+        "pushed month of year 0001 would reach the shards-per-node limit",
     )
 
     @model_validator(mode="after")

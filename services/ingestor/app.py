@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from schemas.common import SourceInfo, SourceKind
 from schemas.raw import RawArticle
 from services.ingestor.adapters.base import Failure, ItemError
-from services.ingestor.adapters.feed import FeedError, looks_like_feed, parse_feed
+from services.ingestor.adapters.feed import FeedEntry, FeedError, looks_like_feed, parse_feed
 from services.ingestor.adapters.files import (
     file_source,
     iter_files,
@@ -30,7 +30,17 @@ from services.ingestor.adapters.sitemap import (
     looks_like_sitemap,
     parse_sitemap,
 )
+from services.ingestor.adapters.telegram import (
+    ChannelBackend,
+    ChannelPage,
+    TelegramError,
+    WebPreviewBackend,
+    channel_from_url,
+    post_to_article,
+)
 from services.ingestor.encoding import GZIP_MAGIC, BinaryContent, gunzip_head
+from services.ingestor.health import SourceHealth
+from services.ingestor.history import History, Version
 from services.ingestor.http import HTML_TYPES, FetchError, FetchResult, SafeHttpClient
 from services.ingestor.metrics import (
     ITEMS_DUPLICATE,
@@ -104,6 +114,12 @@ class Ingestor:
         self.sink = sink or RawSink(settings, state)
         self.summary = Summary()
         self.progress = progress
+        self.history = History(state)
+        self._texts_forgotten_at = 0.0
+        # The source being polled, and the error type of its own (not an item's) failure:
+        # the poller reads it for the source's health.
+        self.current_source: str | None = None
+        self.source_error: str | None = None
 
     # -- the two exits: an article or a failure -----------------------------------------
     def _sync_counts(self) -> None:
@@ -111,11 +127,17 @@ class Ingestor:
         if self.progress:
             self.progress(self.summary)
 
-    def emit(self, article: RawArticle, kind: str, aliases: tuple[str, ...] = ()) -> str:
+    def emit(
+        self,
+        article: RawArticle,
+        kind: str,
+        aliases: tuple[str, ...] = (),
+        seen_id: str | None = None,
+    ) -> str:
         """Queue an article: 'queued', 'duplicate', or 'failed' (dead-lettered)."""
         ITEMS_FETCHED.labels(kind).inc()
         try:
-            fresh = self.sink.submit(article, kind, aliases)
+            fresh = self.sink.submit(article, kind, aliases, seen_id=seen_id)
         except ItemError as exc:
             where = article.url or article.source.url or article.source.name
             payload = article.model_dump_json().encode("utf-8")[:1_000_000]
@@ -127,6 +149,8 @@ class Ingestor:
         return "queued" if fresh else "duplicate"
 
     def fail(self, failure: Failure) -> None:
+        if self.current_source is not None and failure.source == self.current_source:
+            self.source_error = failure.error_type
         self.sink.dead_letter(failure)
         self.summary.failed += 1
         self.summary.reasons[failure.error_type] += 1
@@ -220,13 +244,17 @@ class Ingestor:
 
     # -- web --------------------------------------------------------------------------------
     def ingest_url(self, url: str, source: SourceInfo | None = None, kind: str = "auto") -> None:
-        """One URL given by a user: a feed, a sitemap or a page (auto-detected)."""
+        """One URL given by a user: a feed, a sitemap or a page (auto-detected), or a
+        Telegram channel's preview (kind telegram)."""
         if kind == "feed":
             self.poll_feed(url, source)
         elif kind == "sitemap":
             self.poll_sitemap(url, source)
         elif kind == "page":
             self.ingest_page(url, source)
+        elif kind == "telegram":
+            src = source or SourceInfo(name=url[:300], kind=SourceKind.TELEGRAM, url=url)
+            self.poll_telegram(url, src.model_copy(update={"kind": SourceKind.TELEGRAM}))
         else:
             try:
                 result = self.http.get(url, kind="auto")
@@ -284,8 +312,9 @@ class Ingestor:
         pre = url_id(url)
         self.emit(article, src.kind.value, (pre,) if pre else ())
 
-    def poll_feed(self, url: str, source: SourceInfo | None = None) -> None:
-        """Conditional GET of a feed; validators are saved only once every item is acked."""
+    def poll_feed(self, url: str, source: SourceInfo | None = None, official: bool = False) -> None:
+        """Conditional GET of a feed; validators are saved only once every item is acked.
+        `official`: items are versioned (edits, withdrawals; see history.py)."""
         etag, modified = self.state.feed_validators(url)
         try:
             result = self.http.get(url, kind="feed", etag=etag, last_modified=modified)
@@ -295,7 +324,7 @@ class Ingestor:
         if result.not_modified:
             SOURCE_LAST_SUCCESS.labels(url).set_to_current_time()
             return
-        if self._ingest_feed_result(url, result, source):
+        if self._ingest_feed_result(url, result, source, official):
             self.flush()
             self.state.save_feed(url, result.etag, result.last_modified)
             SOURCE_LAST_SUCCESS.labels(url).set_to_current_time()
@@ -312,7 +341,9 @@ class Ingestor:
         reason = f"unexpected {type(exc).__name__}: {str(exc)[:500]}"
         self.fail(Failure(where, reason, "internal_error", payload))
 
-    def _ingest_feed_result(self, url: str, result: FetchResult, source: SourceInfo | None) -> bool:
+    def _ingest_feed_result(
+        self, url: str, result: FetchResult, source: SourceInfo | None, official: bool = False
+    ) -> bool:
         try:
             parsed = parse_feed(
                 result.body,
@@ -329,6 +360,10 @@ class Ingestor:
             return False
         for failure in parsed.failures:
             self.fail(failure)
+        if official:
+            # an item that failed this time is not gone: no withdrawal is judged then
+            self._official_feed(url, parsed.entries, judge_withdrawals=not parsed.failures)
+            return True
         for entry in parsed.entries:
             try:
                 self._feed_entry(entry.article, entry.link, entry.full_text)
@@ -345,6 +380,162 @@ class Ingestor:
         if not full_text and link and self.settings.fetch_linked_pages:
             article = self._with_linked_page(article, link)
         self.emit(article, SourceKind.FEED.value, (original_id,))
+
+    def _official_feed(
+        self, url: str, entries: list[FeedEntry], judge_withdrawals: bool = True
+    ) -> None:
+        """Feed items of an official source, versioned: an item whose text changed is its
+        next version, a recent item gone from the feed while older ones are still listed
+        is withdrawn."""
+        pairs = [
+            (e.article, e.article.published.timestamp() if e.article.published else None)
+            for e in entries
+        ]
+        by_id = {e.article.article_id: e for e in entries}
+        versions = self.history.versions(url, pairs)
+        for version in versions:
+            entry = by_id[version.article.article_id]
+            try:
+                article = version.article
+                if not entry.full_text and entry.link and self.settings.fetch_linked_pages:
+                    page = self._with_linked_page(entry.article, entry.link)
+                    # one item keeps one id whatever page it redirects to: its versions
+                    # must land on the same report
+                    article = page.model_copy(
+                        update={
+                            "article_id": article.article_id,
+                            "version": article.version,
+                            "edited_at": article.edited_at,
+                            "diff": article.diff,
+                        }
+                    )
+                self.emit(article, SourceKind.FEED.value, seen_id=version.seen_id)
+            except Exception as exc:  # noqa: BLE001 - one item, never the rest of the feed
+                payload = version.article.model_dump_json().encode("utf-8")[:1_000_000]
+                self._unexpected(entry.link or url, "feed_item", exc, payload)
+        dated = [p for _, p in pairs if p is not None]
+        oldest = min(dated) if dated and judge_withdrawals else None
+        gone = self.history.withdrawals(
+            url,
+            {a.article_id for a, _ in pairs},
+            lambda r: oldest is not None and r.position is not None and r.position >= oldest,
+            self.settings.history_window_s,
+        )
+        self._emit_versions(gone, SourceKind.FEED.value)
+        self.history.commit([*versions, *gone], self.sink.flush())
+        self._forget_old_texts()
+
+    def _forget_old_texts(self) -> None:
+        """Texts kept for diffs and withdrawals are dropped once out of the window (hourly)."""
+        now = time.time()
+        if now - self._texts_forgotten_at >= 3600:
+            self._texts_forgotten_at = now
+            self.state.forget_item_texts(now - self.settings.history_window_s)
+
+    def _emit_versions(self, versions: list[Version], kind: str) -> None:
+        for version in versions:
+            self.emit(version.article, kind, seen_id=version.seen_id)
+
+    # -- Telegram ------------------------------------------------------------------------------
+    def telegram_backend(self, url: str) -> ChannelBackend:
+        """The public web preview at the entry's own host (t.me, or a loopback in tests)."""
+        parts = urlsplit(url)
+
+        def fetch(page_url: str) -> tuple[bytes, str | None, str]:
+            result = self.http.get(page_url, accept=HTML_TYPES, kind="telegram")
+            return result.body, result.charset, result.final_url
+
+        return WebPreviewBackend(fetch=fetch, base=f"{parts.scheme}://{parts.netloc}")
+
+    def poll_telegram(
+        self,
+        url: str,
+        source: SourceInfo,
+        official: bool = False,
+        backend: ChannelBackend | None = None,
+    ) -> None:
+        """A channel's newest posts; the first time, up to `telegram_backfill_pages` pages
+        back; later, back to the newest post already produced (and, for an official
+        channel, to its oldest recent post, to re-check it). Posts are versioned."""
+        channel = channel_from_url(url)
+        if channel is None:
+            self.fail(Failure(url, f"not a Telegram channel URL: {url[:200]!r}", "invalid_url"))
+            return
+        backend = backend or self.telegram_backend(url)
+        settings = self.settings
+        known = self.state.max_position(url)
+        target = known
+        if official:
+            recent = self.state.recent_items(url, time.time() - settings.history_window_s)
+            positions = [r.position for r in recent if r.position is not None]
+            if positions:
+                target = min(positions) if target is None else min(target, min(positions))
+        limit = (
+            settings.telegram_backfill_pages if known is None else settings.telegram_catchup_pages
+        )
+        pages = self._channel_pages(url, channel, backend, target, max(1, limit))
+        if not pages:
+            return
+        self._channel_posts(url, source, pages, official)
+
+    def _channel_pages(
+        self, url: str, channel: str, backend: ChannelBackend, target: float | None, limit: int
+    ) -> list[ChannelPage]:
+        pages: list[ChannelPage] = []
+        before: int | None = None
+        for _ in range(limit):
+            try:
+                page = backend.page(channel, before)
+            except (FetchError, TelegramError) as exc:
+                error_type = exc.reason if isinstance(exc, FetchError) else exc.error_type
+                where = url if not pages else f"{url}?before={before}"
+                self.fail(Failure(where, str(exc), error_type))
+                break  # the pages already read are still good
+            pages.append(page)
+            ids = [p.post_id for p in page.posts]
+            done = target is not None and (not ids or min(ids) <= target)
+            if done or page.before is None or (before is not None and page.before >= before):
+                break
+            before = page.before
+        return pages
+
+    def _channel_posts(
+        self, url: str, source: SourceInfo, pages: list[ChannelPage], official: bool
+    ) -> None:
+        kind = SourceKind.TELEGRAM.value
+        posts = {p.post_id: (p, page.title) for page in pages for p in page.posts}
+        pairs: list[tuple[RawArticle, float | None]] = []
+        for page in pages:
+            for where, error_type, reason, payload in page.failures:
+                self.fail(Failure(f"{url}#{where}", reason, error_type, payload))
+        for post_id in sorted(posts):
+            post, title = posts[post_id]
+            try:
+                pairs.append((post_to_article(post, source, title), float(post_id)))
+            except ItemError as exc:
+                self.fail(Failure(post.permalink, exc.reason, exc.error_type))
+            except Exception as exc:  # noqa: BLE001 - one post, never the channel
+                self._unexpected(post.permalink, "telegram_item", exc)
+        versions = self.history.versions(url, pairs)
+        self._emit_versions(versions, kind)
+        gone: list[Version] = []
+        if official:
+            spans = [(min(p.ids), max(p.ids)) for p in pages if p.ids]
+            listed = {i for p in pages for i in p.ids}
+            gone = self.history.withdrawals(
+                url,
+                set(),
+                lambda r: (
+                    r.position is not None
+                    and int(r.position) not in listed
+                    and any(low <= r.position <= high for low, high in spans)
+                ),
+                self.settings.history_window_s,
+            )
+            self._emit_versions(gone, kind)
+        self.history.commit([*versions, *gone], self.sink.flush())
+        self._forget_old_texts()
+        self._sync_counts()
 
     def _with_linked_page(self, article: RawArticle, link: str) -> RawArticle:
         """The item's page when it can be fetched; else the item as the feed gave it."""
@@ -498,13 +689,30 @@ def _isolated_failure(
         failing[key] = error
 
 
+def poll_entry(ingestor: Ingestor, entry: SourceEntry) -> None:
+    """One poll of one source of the sources file (raises what the adapter raised)."""
+    if entry.kind == SourceKind.SITEMAP:
+        ingestor.poll_sitemap(entry.url, entry.info())
+    elif entry.kind == SourceKind.PAGE:
+        ingestor.ingest_page(entry.url, entry.info())
+        ingestor.flush()
+    elif entry.kind == SourceKind.TELEGRAM:
+        ingestor.poll_telegram(entry.url, entry.info(), official=entry.official)
+    else:
+        ingestor.poll_feed(entry.url, entry.info(), official=entry.official)
+
+
 class Poller:
     """Polls every enabled source on its own interval (with jitter) until stopped. One
     source that fails, whatever the error, is counted and retried at its next interval;
-    the others are polled as usual."""
+    the others are polled as usual. Each poll's outcome feeds the source's health."""
 
     def __init__(
-        self, ingestor: Ingestor, entries: Iterable[SourceEntry], stop: threading.Event
+        self,
+        ingestor: Ingestor,
+        entries: Iterable[SourceEntry],
+        stop: threading.Event,
+        health: SourceHealth | None = None,
     ) -> None:
         self.ingestor = ingestor
         self.entries = [e for e in entries if e.enabled]
@@ -512,6 +720,27 @@ class Poller:
         self.next_due: dict[str, float] = {}
         self.alive = True
         self.failing: dict[str, str] = {}  # source url -> error type of its last failure
+        self.health = health or SourceHealth(ingestor.state, ingestor.settings)
+
+    def poll_one(self, entry: SourceEntry) -> None:
+        worker = self.ingestor
+        produced = worker.sink.produced
+        worker.current_source, worker.source_error = entry.url, None
+        error: str | None = None
+        try:
+            poll_entry(worker, entry)
+        except Exception as exc:  # noqa: BLE001 - one source must not stop the others
+            _isolated_failure(self.failing, entry.url, entry.kind.value, exc, "poll failed")
+            error = type(exc).__name__
+        else:
+            self.failing.pop(entry.url, None)
+            error = worker.source_error
+        finally:
+            worker.current_source = None
+        try:
+            self.health.record(entry.url, error, worker.sink.produced - produced)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop polling
+            _isolated_failure(self.failing, "(health)", "health", exc, "health update failed")
 
     def run(self) -> None:
         settings = self.ingestor.settings
@@ -533,18 +762,7 @@ class Poller:
         for entry in self.entries:
             if self.stop.is_set() or self.next_due.get(entry.url, 0.0) > now:
                 continue
-            try:
-                if entry.kind == SourceKind.SITEMAP:
-                    self.ingestor.poll_sitemap(entry.url, entry.info())
-                elif entry.kind == SourceKind.PAGE:
-                    self.ingestor.ingest_page(entry.url, entry.info())
-                    self.ingestor.flush()
-                else:
-                    self.ingestor.poll_feed(entry.url, entry.info())
-            except Exception as exc:  # noqa: BLE001 - one source must not stop the others
-                _isolated_failure(self.failing, entry.url, entry.kind.value, exc, "poll failed")
-            else:
-                self.failing.pop(entry.url, None)
+            self.poll_one(entry)
             # due again at its interval even when this poll failed: no hot loop on a bad source
             interval = entry.poll_interval_s or settings.poll_interval_s
             self.next_due[entry.url] = time.monotonic() + jittered(interval, settings.poll_jitter)

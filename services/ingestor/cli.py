@@ -27,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("targets", nargs="*", metavar="PATH|URL")
     ingest.add_argument("--url-list", type=Path, help="file with one URL or path per line")
     ingest.add_argument(
-        "--kind", choices=["auto", "feed", "sitemap", "page"], default="auto", help="for URLs"
+        "--kind",
+        choices=["auto", "feed", "sitemap", "page", "telegram"],
+        default="auto",
+        help="for URLs (telegram: a channel's https://t.me/s/<channel> preview)",
     )
     ingest.add_argument("--source-name", help="outlet name recorded with every article")
     ingest.add_argument("--country", help="outlet country, ISO 3166-1 alpha-2")
@@ -59,6 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--namespace")
     run.set_defaults(func=run_daemon)
     daemon.set_defaults(func=lambda args: daemon.print_help() or USAGE_ERROR)
+
+    from services.ingestor import sources_cli
+
+    sources_cli.register(sub)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -169,7 +176,12 @@ def run_ingest(args: argparse.Namespace) -> int:
 def _source(args: argparse.Namespace) -> SourceInfo | None:
     if not (args.source_name or args.country or args.language):
         return None
-    kind = {"feed": SourceKind.FEED, "sitemap": SourceKind.SITEMAP}.get(args.kind, SourceKind.PAGE)
+    kinds = {
+        "feed": SourceKind.FEED,
+        "sitemap": SourceKind.SITEMAP,
+        "telegram": SourceKind.TELEGRAM,
+    }
+    kind = kinds.get(args.kind, SourceKind.PAGE)
     return SourceInfo(
         name=args.source_name or "cli",
         kind=kind,

@@ -42,3 +42,16 @@ KAFKA_RETRIES = Counter(
     "cwatch_ingestor_kafka_retries_total", "Send attempts repeated because Kafka was unavailable"
 )
 PENDING = Gauge("cwatch_ingestor_pending_articles", "Articles sent and not yet acknowledged")
+SOURCE_FLAGGED = Gauge(
+    "cwatch_ingestor_source_flagged",
+    "1 while a source is flagged: silent (no item for N times its usual gap) or failing",
+    ["source", "state"],
+)
+SOURCE_CONSECUTIVE_FAILURES = Gauge(
+    "cwatch_ingestor_source_consecutive_failures", "Polls of a source failed in a row", ["source"]
+)
+SOURCE_USUAL_GAP = Gauge(
+    "cwatch_ingestor_source_usual_gap_seconds",
+    "Median time between polls of a source that brought new items",
+    ["source"],
+)

@@ -92,12 +92,16 @@ def prepare(article: RawArticle, limit_bytes: int) -> Prepared:
 
 @dataclass
 class _Pending:
-    article_id: str
+    article_id: str  # the Kafka key: every version of an item goes to the same partition
     kind: str
     value: bytes
     headers: list[tuple[str, bytes]]
     future: Any
     aliases: tuple[str, ...] = ()
+    seen_id: str = ""  # what is marked produced: the article id, or one version of it
+
+    def __post_init__(self) -> None:
+        self.seen_id = self.seen_id or self.article_id
 
 
 ProducerFactory = Callable[[], Any]
@@ -174,16 +178,26 @@ class RawSink:
                 return True
         return self.state.is_seen(article_id)
 
-    def submit(self, article: RawArticle, kind: str = "", aliases: tuple[str, ...] = ()) -> bool:
+    def submit(
+        self,
+        article: RawArticle,
+        kind: str = "",
+        aliases: tuple[str, ...] = (),
+        seen_id: str | None = None,
+    ) -> bool:
         """Queue one article; False when it was produced before (a duplicate). `aliases` are
         other ids of the same item (e.g. the feed link's id when the page redirected) that
-        are marked seen with it, so the next poll skips the item before fetching it."""
+        are marked seen with it, so the next poll skips the item before fetching it.
+        `seen_id` names one version of an item (edits, withdrawals): the Kafka key stays
+        the article id, the duplicate check and the state use the version's id."""
         kind = kind or article.source.kind.value
-        if self.is_duplicate(article.article_id):
+        if self.is_duplicate(seen_id or article.article_id):
             ITEMS_DUPLICATE.labels(kind).inc()
             self.duplicates += 1
             return False
-        return self.submit_prepared(prepare(article, self.limit_bytes), kind, aliases)
+        return self.submit_prepared(
+            prepare(article, self.limit_bytes), kind, aliases, seen_id=seen_id
+        )
 
     def submit_prepared(
         self,
@@ -191,13 +205,15 @@ class RawSink:
         kind: str = "",
         aliases: tuple[str, ...] = (),
         checked: bool = False,
+        seen_id: str | None = None,
     ) -> bool:
         """Queue an article already fitted and validated (e.g. by a parser process).
         `checked`: the caller already looked it up in the state (in bulk)."""
         kind = kind or prepared.source_kind
+        seen_id = seen_id or prepared.article_id
         with self._lock:
-            pending = prepared.article_id in self._pending
-        if pending or (not checked and self.state.is_seen(prepared.article_id)):
+            pending = seen_id in self._pending
+        if pending or (not checked and self.state.is_seen(seen_id)):
             ITEMS_DUPLICATE.labels(kind).inc()
             self.duplicates += 1
             return False
@@ -213,10 +229,11 @@ class RawSink:
                 article_id=prepared.article_id,
             ),
             future=None,
-            aliases=tuple(a for a in aliases if a != prepared.article_id),
+            aliases=tuple(a for a in aliases if a != seen_id),
+            seen_id=seen_id,
         )
         with self._lock:
-            self._pending[item.article_id] = item
+            self._pending[item.seen_id] = item
             PENDING.set(len(self._pending))
         self._send(item)
         if len(self._pending) >= FLUSH_EVERY:
@@ -232,9 +249,7 @@ class RawSink:
                 headers=item.headers,
             )
         except KafkaError as exc:  # metadata wait timed out: the broker is away
-            log.warning(
-                "send failed, will retry", extra={"error": str(exc), "key": item.article_id}
-            )
+            log.warning("send failed, will retry", extra={"error": str(exc), "key": item.seen_id})
             item.future = None
 
     def pending_ids(self) -> set[str]:
@@ -252,7 +267,7 @@ class RawSink:
             if not pending:
                 return set()
             if self.stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                return {p.article_id for p in pending}
+                return {p.seen_id for p in pending}
             wait = self.settings.ack_timeout_s
             if deadline is not None:
                 wait = max(0.1, min(wait, deadline - time.monotonic()))
@@ -282,10 +297,10 @@ class RawSink:
     def _acknowledge(self, acked: list[_Pending]) -> None:
         if not acked:
             return
-        self.state.mark_seen(i for p in acked for i in (p.article_id, *p.aliases))
+        self.state.mark_seen(i for p in acked for i in (p.seen_id, *p.aliases))
         with self._lock:
             for p in acked:
-                self._pending.pop(p.article_id, None)
+                self._pending.pop(p.seen_id, None)
             PENDING.set(len(self._pending))
         for p in acked:
             ITEMS_PRODUCED.labels(p.kind).inc()

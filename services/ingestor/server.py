@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 import uvicorn
@@ -58,6 +59,12 @@ class Daemon:
             "sources": len(self.poller.entries),
             "watch_dirs": [str(d) for d in self.settings.watch_dirs],
             "articles_seen": self.state.seen_count(),
+            # a silent or failing source is news for the operator, not a daemon fault
+            "flagged_sources": {
+                source: row.flagged
+                for source, row in self.state.all_health().items()
+                if row.flagged
+            },
             "uptime_s": round(time.time() - self.started, 1),
         }
 
@@ -71,6 +78,20 @@ class Daemon:
             if body["status"] != "ok":
                 response.status_code = 503
             return body
+
+        @api.get("/v1/sources")
+        def sources() -> list[dict[str, Any]]:
+            """Each source's health, as `cwatch sources status --json` shows it."""
+            return [
+                {
+                    "name": entry.name,
+                    "kind": entry.kind.value,
+                    "official": entry.official,
+                    "enabled": entry.enabled,
+                    **asdict(self.poller.health.status(entry.url)),
+                }
+                for entry in self.entries
+            ]
 
         @api.get("/metrics")
         def metrics() -> Response:

@@ -73,3 +73,24 @@ class IngestorSettings(CommonSettings):
     kafka_retry_initial_s: float = 0.5
     kafka_retry_max_s: float = 30.0
     ack_timeout_s: float = Field(default=60.0, description="Wait this long for acks per attempt")
+    telegram_backfill_pages: int = Field(
+        default=5, ge=1, description="Preview pages (~20 posts each) read back on a first poll"
+    )
+    telegram_catchup_pages: int = Field(
+        default=5, ge=1, description="Pages read back at most to reach the last post produced"
+    )
+    history_window_s: float = Field(
+        default=3 * 86400.0,
+        gt=0,
+        description="Items of official sources (and Telegram posts) are re-checked for edits "
+        "and withdrawal this long after first seen",
+    )
+    health_silence_factor: float = Field(
+        default=4.0, gt=1, description="Silent: no new item for this many times the usual gap"
+    )
+    health_max_failures: int = Field(
+        default=3, ge=1, description="Failing: this many polls in a row failed"
+    )
+    health_min_gaps: int = Field(
+        default=3, ge=1, description="Gaps between arrivals needed before judging silence"
+    )

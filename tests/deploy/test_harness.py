@@ -70,6 +70,8 @@ def test_a_run_stops_and_fails_with_the_reason_when_kafka_and_elasticsearch_cann
             "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
             "ELASTICSEARCH_URL": "http://127.0.0.1:2",
             "CWATCH_CACHE_DIR": str(tmp_path / "cache"),
+            # its own run dir: the clone's .run may hold the developer's running services
+            "CWATCH_RUN_DIR": str(tmp_path / "run"),
             "PATH": str(tmp_path / "no-tools"),
         },
     )

@@ -103,3 +103,29 @@ def test_all_seeds_extract_to_valid_reports(seeds: dict[str, str], state: DedupS
         for report in extract(make_raw(f"seed-{key}-0001", text=text), state):
             Report.model_validate(report.model_dump())
             assert report.headline and report.body
+
+
+def test_later_versions_of_an_item_replace_its_report_and_say_what_changed(
+    state: DedupState,
+) -> None:
+    first = make_raw("statement-0001", text="Armenian positions near Tegh were shelled at dawn.")
+    [v1] = extract(first, state)
+    edited = first.model_copy(
+        update={
+            "text": "Armenian positions near Tegh were shelled at night.",
+            "version": 2,
+            "edited_at": datetime(2026, 1, 1, 1, tzinfo=UTC),
+            "diff": "-at dawn\n+at night",
+        }
+    )
+    [v2] = extract(edited, state)
+    withdrawn = edited.model_copy(
+        update={"version": 3, "withdrawn_at": datetime(2026, 1, 1, 2, tzinfo=UTC), "diff": None}
+    )
+    [v3] = extract(withdrawn, state)
+    assert v1.report_id == v2.report_id == v3.report_id == "statement-0001"
+    assert (v1.version, v2.version, v3.version) == (1, 2, 3)
+    assert v2.edited_at and v2.diff == "-at dawn\n+at night" and v1.edited_at is None
+    assert v3.withdrawn_at and v3.body == v2.body
+    # a version is not a duplicate of its own earlier version
+    assert v2.duplicate_of is None and v3.duplicate_of is None

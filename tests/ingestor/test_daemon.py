@@ -97,3 +97,40 @@ def test_workers_stop_when_asked(daemon: Daemon) -> None:
 
 def test_shipped_sources_load_in_the_daemon_settings() -> None:
     assert len(load_sources(IngestorSettings().sources_file)) > 30
+
+
+def test_the_daemon_polls_a_telegram_channel_of_the_sources_file_onto_kafka(
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path, server: LoopbackServer
+) -> None:
+    from tests.ingestor.telegram_pages import Post, serve_channel
+
+    serve_channel(server, "mod_loop", [Post(7, "Statement on the border"), Post(8, "Update")])
+    sources = tmp_path / "tg.yaml"
+    sources.write_text(
+        "sources:\n"
+        f"  - {{name: MoD Loop, kind: telegram, url: '{server.url('/s/mod_loop')}', country: AM,"
+        " language: hy, affiliation: government, official: true}\n"
+    )
+    settings = IngestorSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        namespace=topics.namespace,
+        state_path=tmp_path / "tg.sqlite",
+        sources_file=sources,
+        allow_loopback=True,
+        http_per_host_min_interval_s=0.0,
+    )
+    d = Daemon(settings)
+    try:
+        d.poller.run_due(now=float("inf"))
+        records = consume_all(kafka_bootstrap, topics.raw, expect=2)
+        articles = [RawArticle.model_validate_json(r.value) for r in records]
+        assert sorted(a.url or "" for a in articles) == [
+            "https://t.me/mod_loop/7",
+            "https://t.me/mod_loop/8",
+        ]
+        assert {dict(r.headers)["source_kind"] for r in records} == {b"telegram"}
+        [status] = TestClient(d.app()).get("/v1/sources").json()
+        assert status["name"] == "MoD Loop" and status["official"]
+        assert status["consecutive_failures"] == 0 and status["last_item"] is not None
+    finally:
+        d.shutdown()

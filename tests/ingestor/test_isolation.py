@@ -69,8 +69,12 @@ class Flaky:
         self.settings = settings
         self.broken = broken
         self.polled: list[str] = []
+        self.state = IngestState(":memory:")  # the poller records each source's health
+        self.sink = RawSink(settings, self.state, producer_factory=FakeProducer)
+        self.current_source: str | None = None
+        self.source_error: str | None = None
 
-    def poll_feed(self, url: str, source: Any = None) -> None:
+    def poll_feed(self, url: str, source: Any = None, official: bool = False) -> None:
         self.polled.append(url)
         if url in self.broken:
             raise RuntimeError("a bug that only this feed triggers")
