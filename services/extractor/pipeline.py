@@ -10,7 +10,7 @@ from schemas.report import EntityType, Report
 from services.extractor.clean import CleanDoc, clean, sentence_spans
 from services.extractor.dedup import DedupState, content_hash, story_key
 from services.extractor.entities import match_entities
-from services.extractor.events import find_events_folded
+from services.extractor.events import MIN_CONFIDENCE, find_events_folded
 from services.extractor.figures import find_figures
 from services.extractor.fold import fold_token, fold_words
 from services.extractor.gazetteer import Gazetteer, default_gazetteer
@@ -25,6 +25,7 @@ COUNTRY_IDS = {"place:armenia", "place:azerbaijan", "place:russia", "place:turke
 class ExtractorConfig:
     relevance_threshold: float = 0.5
     fast_html: bool = True
+    event_min_confidence: float = MIN_CONFIDENCE
     gazetteer: Gazetteer = field(default_factory=default_gazetteer)
 
     @classmethod
@@ -33,6 +34,7 @@ class ExtractorConfig:
         return cls(
             relevance_threshold=settings.relevance_threshold,
             fast_html=settings.fast_html,
+            event_min_confidence=settings.event_min_confidence,
             gazetteer=default_gazetteer(extra),
         )
 
@@ -74,7 +76,14 @@ def _report(
     entities = match_entities(ft, gaz)
     guess, spans = detect_report(text, doc.paragraphs or [text])
     sentences = [text[start:end] for start, end in layout.sentence_spans]
-    events = find_events_folded(ft, layout.sentence_spans, doc.headline, layout.headline_span)
+    events = find_events_folded(
+        ft,
+        layout.sentence_spans,
+        doc.headline,
+        layout.headline_span,
+        published=(doc.published or raw.published or raw.ingested_at).date(),
+        min_confidence=config.event_min_confidence,
+    )
     figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)
     score = relevance_score(entities, events, gaz)
     canonical = " ".join(
