@@ -19,7 +19,8 @@
   are the event tagger's on its own set (tests/extractor/fixtures/events_labelled.yaml):
   micro precision / recall / F1, `_f1_negatives` (share of negatives left without a label),
   `_calibration_09` (share of labels at confidence >= 0.9 that are right), per label
-  (`eval_events_<type>_precision`, ...), and `eval_events_heldout_*` on its held-out part.
+  (`eval_events_<type>_precision`, ...), and `eval_events_heldout_*` / `eval_events_fresh_*` on
+  its held-out part and on the part written after the rules were frozen.
   The events of the small labelled set are `eval_labelled_events_*`.
 Rates are medians over rounds. Article-body F1 is the bag-of-words F1 (lower-cased word tokens,
 multiset overlap) averaged over pages. Nothing here asserts on time.
@@ -183,8 +184,9 @@ def run(quick: bool = False) -> dict[str, float]:
     if EVENTS_SET.exists():
         event_scores = evaluate_events(load_labelled(EVENTS_SET))
         figures.update({f"eval_{k}": v for k, v in event_scores["all"].summary().items()})
-        heldout = event_scores["heldout"].summary("events_heldout", per_label=False)
-        figures.update({f"eval_{k}": v for k, v in heldout.items()})
+        for split in ("heldout", "fresh"):
+            part = event_scores[split].summary(f"events_{split}", per_label=False)
+            figures.update({f"eval_{k}": v for k, v in part.items()})
     figures["extract_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return figures
 

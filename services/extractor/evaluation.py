@@ -5,7 +5,7 @@ Events have their own, larger set (tests/extractor/fixtures/events_labelled.yaml
 third negatives, a dev and a held-out split): `evaluate_events` scores it per label.
 
     python -m services.extractor.evaluation [LABELLED_YAML]
-    python -m services.extractor.evaluation --events [dev|heldout]
+    python -m services.extractor.evaluation --events [dev|heldout|fresh]
 """
 
 from __future__ import annotations

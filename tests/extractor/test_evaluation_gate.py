@@ -64,7 +64,7 @@ def test_events_set_is_large_multilingual_and_a_third_negative() -> None:
     assert len(items) >= 400
     assert {"hy", "az", "ru", "tr", "en", "ka", "fa"} <= {item["language"] for item in items}
     assert sum(not item["events"] for item in items) * 3 >= len(items)
-    assert {item["split"] for item in items} == {"dev", "heldout"}
+    assert {item["split"] for item in items} == {"dev", "heldout", "fresh"}
     for event_type in EventType:
         assert sum(event_type.value in item["events"] for item in items) >= 15, event_type
     for item in items:
