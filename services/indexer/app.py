@@ -154,7 +154,9 @@ class Indexer:
             return Action(
                 doc_id=report.report_id,
                 index=index_for(report, self.alias),
-                source_json=document_json(report, datetime.now(UTC)),
+                source_json=document_json(
+                    report, datetime.now(UTC), self.settings.indexer_event_confidence
+                ),
                 context=src,
             )
         except Exception as exc:  # a report we cannot turn into a document must not stop us
