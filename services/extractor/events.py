@@ -310,6 +310,25 @@ def _is_history(tokens: list[str], rules: EventRules, before_year: int) -> bool:
     return bool(years) and max(years) < before_year
 
 
+def history_sentences(
+    ft: FoldedText,
+    sentence_spans: list[tuple[int, int]],
+    published: date,
+    rules: EventRules | None = None,
+) -> set[int]:
+    """Indexes of the sentences that are background history (dated, and every date older than
+    the publication): their figures are not the story's ("the 2020 war killed 6,500")."""
+    rules = rules or load_rules()
+    before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year
+    word_starts = [start for start, _ in ft.spans]
+    old = set()
+    for i, (start, end) in enumerate(sentence_spans):
+        first, stop = bisect_left(word_starts, start), bisect_left(word_starts, end)
+        if _is_history(ft.tokens[first:stop], rules, before_year):
+            old.add(i)
+    return old
+
+
 @dataclass
 class _Evidence:
     strong: int = 0

@@ -10,7 +10,7 @@ from schemas.report import EntityType, Report
 from services.extractor.clean import CleanDoc, clean, sentence_spans
 from services.extractor.dedup import DedupState, content_hash, story_key
 from services.extractor.entities import match_entities
-from services.extractor.events import MIN_CONFIDENCE, find_events_folded
+from services.extractor.events import MIN_CONFIDENCE, find_events_folded, history_sentences
 from services.extractor.figures import find_figures
 from services.extractor.fold import fold_token, fold_words
 from services.extractor.gazetteer import Gazetteer, default_gazetteer
@@ -75,13 +75,17 @@ def _report(
     ft = fold_words(text)
     entities = match_entities(ft, gaz)
     guess, spans = detect_report(text, doc.paragraphs or [text])
-    sentences = [text[start:end] for start, end in layout.sentence_spans]
+    published = (doc.published or raw.published or raw.ingested_at).date()
+    history = history_sentences(ft, layout.sentence_spans, published)  # not the story's figures
+    sentences = [
+        text[start:end] for i, (start, end) in enumerate(layout.sentence_spans) if i not in history
+    ]
     events = find_events_folded(
         ft,
         layout.sentence_spans,
         doc.headline,
         layout.headline_span,
-        published=(doc.published or raw.published or raw.ingested_at).date(),
+        published=published,
         min_confidence=config.event_min_confidence,
     )
     figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)

@@ -103,3 +103,17 @@ def test_all_seeds_extract_to_valid_reports(seeds: dict[str, str], state: DedupS
         for report in extract(make_raw(f"seed-{key}-0001", text=text), state):
             Report.model_validate(report.model_dump())
             assert report.headline and report.body
+
+
+def test_a_casualty_figure_of_background_history_is_not_the_storys() -> None:
+    text = (
+        "Border clash near Sotk\n\n"
+        "Two Armenian soldiers were wounded near Sotk on Tuesday. "
+        "The 2020 war killed more than 6,500 people."
+    )
+    raw = make_raw(text=text, published=datetime(2021, 11, 16, tzinfo=UTC))
+    [report] = extract(raw, DedupState(), ExtractorConfig())
+    assert {(f.kind.value, f.value) for f in report.figures} == {("wounded", 2)}
+    then = make_raw(text=text, published=datetime(2020, 11, 16, tzinfo=UTC))
+    [report] = extract(then, DedupState(), ExtractorConfig())  # news when it was published
+    assert ("killed", 6500) in {(f.kind.value, f.value) for f in report.figures}
