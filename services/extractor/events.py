@@ -290,6 +290,8 @@ def _folded_sentence_hits(
 def _is_history(tokens: list[str], rules: EventRules, before_year: int) -> bool:
     """True when the sentence dates itself (a year with a year word next to it: "in 2020",
     "1991-94", "2020-ci il") and every such year is older than `before_year`."""
+    if not any(t[:1].isdigit() for t in tokens):  # most sentences: no number at all
+        return False
     years = []
     for i, token in enumerate(tokens):
         if len(token) < 4 or not token[:4].isdigit() or not 1800 <= int(token[:4]) <= 2100:
