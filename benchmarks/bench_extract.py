@@ -15,7 +15,13 @@
 * `extract_text_per_s`: the whole pipeline on plain-text reports (the real seeds and the
   multilingual fixtures, each made unique so that no exact-duplicate shortcut is taken).
 * `extract_rss_mb`: peak resident memory of this process (models, gazetteer, state).
-* `eval_*`: precision / recall / F1 of the accuracy harness on the labelled set.
+* `eval_*`: precision / recall / F1 of the accuracy harness on the labelled set; `eval_events_*`
+  are the event tagger's on its own set (tests/extractor/fixtures/events_labelled.yaml):
+  micro precision / recall / F1, `_f1_negatives` (share of negatives left without a label),
+  `_calibration_09` (share of labels at confidence >= 0.9 that are right), per label
+  (`eval_events_<type>_precision`, ...), and `eval_events_heldout_*` / `eval_events_fresh_*` on
+  its held-out part and on the part written after the rules were frozen.
+  The events of the small labelled set are `eval_labelled_events_*`.
 Rates are medians over rounds. Article-body F1 is the bag-of-words F1 (lower-cased word tokens,
 multiset overlap) averaged over pages. Nothing here asserts on time.
 """
@@ -43,7 +49,13 @@ from schemas.common import SourceInfo, SourceKind  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
 from services.extractor.clean import html_body  # noqa: E402
 from services.extractor.dedup import DedupState  # noqa: E402
-from services.extractor.evaluation import evaluate, load_labelled, summary  # noqa: E402
+from services.extractor.evaluation import (  # noqa: E402
+    EVENTS_SET,
+    evaluate,
+    evaluate_events,
+    load_labelled,
+    summary,
+)
 from services.extractor.language import preload  # noqa: E402
 from services.extractor.pipeline import ExtractorConfig, extract  # noqa: E402
 
@@ -167,9 +179,14 @@ def run(quick: bool = False) -> dict[str, float]:
 
     labelled = FIXTURES / "labelled.yaml"
     if labelled.exists():
-        figures.update(
-            {f"eval_{k}": v for k, v in summary(evaluate(load_labelled(labelled))).items()}
-        )
+        for key, value in summary(evaluate(load_labelled(labelled))).items():
+            figures[f"eval_labelled_{key}" if key.startswith("events_") else f"eval_{key}"] = value
+    if EVENTS_SET.exists():
+        event_scores = evaluate_events(load_labelled(EVENTS_SET))
+        figures.update({f"eval_{k}": v for k, v in event_scores["all"].summary().items()})
+        for split in ("heldout", "fresh"):
+            part = event_scores[split].summary(f"events_{split}", per_label=False)
+            figures.update({f"eval_{k}": v for k, v in part.items()})
     figures["extract_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return figures
 

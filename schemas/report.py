@@ -71,8 +71,18 @@ class EntityMention(ContractModel):
 
 class EventLabel(ContractModel):
     type: EventType
-    confidence: float = Field(ge=0, le=1)
+    confidence: float = Field(
+        ge=0, le=1, description="Calibrated: of labels given this confidence, this share is right"
+    )
     evidence: str = Field(description="The sentence that supports the label")
+    primary: bool = Field(
+        default=False, description="The event the report is about (at most one per report)"
+    )
+    subtype: str | None = Field(
+        default=None,
+        description="ACLED-style sub-type where the text says: 'drone_strike', 'artillery', "
+        "'arrest', 'trial', ...",
+    )
 
 
 class Figure(ContractModel):

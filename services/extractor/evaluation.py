@@ -1,13 +1,17 @@
 """Accuracy harness: precision / recall / F1 of entities, events, figures and language on a
 labelled set (tests/extractor/fixtures/labelled.yaml), in the manner of trafilatura's
 evaluation: the benchmark prints the scores, a test pins floors so a regression fails CI.
+Events have their own, larger set (tests/extractor/fixtures/events_labelled.yaml, about a
+third negatives, a dev and a held-out split): `evaluate_events` scores it per label.
 
     python -m services.extractor.evaluation [LABELLED_YAML]
+    python -m services.extractor.evaluation --events [dev|heldout|fresh]
 """
 
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +27,10 @@ from services.extractor.pipeline import ExtractorConfig, extract
 DEFAULT_SET = (
     Path(__file__).resolve().parents[2] / "tests" / "extractor" / "fixtures" / "labelled.yaml"
 )
+EVENTS_SET = DEFAULT_SET.with_name("events_labelled.yaml")
+EVENT_FLOORS = DEFAULT_SET.with_name("event_floors.yaml")
 FIELDS = ("entities", "events", "figures", "language")
+CALIBRATION_AT = 0.9
 
 
 @dataclass
@@ -86,6 +93,98 @@ def evaluate(
     return scores
 
 
+@dataclass
+class EventScores:
+    """Scores of the event tagger on the events set: per label, micro-averaged, negatives
+    (items that report no event) left without a label, and calibration (of the labels emitted
+    at confidence >= CALIBRATION_AT, the share that is right)."""
+
+    labels: dict[str, Score] = field(default_factory=dict)
+    micro: Score = field(default_factory=Score)
+    negatives: int = 0
+    clean_negatives: int = 0
+    confident: int = 0
+    confident_right: int = 0
+    positives: int = 0
+    primary_right: int = 0
+
+    def add(
+        self, item: dict[str, Any], labels: list[tuple[str, float]], primary: str | None
+    ) -> None:
+        item_id = str(item.get("id"))
+        expected = set(item.get("events") or [])
+        predicted = {name for name, _ in labels}
+        self.micro.add(item_id, predicted, expected)
+        for name in predicted | expected:
+            self.labels.setdefault(name, Score()).add(
+                item_id, predicted & {name}, expected & {name}
+            )
+        if not expected:
+            self.negatives += 1
+            self.clean_negatives += not predicted
+        else:
+            self.positives += 1
+            self.primary_right += primary == item.get("primary")
+        for name, confidence in labels:
+            if confidence >= CALIBRATION_AT:
+                self.confident += 1
+                self.confident_right += name in expected
+
+    def summary(self, prefix: str = "events", per_label: bool = True) -> dict[str, float]:
+        out = {
+            f"{prefix}_precision": round(self.micro.precision, 4),
+            f"{prefix}_recall": round(self.micro.recall, 4),
+            f"{prefix}_f1": round(self.micro.f1, 4),
+            f"{prefix}_f1_negatives": round(
+                self.clean_negatives / self.negatives if self.negatives else 1.0, 4
+            ),
+            f"{prefix}_calibration_09": round(
+                self.confident_right / self.confident if self.confident else 0.0, 4
+            ),
+            f"{prefix}_confident_09": float(self.confident),
+            f"{prefix}_primary_accuracy": round(
+                self.primary_right / self.positives if self.positives else 1.0, 4
+            ),
+        }
+        for name in sorted(self.labels) if per_label else ():
+            score = self.labels[name]
+            out[f"{prefix}_{name}_precision"] = round(score.precision, 4)
+            out[f"{prefix}_{name}_recall"] = round(score.recall, 4)
+            out[f"{prefix}_{name}_f1"] = round(score.f1, 4)
+        return out
+
+
+def evaluate_events(
+    items: list[dict[str, Any]], config: ExtractorConfig | None = None
+) -> dict[str, EventScores]:
+    """Event scores through the whole pipeline, for all items ("all") and per split ("dev",
+    "heldout"), in one pass."""
+    config = config or ExtractorConfig()
+    scores: dict[str, EventScores] = defaultdict(EventScores)
+    for n, item in enumerate(items):
+        raw = RawArticle(
+            article_id=f"events-{n:04d}",
+            source=SourceInfo(name="labelled"),
+            text=item["text"],
+            ingested_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        reports = extract(raw, DedupState(), config)
+        best: dict[str, float] = {}
+        for report in reports:
+            for label in report.events:
+                best[label.type.value] = max(best.get(label.type.value, 0.0), label.confidence)
+        primary = next((r.events[0].type.value for r in reports if r.events), None)
+        for split in ("all", str(item.get("split") or "dev")):
+            scores[split].add(item, sorted(best.items()), primary)
+    return dict(scores)
+
+
+def load_event_floors(path: Path = EVENT_FLOORS) -> dict[str, dict[str, float]]:
+    """{split ("all", "heldout", ...): {metric: floor}}."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): {str(m): float(v) for m, v in (d or {}).items()} for k, d in data.items()}
+
+
 def summary(scores: dict[str, Score]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, score in scores.items():
@@ -97,6 +196,8 @@ def summary(scores: dict[str, Score]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--events"]:
+        return _main_events(args[1] if len(args) > 1 else None)
     path = Path(args[0]) if args else DEFAULT_SET
     scores = evaluate(load_labelled(path))
     print(f"{'field':10s} {'precision':>9s} {'recall':>7s} {'F1':>6s}")
@@ -105,6 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, score in scores.items():
         for miss in score.misses:
             print(f"  {name}: {miss}")
+    return 0
+
+
+def _main_events(split: str | None) -> int:
+    scores = evaluate_events(load_labelled(EVENTS_SET))[split or "all"]
+    print(f"{'label':20s} {'precision':>9s} {'recall':>7s} {'F1':>6s}")
+    for name in sorted(scores.labels):
+        s = scores.labels[name]
+        print(f"{name:20s} {s.precision:9.3f} {s.recall:7.3f} {s.f1:6.3f}")
+    for key, value in scores.summary(per_label=False).items():
+        print(f"{key} {value}")
+    for miss in scores.micro.misses:
+        print(f"  {miss}")
     return 0
 
 

@@ -1,15 +1,29 @@
-"""Event labels (ACLED-like taxonomy) from per-language keyword data, with a confidence and
-the sentence that supports each label.
+"""Event labels (ACLED-like taxonomy) from per-language data, with a calibrated confidence, the
+sentence that supports each label, an ACLED-style sub-type where the text says, and one primary
+event per report.
 
-All keywords of all languages go into one Aho-Corasick automaton over folded text: one pass
-per report (split by sentence spans afterwards) whatever the number of keywords (a regex
-alternation was 100x slower)."""
+All keywords, guards and cues of all languages go into one Aho-Corasick automaton over folded
+text: one pass per report (split by sentence spans afterwards) whatever their number (a regex
+alternation was 100x slower). Keywords are word-start stems of the folded text, so a stem finds
+its inflections. A sentence then passes clause-level tests before its keywords count:
+
+* boilerplate (disclaimers, related-post lists) and modality (calls, threats, conditionals,
+  opinions, denials) drop the whole sentence: it does not say that something happened;
+* a negation cue drops the keywords within a few words of it (the clause it negates);
+* a sentence whose years are all older than the publication is background history;
+* a guard of a type (a word of another sense: a FIFA sanction, a memorial march, a protest
+  note) drops that type from the sentence.
+
+The confidence is calibrated: the evidence of a type (strong and weak keywords, the headline)
+gives points, and `_calibration.yaml` maps points to the share of such labels that were right
+on the dev part of the labelled set (`python -m services.extractor.calibrate_events`)."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,147 +35,362 @@ from schemas.report import EventLabel, EventType
 from services.extractor.fold import FoldedText, fold_text, fold_words
 
 EVENTS_DIR = Path(__file__).resolve().parent / "data" / "events"
+CALIBRATION_FILE = "_calibration.yaml"
 MAX_GAP_WORDS = 6  # "a ... b": at most this many words between a and b
 MAX_EVIDENCE = 600
-MIN_CONFIDENCE = 0.5
+MIN_CONFIDENCE = 0.5  # default of ExtractorSettings.event_min_confidence
+MAX_POINTS = 7
+NEGATION_BEFORE = 1  # a negation cue negates keywords from 1 word before it ...
+NEGATION_AFTER = 3  # ... to 3 words after it ("не признает", "задержаны не были")
+BACKGROUND_DAYS = 60  # a year older than (publication - 60 days) is history
+CUE_KINDS = ("negation", "modality", "boilerplate", "offtopic")
+SENTENCE_CUES = frozenset({"modality", "boilerplate", "offtopic"})
+# A sentence that reports the specific event does not also report the general one.
+SUPERSEDES = {EventType.CEASEFIRE_VIOLATION: (EventType.CEASEFIRE,)}
 
 
 @dataclass(frozen=True, slots=True)
 class Keyword:
-    event_type: EventType
-    parts: tuple[str, ...]
+    event_type: EventType | None  # None for a cue
+    parts: tuple[str, ...]  # single folded words (a word start unless `wholes` says)
     strong: bool
-    whole: bool  # last part must end a word
+    wholes: tuple[bool, ...]  # per part: must be a whole word
+    gaps: tuple[int, ...]  # per part: most words between it and the previous part
+    kind: str = "event"  # event | guard | one of CUE_KINDS
+    subtype: str | None = None
+    unordered: bool = False  # "a & b": all parts in the sentence, in any order
+    script: str = ""  # the script it is written in: it only matches words of that script
+    anchor: int = 0  # the part the automaton looks for (the longest); the rest is checked
 
 
 @dataclass(frozen=True, slots=True)
 class EventRules:
     keywords: tuple[Keyword, ...]
-    automaton: Any  # ahocorasick.Automaton: " part" -> list[(keyword index, part index)]
+    automaton: Any  # ahocorasick.Automaton: " anchor part" -> list[keyword index]
+    year_before: frozenset[str] = frozenset()  # words before a year: "in", "в"
+    year_after: tuple[str, ...] = ()  # starts of words after a year: "god", "year", "ildə"
+    year_after_words: frozenset[str] = frozenset()  # whole words after a year: "ci", "g"
+    calibration: tuple[float, ...] = ()  # points -> confidence
 
 
-def _parse(event_type: EventType, raw: str) -> Keyword | None:
+def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keyword | None:
     text = raw.strip()
+    subtype = None
+    if " @" in text:
+        text, subtype = (t.strip() for t in text.rsplit(" @", 1))
     strong = text.startswith("!")
     text = text.lstrip("!")
     whole = text.endswith("$")
-    parts = tuple(fold_text(p) for p in text.rstrip("$").split("..."))
-    if not all(parts):
-        return None
-    return Keyword(event_type, parts, strong, whole)
+    text = text.rstrip("$")
+    unordered = " & " in text
+    parts: list[str] = []
+    gaps: list[int] = []
+    for group in text.split(" & " if unordered else "..."):
+        words = fold_text(group).split()
+        if not words:
+            return None
+        parts += words
+        # the words of a phrase are adjacent (each a word start: "мирн договор" finds
+        # "мирного договора"); "a ... b" allows MAX_GAP_WORDS between a and b
+        gaps += [MAX_GAP_WORDS] + [0] * (len(words) - 1)
+    # a short word inside a phrase ("of", "в", "են") is a whole word, else it finds too much
+    wholes = [len(part) <= 3 for part in parts[:-1]] + [whole]
+    return Keyword(
+        event_type,
+        tuple(parts),
+        strong,
+        tuple(wholes),
+        tuple(gaps),
+        kind,
+        subtype or None,
+        unordered,
+        _script(next((c for c in text if c.isalpha()), "")),
+        max(range(len(parts)), key=lambda p: (len(parts[p]), -p)),
+    )
+
+
+def _script(char: str) -> str:
+    """The script of a letter, coarsely: folding puts all scripts into one alphabet, where
+    words of different languages collide (Turkish "havan" in Armenian "havanutyun")."""
+    if not char:
+        return ""
+    o = ord(char)
+    if o < 0x250 or 0x1E00 <= o < 0x1F00:
+        return "latin"
+    if 0x370 <= o < 0x400 or 0x1F00 <= o < 0x2000:
+        return "greek"
+    if 0x400 <= o < 0x530:
+        return "cyrillic"
+    if 0x530 <= o < 0x590 or 0xFB13 <= o < 0xFB18:
+        return "armenian"
+    if 0x10A0 <= o < 0x1100 or 0x1C90 <= o < 0x1CC0:
+        return "georgian"
+    if 0x600 <= o < 0x700 or 0xFB50 <= o < 0xFF00:
+        return "arabic"
+    return "other"
+
+
+def _calibration(folder: Path) -> tuple[float, ...]:
+    """Confidence per points of evidence: the fitted table, points it has no data for
+    interpolated between their neighbours, never less sure with more evidence."""
+    path = folder / CALIBRATION_FILE
+    if not path.exists():
+        path = EVENTS_DIR / CALIBRATION_FILE
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    table = {int(k): float(v) for k, v in (data.get("points") or {}).items()}
+    known = sorted(table)
+    out, last = [], 0.0
+    for points in range(MAX_POINTS + 1):
+        below = [k for k in known if k <= points]
+        above = [k for k in known if k >= points]
+        if below and above and below[-1] != above[0]:
+            lo, hi = below[-1], above[0]
+            value = table[lo] + (table[hi] - table[lo]) * (points - lo) / (hi - lo)
+        elif below or above:
+            value = table[below[-1] if below else above[0]]
+        else:
+            value = 0.0
+        last = max(last, value)
+        out.append(round(last, 2))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4)
 def load_rules(folder: Path = EVENTS_DIR) -> EventRules:
     keywords: dict[Keyword, None] = {}  # ordered set
+    year_before: set[str] = set()
+    year_after: set[str] = set()
+    year_after_words: set[str] = set()
     for path in sorted(folder.glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for type_name, items in (data.get("events") or {}).items():
-            event_type = EventType(type_name)
-            for item in items or []:
-                keyword = _parse(event_type, str(item))
+        for section, kind in (("events", "event"), ("guards", "guard")):
+            for type_name, items in (data.get(section) or {}).items():
+                event_type = EventType(type_name)
+                for item in items or []:
+                    keyword = _parse(event_type, str(item), kind)
+                    if keyword:
+                        keywords.setdefault(keyword, None)
+        cues = data.get("cues") or {}
+        for kind in CUE_KINDS:
+            for item in cues.get(kind) or []:
+                keyword = _parse(None, str(item), kind)
                 if keyword:
                     keywords.setdefault(keyword, None)
-    table: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        year_before.update(fold_text(str(w)) for w in cues.get("year_before") or [])
+        for word in cues.get("year_after") or []:
+            text = str(word)
+            (year_after_words if text.endswith("$") else year_after).add(
+                fold_text(text.rstrip("$"))
+            )
+    table: dict[str, list[int]] = defaultdict(list)
     for k, keyword in enumerate(keywords):
-        for p, part in enumerate(keyword.parts):
-            table[" " + part].append((k, p))
+        table[" " + keyword.parts[keyword.anchor]].append(k)
     automaton = ahocorasick.Automaton()
     for key, refs in table.items():
         automaton.add_word(key, (len(key), refs))
     automaton.make_automaton()
-    return EventRules(tuple(keywords), automaton)
+    return EventRules(
+        tuple(keywords),
+        automaton,
+        frozenset(year_before - {""}),
+        tuple(sorted(year_after - {""})),
+        frozenset(year_after_words - {""}),
+        _calibration(folder),
+    )
 
 
-Occurrences = dict[int, list[tuple[int, int, int]]]  # keyword -> (part, start, word end)
+Hit = tuple[Keyword, int]  # a keyword and the word index of its anchor
 
 
-def _occurrence(folded: str, end: int, key_len: int) -> tuple[int, int]:
-    """(start, end of the word the part ends in) of an automaton hit ending at `end`."""
-    word_end = end + 1 if folded[end + 1] == " " else folded.find(" ", end + 1)
-    return end - key_len + 1, word_end if word_end >= 0 else len(folded)
+def _part_at(keyword: Keyword, p: int, token: str) -> bool:
+    part = keyword.parts[p]
+    return token == part if keyword.wholes[p] else token.startswith(part)
 
 
-def _keywords(found: Occurrences, folded: str, rules: EventRules) -> list[Keyword]:
-    """The keywords whose parts occur in order, each within MAX_GAP_WORDS of the previous."""
-    hits: list[Keyword] = []
-    for k, occurrences in found.items():
-        keyword = rules.keywords[k]
-        last = len(keyword.parts) - 1
-        if keyword.whole:
-            occurrences = [
-                o
-                for o in occurrences
-                if o[0] != last or o[1] + 1 + len(keyword.parts[last]) == o[2]
-            ]
-        if last == 0:
-            if occurrences:
-                hits.append(keyword)
-            continue
-        frontier = [o[2] for o in occurrences if o[0] == 0]
-        for p in range(1, last + 1):
-            nxt = []
-            for part, start, word_end in occurrences:
-                if part != p:
-                    continue
-                if any(
-                    e <= start and folded.count(" ", e, start) <= MAX_GAP_WORDS + 1
-                    for e in frontier
-                ):
-                    nxt.append(word_end)
-            frontier = nxt
-            if not frontier:
-                break
-        if frontier:
-            hits.append(keyword)
-    return hits
+def _near(keyword: Keyword, p: int, tokens: list[str], lo: int, hi: int, step: int) -> int:
+    """The nearest word in [lo, hi] (walking by `step` from its near end) that is part p."""
+    at, stop = (lo, hi + 1) if step > 0 else (hi, lo - 1)
+    for i in range(at, stop, step):
+        if _part_at(keyword, p, tokens[i]):
+            return i
+    return -1
+
+
+def _verify(keyword: Keyword, tokens: list[str], word: int, first: int, stop: int) -> bool:
+    """Whether the keyword whose anchor part is at `word` occurs around it in the sentence
+    of words [first, stop): the other parts in order, each within its gap of the previous
+    (or anywhere in the sentence for an unordered keyword)."""
+    anchor = keyword.anchor
+    if keyword.wholes[anchor] and tokens[word] != keyword.parts[anchor]:
+        return False
+    if keyword.unordered:
+        return all(
+            p == anchor or any(_part_at(keyword, p, tokens[i]) for i in range(first, stop))
+            for p in range(len(keyword.parts))
+        )
+    at = word
+    for p in range(anchor - 1, -1, -1):  # backwards from the anchor
+        gap = keyword.gaps[p + 1]
+        at = _near(keyword, p, tokens, max(first, at - 1 - gap), at - 1, -1)
+        if at < 0:
+            return False
+    at = word
+    for p in range(anchor + 1, len(keyword.parts)):
+        gap = keyword.gaps[p]
+        at = _near(keyword, p, tokens, at + 1, min(stop - 1, at + 1 + gap), 1)
+        if at < 0:
+            return False
+    return True
 
 
 def _folded_sentence_hits(
     ft: FoldedText, spans: list[tuple[int, int]], rules: EventRules
-) -> dict[int, list[Keyword]]:
-    """Keywords per sentence (by index) in one automaton pass over the whole folded text;
-    `spans` are the sentences' character ranges in `ft.text`. A keyword part that starts in
-    one sentence and ends in the next is no hit, as if each sentence were folded alone."""
+) -> dict[int, tuple[list[Hit], tuple[int, int]]]:
+    """Keywords per sentence (by index), with the sentence's word range, in one automaton pass
+    over the whole folded text; `spans` are the sentences' character ranges in `ft.text`.
+    The automaton holds one anchor part per keyword (its longest); the other parts are
+    checked on the words around a hit. A keyword never spans two sentences."""
     word_starts = [start for start, _ in ft.spans]
     ranges = [(bisect_left(word_starts, s), bisect_left(word_starts, e)) for s, e in spans]
     firsts = [first for first, _ in ranges]
-    folded = ft.folded
-    found: dict[int, Occurrences] = defaultdict(lambda: defaultdict(list))
-    for end, (key_len, refs) in rules.automaton.iter(folded):
-        start, word_end = _occurrence(folded, end, key_len)
-        word = ft.starts.get(start + 1)
+    tokens = ft.tokens
+    keywords = rules.keywords
+    found: dict[int, dict[int, int]] = defaultdict(dict)  # sentence -> keyword -> word
+    for end, (key_len, refs) in rules.automaton.iter(ft.folded):
+        word = ft.starts.get(end - key_len + 2)
         if word is None:
             continue
         sentence = bisect_right(firsts, word) - 1
         if sentence < 0:
             continue
-        stop = ranges[sentence][1]
-        if word >= stop or word + folded.count(" ", start + 1, end + 1) >= stop:
+        first, stop = ranges[sentence]
+        if word >= stop:
             continue
-        for k, p in refs:
-            found[sentence][k].append((p, start, word_end))
-    return {i: _keywords(occurrences, folded, rules) for i, occurrences in found.items()}
+        seen = found[sentence]
+        script = ""
+        for k in refs:
+            if k in seen:
+                continue
+            keyword = keywords[k]
+            if keyword.script:
+                script = script or _script(ft.text[ft.spans[word][0]])
+                if keyword.script != script:
+                    continue
+            if _verify(keyword, tokens, word, first, stop):
+                seen[k] = word
+    return {
+        i: ([(keywords[k], w) for k, w in seen.items()], ranges[i])
+        for i, seen in found.items()
+        if seen
+    }
 
 
-def _confidence(strong_hits: int, weak_hits: int, in_headline: bool) -> float:
-    score = 0.3 * min(weak_hits, 3) + 0.6 * min(strong_hits, 2)
-    if in_headline:  # the headline says what the report is about: one weak word there is enough
-        score += 0.2
-    return round(min(0.95, score), 2)
+def _is_history(tokens: list[str], rules: EventRules, before_year: int) -> bool:
+    """True when the sentence dates itself (a year with a year word next to it: "in 2020",
+    "1991-94", "2020-ci il") and every such year is older than `before_year`."""
+    if not any(t[:1].isdigit() for t in tokens):  # most sentences: no number at all
+        return False
+    years = []
+    for i, token in enumerate(tokens):
+        if len(token) < 4 or not token[:4].isdigit() or not 1800 <= int(token[:4]) <= 2100:
+            continue
+        if len(token) > 4:  # "1990s", "1994te" (1994'te): a year with a suffix
+            if token[4:].isalpha():
+                years.append(int(token[:4]))
+            continue
+        prev = tokens[i - 1] if i else ""
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if (
+            prev in rules.year_before
+            or (nxt.isdigit() and len(nxt) in (2, 4))
+            or nxt in rules.year_after_words
+            or (nxt and nxt.startswith(rules.year_after))
+        ):
+            years.append(int(token))
+    return bool(years) and max(years) < before_year
+
+
+def history_sentences(
+    ft: FoldedText,
+    sentence_spans: list[tuple[int, int]],
+    published: date,
+    rules: EventRules | None = None,
+) -> set[int]:
+    """Indexes of the sentences that are background history (dated, and every date older than
+    the publication): their figures are not the story's ("the 2020 war killed 6,500")."""
+    rules = rules or load_rules()
+    before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year
+    word_starts = [start for start, _ in ft.spans]
+    old = set()
+    for i, (start, end) in enumerate(sentence_spans):
+        first, stop = bisect_left(word_starts, start), bisect_left(word_starts, end)
+        if _is_history(ft.tokens[first:stop], rules, before_year):
+            old.add(i)
+    return old
+
+
+@dataclass
+class _Evidence:
+    strong: int = 0
+    weak: int = 0
+    score: int = -1  # of the best sentence
+    sentence: int = -1  # best sentence (-1: the headline)
+    first: int = 1 << 30  # first sentence that reports it
+    subtype: str | None = None
+    in_head: bool = False
+
+
+def _sentence_types(hits: list[Hit], history: bool) -> dict[EventType, list[Keyword]]:
+    """The event keywords of one sentence that survive its cues and guards, by type."""
+    if history or any(keyword.kind in SENTENCE_CUES for keyword, _ in hits):
+        return {}
+    vetoed = {keyword.event_type for keyword, _ in hits if keyword.kind == "guard"}
+    negations = [word for keyword, word in hits if keyword.kind == "negation"]
+    out: dict[EventType, list[Keyword]] = defaultdict(list)
+    for keyword, word in hits:
+        if keyword.kind != "event" or keyword.event_type is None:
+            continue
+        if keyword.event_type in vetoed:
+            continue
+        if any(n - NEGATION_BEFORE <= word <= n + NEGATION_AFTER for n in negations):
+            continue
+        out[keyword.event_type].append(keyword)
+    for specific, generals in SUPERSEDES.items():
+        if specific in out:
+            for general in generals:
+                out.pop(general, None)
+    return out
+
+
+def _points(evidence: _Evidence) -> int:
+    points = 3 * min(evidence.strong, 2) + min(evidence.weak, 3) + evidence.in_head
+    return min(MAX_POINTS, points)
 
 
 def find_events(
-    sentences: list[str], headline: str = "", rules: EventRules | None = None
+    sentences: list[str],
+    headline: str = "",
+    rules: EventRules | None = None,
+    published: date | None = None,
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> list[EventLabel]:
-    """Labels whose keywords occur in the headline or the sentences, most confident first.
-    A label needs one strong keyword, or two weak ones, to reach MIN_CONFIDENCE."""
+    """Labels whose keywords occur in the headline or the sentences: the primary one first,
+    then by confidence. `published` dates the report (older years are history)."""
     spans = []
     at = 0
     for sentence in sentences:
         spans.append((at, at + len(sentence)))
         at += len(sentence) + 1
-    return find_events_folded(fold_words("\n".join(sentences)), spans, headline, rules=rules)
+    return find_events_folded(
+        fold_words("\n".join(sentences)),
+        spans,
+        headline,
+        rules=rules,
+        published=published,
+        min_confidence=min_confidence,
+    )
 
 
 def find_events_folded(
@@ -170,61 +399,100 @@ def find_events_folded(
     headline: str = "",
     headline_span: tuple[int, int] | None = None,
     rules: EventRules | None = None,
+    published: date | None = None,
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> list[EventLabel]:
     """`find_events` on a text already folded (the pipeline folds each report once): the
     sentences are `ft.text[start:end]` for `sentence_spans`; the headline is
     `ft.text[start:end]` for `headline_span` when it is part of the text, else folded here."""
     rules = rules or load_rules()
+    evidence = _evidence(ft, sentence_spans, headline, headline_span, rules, published)
+    return _labels(evidence, ft, sentence_spans, headline, rules, min_confidence)
+
+
+def _evidence(
+    ft: FoldedText,
+    sentence_spans: list[tuple[int, int]],
+    headline: str,
+    headline_span: tuple[int, int] | None,
+    rules: EventRules,
+    published: date | None,
+) -> dict[EventType, _Evidence]:
     head = [headline_span] if headline_span else []
     hits = _folded_sentence_hits(ft, head + sentence_spans, rules)  # one pass for both
-    head_hits: list[Keyword] = []
+    head_hits: list[Hit] = []
+    head_tokens: list[str] = []
     if head:
-        head_hits = hits.pop(0, [])
-        hits = {i - 1: keywords for i, keywords in hits.items()}
+        head_hits, (first, stop) = hits.pop(0, ([], (0, 0)))
+        head_tokens = ft.tokens[first:stop]
+        hits = {i - 1: value for i, value in hits.items()}
     elif headline:  # not part of the text (a digest item's): folded on its own
-        alone = _folded_sentence_hits(fold_words(headline), [(0, len(headline))], rules)
-        head_hits = alone.get(0, [])
-    sentences = {i: ft.text[s:e] for i, (s, e) in enumerate(sentence_spans) if i in hits}
-    return _labels(hits, sentences, headline, head_hits)
+        alone = fold_words(headline)
+        head_hits = _folded_sentence_hits(alone, [(0, len(headline))], rules).get(0, ([], ()))[0]
+        head_tokens = alone.tokens
+    before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year if published else 0
+    found: dict[EventType, _Evidence] = defaultdict(_Evidence)
+    for i in sorted(hits):
+        sentence_hits, (first, stop) = hits[i]
+        history = bool(before_year) and _is_history(ft.tokens[first:stop], rules, before_year)
+        for event_type, keywords in _sentence_types(sentence_hits, history).items():
+            _add(found[event_type], keywords, i)
+    if head_hits:
+        history = bool(before_year) and _is_history(head_tokens, rules, before_year)
+        for event_type, keywords in _sentence_types(head_hits, history).items():
+            ev = found[event_type]
+            _add(ev, keywords, -1)
+            ev.in_head = True
+    return found
+
+
+def _add(ev: _Evidence, keywords: list[Keyword], sentence: int) -> None:
+    strong = sum(k.strong for k in keywords)
+    ev.strong += strong
+    ev.weak += len(keywords) - strong
+    score = 3 * strong + len(keywords) - strong
+    subtype = next(
+        (k.subtype for k in sorted(keywords, key=lambda k: -k.strong) if k.subtype), None
+    )
+    if sentence >= 0:
+        ev.first = min(ev.first, sentence)
+    if score > ev.score or (ev.sentence < 0 <= sentence and score == ev.score):
+        # the body's sentence is the better evidence than the headline at equal strength
+        ev.score, ev.sentence = score, sentence
+        ev.subtype = subtype or ev.subtype
+    elif subtype and not ev.subtype:
+        ev.subtype = subtype
 
 
 def _labels(
-    per_sentence: dict[int, list[Keyword]],
-    sentences: dict[int, str],
+    found: dict[EventType, _Evidence],
+    ft: FoldedText,
+    sentence_spans: list[tuple[int, int]],
     headline: str,
-    head_hits: list[Keyword],
+    rules: EventRules,
+    min_confidence: float,
 ) -> list[EventLabel]:
-    strong: dict[EventType, int] = defaultdict(int)
-    weak: dict[EventType, int] = defaultdict(int)
-    best: dict[EventType, tuple[int, int]] = {}  # type -> (score, sentence index)
-    for i in sorted(per_sentence):
-        per_type: dict[EventType, int] = defaultdict(int)
-        for keyword in per_sentence[i]:
-            if keyword.strong:
-                strong[keyword.event_type] += 1
-            else:
-                weak[keyword.event_type] += 1
-            per_type[keyword.event_type] += 3 if keyword.strong else 1
-        for event_type, score in per_type.items():
-            if event_type not in best or score > best[event_type][0]:
-                best[event_type] = (score, i)
-    head_types: set[EventType] = set()
-    for keyword in head_hits:
-        head_types.add(keyword.event_type)
-        if keyword.strong:
-            strong[keyword.event_type] += 1
-        else:
-            weak[keyword.event_type] += 1
-        best.setdefault(keyword.event_type, (0, -1))
+    ranked = []
+    for event_type, ev in found.items():
+        confidence = rules.calibration[_points(ev)]
+        if confidence >= min_confidence:
+            ranked.append((event_type, ev, confidence))
+    # The primary event: the surest, then the one the headline reports, then the earliest.
+    ranked.sort(key=lambda r: (-r[2], not r[1].in_head, r[1].first, r[0].value))
     labels = []
-    for event_type, (_, index) in best.items():
-        confidence = _confidence(strong[event_type], weak[event_type], event_type in head_types)
-        if confidence >= MIN_CONFIDENCE:
-            labels.append(
-                EventLabel(
-                    type=event_type,
-                    confidence=confidence,
-                    evidence=(sentences[index] if index >= 0 else headline)[:MAX_EVIDENCE],
-                )
+    for n, (event_type, ev, confidence) in enumerate(ranked):
+        if ev.sentence >= 0:
+            start, end = sentence_spans[ev.sentence]
+            evidence = ft.text[start:end]
+        else:
+            evidence = headline
+        labels.append(
+            EventLabel(
+                type=event_type,
+                confidence=confidence,
+                evidence=evidence[:MAX_EVIDENCE],
+                primary=n == 0,
+                subtype=ev.subtype,
             )
-    return sorted(labels, key=lambda label: (-label.confidence, label.type.value))
+        )
+    return labels

@@ -12,7 +12,7 @@ from services.extractor.budget import Budget, bound_input, clamp_date
 from services.extractor.clean import CleanDoc, clean, sentence_spans
 from services.extractor.dedup import DedupState, content_hash, story_key
 from services.extractor.entities import match_entities
-from services.extractor.events import find_events_folded
+from services.extractor.events import MIN_CONFIDENCE, find_events_folded, history_sentences
 from services.extractor.figures import find_figures
 from services.extractor.fold import fold_token, fold_words
 from services.extractor.gazetteer import Gazetteer, default_gazetteer
@@ -27,6 +27,7 @@ COUNTRY_IDS = {"place:armenia", "place:azerbaijan", "place:russia", "place:turke
 class ExtractorConfig:
     relevance_threshold: float = 0.5
     fast_html: bool = True
+    event_min_confidence: float = MIN_CONFIDENCE
     gazetteer: Gazetteer = field(default_factory=default_gazetteer)
     budget: Budget = field(default_factory=Budget)
 
@@ -36,6 +37,7 @@ class ExtractorConfig:
         return cls(
             relevance_threshold=settings.relevance_threshold,
             fast_html=settings.fast_html,
+            event_min_confidence=settings.event_min_confidence,
             gazetteer=default_gazetteer(extra),
             budget=Budget(
                 timeout_s=settings.extract_timeout_s,
@@ -94,8 +96,22 @@ def _draft(
     ft = fold_words(text)
     entities = match_entities(ft, gaz)
     guess, spans = detect_report(text, doc.paragraphs or [text])
-    sentences = [text[start:end] for start, end in layout.sentence_spans]
-    events = find_events_folded(ft, layout.sentence_spans, doc.headline, layout.headline_span)
+    published = clamp_date(doc.published, config.budget, datetime.now(UTC))
+    clamped = published is not doc.published
+    # the day the report speaks from: sentences only about earlier dates are background
+    day = (published or raw.published or raw.ingested_at).date()
+    history = history_sentences(ft, layout.sentence_spans, day)  # not the story's figures
+    sentences = [
+        text[start:end] for i, (start, end) in enumerate(layout.sentence_spans) if i not in history
+    ]
+    events = find_events_folded(
+        ft,
+        layout.sentence_spans,
+        doc.headline,
+        layout.headline_span,
+        published=day,
+        min_confidence=config.event_min_confidence,
+    )
     figures = find_figures(([doc.headline] if doc.headline else []) + sentences, guess.language)
     score = relevance_score(entities, events, gaz)
     canonical = " ".join(
@@ -105,8 +121,6 @@ def _draft(
     chash = content_hash(folded_text)
     weights = [(m.id, gaz.entries[m.id].weight * m.count) for m in entities if m.id in gaz.entries]
     key = story_key(events[0].type.value if events else None, _salient_ids(weights))
-    published = clamp_date(doc.published, config.budget, datetime.now(UTC))
-    clamped = published is not doc.published
     when = published or raw.published or raw.ingested_at
     fields: dict[str, Any] = dict(
         report_id=report_id,

@@ -18,6 +18,13 @@ class ExtractorSettings(CommonSettings):
     relevance_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Score at or above which a report is relevant"
     )
+    event_min_confidence: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Calibrated confidence below which an event label is not emitted "
+        "(0.9: about nine in ten of the labels kept are right)",
+    )
     gazetteer_dir: Path | None = Field(
         default=None, description="Extra gazetteer YAML/TSV folder merged over the packaged one"
     )

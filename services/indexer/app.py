@@ -161,7 +161,10 @@ class Indexer:
                 doc_id=report.report_id,
                 index=index_for(report, self.alias, date_min=self.settings.indexer_date_min),
                 source_json=document_json(
-                    report, datetime.now(UTC), date_min=self.settings.indexer_date_min
+                    report,
+                    datetime.now(UTC),
+                    self.settings.indexer_event_confidence,
+                    date_min=self.settings.indexer_date_min,
                 ),
                 context=src,
             )

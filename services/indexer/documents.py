@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from schemas.report import EntityType, Report
+from schemas.report import EntityType, EventLabel, Report
 from services.extractor.fold import fold_text
 from services.indexer.mapping import MAPPING_VERSION, index_name
 
@@ -61,6 +61,8 @@ DERIVED_FIELDS = (
     "place_ids",
     "place_points",
     "event_types",
+    "primary_event",
+    "primary_evidence",
     "figure_kinds",
 )
 """Fields the indexer adds to a report's own fields; removed again by `report_from_document`."""
@@ -70,7 +72,16 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-def _derived(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) -> dict[str, Any]:
+def _primary(report: Report, min_confidence: float) -> EventLabel | None:
+    """The label marked primary; for reports from before primary labels, the first one (the
+    extractor sorted them most confident first)."""
+    labels = [e for e in report.events if e.confidence >= min_confidence]
+    return next((e for e in labels if e.primary), labels[0] if labels else None)
+
+
+def _derived(
+    report: Report, indexed_at: datetime, event_confidence: float = 0.0, date_min: date = DATE_MIN
+) -> dict[str, Any]:
     # One pass over the entities: this runs for every document the indexer writes.
     entity_ids: dict[str, None] = {}
     by_type: dict[EntityType, dict[str, None]] = {
@@ -87,6 +98,7 @@ def _derived(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) ->
                 ids[e.id] = None
         if e.type == EntityType.PLACE and e.lat is not None and e.lon is not None:
             points.append({"lat": e.lat, "lon": e.lon})
+    primary = _primary(report, event_confidence)
     derived: dict[str, Any] = {
         "mapping_version": MAPPING_VERSION,
         "date": effective_date(report, date_min).isoformat(),
@@ -96,7 +108,12 @@ def _derived(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) ->
         "organization_ids": list(by_type[EntityType.ORGANIZATION]),
         "place_ids": list(by_type[EntityType.PLACE]),
         "place_points": points,
-        "event_types": _unique([e.type.value for e in report.events]),
+        # filters, facets and alert subscriptions see the labels at or above the threshold
+        "event_types": _unique(
+            [e.type.value for e in report.events if e.confidence >= event_confidence]
+        ),
+        "primary_event": primary.type.value if primary else None,
+        "primary_evidence": primary.evidence if primary else None,
         "figure_kinds": _unique([f.kind.value for f in report.figures]),
     }
     if not report.folded_text:
@@ -105,20 +122,24 @@ def _derived(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) ->
     return derived
 
 
-def to_document(report: Report, indexed_at: datetime) -> dict[str, Any]:
+def to_document(
+    report: Report, indexed_at: datetime, event_confidence: float = 0.0
+) -> dict[str, Any]:
     """The `_source` of a report: the report itself (so it can be returned as-is) plus
     flattened fields for filters and facets, and geo points of the places it mentions."""
     doc: dict[str, Any] = report.model_dump(mode="json")
-    doc.update(_derived(report, indexed_at))
+    doc.update(_derived(report, indexed_at, event_confidence))
     return doc
 
 
-def document_json(report: Report, indexed_at: datetime, date_min: date = DATE_MIN) -> str:
+def document_json(
+    report: Report, indexed_at: datetime, event_confidence: float = 0.0, date_min: date = DATE_MIN
+) -> str:
     """`to_document` serialised, as the bulk request needs it. Pydantic's serialiser writes the
     report itself (json.dumps of a model_dump cost the indexer several times more) and the
     derived fields are appended; a field the derived ones replace is left out of the first
     part, since Elasticsearch rejects duplicate keys."""
-    derived = _derived(report, indexed_at, date_min)
+    derived = _derived(report, indexed_at, event_confidence, date_min)
     own = report.model_dump_json(exclude={"folded_text"} if "folded_text" in derived else None)
     return f"{own[:-1]},{json.dumps(derived, ensure_ascii=False)[1:]}"
 

@@ -12,6 +12,9 @@ Version 2 indexes less per document, since Elasticsearch shares two cores with t
 no offsets in `body` (the highlighter re-analyses the few hits it shows), no `headline.raw`
 (nothing searched, sorted or aggregated it), and no doc values on fields that are only
 filtered or returned, never sorted, aggregated or collapsed on (`_stored()`).
+
+Version 3 adds `primary_event`, the event a report is about, so that the overview counts each
+report once (issue 18); a v2 document gets it from its most confident label when migrated.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -131,6 +134,7 @@ def mappings() -> dict[str, Any]:
                 }
             },
             "event_types": _keyword(),
+            "primary_event": _keyword(),
             "figures": {
                 "type": "nested",
                 "properties": {

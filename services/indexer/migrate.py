@@ -125,18 +125,22 @@ def ensure_current_index(es: Elasticsearch, alias: str, timeout: str = "60s") ->
     return name
 
 
-def _rebuild(source: dict[str, Any]) -> dict[str, Any]:
+def _rebuild(source: dict[str, Any], event_confidence: float = 0.0) -> dict[str, Any]:
     try:
         report = report_from_document(source)
     except ValidationError:
         return source  # keep what we have rather than lose a report
     indexed_at = source.get("indexed_at")
     when = datetime.fromisoformat(indexed_at) if indexed_at else datetime.now(UTC)
-    return to_document(report, when)
+    return to_document(report, when, event_confidence)
 
 
 def _copy(
-    es: Elasticsearch, source_index: str, dest_index: str, since: datetime | None = None
+    es: Elasticsearch,
+    source_index: str,
+    dest_index: str,
+    since: datetime | None = None,
+    event_confidence: float = 0.0,
 ) -> int:
     query: dict[str, Any] = {"match_all": {}}
     if since is not None:
@@ -146,7 +150,7 @@ def _copy(
             "_op_type": "index",
             "_index": dest_index,
             "_id": hit["_id"],
-            "_source": json.dumps(_rebuild(hit["_source"]), ensure_ascii=False),
+            "_source": json.dumps(_rebuild(hit["_source"], event_confidence), ensure_ascii=False),
         }
         for hit in scan(es, index=source_index, query={"query": query}, size=1000)
     )
@@ -186,10 +190,15 @@ def migrate(
                 },
                 mappings=mappings(),
             )
-        report.copied[new] = report.copied.get(new, 0) + _copy(es, name, new)
+        confidence = settings.indexer_event_confidence
+        report.copied[new] = report.copied.get(new, 0) + _copy(
+            es, name, new, event_confidence=confidence
+        )
     # A running old indexer may have written meanwhile; copy what arrived since we started.
     for name, new in pairs:
-        report.copied[new] += _copy(es, name, new, since=started - timedelta(seconds=5))
+        report.copied[new] += _copy(
+            es, name, new, since=started - timedelta(seconds=5), event_confidence=confidence
+        )
     if pairs:
         es.indices.refresh(index=",".join(new for _, new in pairs))
         actions: list[dict[str, Any]] = []

@@ -21,6 +21,14 @@ class IndexerSettings(CommonSettings):
     # 5,000 / 24 MiB rather than 2,000 / 8 MiB: under a backlog, fewer bulks mean fewer
     # refreshes and smaller merges (index bench, 40,000 reports, 4 runs each, alternating:
     # median 1,618 vs 1,216 docs/s); a partial batch still leaves after batch_max_wait_ms.
+    indexer_event_confidence: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Event labels below this (calibrated) confidence stay in the report but not "
+        "in event_types / primary_event: search filters, facets, the overview and alert "
+        "subscriptions ignore them (0: every label the extractor emitted)",
+    )
     indexer_batch_max_docs: int = Field(default=5000, ge=1, description="Bulk request: max docs")
     indexer_batch_max_bytes: int = Field(
         default=24 * 1024 * 1024, ge=1024, description="Bulk request: max bytes of sources"

@@ -59,6 +59,8 @@ def summary(hit: dict[str, Any]) -> dict[str, Any]:
         "relevant": src.get("relevant"),
         "relevance": src.get("relevance"),
         "event_types": src.get("event_types", []),
+        "primary_event": src.get("primary_event"),
+        "primary_evidence": src.get("primary_evidence"),
         "entity_ids": src.get("entity_ids", []),
         "figure_kinds": src.get("figure_kinds", []),
         "snippet": body[:SNIPPET_CHARS] + ("…" if len(body) > SNIPPET_CHARS else ""),

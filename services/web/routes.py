@@ -151,7 +151,11 @@ def ui_overview(
     service: Service,
     params: Params,
     interval: Annotated[str, Query(pattern="^(hour|day|week|month)$")] = "day",
+    count: Annotated[str, Query(pattern="^(primary|all)$")] = "primary",
 ) -> dict[str, Any]:
+    """`count=primary` (default) counts each report once, under the event it is about;
+    `count=all` under every event type it has."""
+    field = "primary_event" if count == "primary" else "event_types"
     try:
         query = build_query(params, datetime.now(UTC))
         raw = service.es.search(
@@ -160,7 +164,7 @@ def ui_overview(
             size=0,
             aggs={
                 "events": {
-                    "terms": {"field": "event_types", "size": 20},
+                    "terms": {"field": field, "size": 20},
                     "aggs": {
                         "over_time": {
                             "date_histogram": {"field": "date", "calendar_interval": interval}
@@ -203,4 +207,5 @@ def ui_overview(
                     "reports": b["doc_count"],
                 }
             )
-    return {"total": raw["hits"]["total"]["value"], "timeline": timeline, "places": places}
+    total = raw["hits"]["total"]["value"]
+    return {"total": total, "count": count, "timeline": timeline, "places": places}

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from schemas.report import EventLabel, EventType
 from services.extractor.clean import CleanDoc, clean, sentence_spans, split_sentences
-from services.extractor.events import find_events, find_events_folded
+from services.extractor.events import find_events, find_events_folded, load_rules
 from services.extractor.fold import fold_words
 from services.extractor.pipeline import text_layout
 
@@ -110,3 +112,99 @@ def test_sentence_spans_point_at_the_stripped_sentences() -> None:
     spans = sentence_spans(text)
     # a closing quote after the full stop goes with the break, as it always did
     assert [text[s:e] for s, e in spans] == ["First one.", '"Second?', "Third!", "Fourth line"]
+
+
+def _labels(*sentences: str, published: date | None = None) -> dict[EventType, EventLabel]:
+    return {e.type: e for e in find_events(list(sentences), published=published)}
+
+
+def test_a_demo_disclaimer_is_boilerplate_and_tags_nothing() -> None:
+    assert _labels("Эта статья сгенерирована caucasus-watch для демонстрации.") == {}
+    assert _labels("Bu məqalə caucasus-watch tərəfindən nümayiş məqsədilə yaradılıb.") == {}
+    assert _labels("Related posts: Clashes in Sudan | Sanctions on Iran extended") == {}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The opposition called for sanctions if the blockade continues.",
+        "Санкции — единственный способ воздействия, считает Меркель.",
+        "Минобороны опровергло сообщения об обстреле армянских позиций.",
+        "Deputat blokada davam edərsə sanksiyalar tətbiq olunmasına çağırıb.",
+        "Բաքուն սպառնացել է պատժամիջոցներով, եթե Երևանը վավերացնի ստատուտը։",
+    ],
+)
+def test_calls_threats_conditionals_opinions_and_denials_are_not_events(sentence: str) -> None:
+    assert _labels(sentence) == {}
+
+
+def test_a_negated_clause_is_not_an_event_but_the_rest_of_the_sentence_is() -> None:
+    assert _labels("Armenia does not recognise the so-called elections.") == {}
+    assert _labels("Հայաստանը չի ճանաչում Ղարաբաղում անցկացված ընտրությունները։") == {}
+    found = _labels("Военные задержаны не были: группа вступила в бой и отошла.")
+    assert set(found) == {EventType.ARMED_CLASH}
+
+
+def test_a_sentence_dated_before_the_publication_is_background_history() -> None:
+    history = "In 2020 the war killed more than 6,500 people and shelling hit Stepanakert."
+    assert _labels(history, published=date(2026, 3, 1)) == {}
+    assert _labels(history, published=date(2020, 11, 1))  # news when it was published
+
+
+@pytest.mark.parametrize(
+    ("sentence", "not_expected"),
+    [
+        ("Քարտեզը ցույց է տալիս սահմանի նոր գիծը։", EventType.PROTEST),  # "to show"
+        ("Yerevan summoned the ambassador and handed him a protest note.", EventType.PROTEST),
+        ("FIFA sanctioned the football federation over fans' chants.", EventType.SANCTIONS),
+        ("Police clashed with protesters outside parliament.", EventType.ARMED_CLASH),
+        (
+            "Thousands marched to the Tsitsernakaberd memorial to commemorate the victims.",
+            EventType.PROTEST,
+        ),
+    ],
+)
+def test_another_sense_of_a_word_does_not_give_its_event(
+    sentence: str, not_expected: EventType
+) -> None:
+    assert not_expected not in _labels(sentence)
+
+
+def test_an_armenian_verb_last_violation_is_a_violation_not_a_ceasefire() -> None:
+    found = _labels("Հրադադարի ռեժիմը կրկին խախտվել է, հայտնում է ՊՆ-ն։")
+    assert set(found) == {EventType.CEASEFIRE_VIOLATION}
+
+
+def test_inflected_forms_and_phrases_are_found_by_their_stems() -> None:
+    assert EventType.LEGAL_ACTION in _labels("Бывшего министра задержали по подозрению в растрате.")
+    assert EventType.DIPLOMATIC in _labels("Путин провел телефонный разговор с Пашиняном.")
+    aid = _labels("Евросоюз выделил пять миллионов евро гуманитарной помощи.")
+    assert EventType.HUMANITARIAN_AID in aid
+
+
+def test_a_keyword_only_matches_words_of_its_own_script() -> None:
+    # Turkish "havan" (mortar) folds like the start of Armenian "հավանություն" (approval)
+    assert _labels("Կառավարությունը հավանություն է տվել բյուջեի նախագծին։") == {}
+
+
+def test_one_primary_event_first_with_its_evidence_and_subtype() -> None:
+    sentences = [
+        "Azerbaijani drones struck an Armenian air-defence unit near Vardenis.",
+        "Residents fled the nearby villages.",
+    ]
+    labels = find_events(sentences)
+    assert [label.primary for label in labels] == [True] + [False] * (len(labels) - 1)
+    assert labels[0].type is EventType.SHELLING_STRIKE
+    assert labels[0].subtype == "drone_strike"
+    assert labels[0].evidence == sentences[0]
+    court = _labels("A Baku court sentenced the former commander to 15 years in prison.")
+    assert court[EventType.LEGAL_ACTION].subtype == "sentence"
+
+
+def test_confidence_comes_from_the_calibration_table_and_grows_with_evidence() -> None:
+    table = load_rules().calibration
+    assert list(table) == sorted(table)
+    one = _labels("Armenia and Azerbaijan agreed on a ceasefire.")[EventType.CEASEFIRE]
+    two = _labels("Armenia and Azerbaijan agreed on a ceasefire and a truce.")[EventType.CEASEFIRE]
+    assert one.confidence in table and two.confidence in table
+    assert two.confidence >= one.confidence

@@ -129,3 +129,17 @@ def test_later_versions_of_an_item_replace_its_report_and_say_what_changed(
     assert v3.withdrawn_at and v3.body == v2.body
     # a version is not a duplicate of its own earlier version
     assert v2.duplicate_of is None and v3.duplicate_of is None
+
+
+def test_a_casualty_figure_of_background_history_is_not_the_storys() -> None:
+    text = (
+        "Border clash near Sotk\n\n"
+        "Two Armenian soldiers were wounded near Sotk on Tuesday. "
+        "The 2020 war killed more than 6,500 people."
+    )
+    raw = make_raw(text=text, published=datetime(2021, 11, 16, tzinfo=UTC))
+    [report] = extract(raw, DedupState(), ExtractorConfig())
+    assert {(f.kind.value, f.value) for f in report.figures} == {("wounded", 2)}
+    then = make_raw(text=text, published=datetime(2020, 11, 16, tzinfo=UTC))
+    [report] = extract(then, DedupState(), ExtractorConfig())  # news when it was published
+    assert ("killed", 6500) in {(f.kind.value, f.value) for f in report.figures}

@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from schemas.report import Report
+from schemas.report import EventLabel, EventType, Report
 from services.indexer.documents import (
     document_json,
     effective_date,
@@ -73,3 +73,41 @@ def test_serialised_document_equals_the_document_without_duplicate_keys() -> Non
     for report in (plain, unfolded):
         parsed = json.loads(document_json(report, NOW), object_pairs_hook=_no_duplicate_keys)
         assert parsed == to_document(report, NOW)
+
+
+def _with_events(*labels: EventLabel) -> Report:
+    return make_report(3).model_copy(update={"events": list(labels)})
+
+
+def test_primary_event_and_its_evidence_are_indexed_for_the_overview_and_the_list() -> None:
+    report = _with_events(
+        EventLabel(
+            type=EventType.SHELLING_STRIKE, confidence=0.97, evidence="A drone hit.", primary=True
+        ),
+        EventLabel(type=EventType.DISPLACEMENT, confidence=0.95, evidence="Villagers fled."),
+    )
+    doc = to_document(report, NOW)
+    assert doc["primary_event"] == "shelling_strike"
+    assert doc["primary_evidence"] == "A drone hit."
+    assert json.loads(document_json(report, NOW))["primary_event"] == "shelling_strike"
+    assert report_from_document(doc) == report
+
+
+def test_a_report_from_before_primary_labels_gets_its_first_label_as_primary() -> None:
+    report = _with_events(
+        EventLabel(type=EventType.CEASEFIRE, confidence=0.9, evidence="Truce."),
+        EventLabel(type=EventType.DIPLOMATIC, confidence=0.6, evidence="Talks."),
+    )
+    assert to_document(report, NOW)["primary_event"] == "ceasefire"
+    assert to_document(_with_events(), NOW)["primary_event"] is None
+
+
+def test_labels_under_the_event_confidence_stay_in_the_report_but_not_in_the_filters() -> None:
+    report = _with_events(
+        EventLabel(type=EventType.PROTEST, confidence=0.95, evidence="Rally.", primary=True),
+        EventLabel(type=EventType.SANCTIONS, confidence=0.6, evidence="Sanctions."),
+    )
+    doc = to_document(report, NOW, event_confidence=0.9)
+    assert doc["event_types"] == ["protest"]
+    assert [e["type"] for e in doc["events"]] == ["protest", "sanctions"]
+    assert to_document(report, NOW)["event_types"] == ["protest", "sanctions"]

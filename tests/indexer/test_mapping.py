@@ -68,6 +68,7 @@ def test_mapping_uses_only_stock_analyzers_and_explicit_types() -> None:
         "source.affiliation",
         "entity_ids",
         "event_types",
+        "primary_event",
         "story_id",
         "figure_kinds",
     ):

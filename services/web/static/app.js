@@ -97,9 +97,21 @@ function reportItem(hit, fresh) {
       el("span", { class: "badge" }, source.name || "?"),
       el("span", { class: "badge" }, hit.language || "und"),
       source.affiliation ? el("span", { class: "badge" }, source.affiliation) : null,
-      ...(hit.event_types || []).map((e) => el("span", { class: "badge" }, e)),
+      ...eventBadges(hit),
       " ", hit.date || hit.published || "", " ", storyLink, " ", external),
+    hit.primary_evidence ? el("p", { class: "evidence" }, el("mark", {}, hit.primary_evidence)) : null,
     snippet);
+}
+
+// The event the report is about first (with the sentence that says so, shown above the
+// snippet), then the other event types it has.
+function eventBadges(hit) {
+  const primary = hit.primary_event;
+  const others = (hit.event_types || []).filter((e) => e !== primary);
+  return [
+    primary ? el("span", { class: "badge primary", title: "what the report is about" }, primary) : null,
+    ...others.map((e) => el("span", { class: "badge" }, e)),
+  ];
 }
 
 // ---- live feed --------------------------------------------------------------------------------
@@ -202,16 +214,23 @@ async function showStory(storyId) {
 // ---- timeline and map ------------------------------------------------------------------------
 
 let reference = null;
+let overviewCount = "primary"; // or "all": every event type a report has
 
 async function showOverview() {
   try {
     const [data, ref] = await Promise.all([
-      getJSON(`/ui/v1/overview?${filterParams()}`),
+      getJSON(`/ui/v1/overview?${filterParams()}&count=${overviewCount}`),
       reference ? Promise.resolve(reference) : getJSON("/ui/static/places.json"),
     ]);
     reference = ref;
     showError("");
-    $("#overview-total").textContent = `${data.total} reports`;
+    $("#overview-total").textContent = `${data.total} reports, ` +
+      (overviewCount === "primary" ? "each counted once, under its primary event" : "counted under every event type");
+    const toggle = $("#overview-count");
+    if (toggle && !toggle.dataset.bound) {
+      toggle.dataset.bound = "1";
+      toggle.addEventListener("change", () => { overviewCount = toggle.checked ? "all" : "primary"; showOverview(); });
+    }
     drawTimeline(data.timeline);
     drawMap(data.places, ref);
   } catch (err) {
