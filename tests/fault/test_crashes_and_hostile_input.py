@@ -652,7 +652,11 @@ SSRF_URLS = [
     ("http://10.0.0.7/internal", "private"),
     ("http://192.168.1.1/", "private"),
     ("http://100.64.0.1/", "private"),
-    ("http://0.0.0.0:9092/", "not a routable"),
+    ("http://0.0.0.0:9092/", "non-routable"),
+    ("http://[2002:7f00:1::]/", "loopback"),  # 6to4 of 127.0.0.1
+    ("http://[2002:a9fe:a9fe::]/", "cloud metadata"),  # 6to4 of 169.254.169.254
+    ("http://[fec0::1]/", "private"),  # site-local
+    ("http://192.0.0.192/", "cloud metadata"),
     ("file:///etc/passwd", "only http(s)"),
     ("gopher://127.0.0.1:25/", "only http(s)"),
 ]
