@@ -44,11 +44,6 @@ WEBHOOK_ROW = _known(
     "one subscription stops all webhook delivery (a URL httpx refuses passes validation)",
     "h-alerts",
 )
-DATE_OVERFLOW = _found(
-    "services/ingestor/adapters/base.py:66 parse_datetime lets OverflowError escape for "
-    "0001-01-01T00:00:00+01:00 / 9999-12-31T23:59:59-01:00 (page meta, feed, push): the file "
-    "is lost without a dead letter, a push answers 500"
-)
 DEEP_JSON = _found(
     "json.loads raises RecursionError on 100k nested arrays; files.py _jsonl_articles and "
     "push.py _records catch only JSONDecodeError: the .jsonl file fails whole, a push answers 500"
@@ -101,19 +96,6 @@ KNOWN: dict[tuple[str, str], Any] = {
     ("extract_text", "text_7mb"): KAFKA_LIMIT_ROW,
     ("webhook", "invalid_utf8"): WEBHOOK_ROW,
     ("webhook", "undeclared_cp1251"): WEBHOOK_ROW,
-    **{
-        (entry, date): DATE_OVERFLOW
-        for entry in (
-            "file_html",
-            "web_auto",
-            "web_page",
-            "parse_page",
-            "push_html",
-            "push_json",
-            "extract_html",
-        )
-        for date in ("date_0001", "date_9999")
-    },  # fmt: skip
     ("file_jsonl", "json_deep"): DEEP_JSON,
     ("push_raw_json", "json_deep"): DEEP_JSON,
     **{
