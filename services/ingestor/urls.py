@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = frozenset(
@@ -94,20 +95,52 @@ def identity_key(canonical_url: str) -> str:
     return urlunsplit(("", netloc, parts.path, parts.query, "")).lstrip("/")
 
 
+# normalize_text works on pieces of about this many characters, each cut just after a
+# whitespace character: a 50 MB text costs a piece's words at a time, not 50 MB of words.
+_PIECE = 1 << 16
+_SPACE = re.compile(r"\s")  # one character class, the same characters as str.split()'s
+
+
+def _normalized_pieces(text: str) -> Iterator[str]:
+    """normalize_text(text), in pieces to be joined with single spaces. Cutting after a
+    whitespace character changes nothing: no word spans two pieces, and NFKC composes no
+    character with a preceding whitespace character (checked for all of Unicode), so the
+    pieces joined are exactly the whole text normalised."""
+    start = 0
+    while start < len(text):
+        end = start + _PIECE
+        if end < len(text):
+            space = _SPACE.search(text, end)
+            end = space.end() if space else len(text)
+        piece = text[start:end]
+        start = end
+        if not piece.isascii() and not unicodedata.is_normalized("NFKC", piece):
+            piece = unicodedata.normalize("NFKC", piece)
+        words = " ".join(piece.casefold().split())
+        if words:
+            yield words
+
+
 def normalize_text(text: str) -> str:
     """Case-, whitespace- and Unicode-form-insensitive text, for content hashing."""
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    folded = text.casefold()
-    return " ".join(folded.split())
+    return " ".join(_normalized_pieces(text))
 
 
 def content_hash(*parts: str | None, raw: str | None = None) -> str:
     """Hash of the normalised text parts, plus `raw` as it is (HTML is not worth normalising:
-    two pages of one story differ in their markup anyway)."""
-    digest = hashlib.sha256("\n".join(normalize_text(p) for p in parts if p).encode("utf-8"))
+    two pages of one story differ in their markup anyway). The parts are hashed as they are
+    normalised, piece by piece: the same digest as hashing normalize_text of each part
+    joined by newlines, in memory bounded by a piece, however long the text."""
+    digest = hashlib.sha256()
+    for index, part in enumerate(p for p in parts if p):
+        if index:
+            digest.update(b"\n")
+        for number, words in enumerate(_normalized_pieces(part)):
+            digest.update((" " + words if number else words).encode("utf-8"))
     if raw:
-        digest.update(b"\x00" + raw.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+        for start in range(0, len(raw), _PIECE):  # UTF-8 is per character: cut anywhere
+            digest.update(raw[start : start + _PIECE].encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

@@ -59,11 +59,6 @@ FEED_CHARREF = _found(
     "feed that is not well-formed XML (feed.py:76 -> feed_items.py:259); parse_feed lets it "
     "escape instead of FeedError: the feed's poll aborts, the file is not dead-lettered"
 )
-TEXT_MEMORY = _found(
-    "a 50 MB .txt file costs +830 MB: urls.py normalize_text casefolds and splits the whole "
-    "text into words (content_hash of every article)"
-)
-
 # (entry point, item) -> the issue 13 row it reproduces on main, or a new bug it found.
 KNOWN: dict[tuple[str, str], Any] = {
     **{
@@ -92,7 +87,6 @@ KNOWN: dict[tuple[str, str], Any] = {
     ("extract_html", "meta_content_100k"): OG_TITLE_ROW,
     ("web_auto", "control_chars_feed_links"): FEED_LINK_ROW,
     ("web_feed", "control_chars_feed_links"): FEED_LINK_ROW,
-    ("extract_text", "input_50mb"): KAFKA_LIMIT_ROW,
     ("extract_text", "text_7mb"): KAFKA_LIMIT_ROW,
     ("webhook", "invalid_utf8"): WEBHOOK_ROW,
     ("webhook", "undeclared_cp1251"): WEBHOOK_ROW,
@@ -103,7 +97,6 @@ KNOWN: dict[tuple[str, str], Any] = {
         for entry in ("file_xml", "web_feed", "parse_feed")
         for name in ("many_lt", "deep_nesting_divs")
     },
-    ("file_txt", "input_50mb"): TEXT_MEMORY,
     **{
         (entry, "charref_out_of_range"): FEED_CHARREF
         for entry in ("file_xml", "web_auto", "web_feed", "parse_feed")
