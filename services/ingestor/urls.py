@@ -25,10 +25,14 @@ TRACKING_PARAMS = frozenset(
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
 MOBILE_HOST_PREFIXES = ("m.", "mobile.", "amp.", "mob.")
-_AMP_PATH = re.compile(r"(?:/amp/?|\.amp|/amp\.html)$", re.IGNORECASE)
+# Path endings of an article's AMP variant; "/amp" alone is a page of its own.
+_AMP_SUFFIXES = ("/amp/", "/amp", ".amp", "/amp.html")
+_AMP_PAGES = ("/amp", "/amp/")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Characters that may stay unescaped in a path or query; everything else is %XX upper case.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+# Characters that may stay unescaped in a path; everything else is %XX upper case. Not '%':
+# the path is unescaped first, so a '%' left is a literal one ('%2541' -> '%41' -> '%2541'),
+# and escaping it is what makes a second pass give the same URL.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class InvalidUrl(ValueError):
@@ -45,10 +49,27 @@ def _host(netloc_host: str) -> str:
 
 
 def _fold_mobile(host: str) -> str:
-    for prefix in MOBILE_HOST_PREFIXES:
-        if host.startswith(prefix) and host.count(".") >= 2:
-            return host[len(prefix) :]
+    """Every mobile prefix, not only the first ('m.amp.example.org'): a second pass must find
+    none left."""
+    folded = True
+    while folded:
+        folded = False
+        for prefix in MOBILE_HOST_PREFIXES:
+            if host.startswith(prefix) and host.count(".") >= 2:
+                host, folded = host[len(prefix) :], True
     return host
+
+
+def _strip_amp(path: str) -> str:
+    """The path without its AMP endings, all of them ('/a/amp/amp'): a second pass must find
+    none left. A suffix test per ending, so a long path costs one pass."""
+    while path not in _AMP_PAGES:
+        lowered = path.lower()
+        suffix = next((s for s in _AMP_SUFFIXES if lowered.endswith(s)), None)
+        if suffix is None:
+            break
+        path = path[: -len(suffix)] or "/"
+    return path
 
 
 def _is_tracking(name: str) -> bool:
@@ -67,6 +88,8 @@ def canonicalize_url(url: str) -> str:
     if scheme not in ("http", "https") or not hostname:
         raise InvalidUrl(f"not an absolute http(s) URL: {url[:200]!r}")
     host = _fold_mobile(_host(hostname))
+    if not host:  # 'http://./': nothing left to fetch, nor to give a second pass
+        raise InvalidUrl(f"no host in {url[:200]!r}")
     try:
         port = parts.port
     except ValueError as exc:
@@ -75,9 +98,7 @@ def canonicalize_url(url: str) -> str:
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
     path = quote(unquote(parts.path), safe=_PATH_SAFE) or "/"
-    path = re.sub(r"/{2,}", "/", path)
-    if _AMP_PATH.search(path) and path not in ("/amp", "/amp/"):
-        path = _AMP_PATH.sub("", path) or "/"
+    path = _strip_amp(re.sub(r"/{2,}", "/", path))
     query_pairs = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     ]
