@@ -179,10 +179,6 @@ def _feed_output(data: bytes) -> int:
         parsed = parse_feed(data, feed_url="http://example.org/feed")
     except FeedError:
         return 0
-    except ValueError as exc:
-        if "chr() arg not in range" in str(exc):
-            return 0  # the known bug below
-        raise
     return sum(len(e.article.model_dump_json()) for e in parsed.entries) + sum(
         len(f.to_dead_letter().model_dump_json()) for f in parsed.failures
     )
@@ -196,19 +192,31 @@ def test_feed_parsing_is_bounded_and_only_raises_feed_error(data: bytes) -> None
     assert size <= 30 * len(data) + 20_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the fuzz harness: feedparser's loose parser (feed.py:76 -> "
-    "feed_items.py:259, for a body that is not well-formed XML) raises ValueError from chr() on "
-    "a character reference beyond U+10FFFF: parse_feed raises it instead of FeedError, and the "
-    "poll of that feed aborts",
+@given(
+    st.sampled_from(
+        [
+            b"<>&#xAAAAAA;",  # feedparser's lenient parser: chr() raised ValueError
+            b"<rss><channel><title>&#99999999;</title>",
+            b"<>&#99999999999999999999999;",  # OverflowError
+            b"<rss><channel><title>&#xD800;</title>",  # a surrogate: UnicodeEncodeError
+        ]
+    )
 )
-@given(st.sampled_from([b"<>&#xAAAAAA;", b"<rss><channel><title>&#99999999;</title>"]))
 def test_feed_with_out_of_range_character_reference_is_a_feed_error(data: bytes) -> None:
     try:
         parse_feed(data)
     except FeedError:
         pass
+
+
+def test_one_character_reference_to_no_character_does_not_cost_the_feed() -> None:
+    feed = (
+        b"<rss><channel><title>News &#x110000; &#xD800; &#x41;</title><item><title>A</title>"
+        b"<link>http://example.org/a</link></item></channel></rss><junk"
+    )
+    parsed = parse_feed(feed, feed_url="http://example.org/feed")
+    assert parsed.title == "News \ufffd \ufffd A"
+    assert [e.link for e in parsed.entries] == ["http://example.org/a"]
 
 
 @given(st.one_of(sitemaps(), wire_bytes), st.integers(0, 5))

@@ -54,11 +54,6 @@ FEEDPARSER_SLOW = _found(
     "not strict: on an idle machine 1 MB may finish inside the bound)",
     strict=False,
 )
-FEED_CHARREF = _found(
-    "feedparser's loose parser raises ValueError (chr() arg not in range) on &#xAAAAAA; in a "
-    "feed that is not well-formed XML (feed.py:76 -> feed_items.py:259); parse_feed lets it "
-    "escape instead of FeedError: the feed's poll aborts, the file is not dead-lettered"
-)
 # (entry point, item) -> the issue 13 row it reproduces on main, or a new bug it found.
 KNOWN: dict[tuple[str, str], Any] = {
     **{
@@ -96,10 +91,6 @@ KNOWN: dict[tuple[str, str], Any] = {
         (entry, name): FEEDPARSER_SLOW
         for entry in ("file_xml", "web_feed", "parse_feed")
         for name in ("many_lt", "deep_nesting_divs")
-    },
-    **{
-        (entry, "charref_out_of_range"): FEED_CHARREF
-        for entry in ("file_xml", "web_auto", "web_feed", "parse_feed")
     },
 }
 
