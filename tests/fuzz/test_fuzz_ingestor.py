@@ -156,10 +156,6 @@ def _gzip_with_flags(data: bytes, flags: int) -> bytes:
     return header + deflated + trailer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 row: gzip bomb through the fallback path, fixed on branch h-ingest",
-)
 @given(st.integers(1, 4000), st.sampled_from([0x20, 0x40, 0x80, 0xE0]))
 @settings(max_examples=10)
 def test_gunzip_respects_the_cap_with_reserved_header_flags(cap: int, flags: int) -> None:
@@ -238,14 +234,10 @@ def test_page_metadata_is_bounded(html: str) -> None:
     assert all(len(v) <= len(html) for v in meta.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 row: regex backtracking (ingestor page.py title/meta/lang scans), "
-    "fixed on branch h-ingest",
-)
 @pytest.mark.parametrize("tag", ["<html ", "<title>"])
 def test_page_metadata_is_linear_on_unclosed_tags(tag: str) -> None:
-    # 100 KB of "<html " took 15.8 s on main; in a child, so the xfail costs 3 s of CPU only.
+    # 100 KB of "<html " took 15.8 s before h-ingest (issue 13 row: regex backtracking); in a
+    # child, so that a regression costs 3 s of CPU only.
     outcome = run_isolated(page_metadata, tag * (100_000 // len(tag)), cpu_limit_s=3.0)
     assert outcome.killed is None and outcome.error is None, outcome.describe()
     assert outcome.cpu_s <= 2.0, outcome.describe()
