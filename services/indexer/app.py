@@ -156,13 +156,16 @@ class Indexer:
         if src.report is None:
             return None
         report = src.report
+        now = datetime.now(UTC)  # one instant for the index month and the document's date
         try:
             return Action(
                 doc_id=report.report_id,
-                index=index_for(report, self.alias, date_min=self.settings.indexer_date_min),
+                index=index_for(
+                    report, self.alias, date_min=self.settings.indexer_date_min, now=now
+                ),
                 source_json=document_json(
                     report,
-                    datetime.now(UTC),
+                    now,
                     self.settings.indexer_event_confidence,
                     date_min=self.settings.indexer_date_min,
                 ),

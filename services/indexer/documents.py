@@ -29,13 +29,22 @@ def _utc(value: datetime) -> datetime:
         return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
+def _clock(now: datetime | None, low: datetime) -> datetime:
+    """The instant a report's dates are judged against: `now` (the indexing time, so that the
+    index and the document's date agree, and rebuilding a document gives the same date) or the
+    wall clock; an odd value (before `low`, or too close to the calendar's end to add the skew
+    to) is clamped rather than raising."""
+    clock = _utc(now) if now is not None else datetime.now(UTC)
+    return min(max(clock, low), datetime.max.replace(tzinfo=UTC) - MAX_FUTURE_SKEW)
+
+
 def effective_date(
     report: Report, date_min: date = DATE_MIN, now: datetime | None = None
 ) -> datetime:
     """The date a report is filed and sorted under: published when plausible, else ingested;
     never before `date_min`, nor (an ingest time from a wrong clock) after now + the skew."""
     low = datetime.combine(date_min, time(), tzinfo=UTC)
-    high = (now or datetime.now(UTC)) + MAX_FUTURE_SKEW
+    high = _clock(now, low) + MAX_FUTURE_SKEW
     ingested = min(max(_utc(report.ingested_at), low), high)
     if report.published is None:
         return ingested
@@ -46,9 +55,15 @@ def effective_date(
 
 
 def index_for(
-    report: Report, alias: str, version: int = MAPPING_VERSION, date_min: date = DATE_MIN
+    report: Report,
+    alias: str,
+    version: int = MAPPING_VERSION,
+    date_min: date = DATE_MIN,
+    now: datetime | None = None,
 ) -> str:
-    return index_name(alias, effective_date(report, date_min), version)
+    """The monthly index of a report; pass the `indexed_at` of its document as `now`, so that
+    the index and the document's `date` are computed against one instant."""
+    return index_name(alias, effective_date(report, date_min, now), version)
 
 
 DERIVED_FIELDS = (
@@ -101,7 +116,9 @@ def _derived(
     primary = _primary(report, event_confidence)
     derived: dict[str, Any] = {
         "mapping_version": MAPPING_VERSION,
-        "date": effective_date(report, date_min).isoformat(),
+        # judged against indexed_at, not the wall clock: one report, one date, however often
+        # and by whichever function (to_document, document_json) it is mapped
+        "date": effective_date(report, date_min, indexed_at).isoformat(),
         "indexed_at": _utc(indexed_at).isoformat(),
         "entity_ids": list(entity_ids),
         "person_ids": list(by_type[EntityType.PERSON]),

@@ -589,6 +589,8 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - one sitemap, never the poll loop
             self._unexpected(url, "sitemap", exc, result.body)
             return
+        for failure in parsed.failures:
+            self.fail(failure)
         if depth < 2:
             for child in parsed.children[:MAX_SITEMAP_CHILDREN]:
                 try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = frozenset(
@@ -24,10 +25,14 @@ TRACKING_PARAMS = frozenset(
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
 MOBILE_HOST_PREFIXES = ("m.", "mobile.", "amp.", "mob.")
-_AMP_PATH = re.compile(r"(?:/amp/?|\.amp|/amp\.html)$", re.IGNORECASE)
+# Path endings of an article's AMP variant; "/amp" alone is a page of its own.
+_AMP_SUFFIXES = ("/amp/", "/amp", ".amp", "/amp.html")
+_AMP_PAGES = ("/amp", "/amp/")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Characters that may stay unescaped in a path or query; everything else is %XX upper case.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+# Characters that may stay unescaped in a path; everything else is %XX upper case. Not '%':
+# the path is unescaped first, so a '%' left is a literal one ('%2541' -> '%41' -> '%2541'),
+# and escaping it is what makes a second pass give the same URL.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class InvalidUrl(ValueError):
@@ -44,10 +49,27 @@ def _host(netloc_host: str) -> str:
 
 
 def _fold_mobile(host: str) -> str:
-    for prefix in MOBILE_HOST_PREFIXES:
-        if host.startswith(prefix) and host.count(".") >= 2:
-            return host[len(prefix) :]
+    """Every mobile prefix, not only the first ('m.amp.example.org'): a second pass must find
+    none left."""
+    folded = True
+    while folded:
+        folded = False
+        for prefix in MOBILE_HOST_PREFIXES:
+            if host.startswith(prefix) and host.count(".") >= 2:
+                host, folded = host[len(prefix) :], True
     return host
+
+
+def _strip_amp(path: str) -> str:
+    """The path without its AMP endings, all of them ('/a/amp/amp'): a second pass must find
+    none left. A suffix test per ending, so a long path costs one pass."""
+    while path not in _AMP_PAGES:
+        lowered = path.lower()
+        suffix = next((s for s in _AMP_SUFFIXES if lowered.endswith(s)), None)
+        if suffix is None:
+            break
+        path = path[: -len(suffix)] or "/"
+    return path
 
 
 def _is_tracking(name: str) -> bool:
@@ -66,6 +88,8 @@ def canonicalize_url(url: str) -> str:
     if scheme not in ("http", "https") or not hostname:
         raise InvalidUrl(f"not an absolute http(s) URL: {url[:200]!r}")
     host = _fold_mobile(_host(hostname))
+    if not host:  # 'http://./': nothing left to fetch, nor to give a second pass
+        raise InvalidUrl(f"no host in {url[:200]!r}")
     try:
         port = parts.port
     except ValueError as exc:
@@ -74,9 +98,7 @@ def canonicalize_url(url: str) -> str:
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
     path = quote(unquote(parts.path), safe=_PATH_SAFE) or "/"
-    path = re.sub(r"/{2,}", "/", path)
-    if _AMP_PATH.search(path) and path not in ("/amp", "/amp/"):
-        path = _AMP_PATH.sub("", path) or "/"
+    path = _strip_amp(re.sub(r"/{2,}", "/", path))
     query_pairs = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     ]
@@ -94,20 +116,52 @@ def identity_key(canonical_url: str) -> str:
     return urlunsplit(("", netloc, parts.path, parts.query, "")).lstrip("/")
 
 
+# normalize_text works on pieces of about this many characters, each cut just after a
+# whitespace character: a 50 MB text costs a piece's words at a time, not 50 MB of words.
+_PIECE = 1 << 16
+_SPACE = re.compile(r"\s")  # one character class, the same characters as str.split()'s
+
+
+def _normalized_pieces(text: str) -> Iterator[str]:
+    """normalize_text(text), in pieces to be joined with single spaces. Cutting after a
+    whitespace character changes nothing: no word spans two pieces, and NFKC composes no
+    character with a preceding whitespace character (checked for all of Unicode), so the
+    pieces joined are exactly the whole text normalised."""
+    start = 0
+    while start < len(text):
+        end = start + _PIECE
+        if end < len(text):
+            space = _SPACE.search(text, end)
+            end = space.end() if space else len(text)
+        piece = text[start:end]
+        start = end
+        if not piece.isascii() and not unicodedata.is_normalized("NFKC", piece):
+            piece = unicodedata.normalize("NFKC", piece)
+        words = " ".join(piece.casefold().split())
+        if words:
+            yield words
+
+
 def normalize_text(text: str) -> str:
     """Case-, whitespace- and Unicode-form-insensitive text, for content hashing."""
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    folded = text.casefold()
-    return " ".join(folded.split())
+    return " ".join(_normalized_pieces(text))
 
 
 def content_hash(*parts: str | None, raw: str | None = None) -> str:
     """Hash of the normalised text parts, plus `raw` as it is (HTML is not worth normalising:
-    two pages of one story differ in their markup anyway)."""
-    digest = hashlib.sha256("\n".join(normalize_text(p) for p in parts if p).encode("utf-8"))
+    two pages of one story differ in their markup anyway). The parts are hashed as they are
+    normalised, piece by piece: the same digest as hashing normalize_text of each part
+    joined by newlines, in memory bounded by a piece, however long the text."""
+    digest = hashlib.sha256()
+    for index, part in enumerate(p for p in parts if p):
+        if index:
+            digest.update(b"\n")
+        for number, words in enumerate(_normalized_pieces(part)):
+            digest.update((" " + words if number else words).encode("utf-8"))
     if raw:
-        digest.update(b"\x00" + raw.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+        for start in range(0, len(raw), _PIECE):  # UTF-8 is per character: cut anywhere
+            digest.update(raw[start : start + _PIECE].encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

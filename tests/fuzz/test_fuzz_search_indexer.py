@@ -156,9 +156,12 @@ def test_document_mapping_never_raises_and_round_trips(
     with budget(report.body):
         doc = to_document(report, indexed_at)
         text = document_json(report, indexed_at)
-        index = index_for(report, "cwatch-reports")
+        index = index_for(report, "cwatch-reports", now=indexed_at)
     assert json.loads(text) == json.loads(json.dumps(doc))
-    assert parse_index_name(index) is not None
+    parsed = parse_index_name(index)
+    assert parsed is not None
+    # the indexer passes one instant to both: the document lies in the month of its own date
+    assert parsed[2] == datetime.fromisoformat(doc["date"]).strftime("%Y.%m")
     assert report_from_document(doc).report_id == report.report_id
     assert len(text) <= 4 * (len(report.model_dump_json()) + len(report.body)) + 2000
     assert effective_date(report).tzinfo is not None

@@ -65,11 +65,6 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return [a for a in inside if a is not None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 row: SSRF gaps (6to4 of loopback/metadata, fec0::/10, 192.0.0.0/24), "
-    "fixed on branch h-ingest",
-)
 @given(
     st.one_of(
         st.ip_addresses(v=4)
@@ -100,24 +95,16 @@ def _fake_dns(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
 @given(st.one_of(urls, st.sampled_from(["http://rebind.example.org/", "https://example.org/"])))
 def test_policy_check_url_raises_only_blocked_address(url: str) -> None:
     """http.py turns BlockedAddress and ConnectionError into a fetch error; anything else
-    escapes the fetch (a feed aborted, a push answered 500). urlsplit's ValueError is the known
-    case below; nothing else may escape."""
+    escapes the fetch (a feed aborted, a push answered 500): nothing else may escape, not even
+    urlsplit's ValueError (a bad IPv6 literal or port)."""
     try:
         with mock.patch("socket.getaddrinfo", _fake_dns):
             addresses = NetPolicy().check_url(url)
         assert all(a.is_global for a in addresses), addresses
     except (BlockedAddress, ConnectionError):
         pass
-    except ValueError as exc:
-        assert any(m in str(exc) for m in ("IPv6", "NFKC", "Port")), exc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the fuzz harness: services/common/netguard.py NetPolicy.check_url lets "
-    "urlsplit's ValueError (bad IPv6 literal, port out of range) escape instead of "
-    "BlockedAddress; fixed on branch h-ingest (check_url wraps it)",
-)
 @given(st.sampled_from(["http://[::1/", "http://example.org:99999/", "http://a.org:x/"]))
 def test_unusable_urls_are_blocked_addresses(url: str) -> None:
     with pytest.raises(BlockedAddress), mock.patch("socket.getaddrinfo", _fake_dns):
@@ -140,20 +127,9 @@ def test_accepted_webhook_urls_are_sendable(url: str) -> None:
             channel = Channel(kind="webhook", url=url)
         except ValidationError:
             return
-    try:
-        httpx.Request("POST", channel.url or "")  # what delivery does; InvalidURL kills it
-    except httpx.InvalidURL:
-        # The issue 13 row below, for every URL httpx refuses (control characters, bad ports,
-        # invalid IDNA hosts): once h-alerts is merged, this except must go.
-        pass
+    httpx.Request("POST", channel.url or "")  # what delivery does; InvalidURL would kill it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 row: one subscription stops all webhook delivery (control characters pass "
-    "validation; so do bad ports and invalid IDNA hosts, which httpx refuses the same way), "
-    "fixed on branch h-alerts",
-)
 @given(st.sampled_from(WEBHOOK_KNOWN))
 def test_webhook_urls_with_control_characters_are_refused(url: str) -> None:
     with pytest.raises(ValidationError):

@@ -93,7 +93,7 @@ def _control_sitemap() -> bytes:
     base = f"http://{PUBLIC_HOST}/s"
     return (
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        f"<url><loc>{base}&#127;x</loc></url><url><loc>{base}&#1;y</loc></url>"
+        f"<url><loc>{base}&#127;x</loc></url><url><loc>{base}&#x85;y&#9;</loc></url>"
         f"<url><loc>{base}/fine</loc></url></urlset>"
     ).encode()
 

@@ -6,7 +6,9 @@ articles, reports, documents or dead letters), so the test can check the output 
 the input. Anything else that escapes is a bug: in the service it would abort a feed, kill a
 thread, answer 500 or redeliver the same poison message forever.
 
-They run in a forked child (tests/fuzz/budget.py); each builds what it needs there.
+They run in a forked child (tests/fuzz/budget.py); each builds what it needs there, in folders
+under the work folder the parent made (`work_dir`): a child killed by its CPU or memory limit
+cannot clean up, so the parent does.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +58,29 @@ CONFIG = ExtractorConfig()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
+_WORK_DIR: Path | None = None
+
+
+@contextmanager
+def work_dir(path: Path) -> Iterator[Path]:
+    """Create `path` (in the parent, before forking) for the children's folders, and remove
+    it with whatever a killed child left there."""
+    global _WORK_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    _WORK_DIR = path
+    try:
+        yield path
+    finally:
+        _WORK_DIR = None
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _folder() -> Path:
+    if _WORK_DIR is None:
+        raise RuntimeError("entry points run inside `with work_dir(...)`, made by the parent")
+    return Path(tempfile.mkdtemp(prefix="cwatch-hostile-", dir=_WORK_DIR))
+
+
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
@@ -76,7 +102,7 @@ def _result_size(results: list[Any]) -> int:
 def _file(suffix: str) -> Callable[[bytes], int]:
     def entry(data: bytes) -> int:
 
-        folder = Path(tempfile.mkdtemp(prefix="cwatch-hostile-"))
+        folder = _folder()
         try:
             path = folder / f"item{suffix}"
             path.write_bytes(data)
@@ -126,7 +152,7 @@ class _Rig:
 
 def _rig(handler: Callable[[Any], Any]) -> _Rig:
 
-    folder = Path(tempfile.mkdtemp(prefix="cwatch-hostile-"))
+    folder = _folder()
     settings = IngestorSettings(
         state_path=folder / "state.sqlite",
         namespace="thostile",
@@ -209,7 +235,11 @@ def parse_sitemap_entry(data: bytes) -> int:
         parsed = parse_sitemap(data)
     except SitemapError:
         return 0
-    return sum(len(c) for c in parsed.children) + sum(len(repr(e)) for e in parsed.entries)
+    return (
+        sum(len(c) for c in parsed.children)
+        + sum(len(repr(e)) for e in parsed.entries)
+        + sum(_failure_size(f) for f in parsed.failures)
+    )
 
 
 def parse_page_entry(data: bytes) -> int:
@@ -390,8 +420,9 @@ ENTRY_POINTS: dict[str, Callable[[bytes], int]] = {
 }
 
 
-def warm_up() -> None:
+def warm_up(folder: Path) -> None:
     """Run every entry point once on a small page, in the parent, before any fork."""
     page = b"<html><head><title>warm</title></head><body><p>Warm up text.</p></body></html>"
-    for entry in ENTRY_POINTS.values():
-        entry(page)
+    with work_dir(folder):
+        for entry in ENTRY_POINTS.values():
+            entry(page)

@@ -3,12 +3,14 @@ memory bounds and either produces bounded output or handles its documented error
 
 One test per (entry point, item); each runs in a forked child with a hard address-space limit
 and a deadline (tests/fuzz/budget.py), so a regression fails its own test and cannot wedge or
-swap the run. Known bugs of issue 13 that other branches fix are strict xfails: once the fix is
-merged they XPASS, and the mark must go.
+swap the run. No case is expected to fail: the bugs this corpus found (issue 13's rows, and
+dates past the calendar's edge, deep JSON, out-of-range character references in feeds, the
+memory of a 50 MB text) are fixed, and a new one is fixed, not marked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,124 +24,30 @@ from services.ingestor.adapters.files import read_file
 from services.ingestor.adapters.page import parse_page
 from services.ingestor.adapters.sitemap import parse_sitemap
 from tests.fuzz.budget import MB, run_isolated
+from tests.hostile import entry_points
 from tests.hostile.corpus import BUILDERS, PUBLIC_HOST, item
-from tests.hostile.entry_points import ENTRY_POINTS, warm_up
-
-
-def _known(row: str, branch: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=f"issue 13 row: {row}, fixed on branch {branch}")
-
-
-def _found(what: str, *, strict: bool = True) -> Any:
-    """A bug this corpus found beyond issue 13's table (reported; no branch fixes it yet)."""
-    return pytest.mark.xfail(strict=strict, reason=f"found by the hostile corpus: {what}")
-
-
-GZIP_ROW = _known("gzip bomb through the fallback path", "h-ingest")
-PAGE_REGEX_ROW = _known("regex backtracking (ingestor page.py title/meta/lang scans)", "h-ingest")
-OG_TITLE_ROW = _known("regex backtracking (extractor clean.py _OG_TITLE)", "h-budgets")
-FEED_LINK_ROW = _known("control characters in feed links", "h-ingest")
-KAFKA_LIMIT_ROW = _known("messages over the Kafka limit (report twice the text)", "h-budgets")
-WEBHOOK_ROW = _known(
-    "one subscription stops all webhook delivery (a URL httpx refuses passes validation)",
-    "h-alerts",
-)
-DATE_OVERFLOW = _found(
-    "services/ingestor/adapters/base.py:66 parse_datetime lets OverflowError escape for "
-    "0001-01-01T00:00:00+01:00 / 9999-12-31T23:59:59-01:00 (page meta, feed, push): the file "
-    "is lost without a dead letter, a push answers 500"
-)
-DEEP_JSON = _found(
-    "json.loads raises RecursionError on 100k nested arrays; files.py _jsonl_articles and "
-    "push.py _records catch only JSONDecodeError: the .jsonl file fails whole, a push answers 500"
-)
-FEEDPARSER_SLOW = _found(
-    "a body that is not well-formed XML goes to feedparser's loose parser "
-    "(feed.py parse_feed -> feedparser_parse), ~4-10 s per MB of dense markup (linear, so "
-    "not strict: on an idle machine 1 MB may finish inside the bound)",
-    strict=False,
-)
-FEED_CHARREF = _found(
-    "feedparser's loose parser raises ValueError (chr() arg not in range) on &#xAAAAAA; in a "
-    "feed that is not well-formed XML (feed.py:76 -> feed_items.py:259); parse_feed lets it "
-    "escape instead of FeedError: the feed's poll aborts, the file is not dead-lettered"
-)
-TEXT_MEMORY = _found(
-    "a 50 MB .txt file costs +830 MB: urls.py normalize_text casefolds and splits the whole "
-    "text into words (content_hash of every article)"
-)
-
-# (entry point, item) -> the issue 13 row it reproduces on main, or a new bug it found.
-KNOWN: dict[tuple[str, str], Any] = {
-    **{
-        (entry, "gzip_bomb_flg_reserved"): GZIP_ROW
-        for entry in (
-            "file_xml",
-            "web_auto",
-            "web_feed",
-            "web_sitemap",
-            "parse_feed",
-            "parse_sitemap",
-        )
-    },
-    **{
-        (entry, "html_open_tags_100k"): PAGE_REGEX_ROW
-        for entry in (
-            "file_html",
-            "web_auto",
-            "web_page",
-            "parse_page",
-            "push_html",
-            "push_json",
-            "extract_html",
-        )
-    },  # fmt: skip
-    ("extract_html", "meta_content_100k"): OG_TITLE_ROW,
-    ("web_auto", "control_chars_feed_links"): FEED_LINK_ROW,
-    ("web_feed", "control_chars_feed_links"): FEED_LINK_ROW,
-    ("extract_text", "input_50mb"): KAFKA_LIMIT_ROW,
-    ("extract_text", "text_7mb"): KAFKA_LIMIT_ROW,
-    ("webhook", "invalid_utf8"): WEBHOOK_ROW,
-    ("webhook", "undeclared_cp1251"): WEBHOOK_ROW,
-    **{
-        (entry, date): DATE_OVERFLOW
-        for entry in (
-            "file_html",
-            "web_auto",
-            "web_page",
-            "parse_page",
-            "push_html",
-            "push_json",
-            "extract_html",
-        )
-        for date in ("date_0001", "date_9999")
-    },  # fmt: skip
-    ("file_jsonl", "json_deep"): DEEP_JSON,
-    ("push_raw_json", "json_deep"): DEEP_JSON,
-    **{
-        (entry, name): FEEDPARSER_SLOW
-        for entry in ("file_xml", "web_feed", "parse_feed")
-        for name in ("many_lt", "deep_nesting_divs")
-    },
-    ("file_txt", "input_50mb"): TEXT_MEMORY,
-    **{
-        (entry, "charref_out_of_range"): FEED_CHARREF
-        for entry in ("file_xml", "web_auto", "web_feed", "parse_feed")
-    },
-}
+from tests.hostile.entry_points import ENTRY_POINTS, warm_up, work_dir
 
 
 def _cases() -> list[Any]:
     return [
-        pytest.param(entry, name, id=f"{entry}-{name}", marks=KNOWN.get((entry, name), ()))
+        pytest.param(entry, name, id=f"{entry}-{name}")
         for entry in ENTRY_POINTS
         for name in BUILDERS
     ]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _warm() -> None:
-    warm_up()
+def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
+    warm_up(tmp_path_factory.mktemp("warm"))
+
+
+@pytest.fixture(autouse=True)
+def _work(tmp_path: Path) -> Iterator[None]:
+    """The children's folders live under this test's tmp_path, made and removed here in the
+    parent: a child killed by its limit used to leave its own mkdtemp folder in /tmp."""
+    with work_dir(tmp_path / "work"):
+        yield
 
 
 def bounds(size: int) -> tuple[float, float]:
@@ -176,11 +84,6 @@ def _file_failure(path: Path) -> str:
     return result.error_type
 
 
-CONTROL_URL_ROW = _known(
-    "control characters in feed links (the class: every URL that enters)", "h-ingest"
-)
-
-
 def _urls_of(entry: str, data: bytes) -> list[str]:
     """Every URL the ingestor would keep or fetch from what a parser returns."""
     if entry == "parse_sitemap":
@@ -199,11 +102,27 @@ def _urls_of(entry: str, data: bytes) -> list[str]:
 @pytest.mark.parametrize(
     ("entry", "name"),
     [
-        pytest.param("parse_feed", "control_chars_feed_links", marks=CONTROL_URL_ROW),
-        pytest.param("parse_sitemap", "control_chars_sitemap_locs", marks=CONTROL_URL_ROW),
+        ("parse_feed", "control_chars_feed_links"),
+        ("parse_sitemap", "control_chars_sitemap_locs"),
         ("parse_page", "control_chars_page"),
     ],
 )
 def test_parsed_urls_carry_no_control_characters(entry: str, name: str) -> None:
     for url in _urls_of(entry, item(name)):
         check_url_text(url)
+
+
+def _stuck_in_a_folder() -> None:
+    folder = entry_points._folder()
+    (folder / "item.html").write_bytes(b"<p>")
+    while True:  # until the parent stops it, as it stops an input over its CPU limit
+        pass
+
+
+def test_a_child_killed_by_its_limit_leaves_no_folder_behind(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    with work_dir(work):
+        outcome = run_isolated(_stuck_in_a_folder, cpu_limit_s=0.2)
+        assert outcome.killed is not None, outcome.describe()
+        assert list(work.iterdir())  # the child's folder, which it could not remove
+    assert not work.exists()

@@ -111,3 +111,18 @@ def test_labels_under_the_event_confidence_stay_in_the_report_but_not_in_the_fil
     assert doc["event_types"] == ["protest"]
     assert [e["type"] for e in doc["events"]] == ["protest", "sanctions"]
     assert to_document(report, NOW)["event_types"] == ["protest", "sanctions"]
+
+
+def test_document_date_and_index_month_are_judged_against_indexed_at() -> None:
+    """An ingest time from a wrong clock is clamped to indexed_at + the skew, not to the wall
+    clock: the date is the same in both mappings and whenever they run, and the index (given
+    the same instant, as the indexer does) is the month of that date."""
+    report = make_report(0, published=None, ingested_at=datetime(2999, 1, 1, tzinfo=UTC))
+    indexed_at = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
+    date = to_document(report, indexed_at)["date"]
+    assert date == (indexed_at + timedelta(days=2)).isoformat()
+    assert json.loads(document_json(report, indexed_at))["date"] == date
+    assert index_for(report, "cw", now=indexed_at) == f"cw-v{MAPPING_VERSION}-2027.01"
+    # odd instants are clamped (to 1990 .. the calendar's end), never raised on
+    for odd in (datetime.min, datetime.max, datetime.fromisoformat("0001-01-01T00:00+01:00")):
+        assert "1990-01-03" <= to_document(report, odd)["date"] <= "2999-01-01T00:00:00+00:00"

@@ -46,7 +46,9 @@ class Failure:
 
 
 def parse_datetime(value: object) -> datetime | None:
-    """ISO 8601 or RFC 822 dates, always timezone-aware (UTC when no offset is given)."""
+    """ISO 8601 or RFC 822 dates, always timezone-aware (UTC when no offset is given). A date
+    is data from the page, feed or pusher: whatever it holds, the answer is a date or None,
+    never an exception (one unreadable date must not lose its article)."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -56,16 +58,21 @@ def parse_datetime(value: object) -> datetime | None:
         parsed = None
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             try:
                 parsed = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):
                 return None
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: UTC is past the calendar's edge,
+        # so take the edge (the extractor and indexer do not believe such dates anyway)
+        return (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def language_code(value: str | None) -> str | None:

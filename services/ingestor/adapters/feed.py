@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -23,6 +24,10 @@ MIN_FULL_TEXT_CHARS = 400
 MAX_FEEDPARSER_BYTES = 4 << 20
 MAX_FEEDPARSER_ELEMENTS = 50_000  # well-formed: elements of the tree
 MAX_LENIENT_COST = 200_000  # not well-formed: 3 per `<` plus 1 per `&`
+# A numeric character reference: feedparser's lenient parser calls chr() on it, which raises
+# for one past U+10FFFF (and one for a surrogate fails later, when encoded). No nested
+# quantifier, and each match starts at '&#': linear on any input.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 
 
 class FeedError(Exception):
@@ -83,7 +88,10 @@ def parse_feed(
             doc = None
     if doc is None:
         _check_feedparser_budget(utf8, root)
-        doc, parsed = feedparser_parse(utf8, feed_url)
+        try:
+            doc, parsed = feedparser_parse(_neutralise_charrefs(utf8), feed_url)
+        except Exception as exc:  # noqa: BLE001 - whatever feedparser raises on a hostile body
+            raise FeedError("malformed_feed", f"feedparser cannot read it: {exc!r}"[:500]) from exc
         if not doc.items:
             if root is not None and not doc.version:
                 raise FeedError(
@@ -94,6 +102,20 @@ def parse_feed(
                     "malformed_feed", f"not a readable feed: {parsed.get('bozo_exception')}"
                 )
     return _entries(doc, source, feed_url, where)
+
+
+def _charref(match: re.Match[bytes]) -> bytes:
+    digits = match[1] or match[2]
+    value = int(digits, 16 if match[1] else 10) if len(digits) <= 8 else -1
+    if 0 <= value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+        return match[0]
+    return b"&#xFFFD;"
+
+
+def _neutralise_charrefs(utf8: bytes) -> bytes:
+    """Character references to no character (past U+10FFFF, surrogates) become U+FFFD, so one
+    of them does not cost the whole feed."""
+    return _CHARREF.sub(_charref, utf8) if b"&#" in utf8 else utf8
 
 
 def _check_feedparser_budget(utf8: bytes, root: ET.Element | None) -> None:

@@ -6,9 +6,14 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.ingestor.adapters.base import parse_datetime
+from services.common.netguard import UnsafeURL, check_url_text
+from services.ingestor.adapters.base import Failure, parse_datetime
 from services.ingestor.adapters.xmlsafe import UnsafeXml, prepare_xml
 from services.ingestor.encoding import BinaryContent, TooLarge
+
+# Dead letters one sitemap may cause for its unusable <loc>s (the rest are only skipped): a
+# sitemap of a million bad URLs must not become a million dead letters.
+MAX_FAILURES = 100
 
 
 class SitemapError(Exception):
@@ -32,6 +37,22 @@ class SitemapEntry:
 class SitemapParse:
     children: list[str] = field(default_factory=list)
     entries: list[SitemapEntry] = field(default_factory=list)
+    # <loc>s no HTTP client may be handed (control characters, too long): dead letters
+    failures: list[Failure] = field(default_factory=list)
+
+
+def _usable(loc: str, result: SitemapParse) -> bool:
+    """Every URL that enters is checked where it enters (as feed links are): a <loc> with a
+    control character becomes a failure here, not an entry that fails later, somewhere."""
+    try:
+        check_url_text(loc)
+    except UnsafeURL as exc:
+        if len(result.failures) < MAX_FAILURES:
+            result.failures.append(
+                Failure(loc[:4000], f"unusable sitemap <loc>: {exc}", "invalid_url", loc.encode())
+            )
+        return False
+    return True
 
 
 def _local(tag: str) -> str:
@@ -63,14 +84,14 @@ def parse_sitemap(
     if kind == "sitemapindex":
         for sm in root:
             loc = _child_text(sm, "loc")
-            if loc:
+            if loc and _usable(loc, result):
                 result.children.append(loc)
         return result
     if kind != "urlset":
         raise SitemapError("not_a_sitemap", f"root element <{kind}> is not a sitemap")
     for url_el in root:
         loc = _child_text(url_el, "loc")
-        if not loc:
+        if not loc or not _usable(loc, result):
             continue
         news = next((c for c in url_el if _local(c.tag) == "news"), None)
         entry = SitemapEntry(url=loc, lastmod=parse_datetime(_child_text(url_el, "lastmod")))
