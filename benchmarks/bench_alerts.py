@@ -41,9 +41,9 @@ from schemas.topics import TopicNames  # noqa: E402
 from services.alerts.app import AlertsService  # noqa: E402
 from services.alerts.models import Channel, Filters, Mode, Subscription  # noqa: E402
 from services.alerts.settings import AlertsSettings  # noqa: E402
+from services.common.fold import fold_text  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.extractor.fold import fold_text  # noqa: E402
 from services.indexer.app import Indexer  # noqa: E402
 from services.indexer.settings import IndexerSettings  # noqa: E402
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from schemas.common import Affiliation
 from schemas.report import EventType, FigureKind
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 
 
 class QueryError(ValueError):
