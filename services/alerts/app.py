@@ -45,6 +45,7 @@ from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
+from services.common.es import make_es
 from services.common.kafka import (
     commit_offsets,
     headers,
@@ -59,12 +60,6 @@ log = logging.getLogger(__name__)
 
 DIGEST_CHECK_S = 5.0
 SUBSCRIPTION_ERROR_REPORT_S = 3600.0  # a failing subscription's dead letter, at most this often
-
-
-def make_es(settings: AlertsSettings) -> Elasticsearch:
-    return Elasticsearch(
-        settings.elasticsearch_url, request_timeout=settings.alerts_es_timeout_s, max_retries=2
-    )
 
 
 def wait_for_partitions(

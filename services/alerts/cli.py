@@ -47,9 +47,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _store() -> Any:
-    from services.alerts.app import make_es
     from services.alerts.settings import AlertsSettings
     from services.alerts.store import AlertStore
+    from services.common.es import make_es
 
     settings = AlertsSettings()
     return AlertStore(make_es(settings), settings.index_prefix()), settings

@@ -28,6 +28,7 @@ from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
 from services.common.dlq import DeadLetterFailed, DeadLetterSink
+from services.common.es import make_es
 from services.common.kafka import (
     commit_offsets,
     headers,
@@ -66,16 +67,6 @@ class Source:
     key: bytes | None
     value: bytes
     report: Report | None = None
-
-
-def make_es(settings: IndexerSettings) -> Elasticsearch:
-    # The client's own retries are off: the indexer retries itself, with its partitions paused.
-    return Elasticsearch(
-        settings.elasticsearch_url,
-        request_timeout=settings.indexer_es_timeout_s,
-        max_retries=0,
-        retry_on_timeout=False,
-    )
 
 
 class Indexer:

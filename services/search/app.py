@@ -18,15 +18,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.es import make_es
 from services.search.api import router as search_router
 from services.search.service import SearchService
 from services.search.settings import SearchSettings
-
-
-def make_es(settings: SearchSettings) -> Elasticsearch:
-    return Elasticsearch(
-        settings.elasticsearch_url, request_timeout=settings.search_es_timeout_s, max_retries=1
-    )
 
 
 def _readable(errors: Sequence[Any]) -> str:

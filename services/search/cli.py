@@ -44,7 +44,7 @@ def format_table(result: dict[str, Any], width: int = 120) -> str:
 def _search(args: argparse.Namespace) -> int:
     from elasticsearch import TransportError
 
-    from services.search.app import make_es
+    from services.common.es import make_es
     from services.search.query import QueryError, SearchParams
     from services.search.service import SearchService
     from services.search.settings import SearchSettings
