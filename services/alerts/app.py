@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
+from schemas.topics import key_for
 from services.alerts import metrics
 from services.alerts.dedup import Decision, decide, due_digests, keys_for
 from services.alerts.delivery import WebhookSender
@@ -277,7 +278,7 @@ class AlertsService:
         try:
             return self.producer.send(
                 self.topics.alert,
-                key=alert.subscription_id.encode("utf-8"),
+                key=key_for("alert", alert),
                 value=alert.model_dump_json().encode("utf-8"),
                 headers=headers(source="alerts", mode=mode),
             )

@@ -8,6 +8,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from schemas.deadletter import DeadLetter
+from schemas.topics import key_for
 from services.common.kafka import headers
 from services.common.limits import MAX_VALUE_BYTES
 
@@ -62,7 +63,7 @@ class DeadLetterSink:
     def _send(self, letter: DeadLetter, value: bytes, timeout_s: float) -> None:
         future = self._producer.send(
             self._topic,
-            key=(letter.original_key or "").encode("utf-8") or None,
+            key=key_for("deadletter", letter),
             value=value,
             headers=headers(source=letter.source or "", stage=letter.stage.value),
         )

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from schemas.deadletter import DeadLetter, Stage
+from schemas.topics import key_for
 from services.common.dlq import encode
 from services.extractor import metrics
 from services.extractor.handler import Origin, Outcome
@@ -42,10 +43,10 @@ async def publish(
     for report in outcome.reports:
         try:
             await report_topic.send(
-                key=report.report_id.encode("utf-8"),
+                key=key_for("report", report),
                 value=report.model_dump_json().encode("utf-8"),
             )
         except Exception as exc:  # noqa: BLE001 - whatever the producer refuses is dead-lettered
             letters.append(_refused(value, origin, report.report_id, exc))
     for letter in letters:
-        await dead_topic.send(key=origin.key, value=encode(letter))
+        await dead_topic.send(key=key_for("deadletter", letter), value=encode(letter))

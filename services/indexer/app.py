@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
+from schemas.topics import key_for
 from services.common.dlq import DeadLetterFailed, DeadLetterSink
 from services.common.es import make_es
 from services.common.kafka import (
@@ -263,7 +264,7 @@ class Indexer:
             )
             self.producer.send(
                 self.topics.indexed,
-                key=report.story_id.encode("utf-8"),
+                key=key_for("indexed", event),
                 value=event.model_dump_json().encode("utf-8"),
                 headers=self._headers(report.source.name),
             )
