@@ -212,15 +212,11 @@ class AlertsService:
             metrics.INVALID.inc()
             metrics.DEAD_LETTERS.labels(stage="alert").inc()
             self.dlq.send(
-                DeadLetter.of(
+                DeadLetter.from_record(
                     Stage.ALERT,
                     f"invalid indexed event: {exc}",
-                    record.value,
+                    record,
                     error_type="invalid_indexed_event",
-                    original_topic=record.topic,
-                    original_partition=record.partition,
-                    original_offset=record.offset,
-                    original_key=(record.key or b"").decode("utf-8", "replace") or None,
                 )
             )
             return None

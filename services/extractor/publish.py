@@ -22,16 +22,13 @@ log = logging.getLogger(__name__)
 def _refused(value: bytes, origin: Origin, report_id: str, exc: BaseException) -> DeadLetter:
     metrics.DEAD_LETTERED.labels("report_send_failed").inc()
     log.warning("report refused", extra={"report_id": report_id, "error": repr(exc)[:300]})
-    return DeadLetter.of(
+    return DeadLetter.from_record(
         Stage.EXTRACT,
         f"report {report_id} not sent: {type(exc).__name__}: {exc}",
+        origin,
         value,
         error_type="report_send_failed",
         source="extractor",
-        original_topic=origin.topic,
-        original_partition=origin.partition,
-        original_offset=origin.offset,
-        original_key=(origin.key or b"").decode("utf-8", "replace") or None,
     )
 
 

@@ -69,6 +69,14 @@ class Source:
     value: bytes
     report: Report | None = None
 
+    @property
+    def topic(self) -> str:
+        return self.tp.topic
+
+    @property
+    def partition(self) -> int:
+        return self.tp.partition
+
 
 class Indexer:
     def __init__(
@@ -130,18 +138,7 @@ class Indexer:
         return src
 
     def _dead_letter(self, src: Source, reason: str, error_type: str) -> None:
-        self.dlq.send(
-            DeadLetter.of(
-                Stage.INDEX,
-                reason,
-                src.value,
-                error_type=error_type,
-                original_topic=src.tp.topic,
-                original_partition=src.tp.partition,
-                original_offset=src.offset,
-                original_key=(src.key or b"").decode("utf-8", "replace") or None,
-            )
-        )
+        self.dlq.send(DeadLetter.from_record(Stage.INDEX, reason, src, error_type=error_type))
         metrics.DEAD_LETTERED.labels(error_type=error_type).inc()
 
     def _action(self, src: Source) -> Action | None:
