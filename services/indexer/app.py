@@ -28,7 +28,7 @@ from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
 from schemas.topics import key_for
-from services.common.dlq import DeadLetterFailed, DeadLetterSink
+from services.common.dlq import DeadLetterFailed, DeadLetterSink, DlqLimit, TooManyDeadLetters
 from services.common.es import make_es
 from services.common.kafka import (
     commit_offsets,
@@ -107,7 +107,11 @@ class Indexer:
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-indexer"
         )
-        self.dlq = DeadLetterSink(self.producer, self.topics.deadletter)
+        self.dlq = DeadLetterSink(
+            self.producer,
+            self.topics.deadletter,
+            DlqLimit(max_ratio=settings.indexer_dlq_max_ratio or None),
+        )
         self.batcher = Batcher(
             BatchLimits(
                 max_docs=settings.indexer_batch_max_docs,
@@ -131,6 +135,7 @@ class Indexer:
     def _parse(self, record: Any) -> Source:
         tp = TopicPartition(record.topic, record.partition)
         src = Source(tp=tp, offset=record.offset, key=record.key, value=record.value or b"")
+        self.dlq.seen()
         try:
             src.report = Report.model_validate_json(src.value)
         except ValidationError as exc:
@@ -313,6 +318,8 @@ class Indexer:
         """Deliver a batch synchronously and commit it; False (batch held) when ES failed."""
         try:
             self._finish(batch)
+        except TooManyDeadLetters:
+            raise  # not Elasticsearch's failure: holding the batch would only repeat it
         except Exception as exc:
             self._hold(batch, exc)
             return False
@@ -330,6 +337,8 @@ class Indexer:
         self._inflight = None
         try:
             future.result()
+        except TooManyDeadLetters:
+            raise  # not Elasticsearch's failure: holding the batch would only repeat it
         except Exception as exc:
             self._hold(batch, exc)
             self._pause_all()
