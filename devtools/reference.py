@@ -1,7 +1,7 @@
 """Reference tables for the README: the topics, every setting (env var) and every Prometheus
 metric.
 
-`python -m services.ops.reference` prints them; tests/deploy/test_readme.py keeps the README
+`python -m devtools.reference` prints them; tests/deploy/test_readme.py keeps the README
 in step with the code.
 """
 
