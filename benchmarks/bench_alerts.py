@@ -41,9 +41,9 @@ from schemas.topics import TopicNames  # noqa: E402
 from services.alerts.app import AlertsService  # noqa: E402
 from services.alerts.models import Channel, Filters, Mode, Subscription  # noqa: E402
 from services.alerts.settings import AlertsSettings  # noqa: E402
+from services.common.fold import fold_text  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.extractor.fold import fold_text  # noqa: E402
 from services.indexer.app import Indexer  # noqa: E402
 from services.indexer.settings import IndexerSettings  # noqa: E402
 
@@ -80,15 +80,15 @@ def make_subscriptions(rng: random.Random) -> list[Subscription]:
         roll = rng.random()
         filters = Filters()
         if roll < 0.02:  # broad: an event type, any text
-            query, filters.event = "", rng.sample(EVENTS, 2)
+            query, filters.event_types = "", rng.sample(EVENTS, 2)
         else:
             query = rng.choice(
                 [x, f"{x} OR {y}", f"{x} -{c}", f"{a} AND {b}", f'"{a} {x}"', f"{x[:5]}*"]
             )
             if roll < 0.2:
-                filters.lang = rng.sample(LANGS, 3)
+                filters.languages = rng.sample(LANGS, 3)
             elif roll < 0.3:
-                filters.affiliation = rng.sample(AFFILIATIONS, 4)
+                filters.affiliations = rng.sample(AFFILIATIONS, 4)
             elif roll < 0.4:
                 filters.relevant = True
         mode = Mode.EVERY if i % 2 and roll >= 0.02 else Mode.PER_STORY

@@ -46,11 +46,11 @@ from schemas.report import (  # noqa: E402
     FigureKind,
     Report,
 )
+from services.common.fold import fold_text  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
-from services.extractor.fold import fold_text  # noqa: E402
 from services.indexer.app import Indexer  # noqa: E402
 from services.indexer.settings import IndexerSettings  # noqa: E402
-from services.search.query import SearchParams  # noqa: E402
+from services.query.params import SearchParams  # noqa: E402
 from services.search.service import SearchService  # noqa: E402
 
 SEEDS = REPO.parent / "shared" / "data" / "seeds"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import Field
 
@@ -33,6 +34,20 @@ class Stage(StrEnum):
 
 def _cut(value: object, limit: int = MAX_NAME_CHARS) -> object:
     return value[:limit] if isinstance(value, str) else value
+
+
+class Record(Protocol):
+    """Where a consumed message came from: a kafka-python ConsumerRecord, a faust event's
+    origin, or any object with these attributes."""
+
+    @property
+    def topic(self) -> str | None: ...
+    @property
+    def partition(self) -> int | None: ...
+    @property
+    def offset(self) -> int | None: ...
+    @property
+    def key(self) -> bytes | None: ...
 
 
 class DeadLetter(ContractModel):
@@ -80,6 +95,34 @@ class DeadLetter(ContractModel):
             payload_truncated=len(kept) < len(raw),
             payload_size=len(raw),
             **kw,
+        )
+
+    @classmethod
+    def from_record(
+        cls,
+        stage: Stage,
+        reason: str,
+        record: Record,
+        payload: bytes | None = None,
+        *,
+        error_type: str,
+        source: str | None = None,
+    ) -> DeadLetter:
+        """The letter of one consumed record: its bytes (`payload`, else `record.value`) and
+        where it is (topic, partition, offset; the key as text, undecodable bytes replaced).
+        Every consumer builds its letters here, so they all point back the same way."""
+        if payload is None:
+            payload = getattr(record, "value", None)
+        return cls.of(
+            stage,
+            reason,
+            payload,
+            error_type=error_type,
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
+            original_key=(record.key or b"").decode("utf-8", "replace") or None,
+            source=source,
         )
 
     def payload(self) -> bytes:

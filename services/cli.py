@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "services.indexer.cli",
     "services.search.cli",
     "services.alerts.cli",
+    "services.api.cli",  # after alerts: it adds the deprecated `alerts serve` alias there
     "services.ops.cli",
     "services.demo.cli",
 )

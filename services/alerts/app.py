@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
+from schemas.topics import key_for
 from services.alerts import metrics
 from services.alerts.dedup import Decision, decide, due_digests, keys_for
 from services.alerts.delivery import WebhookSender
@@ -45,6 +46,7 @@ from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
+from services.common.es import make_es
 from services.common.kafka import (
     commit_offsets,
     headers,
@@ -59,12 +61,6 @@ log = logging.getLogger(__name__)
 
 DIGEST_CHECK_S = 5.0
 SUBSCRIPTION_ERROR_REPORT_S = 3600.0  # a failing subscription's dead letter, at most this often
-
-
-def make_es(settings: AlertsSettings) -> Elasticsearch:
-    return Elasticsearch(
-        settings.elasticsearch_url, request_timeout=settings.alerts_es_timeout_s, max_retries=2
-    )
 
 
 def wait_for_partitions(
@@ -216,15 +212,11 @@ class AlertsService:
             metrics.INVALID.inc()
             metrics.DEAD_LETTERS.labels(stage="alert").inc()
             self.dlq.send(
-                DeadLetter.of(
+                DeadLetter.from_record(
                     Stage.ALERT,
                     f"invalid indexed event: {exc}",
-                    record.value,
+                    record,
                     error_type="invalid_indexed_event",
-                    original_topic=record.topic,
-                    original_partition=record.partition,
-                    original_offset=record.offset,
-                    original_key=(record.key or b"").decode("utf-8", "replace") or None,
                 )
             )
             return None
@@ -282,7 +274,7 @@ class AlertsService:
         try:
             return self.producer.send(
                 self.topics.alert,
-                key=alert.subscription_id.encode("utf-8"),
+                key=key_for("alert", alert),
                 value=alert.model_dump_json().encode("utf-8"),
                 headers=headers(source="alerts", mode=mode),
             )

@@ -1,4 +1,4 @@
-"""`cwatch alerts run|serve` and `cwatch subscriptions create|list|show|update|pause|resume|delete`."""
+"""`cwatch alerts run` (`serve`: a deprecated alias of `cwatch api run`, services/api/cli.py) and `cwatch subscriptions create|list|show|update|pause|resume|delete`."""
 
 from __future__ import annotations
 
@@ -33,23 +33,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from services.common.logs import setup_logging
-    from services.web.app import create_full_app
-
-    app = create_full_app()
-    settings = app.state.settings
-    setup_logging(settings.log_level, settings.log_json)
-    uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port)
-    return 0
-
-
 def _store() -> Any:
-    from services.alerts.app import make_es
     from services.alerts.settings import AlertsSettings
     from services.alerts.store import AlertStore
+    from services.common.es import make_es
 
     settings = AlertsSettings()
     return AlertStore(make_es(settings), settings.index_prefix()), settings
@@ -82,7 +69,7 @@ def _channel(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _check(store: Any, settings: Any, sub: Any) -> str | None:
     from services.common.netguard import BlockedAddress, NetPolicy
-    from services.search.query import QueryError
+    from services.query.syntax import QueryError
 
     try:
         sub.check()
@@ -252,12 +239,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     acts.add_parser(
         "run", help="Consume the indexed topic, match, de-duplicate, produce alerts, webhooks"
     ).set_defaults(func=_run)
-    serve = acts.add_parser(
-        "serve", help="HTTP API (search + subscriptions + live feed) with the web UI"
-    )
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.set_defaults(func=_serve)
     alerts.set_defaults(func=lambda args: (alerts.print_help(), 2)[1])
 
     subs = sub.add_parser("subscriptions", help="Create, list, change, pause and delete alerts")

@@ -254,15 +254,8 @@ class Dispatcher:
     def _invalid(self, record: Any, error: str) -> None:
         metrics.DEAD_LETTERS.labels(stage="delivery").inc()
         self.dead_letter(
-            DeadLetter.of(
-                Stage.DELIVERY,
-                f"invalid alert: {error}",
-                record.value,
-                error_type="invalid_alert",
-                original_topic=record.topic,
-                original_partition=record.partition,
-                original_offset=record.offset,
-                original_key=(record.key or b"").decode("utf-8", "replace") or None,
+            DeadLetter.from_record(
+                Stage.DELIVERY, f"invalid alert: {error}", record, error_type="invalid_alert"
             )
         )
 

@@ -37,8 +37,9 @@ from schemas.topics import TopicNames
 from services.alerts import metrics
 from services.alerts.matcher import es_msearch, match
 from services.common.kafka import bootstrap_list
-from services.search.query import LIST_SOURCE_EXCLUDES, SearchParams
-from services.search.service import summary
+from services.query.answers import summary
+from services.query.bodies import LIST_SOURCE_EXCLUDES
+from services.query.params import SearchParams
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.alerts import metrics
-from services.search.query import QueryError, SearchParams, build_search
+from services.query.bodies import build_search
+from services.query.params import SearchParams
+from services.query.syntax import QueryError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Subscriptions: a saved search (query + the search API's filters), a channel and a mode."""
+"""Subscriptions: a saved search (query + the search API's filters, services.query.params), a
+channel and a mode."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.netguard import check_url_text
-from services.search.query import SearchParams, build_query
+from services.query.bodies import build_query
+from services.query.params import Filters, SearchParams
 
 
 def _now() -> datetime:
@@ -30,27 +32,6 @@ class Mode(StrEnum):
     EVERY = "every"  # one alert per matching report
     PER_STORY = "per_story"  # one alert per story, later versions only raise its count
     DIGEST = "digest"  # one alert per story every digest_minutes
-
-
-# Bounds per subscription: its query is searched on every round, for every batch.
-FilterValues = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]
-
-
-class Filters(BaseModel):
-    """The search API's filter parameters, same names and meaning (`/v1/search?lang=..`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lang: FilterValues = Field(default_factory=list)
-    source: FilterValues = Field(default_factory=list)
-    country: FilterValues = Field(default_factory=list)
-    affiliation: FilterValues = Field(default_factory=list)
-    entity: FilterValues = Field(default_factory=list)
-    event: FilterValues = Field(default_factory=list)
-    figure: FilterValues = Field(default_factory=list)
-    since: str | None = Field(default=None, max_length=64)
-    until: str | None = Field(default=None, max_length=64)
-    relevant: bool | None = None
 
 
 class Channel(BaseModel):
@@ -108,6 +89,11 @@ class SubscriptionInput(BaseModel):
     digest_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     active: bool = True
 
+    @model_validator(mode="after")
+    def _bounded_filters(self) -> SubscriptionInput:
+        self.filters.check_bounds()  # QueryError is a ValueError: pydantic reports it
+        return self
+
 
 class Subscription(SubscriptionInput):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
@@ -115,23 +101,11 @@ class Subscription(SubscriptionInput):
     updated: datetime = Field(default_factory=_now)
 
     def search_params(self) -> SearchParams:
-        f = self.filters
-        return SearchParams(
-            q=self.query,
-            languages=list(f.lang),
-            sources=list(f.source),
-            countries=list(f.country),
-            affiliations=list(f.affiliation),
-            entities=list(f.entity),
-            event_types=list(f.event),
-            figure_kinds=list(f.figure),
-            since=f.since,
-            until=f.until,
-            relevant=f.relevant,
-        )
+        """The same filters as a search request: the one filters model, the one meaning."""
+        return SearchParams(q=self.query, **self.filters.model_dump(by_alias=False))
 
     def check(self, now: datetime | None = None) -> None:
-        """Raises services.search.query.QueryError when the query or a filter is invalid."""
+        """Raises services.query.syntax.QueryError when the query or a filter is invalid."""
         build_query(self.search_params(), now or _now())
 
     def public(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from services.common.settings import CommonSettings
@@ -72,6 +74,14 @@ class AlertsSettings(CommonSettings):
         default=False, description="Allow webhooks to private / link-local networks"
     )
     alerts_es_timeout_s: float = Field(default=10.0, gt=0)
+    # Matching runs in the background with no one waiting: two resends of a dropped
+    # connection are cheaper than a round of alerts held back (or the store's writes lost).
+    ES_RETRIES: ClassVar[int] = 2
+
+    @property
+    def es_timeout_s(self) -> float:
+        return self.alerts_es_timeout_s
+
     alerts_session_timeout_ms: int = Field(
         default=10_000,
         ge=6_000,

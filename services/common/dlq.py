@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from schemas.deadletter import DeadLetter
+from schemas.topics import key_for
 from services.common.kafka import headers
 from services.common.limits import MAX_VALUE_BYTES
 
@@ -30,15 +32,66 @@ def encode(letter: DeadLetter, max_bytes: int = MAX_VALUE_BYTES) -> bytes:
     return value
 
 
+class TooManyDeadLetters(RuntimeError):
+    """More of the consumed records failed than the stage's DlqLimit allows: not bad input
+    any more but a bug or a contract change, which must stop the stage (its offsets stay
+    uncommitted, so nothing is lost) rather than move the whole topic to the dead letters."""
+
+
+@dataclass(frozen=True)
+class DlqLimit:
+    """As arroyo's DlqLimit: at most `max_ratio` of the records seen in a window of `window`
+    records may be dead-lettered (counted once `min_seen` records of the window were seen),
+    and at most `max_consecutive` in a row. None: no such limit."""
+
+    max_ratio: float | None = None
+    max_consecutive: int | None = None
+    window: int = 1000
+    min_seen: int = 100
+
+
 class DeadLetterSink:
     """Sends DeadLetter records; `send` blocks until the broker acknowledged, so a caller may
-    commit the original offset right after. Raises DeadLetterFailed when it was not."""
+    commit the original offset right after. Raises DeadLetterFailed when it was not, and
+    TooManyDeadLetters when the letter would break the limit (the caller reports each record
+    it consumed with `seen`)."""
 
-    def __init__(self, producer: KafkaProducer, topic: str) -> None:
+    def __init__(self, producer: KafkaProducer, topic: str, limit: DlqLimit | None = None) -> None:
         self._producer = producer
         self._topic = topic
+        self._limit = limit or DlqLimit()
+        self._seen = 0
+        self._dead = 0
+        self._consecutive = 0
+
+    def seen(self, count: int = 1) -> None:
+        """`count` records consumed (dead-lettered or not)."""
+        if self._seen >= self._limit.window:
+            self._seen = self._dead = 0
+        self._seen += count
+
+    def ok(self) -> None:
+        """A record went through: the run of consecutive dead letters is over."""
+        self._consecutive = 0
+
+    def _check_limit(self) -> None:
+        limit = self._limit
+        self._dead += 1
+        self._consecutive += 1
+        if limit.max_consecutive is not None and self._consecutive > limit.max_consecutive:
+            raise TooManyDeadLetters(
+                f"{self._consecutive} dead letters in a row (at most {limit.max_consecutive})"
+            )
+        seen = max(self._seen, self._dead)
+        if limit.max_ratio is not None and seen >= limit.min_seen:
+            if self._dead / seen > limit.max_ratio:
+                raise TooManyDeadLetters(
+                    f"{self._dead} of the last {seen} records dead-lettered "
+                    f"(at most {limit.max_ratio:.0%})"
+                )
 
     def send(self, letter: DeadLetter, timeout_s: float = 30.0) -> None:
+        self._check_limit()
         log.warning(
             "dead-lettered",
             extra={
@@ -62,7 +115,7 @@ class DeadLetterSink:
     def _send(self, letter: DeadLetter, value: bytes, timeout_s: float) -> None:
         future = self._producer.send(
             self._topic,
-            key=(letter.original_key or "").encode("utf-8") or None,
+            key=key_for("deadletter", letter),
             value=value,
             headers=headers(source=letter.source or "", stage=letter.stage.value),
         )

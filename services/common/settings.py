@@ -45,6 +45,11 @@ class CommonSettings(BaseSettings):
         "host; 'none': dynamic membership",
     )
 
+    ES_RETRIES: ClassVar[int] = 1
+    """How many times the Elasticsearch client resends a request that failed on a connection
+    error or a 429/502/503/504 answer (services/common/es.py); each service says why its own
+    value, next to its Elasticsearch timeout."""
+
     CONSUMER_GROUPS: ClassVar[tuple[str, ...]] = ()
     """Consumer-group fields of a service. One left at its default gets the namespace as prefix
     (as the extractor's faust app id does), so two deployments on one Kafka do not share a group
@@ -59,6 +64,11 @@ class CommonSettings(BaseSettings):
             if getattr(self, name) == default:
                 setattr(self, name, f"{self.namespace}-{default}")
         return self
+
+    @property
+    def es_timeout_s(self) -> float:
+        """Client-side cap on one Elasticsearch request; each service maps its own setting."""
+        return 10.0
 
     @property
     def topics(self) -> TopicNames:

@@ -17,7 +17,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 
 KEEP_TYPES = {"locality", "localadmin", "county", "region", "macroregion"}
 SIDE_KEYS = {

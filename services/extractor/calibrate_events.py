@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from schemas.common import SourceInfo
 from schemas.raw import RawArticle
+from services.common.fold import fold_words
 from services.extractor.clean import clean
 from services.extractor.evaluation import EVENTS_SET, load_labelled
 from services.extractor.events import (
@@ -26,7 +27,6 @@ from services.extractor.events import (
     _points,
     load_rules,
 )
-from services.extractor.fold import fold_words
 from services.extractor.pipeline import text_layout
 
 PUBLISHED = datetime(2026, 1, 1, tzinfo=UTC)

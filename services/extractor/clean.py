@@ -14,7 +14,7 @@ import trafilatura
 import yaml
 
 from schemas.raw import RawArticle
-from services.extractor.fold import fold_words_joined
+from services.common.fold import fold_words_joined
 from services.extractor.inert import strip_inert
 from services.extractor.title import cheap_title
 

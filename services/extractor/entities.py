@@ -6,7 +6,7 @@ from __future__ import annotations
 from rapidfuzz.distance import Levenshtein
 
 from schemas.report import EntityMention
-from services.extractor.fold import FoldedText, fold_text, fold_words
+from services.common.fold import FoldedText, fold_text, fold_words
 from services.extractor.gazetteer import FUZZY_MIN, Gazetteer
 
 MAX_SUFFIX = 4  # inflection letters after an alias: Пашиняна, Paşinyan'ın, Ереване

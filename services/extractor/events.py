@@ -32,7 +32,7 @@ import ahocorasick
 import yaml
 
 from schemas.report import EventLabel, EventType
-from services.extractor.fold import FoldedText, fold_text, fold_words
+from services.common.fold import FoldedText, fold_text, fold_words
 
 EVENTS_DIR = Path(__file__).resolve().parent / "data" / "events"
 CALIBRATION_FILE = "_calibration.yaml"

@@ -17,7 +17,7 @@ import ahocorasick
 import yaml
 
 from schemas.report import EntityType
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "gazetteer"
 CURATED_FILES = ("people.yaml", "organisations.yaml", "places.yaml")

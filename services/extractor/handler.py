@@ -39,16 +39,8 @@ class Outcome:
 def _letter(value: bytes, origin: Origin, reason: str, error_type: str) -> DeadLetter:
     metrics.DEAD_LETTERED.labels(error_type).inc()
     log.warning("dead-lettered", extra={"reason": reason[:300], "offset": origin.offset})
-    return DeadLetter.of(
-        Stage.EXTRACT,
-        reason,
-        value,
-        error_type=error_type,
-        source="extractor",
-        original_topic=origin.topic,
-        original_partition=origin.partition,
-        original_offset=origin.offset,
-        original_key=(origin.key or b"").decode("utf-8", "replace") or None,
+    return DeadLetter.from_record(
+        Stage.EXTRACT, reason, origin, value, error_type=error_type, source="extractor"
     )
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from schemas.raw import RawArticle
 from schemas.report import EntityType, Report
+from services.common.fold import fold_token, fold_words
 from services.extractor.budget import Budget, bound_input, clamp_date
 from services.extractor.clean import CleanDoc, clean, sentence_spans
 from services.extractor.dedup import DedupState, content_hash, story_key
 from services.extractor.entities import match_entities
 from services.extractor.events import MIN_CONFIDENCE, find_events_folded, history_sentences
 from services.extractor.figures import find_figures
-from services.extractor.fold import fold_token, fold_words
 from services.extractor.gazetteer import Gazetteer, default_gazetteer
 from services.extractor.language import detect_report
 from services.extractor.relevance import is_relevant, relevance_score

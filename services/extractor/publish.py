@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from schemas.deadletter import DeadLetter, Stage
+from schemas.topics import key_for
 from services.common.dlq import encode
 from services.extractor import metrics
 from services.extractor.handler import Origin, Outcome
@@ -21,16 +22,13 @@ log = logging.getLogger(__name__)
 def _refused(value: bytes, origin: Origin, report_id: str, exc: BaseException) -> DeadLetter:
     metrics.DEAD_LETTERED.labels("report_send_failed").inc()
     log.warning("report refused", extra={"report_id": report_id, "error": repr(exc)[:300]})
-    return DeadLetter.of(
+    return DeadLetter.from_record(
         Stage.EXTRACT,
         f"report {report_id} not sent: {type(exc).__name__}: {exc}",
+        origin,
         value,
         error_type="report_send_failed",
         source="extractor",
-        original_topic=origin.topic,
-        original_partition=origin.partition,
-        original_offset=origin.offset,
-        original_key=(origin.key or b"").decode("utf-8", "replace") or None,
     )
 
 
@@ -42,10 +40,10 @@ async def publish(
     for report in outcome.reports:
         try:
             await report_topic.send(
-                key=report.report_id.encode("utf-8"),
+                key=key_for("report", report),
                 value=report.model_dump_json().encode("utf-8"),
             )
         except Exception as exc:  # noqa: BLE001 - whatever the producer refuses is dead-lettered
             letters.append(_refused(value, origin, report.report_id, exc))
     for letter in letters:
-        await dead_topic.send(key=origin.key, value=encode(letter))
+        await dead_topic.send(key=key_for("deadletter", letter), value=encode(letter))

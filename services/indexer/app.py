@@ -27,7 +27,9 @@ from pydantic import ValidationError
 from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.report import Report
-from services.common.dlq import DeadLetterFailed, DeadLetterSink
+from schemas.topics import key_for
+from services.common.dlq import DeadLetterFailed, DeadLetterSink, DlqLimit, TooManyDeadLetters
+from services.common.es import make_es
 from services.common.kafka import (
     commit_offsets,
     headers,
@@ -67,15 +69,13 @@ class Source:
     value: bytes
     report: Report | None = None
 
+    @property
+    def topic(self) -> str:
+        return self.tp.topic
 
-def make_es(settings: IndexerSettings) -> Elasticsearch:
-    # The client's own retries are off: the indexer retries itself, with its partitions paused.
-    return Elasticsearch(
-        settings.elasticsearch_url,
-        request_timeout=settings.indexer_es_timeout_s,
-        max_retries=0,
-        retry_on_timeout=False,
-    )
+    @property
+    def partition(self) -> int:
+        return self.tp.partition
 
 
 class Indexer:
@@ -107,7 +107,11 @@ class Indexer:
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-indexer"
         )
-        self.dlq = DeadLetterSink(self.producer, self.topics.deadletter)
+        self.dlq = DeadLetterSink(
+            self.producer,
+            self.topics.deadletter,
+            DlqLimit(max_ratio=settings.indexer_dlq_max_ratio or None),
+        )
         self.batcher = Batcher(
             BatchLimits(
                 max_docs=settings.indexer_batch_max_docs,
@@ -131,6 +135,7 @@ class Indexer:
     def _parse(self, record: Any) -> Source:
         tp = TopicPartition(record.topic, record.partition)
         src = Source(tp=tp, offset=record.offset, key=record.key, value=record.value or b"")
+        self.dlq.seen()
         try:
             src.report = Report.model_validate_json(src.value)
         except ValidationError as exc:
@@ -138,18 +143,7 @@ class Indexer:
         return src
 
     def _dead_letter(self, src: Source, reason: str, error_type: str) -> None:
-        self.dlq.send(
-            DeadLetter.of(
-                Stage.INDEX,
-                reason,
-                src.value,
-                error_type=error_type,
-                original_topic=src.tp.topic,
-                original_partition=src.tp.partition,
-                original_offset=src.offset,
-                original_key=(src.key or b"").decode("utf-8", "replace") or None,
-            )
-        )
+        self.dlq.send(DeadLetter.from_record(Stage.INDEX, reason, src, error_type=error_type))
         metrics.DEAD_LETTERED.labels(error_type=error_type).inc()
 
     def _action(self, src: Source) -> Action | None:
@@ -275,7 +269,7 @@ class Indexer:
             )
             self.producer.send(
                 self.topics.indexed,
-                key=report.story_id.encode("utf-8"),
+                key=key_for("indexed", event),
                 value=event.model_dump_json().encode("utf-8"),
                 headers=self._headers(report.source.name),
             )
@@ -327,6 +321,8 @@ class Indexer:
         """Deliver a batch synchronously and commit it; False (batch held) when ES failed."""
         try:
             self._finish(batch)
+        except TooManyDeadLetters:
+            raise  # not Elasticsearch's failure: holding the batch would only repeat it
         except Exception as exc:
             self._hold(batch, exc)
             return False
@@ -344,6 +340,8 @@ class Indexer:
         self._inflight = None
         try:
             future.result()
+        except TooManyDeadLetters:
+            raise  # not Elasticsearch's failure: holding the batch would only repeat it
         except Exception as exc:
             self._hold(batch, exc)
             self._pause_all()

@@ -35,8 +35,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from services.common.es import make_es
     from services.common.logs import setup_logging
-    from services.indexer.app import make_es
     from services.indexer.migrate import migrate
     from services.indexer.settings import IndexerSettings
 
@@ -48,7 +48,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _drop_before(args: argparse.Namespace) -> int:
-    from services.indexer.app import make_es
+    from services.common.es import make_es
     from services.indexer.migrate import drop_months_before
     from services.indexer.settings import IndexerSettings
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from schemas.report import EntityType, EventLabel, Report
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 from services.indexer.mapping import MAPPING_VERSION, index_name
 
 # Publishers' clocks and time zones are wrong often enough: a date this far after the ingest

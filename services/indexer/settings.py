@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
@@ -71,6 +71,21 @@ class IndexerSettings(CommonSettings):
     )
     indexer_replicas: int = Field(default=0, ge=0)
     indexer_es_timeout_s: float = Field(default=30.0, gt=0)
+    indexer_dlq_max_ratio: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Stop (offsets uncommitted) when more than this share of the last 1000 "
+        "reports would be dead-lettered: a bug, not bad input; 0 = no limit",
+    )
+    # The client's own retries are off: the indexer retries each bulk item itself, with
+    # backoff and its partitions paused, and a client retry would resend a whole bulk.
+    ES_RETRIES: ClassVar[int] = 0
+
+    @property
+    def es_timeout_s(self) -> float:
+        return self.indexer_es_timeout_s
+
     indexer_retry_base_s: float = Field(default=0.2, gt=0, description="First backoff delay")
     indexer_retry_cap_s: float = Field(default=10.0, gt=0, description="Longest backoff delay")
     indexer_item_max_attempts: int = Field(

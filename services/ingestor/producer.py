@@ -17,6 +17,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
 from schemas.raw import MAX_RAW_HTML_CHARS, RawArticle
+from schemas.topics import key_for
 from services.common.kafka import headers, make_producer
 from services.ingestor.adapters.base import Failure, ItemError
 from services.ingestor.metrics import (
@@ -244,7 +245,7 @@ class RawSink:
         try:
             item.future = self.producer().send(
                 self.topic,
-                key=item.article_id.encode("utf-8"),
+                key=key_for("raw", item),
                 value=item.value,
                 headers=item.headers,
             )
@@ -328,7 +329,7 @@ class RawSink:
             try:
                 future = self.producer().send(
                     self.deadletter_topic,
-                    key=(failure.key or "").encode("utf-8") or None,
+                    key=key_for("deadletter", letter),
                     value=value,
                     headers=headers(source=failure.source[:1000], stage="ingest"),
                 )

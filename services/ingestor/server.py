@@ -14,7 +14,8 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.metrics import serve_metrics
-from services.ingestor.app import FolderWatcher, Ingestor, Poller
+from services.ingestor.app import Ingestor
+from services.ingestor.daemons import FolderWatcher, Poller
 from services.ingestor.http import SafeHttpClient
 from services.ingestor.producer import RawSink
 from services.ingestor.push import make_push_router

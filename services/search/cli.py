@@ -1,4 +1,4 @@
-"""`cwatch search QUERY ...` (a readable table, or --json) and `cwatch api run`."""
+"""`cwatch search QUERY ...` (a readable table, or --json). The HTTP API: services/api/cli.py."""
 
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def format_table(result: dict[str, Any], width: int = 120) -> str:
 def _search(args: argparse.Namespace) -> int:
     from elasticsearch import TransportError
 
-    from services.search.app import make_es
-    from services.search.query import QueryError, SearchParams
+    from services.common.es import make_es
+    from services.query.params import SearchParams
+    from services.query.syntax import QueryError
     from services.search.service import SearchService
     from services.search.settings import SearchSettings
 
@@ -88,25 +89,6 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _api_run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from services.common.logs import setup_logging
-    from services.search.settings import SearchSettings
-    from services.web.app import create_full_app
-
-    settings = SearchSettings()
-    setup_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        # The one HTTP face of the system: search, subscriptions, live feed and the web UI.
-        create_full_app(settings),
-        host=args.host or settings.api_host,
-        port=args.port if args.port is not None else settings.api_port,
-        log_config=None,
-    )
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     search = sub.add_parser(
         "search",
@@ -135,14 +117,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--facets", action="store_true", help="Also print counts per value")
     search.add_argument("--json", action="store_true", help="Machine-readable output")
     search.set_defaults(func=_search_entry)
-
-    api = sub.add_parser("api", help="The HTTP API (search and more)")
-    commands = api.add_subparsers(dest="api_command", metavar="ACTION")
-    run = commands.add_parser("run", help="Serve the API with uvicorn (OpenAPI at /docs)")
-    run.add_argument("--host", default=None)
-    run.add_argument("--port", type=int, default=None)
-    run.set_defaults(func=_api_run)
-    api.set_defaults(func=lambda args: (api.print_help(), 2)[1])
 
 
 def _search_entry(args: argparse.Namespace) -> int:

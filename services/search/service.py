@@ -1,4 +1,5 @@
-"""Runs the bodies built by `query` against the alias and shapes the answers (API and CLI)."""
+"""Runs the bodies built by `services.query` against the alias and shapes the answers (API and
+CLI): the only place the read side sends a search to Elasticsearch."""
 
 from __future__ import annotations
 
@@ -9,19 +10,17 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from services.search.query import (
-    FACET_FIELDS,
-    SearchParams,
+from services.query.answers import shape_aggs, summary
+from services.query.bodies import (
     build_facets,
+    build_report,
     build_search,
     build_similar,
     build_story_versions,
     build_version_counts,
     next_cursor,
 )
-
-SNIPPET_CHARS = 300
-
+from services.query.params import SearchParams
 
 # An index that has just been created answers "no shard available" until its shards start,
 # usually well under a second: wait that out rather than fail the search.
@@ -42,65 +41,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def summary(hit: dict[str, Any]) -> dict[str, Any]:
-    """One result line: what a person scans, not the whole report."""
-    src = hit.get("_source", {})
-    body = src.get("body") or ""
-    result: dict[str, Any] = {
-        "report_id": src.get("report_id", hit.get("_id")),
-        "story_id": src.get("story_id"),
-        "headline": src.get("headline", ""),
-        "url": src.get("url"),
-        "source": src.get("source", {}),
-        "language": src.get("language"),
-        "published": src.get("published"),
-        "date": src.get("date"),
-        "ingested_at": src.get("ingested_at"),
-        "relevant": src.get("relevant"),
-        "relevance": src.get("relevance"),
-        "event_types": src.get("event_types", []),
-        "primary_event": src.get("primary_event"),
-        "primary_evidence": src.get("primary_evidence"),
-        "entity_ids": src.get("entity_ids", []),
-        "figure_kinds": src.get("figure_kinds", []),
-        "snippet": body[:SNIPPET_CHARS] + ("…" if len(body) > SNIPPET_CHARS else ""),
-        "score": hit.get("_score"),
-        "index": hit.get("_index"),
-    }
-    if "highlight" in hit:
-        result["highlights"] = hit["highlight"]
-    inner = hit.get("inner_hits", {}).get("versions")
-    if inner is not None:
-        result["versions"] = inner["hits"]["total"]["value"]
-        result["latest_versions"] = [
-            {"report_id": h["_source"].get("report_id"), **h["_source"]}
-            for h in inner["hits"]["hits"]
-        ]
-    return result
-
-
-def shape_aggs(aggs: dict[str, Any]) -> dict[str, Any]:
-    facets = {
-        name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]]
-        for name in FACET_FIELDS
-        if name in aggs
-    }
-    histogram = [
-        {"date": b["key_as_string"], "count": b["doc_count"]}
-        for b in aggs.get("histogram", {}).get("buckets", [])
-    ]
-    return {
-        "facets": facets,
-        "histogram": histogram,
-        "stories": aggs.get("stories", {}).get("value"),
-    }
-
-
 class SearchService:
     def __init__(self, es: Elasticsearch, alias: str, clock: Callable[[], datetime] = _now) -> None:
         self.es = es
         self.alias = alias
         self.clock = clock
+
+    def run(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Any body built by services.query.bodies, against the alias."""
+        return self._search(body)
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         for pause_s in SHARD_START_PAUSES_S:
@@ -149,13 +98,7 @@ class SearchService:
         }
 
     def _get(self, report_id: str) -> dict[str, Any]:
-        raw = self._search(
-            {
-                "query": {"ids": {"values": [report_id]}},
-                "size": 1,
-                "_source": {"excludes": ["folded_text"]},
-            }
-        )
+        raw = self._search(build_report(report_id))
         hits = raw["hits"]["hits"]
         if not hits:
             raise ReportNotFound(f"no report with id {report_id!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from services.common.settings import CommonSettings
@@ -13,3 +15,10 @@ class SearchSettings(CommonSettings):
     search_es_timeout_s: float = Field(
         default=5.0, gt=0, description="Client-side cap on one Elasticsearch request"
     )
+    # A user is waiting on the answer: one resend of a dropped connection, not more (the
+    # timeout above already bounds the wait of each try).
+    ES_RETRIES: ClassVar[int] = 1
+
+    @property
+    def es_timeout_s(self) -> float:
+        return self.search_es_timeout_s

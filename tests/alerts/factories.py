@@ -15,7 +15,7 @@ from schemas.report import (
     FigureKind,
     Report,
 )
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

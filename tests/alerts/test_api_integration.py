@@ -12,8 +12,8 @@ import pytest
 
 from schemas.alert import Alert
 from services.alerts.settings import AlertsSettings
+from services.api.app import create_app
 from services.search.settings import SearchSettings
-from services.web.app import create_full_app
 from tests.alerts.conftest import indexed_event, produce, serve, sse_events
 from tests.alerts.factories import corpus
 
@@ -27,7 +27,7 @@ def base_url(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str
         kafka_bootstrap_servers=alerts_settings.kafka_bootstrap_servers,
         elasticsearch_url=alerts_settings.elasticsearch_url,
     )
-    app = create_full_app(settings, es_client, alerts_settings)
+    app = create_app(settings, es_client, alerts_settings)
     with serve(app) as url:
         yield url
     app.state.alerts.hub.stop()

@@ -18,7 +18,9 @@ from services.alerts.dispatch import pending_webhooks
 from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
 from services.alerts.models import Channel, Filters, Mode, Subscription, apply_update
 from services.common.netguard import BlockedAddress, NetPolicy
-from services.search.query import QueryError, SearchParams, build_query
+from services.query.bodies import build_query
+from services.query.params import SearchParams
+from services.query.syntax import QueryError
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -89,7 +91,7 @@ def test_public_view_hides_the_secret_and_update_keeps_it() -> None:
     assert sub.public()["channel"]["secret"] == "***"
     updated = apply_update(sub, {"channel": {"url": "https://example.org/other", "secret": "***"}})
     assert updated.channel.secret == "s" * 20 and updated.channel.url.endswith("/other")
-    assert apply_update(sub, {"filters": {"lang": ["hy"]}}).filters.lang == ["hy"]
+    assert apply_update(sub, {"filters": {"lang": ["hy"]}}).filters.languages == ["hy"]
 
 
 def test_ten_versions_of_one_story_make_one_alert_with_a_count() -> None:

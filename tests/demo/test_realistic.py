@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
+from devtools.realistic import realistic_reports
 from schemas.report import Report
-from services.demo.realistic import realistic_reports
 
 COUNT = 1200
 POOL = 300  # four epochs: the variation path is exercised, not only the pool

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devtools.realistic import realistic_reports
 from schemas.report import EntityMention, EntityType, EventLabel, Figure, FigureKind, Report
-from services.demo.realistic import realistic_reports
 from services.demo.score import score_reports
 from services.demo.writers import read_manifest, write_corpus
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from services.common.fold import fold_text
 from services.extractor.dedup import DedupState, content_hash, story_key
-from services.extractor.fold import fold_text
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 TEXT = (

@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 
 from schemas.report import EventLabel, EventType
+from services.common.fold import fold_words
 from services.extractor.clean import CleanDoc, clean, sentence_spans, split_sentences
 from services.extractor.events import find_events, find_events_folded, load_rules
-from services.extractor.fold import fold_words
 from services.extractor.pipeline import text_layout
 
 from .conftest import FIXTURES as FIXTURES_DIR

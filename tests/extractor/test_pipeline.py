@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.report import Report
+from services.common.fold import fold_text
 from services.extractor.dedup import DedupState
-from services.extractor.fold import fold_text
 from services.extractor.pipeline import ExtractorConfig, extract
 
 from .conftest import fixture_text, make_raw

@@ -19,14 +19,9 @@ from services.indexer.documents import (
     to_document,
 )
 from services.indexer.mapping import parse_index_name
-from services.search.query import (
-    QueryError,
-    SearchParams,
-    build_search,
-    decode_cursor,
-    parse_time,
-    parse_user_query,
-)
+from services.query.bodies import build_search, decode_cursor
+from services.query.params import SearchParams
+from services.query.syntax import QueryError, parse_time, parse_user_query
 from tests.fuzz.budget import Budget
 from tests.fuzz.strategies import date_strings, extreme_datetimes, nasty_text
 

@@ -48,7 +48,9 @@ from services.ingestor.producer import ENVELOPE_BYTES, RawSink, fit_to_limit
 from services.ingestor.push import make_push_router
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.state import IngestState
-from services.search.query import QueryError, SearchParams, build_search
+from services.query.bodies import build_search
+from services.query.params import SearchParams
+from services.query.syntax import QueryError
 from tests.hostile.corpus import PUBLIC_HOST
 
 # Everything is imported here, in the parent: each forked child inherits the modules (and the

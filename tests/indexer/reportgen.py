@@ -16,7 +16,7 @@ from schemas.report import (
     FigureKind,
     Report,
 )
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

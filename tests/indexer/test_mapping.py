@@ -82,7 +82,7 @@ def test_unknown_fields_are_kept_but_not_indexed() -> None:
 
 
 def test_fields_searches_sort_aggregate_or_collapse_on_keep_their_doc_values() -> None:
-    from services.search.query import FACET_FIELDS, sort_clause
+    from services.query.bodies import FACET_FIELDS, sort_clause
 
     fields = dict(_walk(mappings()["properties"]))
     used = set(FACET_FIELDS.values()) | {"story_id", "date", "place_ids"}

@@ -13,7 +13,8 @@ from schemas.common import Affiliation, SourceInfo, SourceKind
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawArticle
 from schemas.topics import TopicNames
-from services.ingestor.app import FolderWatcher, Ingestor
+from services.ingestor.app import Ingestor
+from services.ingestor.daemons import FolderWatcher
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.state import IngestState
 from tests.ingestor.loopback import LoopbackServer, rss

@@ -14,7 +14,8 @@ from prometheus_client import REGISTRY
 from schemas.raw import RawArticle
 from services.ingestor import app as app_module
 from services.ingestor.adapters import files as files_module
-from services.ingestor.app import FolderWatcher, Ingestor, Poller
+from services.ingestor.app import Ingestor
+from services.ingestor.daemons import FolderWatcher, Poller
 from services.ingestor.http import SafeHttpClient
 from services.ingestor.producer import RawSink
 from services.ingestor.settings import IngestorSettings

@@ -21,7 +21,8 @@ from services.ingestor.adapters.telegram import (
     parse_views,
     post_to_article,
 )
-from services.ingestor.app import Ingestor, Poller
+from services.ingestor.app import Ingestor
+from services.ingestor.daemons import Poller
 from services.ingestor.producer import RawSink
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.sources import SourceEntry

@@ -51,3 +51,22 @@ def test_dead_letter_keeps_undecodable_original_bytes_exactly() -> None:
     again = DeadLetter.model_validate_json(letter.model_dump_json())
     assert again.payload() == payload
     assert again.original_offset == 7
+
+
+def test_a_dead_letter_from_a_record_points_back_at_it() -> None:
+    from types import SimpleNamespace
+
+    from schemas.deadletter import DeadLetter, Stage
+
+    record = SimpleNamespace(topic="t", partition=2, offset=7, key=b"k\xff", value=b"bytes")
+    letter = DeadLetter.from_record(Stage.INDEX, "why", record, error_type="bad")
+    assert (letter.original_topic, letter.original_partition, letter.original_offset) == (
+        "t",
+        2,
+        7,
+    )
+    assert letter.original_key == "k\ufffd" and letter.payload() == b"bytes"
+    assert (
+        DeadLetter.from_record(Stage.INDEX, "why", record, b"other", error_type="bad").payload()
+        == b"other"
+    )

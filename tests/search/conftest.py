@@ -146,7 +146,7 @@ def api(es_client: Any) -> Iterator[Any]:
     """One read-only corpus for a whole test module: the API tests only search it."""
     from fastapi.testclient import TestClient
 
-    from services.search.app import create_app
+    from services.api.app import create_app
 
     ns = f"t{uuid.uuid4().hex[:8]}"
     try:

@@ -198,7 +198,7 @@ def test_openapi_health_readiness_and_metrics(api: Any) -> None:
 def test_readyz_is_503_before_anything_is_indexed(es_client: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from services.search.app import create_app
+    from services.api.app import create_app
     from services.search.settings import SearchSettings
 
     with TestClient(create_app(SearchSettings(namespace="tnothing0"), es=es_client)) as client:

@@ -6,7 +6,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
-from services.search.app import create_app, invalid_utf8_parameter
+from services.api.app import create_app, invalid_utf8_parameter
 from services.search.settings import SearchSettings
 
 pytestmark = pytest.mark.unit

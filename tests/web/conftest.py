@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from services.alerts.settings import AlertsSettings
+from services.api.app import create_app
 from services.search.settings import SearchSettings
-from services.web.app import create_full_app
 from tests.alerts.conftest import (  # noqa: F401  (fixtures shared with the alerts tests)
     alerts_settings,
     index_reports,
@@ -89,7 +89,7 @@ def ui(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str]:  # 
         kafka_bootstrap_servers=alerts_settings.kafka_bootstrap_servers,
         elasticsearch_url=alerts_settings.elasticsearch_url,
     )
-    app = create_full_app(settings, es_client, alerts_settings)
+    app = create_app(settings, es_client, alerts_settings)
     with serve(app) as url:
         yield url
     app.state.alerts.hub.stop()

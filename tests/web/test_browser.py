@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from schemas.common import Affiliation
 from services.alerts.app import AlertsService
-from services.web.routes import CSP
+from services.api.ui import CSP
 from tests.alerts.conftest import indexed_event, produce
 from tests.alerts.factories import corpus, make_report
 

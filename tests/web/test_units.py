@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.web.highlight import segments
-from services.web.sides import claims, group_by_side, side_of
+from services.api.highlight import segments
+from services.api.sides import claims, group_by_side, side_of
 
 
 def test_highlight_keeps_matches_and_turns_markup_into_text() -> None:

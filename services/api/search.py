@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from services.query.params import SearchParams
+from services.query.syntax import QueryError
 from services.search import metrics
-from services.search.query import QueryError, SearchParams
 from services.search.service import ReportNotFound, SearchService
 
 router = APIRouter(prefix="/v1", tags=["search"])

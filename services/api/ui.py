@@ -1,7 +1,7 @@
 """The web UI router: the page, its static files, and a few read-only JSON views the page needs
 (highlights as text segments, a story's versions by side, timeline and map aggregations).
 
-Every query goes through `services.search.query`, so the UI shows exactly what search finds.
+Every query is built by `services.query.bodies`, so the UI shows exactly what search finds.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.search.api import search_params
-from services.search.query import (
-    QueryError,
-    SearchParams,
-    build_query,
-)
+from services.api.highlight import shape
+from services.api.search import search_params
+from services.api.sides import claims, group_by_side
+from services.query.bodies import build_overview, build_story_versions
+from services.query.params import SearchParams
+from services.query.syntax import QueryError
 from services.search.service import SearchService
-from services.web.highlight import shape
-from services.web.sides import claims, group_by_side
 
 router = APIRouter(tags=["web"])
 
@@ -43,11 +41,11 @@ STATIC_TYPES = {
     "style.css": "text/css; charset=utf-8",
     "places.json": "application/json",
 }
-STORY_EXCLUDES = ["folded_text", "body", "paragraph_languages"]
+STORY_MAX_VERSIONS = 200
 
 
 def _static(name: str) -> bytes:
-    return resources.files("services.web").joinpath("static", name).read_bytes()
+    return resources.files("services.api").joinpath("static", name).read_bytes()
 
 
 @router.get("/", include_in_schema=False)
@@ -113,14 +111,7 @@ def ui_search(
 @router.get("/ui/v1/story/{story_id}", summary="Every version of a story, by side")
 def ui_story(service: Service, story_id: str) -> dict[str, Any]:
     try:
-        raw = service.es.search(
-            index=service.alias,
-            query={"term": {"story_id": story_id}},
-            size=200,
-            sort=[{"date": {"order": "asc"}}, {"report_id": {"order": "asc"}}],
-            source_excludes=STORY_EXCLUDES,
-            ignore_unavailable=True,
-        )
+        raw = service.run(build_story_versions(story_id, size=STORY_MAX_VERSIONS))
     except (ApiError, TransportError) as exc:
         raise _guard(exc) from None
     versions = [h["_source"] for h in raw["hits"]["hits"]]
@@ -155,29 +146,8 @@ def ui_overview(
 ) -> dict[str, Any]:
     """`count=primary` (default) counts each report once, under the event it is about;
     `count=all` under every event type it has."""
-    field = "primary_event" if count == "primary" else "event_types"
     try:
-        query = build_query(params, datetime.now(UTC))
-        raw = service.es.search(
-            index=service.alias,
-            query=query,
-            size=0,
-            aggs={
-                "events": {
-                    "terms": {"field": field, "size": 20},
-                    "aggs": {
-                        "over_time": {
-                            "date_histogram": {"field": "date", "calendar_interval": interval}
-                        }
-                    },
-                },
-                "places": {
-                    "terms": {"field": "place_ids", "size": 100},
-                    "aggs": {"sample": {"top_hits": {"size": 1, "_source": ["entities"]}}},
-                },
-            },
-            ignore_unavailable=True,
-        )
+        raw = service.run(build_overview(params, datetime.now(UTC), interval, count))
     except (QueryError, ApiError, TransportError) as exc:
         raise _guard(exc) from None
     aggs = raw.get("aggregations") or {}

@@ -1,6 +1,7 @@
-"""Reference tables for the README: every setting (env var) and every Prometheus metric.
+"""Reference tables for the README: the topics, every setting (env var) and every Prometheus
+metric.
 
-`python -m services.ops.reference` prints them; tests/deploy/test_readme.py keeps the README
+`python -m devtools.reference` prints them; tests/deploy/test_readme.py keeps the README
 in step with the code.
 """
 
@@ -14,6 +15,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from pydantic_settings import BaseSettings
 
 import services
+from schemas.topics import topic_table
 
 
 def _modules(suffix: str) -> Iterator[tuple[str, object]]:
@@ -66,6 +68,7 @@ def settings() -> list[tuple[str, str, str, str]]:
 
 
 def main() -> None:
+    print(topic_table() + "\n")
     print("| service | metric | type | meaning |\n|---|---|---|---|")
     for row in metrics():
         print("| " + " | ".join(f"`{c}`" if i == 1 else c for i, c in enumerate(row)) + " |")

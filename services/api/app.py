@@ -1,32 +1,33 @@
-"""The HTTP application: the search router plus health, readiness and metrics.
+"""The HTTP process's one composition root: search, reports and stories (`search`),
+subscriptions and the live feed (`subscriptions`), the web UI (`ui`), health, readiness and
+metrics, with the security headers and the UTF-8 guard on every request.
 
-Other services add their routers with `create_app(settings, routers=[...])` (or
-`app.include_router` afterwards); they find the Elasticsearch client and settings on
-`app.state.es` and `app.state.settings`.
+The routers find what they need on `app.state`: the Elasticsearch client (`es`), the settings,
+the search service and the alerts state, all built here and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from elasticsearch import Elasticsearch
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.search.api import router as search_router
+from services.alerts.settings import AlertsSettings
+from services.api.search import router as search_router
+from services.api.subscriptions import install
+from services.api.subscriptions import router as subscriptions_router
+from services.api.ui import SECURITY_HEADERS
+from services.api.ui import router as ui_router
+from services.common.es import make_es
 from services.search.service import SearchService
 from services.search.settings import SearchSettings
-
-
-def make_es(settings: SearchSettings) -> Elasticsearch:
-    return Elasticsearch(
-        settings.elasticsearch_url, request_timeout=settings.search_es_timeout_s, max_retries=1
-    )
 
 
 def _readable(errors: Sequence[Any]) -> str:
@@ -78,11 +79,23 @@ class RefuseInvalidUtf8:
         await self.app(scope, receive, send)
 
 
+def add_security_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+
 def create_app(
     settings: SearchSettings | None = None,
     es: Elasticsearch | None = None,
-    routers: Sequence[APIRouter] = (),
+    alerts_settings: AlertsSettings | None = None,
 ) -> FastAPI:
+    """The whole HTTP API; `alerts_settings` default to the search settings' connection."""
     settings = settings or SearchSettings()
     es = es or make_es(settings)
     app = FastAPI(
@@ -95,8 +108,7 @@ def create_app(
     app.state.search_service = SearchService(es, settings.index_alias)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_middleware(RefuseInvalidUtf8)
-    app.include_router(search_router)
-    for router in routers:
+    for router in (search_router, subscriptions_router, ui_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
@@ -112,4 +124,6 @@ def create_app(
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
 
+    install(app, alerts_settings)
+    add_security_headers(app)
     return app

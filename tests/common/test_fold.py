@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.extractor.fold import fold_text
+from services.common.fold import fold_text
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """HTTP API of subscriptions, their delivery log and streams, and the live feed (`/v1/...`).
 
-Mount with `create_app(routers=[alerts.api.router])`; the router finds the Elasticsearch client
-and settings on `app.state` and creates its own state on first use (or call `install`).
+Mounted by `services.api.app.create_app`, which calls `install`; the router finds the
+Elasticsearch client and settings on `app.state` (and creates its own state on first use).
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from services.alerts.live import LiveClient, LiveHub, TooManyClients, sse
 from services.alerts.models import ChannelKind, Subscription, SubscriptionInput, apply_update
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
+from services.api.search import search_params
 from services.common.netguard import BlockedAddress, NetPolicy
-from services.search.api import search_params
-from services.search.query import QueryError, SearchParams, build_query
+from services.query.bodies import build_query
+from services.query.params import SearchParams
+from services.query.syntax import QueryError
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 

@@ -2,18 +2,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.search.query import (
+from services.query.bodies import (
     SQS_FLAGS,
-    QueryError,
-    SearchParams,
     build_search,
     build_similar,
     decode_cursor,
     encode_cursor,
     next_cursor,
-    parse_time,
-    parse_user_query,
 )
+from services.query.params import SearchParams
+from services.query.syntax import QueryError, parse_time, parse_user_query
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

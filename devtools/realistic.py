@@ -28,9 +28,9 @@ from schemas.report import (
     Report,
 )
 from schemas.topics import SCHEMA_VERSION
+from services.common.fold import fold_text
 from services.demo.catalog import load_catalog
 from services.demo.generator import DEFAULT_START, CorpusGenerator, GeneratedArticle
-from services.extractor.fold import fold_text
 
 DEFAULT_POOL = 5000
 EPOCH_SHIFT = timedelta(days=3)

@@ -1,0 +1,26 @@
+"""The one Elasticsearch client factory: every service builds its client here.
+
+A service's settings say how long one request may take (`es_timeout_s`, from its own
+`CWATCH_<SERVICE>_ES_TIMEOUT_S`) and how often the client itself resends a failed request
+(`ES_RETRIES`, declared next to that timeout, with the reason for its value). Everything
+else is the same for all: the URL from the common settings, and no resend after a timeout
+(a request that timed out may still be running on the cluster; sending it again doubles the
+load at the moment the cluster is slowest, and doubles the caller's wait).
+"""
+
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+
+from services.common.settings import CommonSettings
+
+
+def make_es(settings: CommonSettings) -> Elasticsearch:
+    """A client with the service's timeout and retry policy (connection errors and
+    429/502/503/504 answers are resent at most `ES_RETRIES` times)."""
+    return Elasticsearch(
+        settings.elasticsearch_url,
+        request_timeout=settings.es_timeout_s,
+        max_retries=settings.ES_RETRIES,
+        retry_on_timeout=False,
+    )

@@ -1,1 +1,0 @@
-"""The web UI: static HTML + vanilla JS + CSS, served by a FastAPI router on the API app."""
