@@ -29,6 +29,8 @@ DEFAULT_SET = (
 )
 EVENTS_SET = DEFAULT_SET.with_name("events_labelled.yaml")
 EVENT_FLOORS = DEFAULT_SET.with_name("event_floors.yaml")
+LANGUAGE_SET = DEFAULT_SET.with_name("language_labelled.yaml")
+FLOORS = DEFAULT_SET.with_name("accuracy_floors.yaml")  # language, entity negatives, own pages
 FIELDS = ("entities", "events", "figures", "language")
 CALIBRATION_AT = 0.9
 
@@ -177,6 +179,37 @@ def evaluate_events(
         for split in ("all", str(item.get("split") or "dev")):
             scores[split].add(item, sorted(best.items()), primary)
     return dict(scores)
+
+
+def evaluate_languages(items: list[dict[str, Any]]) -> dict[str, float]:
+    """Language identification on sentences in and outside the configured set:
+    `language_accuracy` (exact answer, `und` expected for scripts no lingua language covers),
+    `language_outside_honest` (share of texts outside the configured set reported as
+    themselves or `und`, never as a configured language), `language_configured_accuracy`."""
+    from services.extractor.language import LANGUAGES, detect
+
+    right = inside = inside_right = outside = honest = 0
+    for item in items:
+        expected = str(item["language"])
+        got = detect(str(item["text"])).language
+        right += got == expected
+        if expected in LANGUAGES:
+            inside += 1
+            inside_right += got == expected
+        else:
+            outside += 1
+            honest += got == expected or got == "und"
+    return {
+        "language_accuracy": round(right / len(items), 4) if items else 1.0,
+        "language_configured_accuracy": round(inside_right / inside, 4) if inside else 1.0,
+        "language_outside_honest": round(honest / outside, 4) if outside else 1.0,
+    }
+
+
+def load_floors(path: Path = FLOORS) -> dict[str, float]:
+    """{metric: floor} of the accuracy gate beyond the labelled and events sets."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): float(v) for k, v in data.items()}
 
 
 def load_event_floors(path: Path = EVENT_FLOORS) -> dict[str, dict[str, float]]:

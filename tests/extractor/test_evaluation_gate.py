@@ -10,14 +10,18 @@ from schemas.report import EventType
 from services.extractor.evaluation import (
     DEFAULT_SET,
     EVENTS_SET,
+    LANGUAGE_SET,
     EventScores,
     Score,
     evaluate,
     evaluate_events,
+    evaluate_languages,
     load_event_floors,
+    load_floors,
     load_labelled,
     summary,
 )
+from services.extractor.language import LANGUAGES
 
 FLOORS = {
     "entities_precision": 0.97,
@@ -79,3 +83,24 @@ def test_event_accuracy_does_not_fall_below_its_floor(
     scores = event_scores[split]
     value = scores.summary()[metric]
     assert value >= floor, f"{split} {metric}={value:.3f} < {floor}; misses: {scores.micro.misses}"
+
+
+GATE_FLOORS = load_floors()
+
+
+@pytest.fixture(scope="module")
+def language_scores() -> dict[str, float]:
+    return evaluate_languages(load_labelled(LANGUAGE_SET))
+
+
+def test_language_set_has_languages_outside_the_configured_set() -> None:
+    items = load_labelled(LANGUAGE_SET)
+    outside = {item["language"] for item in items} - set(LANGUAGES)
+    assert {"bg", "kk", "sr", "mk", "und"} <= outside
+
+
+@pytest.mark.parametrize("metric", sorted(k for k in GATE_FLOORS if k.startswith("language_")))
+def test_language_identification_does_not_fall_below_its_floor(
+    language_scores: dict[str, float], metric: str
+) -> None:
+    assert language_scores[metric] >= GATE_FLOORS[metric], language_scores
