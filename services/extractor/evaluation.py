@@ -30,6 +30,7 @@ DEFAULT_SET = (
 EVENTS_SET = DEFAULT_SET.with_name("events_labelled.yaml")
 EVENT_FLOORS = DEFAULT_SET.with_name("event_floors.yaml")
 LANGUAGE_SET = DEFAULT_SET.with_name("language_labelled.yaml")
+ENTITY_NEGATIVES = DEFAULT_SET.with_name("entity_negatives.yaml")
 FLOORS = DEFAULT_SET.with_name("accuracy_floors.yaml")  # language, entity negatives, own pages
 FIELDS = ("entities", "events", "figures", "language")
 CALIBRATION_AT = 0.9
@@ -204,6 +205,23 @@ def evaluate_languages(items: list[dict[str, Any]]) -> dict[str, float]:
         "language_configured_accuracy": round(inside_right / inside, 4) if inside else 1.0,
         "language_outside_honest": round(honest / outside, 4) if outside else 1.0,
     }
+
+
+def evaluate_entity_negatives(items: list[dict[str, Any]]) -> tuple[dict[str, float], list[str]]:
+    """Texts full of look-alikes (Susanna, Shukshin, Karen Mirzoyan): the share that yields no
+    entity beyond the ones it does name (`entities_negatives_clean`), and the misses."""
+    from services.extractor.entities import find_entities
+    from services.extractor.gazetteer import default_gazetteer
+
+    gaz = default_gazetteer()
+    misses = []
+    for item in items:
+        found = {m.id for m in find_entities(str(item["text"]), gaz)}
+        extra = found - set(item.get("entities") or [])
+        if extra:
+            misses.append(f"{item['text'][:60]}: {sorted(extra)}")
+    clean = 1 - len(misses) / len(items) if items else 1.0
+    return {"entities_negatives_clean": round(clean, 4)}, misses
 
 
 def load_floors(path: Path = FLOORS) -> dict[str, float]:

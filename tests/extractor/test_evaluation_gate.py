@@ -9,11 +9,13 @@ import pytest
 from schemas.report import EventType
 from services.extractor.evaluation import (
     DEFAULT_SET,
+    ENTITY_NEGATIVES,
     EVENTS_SET,
     LANGUAGE_SET,
     EventScores,
     Score,
     evaluate,
+    evaluate_entity_negatives,
     evaluate_events,
     evaluate_languages,
     load_event_floors,
@@ -104,3 +106,11 @@ def test_language_identification_does_not_fall_below_its_floor(
     language_scores: dict[str, float], metric: str
 ) -> None:
     assert language_scores[metric] >= GATE_FLOORS[metric], language_scores
+
+
+def test_ordinary_words_and_other_peoples_names_do_not_match_entities() -> None:
+    items = load_labelled(ENTITY_NEGATIVES)
+    assert len(items) >= 20
+    scores, misses = evaluate_entity_negatives(items)
+    floor = GATE_FLOORS["entities_negatives_clean"]
+    assert scores["entities_negatives_clean"] >= floor, misses
