@@ -10,8 +10,9 @@ third negatives, a dev and a held-out split): `evaluate_events` scores it per la
 
 from __future__ import annotations
 
+import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,38 @@ ENTITY_NEGATIVES = DEFAULT_SET.with_name("entity_negatives.yaml")
 FLOORS = DEFAULT_SET.with_name("accuracy_floors.yaml")  # language, entity negatives, own pages
 FIELDS = ("entities", "events", "figures", "language")
 CALIBRATION_AT = 0.9
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def body_f1(predicted: str | None, gold: str) -> float:
+    """Bag-of-words F1 of an extracted body against the expected one (lower-cased word
+    tokens, multiset overlap), as the benchmark scores article bodies."""
+    p = Counter(_TOKEN.findall((predicted or "").lower()))
+    g = Counter(_TOKEN.findall(gold.lower()))
+    tp = sum((p & g).values())
+    if not tp:
+        return 0.0
+    precision, recall = tp / sum(p.values()), tp / sum(g.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def own_pages_f1(fast: bool = True) -> dict[str, float]:
+    """Mean body F1 of our clean step on the second evaluation set (own_pages.py), overall
+    (`extract_f1_own`) and per language (`extract_f1_own_<lang>`)."""
+    from services.extractor.clean import html_body
+    from services.extractor.own_pages import build_pages
+
+    per: dict[str, list[float]] = defaultdict(list)
+    for page in build_pages():
+        score = body_f1(html_body(page.html, fast=fast), page.body)
+        per["all"].append(score)
+        per[page.lang].append(score)
+    out = {"extract_f1_own": round(sum(per["all"]) / len(per["all"]), 4)}
+    for lang in sorted(k for k in per if k != "all"):
+        out[f"extract_f1_own_{lang}"] = round(sum(per[lang]) / len(per[lang]), 4)
+    return out
 
 
 @dataclass

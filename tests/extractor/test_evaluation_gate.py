@@ -21,9 +21,11 @@ from services.extractor.evaluation import (
     load_event_floors,
     load_floors,
     load_labelled,
+    own_pages_f1,
     summary,
 )
 from services.extractor.language import LANGUAGES
+from services.extractor.own_pages import build_pages
 
 FLOORS = {
     "entities_precision": 0.97,
@@ -114,3 +116,21 @@ def test_ordinary_words_and_other_peoples_names_do_not_match_entities() -> None:
     scores, misses = evaluate_entity_negatives(items)
     floor = GATE_FLOORS["entities_negatives_clean"]
     assert scores["entities_negatives_clean"] >= floor, misses
+
+
+@pytest.fixture(scope="module")
+def own_scores() -> dict[str, float]:
+    return own_pages_f1()
+
+
+def test_own_page_set_has_150_pages_in_the_nine_languages() -> None:
+    pages = build_pages()
+    assert len(pages) >= 150
+    assert {p.lang for p in pages} == {"hy", "az", "ru", "tr", "ka", "en", "fr", "de", "fa"}
+
+
+@pytest.mark.parametrize("metric", sorted(k for k in GATE_FLOORS if k.startswith("extract_f1_own")))
+def test_body_text_on_our_own_pages_does_not_fall_below_its_floor(
+    own_scores: dict[str, float], metric: str
+) -> None:
+    assert own_scores[metric] >= GATE_FLOORS[metric], own_scores
