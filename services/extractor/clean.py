@@ -270,9 +270,45 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# Zero-width (non-)joiners are letters' business in Persian (راه‌های), Kurdish and Indic
+# scripts; trafilatura drops every non-printable character and glues the words together. They
+# cross it as rare printable letters and are put back after.
+_JOINERS = (("\u200c", "\ua78f"), ("\u200d", "\ua7f7"))
+_JOINER_ENTITIES: tuple[tuple[str, str], ...] = (
+    ("&zwnj;", "\u200c"),
+    ("&#8204;", "\u200c"),
+    ("&#x200c;", "\u200c"),
+    ("&zwj;", "\u200d"),
+    ("&#8205;", "\u200d"),
+    ("&#x200d;", "\u200d"),
+)
+
+
+def _hide_joiners(html: str) -> tuple[str, bool]:
+    if "\u200c" not in html and "\u200d" not in html and "&" not in html:
+        return html, False
+    for entity, char in _JOINER_ENTITIES:
+        if entity in html:
+            html = html.replace(entity, char)
+    found = False
+    for joiner, stand_in in _JOINERS:
+        if joiner in html:
+            html, found = html.replace(joiner, stand_in), True
+    return html, found
+
+
+def _show_joiners(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    for joiner, stand_in in _JOINERS:
+        value = value.replace(stand_in, joiner)
+    return value
+
+
 def extract_html(html: str, fast: bool = True, with_metadata: bool = False) -> dict[str, Any]:
     """trafilatura on one page; metadata (and its slow date guessing) only when asked. Without
     metadata, scripts, styles and comments are cut first (the metadata pass reads some)."""
+    html, joiners = _hide_joiners(html)
     doc = trafilatura.bare_extraction(
         html if with_metadata else strip_inert(html),
         fast=fast,
@@ -282,7 +318,8 @@ def extract_html(html: str, fast: bool = True, with_metadata: bool = False) -> d
     )
     if doc is None:
         return {}
-    return dict(doc.as_dict()) if hasattr(doc, "as_dict") else dict(doc)
+    out = dict(doc.as_dict()) if hasattr(doc, "as_dict") else dict(doc)
+    return {k: _show_joiners(v) for k, v in out.items()} if joiners else out
 
 
 def page_text_chars(html: str) -> int:

@@ -236,3 +236,11 @@ def test_a_short_article_on_a_long_page_is_not_replaced_by_the_full_extractor(
     monkeypatch.setattr(clean_module, "extract_html", spy)
     [doc] = clean(make_raw(html=_page(LONG * 2, LONG * 2, LONG * 2)))
     assert calls == [True]
+
+
+def test_persian_zero_width_non_joiners_survive_extraction() -> None:
+    words = "بارش سنگین برف راه‌های کوهستانی اردبیل را بست و راهداران مشغول بازگشایی مسیرها هستند."
+    html = _page(words, words.replace("بارش", "ریزش"), "&zwnj;".join(["می", "روند"]) + " " + LONG)
+    [doc] = clean(make_raw(html=html))
+    assert "راه\u200cهای" in doc.body and "راههای" not in doc.body
+    assert "می\u200cروند" in doc.body
