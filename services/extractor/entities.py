@@ -126,18 +126,14 @@ def _name_word_before(
     return j > 0 and not before.endswith((".", "!", "?", ":", "\n", "։", "»", '"'))
 
 
-def _fuzzy_ok(ft: FoldedText, i: int, entry_id: str, gaz: Gazetteer) -> bool:
+def _fuzzy_ok(ft: FoldedText, i: int, entry_id: str, gaz: Gazetteer, lower_words: set[str]) -> bool:
     """A fuzzy hit must look like a name (capitalised), must not be a word the text also writes
-    in lower case (an ordinary word at a sentence start), and a place must not be the surname
-    after a first name (Vasily Shukshin)."""
-    start, end = ft.spans[i]
+    in lower case (`lower_words`: an ordinary word at a sentence start), and a place must not
+    be the surname after a first name (Vasily Shukshin)."""
+    start, _ = ft.spans[i]
     if not _cased_ok(ft.text[start]):
         return False
-    token = ft.tokens[i]
-    word = ft.text[start:end]
-    if word[:1].isupper() and any(
-        t == token and ft.text[ft.spans[j][0]].islower() for j, t in enumerate(ft.tokens)
-    ):
+    if ft.text[start].isupper() and ft.tokens[i] in lower_words:
         return False
     entry = gaz.entries.get(entry_id)
     return not (
@@ -220,8 +216,14 @@ def match_entities(ft: FoldedText, gaz: Gazetteer) -> list[EntityMention]:
         if (fuzzy_id := _fuzzy_lookup(token, gaz))
     }
     if fuzzy:
+        # one pass: the fuzzy words the text also writes in lower case
+        lower_words = {
+            token
+            for token, (start, _) in zip(ft.tokens, ft.spans, strict=True)
+            if token in fuzzy and ft.text[start].islower()
+        }
         for i in [i for i, token in enumerate(ft.tokens) if token in fuzzy]:
-            if i not in covered and _fuzzy_ok(ft, i, fuzzy[ft.tokens[i]], gaz):
+            if i not in covered and _fuzzy_ok(ft, i, fuzzy[ft.tokens[i]], gaz, lower_words):
                 chosen.append((i, i, fuzzy[ft.tokens[i]]))
     chosen.sort()
     counts: dict[str, int] = {}

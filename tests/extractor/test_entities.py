@@ -173,3 +173,13 @@ def test_a_shared_surname_alone_does_not_name_the_known_person(
 def test_a_shared_surname_after_a_role_names_the_known_person(gaz: Gazetteer, variant: str) -> None:
     found = find_entities(f"Reports say President {variant} spoke today.", gaz)
     assert [m.id for m in found] == ["person:ilham-aliyev"], variant
+
+
+def test_many_repeats_of_a_misspelt_name_stay_linear(gaz: Gazetteer) -> None:
+    import time
+
+    text = "Pashinyian met Pasinyann. " * 20_000  # two fuzzy hits, 40,000 times
+    started = time.perf_counter()
+    found = find_entities(text, gaz)
+    assert time.perf_counter() - started < 2.0  # was quadratic in the lower-case-word check
+    assert [m.id for m in found] == ["person:nikol-pashinyan"]
