@@ -98,8 +98,8 @@ def _fuzzy_lookup(token: str, gaz: Gazetteer) -> str | None:
     return best[1]
 
 
-def _names_a_role(ft: FoldedText, roles: frozenset[str]) -> bool:
-    return bool(roles) and any(token.startswith(tuple(roles)) for token in set(ft.tokens))
+def _names_a_role(words: set[str], roles: frozenset[str]) -> bool:
+    return bool(roles) and any(word.startswith(tuple(roles)) for word in words)
 
 
 def _name_word_before(
@@ -155,14 +155,19 @@ def _resolve_shared(
     never when another first name stands before it ("Karen Mirzoyan")."""
     full = {entry_id for first, last, entry_id in chosen if (first, entry_id) not in shared_at}
     taken = frozenset(w for first, last, _ in chosen for w in range(first, last + 1))
+    words = set(ft.tokens)
+    vouched: dict[str, bool] = {}  # per entry: the text names one of its roles
     kept = []
     for first, last, entry_id in chosen:
         if (first, entry_id) in shared_at:
             roles = gaz.roles.get(entry_id, frozenset())
             if _name_word_before(ft, first, roles, taken):
                 continue
-            if entry_id not in full and not _names_a_role(ft, roles):
-                continue
+            if entry_id not in full:
+                if entry_id not in vouched:
+                    vouched[entry_id] = _names_a_role(words, roles)
+                if not vouched[entry_id]:
+                    continue
         kept.append((first, last, entry_id))
     return kept
 
