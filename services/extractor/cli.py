@@ -11,6 +11,7 @@ from pathlib import Path
 
 from schemas.common import SourceInfo, SourceKind
 from schemas.raw import RawArticle
+from services.common.charset import BinaryContent, decode_text
 from services.common.logs import setup_logging
 from services.extractor.settings import ExtractorSettings
 
@@ -24,11 +25,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def raw_from_file(path: Path, title: str | None = None) -> RawArticle:
-    """A local .html/.htm/.txt file (or a RawArticle .json) as a raw article."""
+    """A local .html/.htm/.txt file (or a RawArticle .json) as a raw article, decoded like the
+    ingestor decodes a page (raises BinaryContent on a file that is not text)."""
     data = path.read_bytes()
     if path.suffix == ".json":
         return RawArticle.model_validate_json(data)
-    text = data.decode("utf-8", "replace")
+    # As the ingestor reads a fetched page: BOM, <meta charset>, UTF-8, then cp1251/cp1252.
+    text, _ = decode_text(data)
     is_html = path.suffix.lower() in {".html", ".htm"} or text.lstrip()[:15].lower().startswith(
         ("<!doctype", "<html")
     )
@@ -58,7 +61,12 @@ def _extract(args: argparse.Namespace) -> int:
         state = DedupState.restore(json.loads(Path(args.state).read_text(encoding="utf-8")))
     reports = []
     for name in args.files:
-        reports.extend(extract(raw_from_file(Path(name), args.title), state, config))
+        try:
+            raw = raw_from_file(Path(name), args.title)
+        except BinaryContent as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
+        reports.extend(extract(raw, state, config))
     if args.state:
         Path(args.state).write_text(json.dumps(state.snapshot()), encoding="utf-8")
     if args.json:

@@ -10,8 +10,9 @@ third negatives, a dev and a held-out split): `evaluate_events` scores it per la
 
 from __future__ import annotations
 
+import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,43 @@ DEFAULT_SET = (
 )
 EVENTS_SET = DEFAULT_SET.with_name("events_labelled.yaml")
 EVENT_FLOORS = DEFAULT_SET.with_name("event_floors.yaml")
+LANGUAGE_SET = DEFAULT_SET.with_name("language_labelled.yaml")
+ENTITY_NEGATIVES = DEFAULT_SET.with_name("entity_negatives.yaml")
+FLOORS = DEFAULT_SET.with_name("accuracy_floors.yaml")  # language, entity negatives, own pages
 FIELDS = ("entities", "events", "figures", "language")
 CALIBRATION_AT = 0.9
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def body_f1(predicted: str | None, gold: str) -> float:
+    """Bag-of-words F1 of an extracted body against the expected one (lower-cased word
+    tokens, multiset overlap), as the benchmark scores article bodies."""
+    p = Counter(_TOKEN.findall((predicted or "").lower()))
+    g = Counter(_TOKEN.findall(gold.lower()))
+    tp = sum((p & g).values())
+    if not tp:
+        return 0.0
+    precision, recall = tp / sum(p.values()), tp / sum(g.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def own_pages_f1(fast: bool = True) -> dict[str, float]:
+    """Mean body F1 of our clean step on the second evaluation set (own_pages.py), overall
+    (`extract_f1_own`) and per language (`extract_f1_own_<lang>`)."""
+    from services.extractor.clean import html_body
+    from services.extractor.own_pages import build_pages
+
+    per: dict[str, list[float]] = defaultdict(list)
+    for page in build_pages():
+        score = body_f1(html_body(page.html, fast=fast), page.body)
+        per["all"].append(score)
+        per[page.lang].append(score)
+    out = {"extract_f1_own": round(sum(per["all"]) / len(per["all"]), 4)}
+    for lang in sorted(k for k in per if k != "all"):
+        out[f"extract_f1_own_{lang}"] = round(sum(per[lang]) / len(per[lang]), 4)
+    return out
 
 
 @dataclass
@@ -177,6 +213,54 @@ def evaluate_events(
         for split in ("all", str(item.get("split") or "dev")):
             scores[split].add(item, sorted(best.items()), primary)
     return dict(scores)
+
+
+def evaluate_languages(items: list[dict[str, Any]]) -> dict[str, float]:
+    """Language identification on sentences in and outside the configured set:
+    `language_accuracy` (exact answer, `und` expected for scripts no lingua language covers),
+    `language_outside_honest` (share of texts outside the configured set reported as
+    themselves or `und`, never as a configured language), `language_configured_accuracy`."""
+    from services.extractor.language import LANGUAGES, detect
+
+    right = inside = inside_right = outside = honest = 0
+    for item in items:
+        expected = str(item["language"])
+        got = detect(str(item["text"])).language
+        right += got == expected
+        if expected in LANGUAGES:
+            inside += 1
+            inside_right += got == expected
+        else:
+            outside += 1
+            honest += got == expected or got == "und"
+    return {
+        "language_accuracy": round(right / len(items), 4) if items else 1.0,
+        "language_configured_accuracy": round(inside_right / inside, 4) if inside else 1.0,
+        "language_outside_honest": round(honest / outside, 4) if outside else 1.0,
+    }
+
+
+def evaluate_entity_negatives(items: list[dict[str, Any]]) -> tuple[dict[str, float], list[str]]:
+    """Texts full of look-alikes (Susanna, Shukshin, Karen Mirzoyan): the share that yields no
+    entity beyond the ones it does name (`entities_negatives_clean`), and the misses."""
+    from services.extractor.entities import find_entities
+    from services.extractor.gazetteer import default_gazetteer
+
+    gaz = default_gazetteer()
+    misses = []
+    for item in items:
+        found = {m.id for m in find_entities(str(item["text"]), gaz)}
+        extra = found - set(item.get("entities") or [])
+        if extra:
+            misses.append(f"{item['text'][:60]}: {sorted(extra)}")
+    clean = 1 - len(misses) / len(items) if items else 1.0
+    return {"entities_negatives_clean": round(clean, 4)}, misses
+
+
+def load_floors(path: Path = FLOORS) -> dict[str, float]:
+    """{metric: floor} of the accuracy gate beyond the labelled and events sets."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): float(v) for k, v in data.items()}
 
 
 def load_event_floors(path: Path = EVENT_FLOORS) -> dict[str, dict[str, float]]:

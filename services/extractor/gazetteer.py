@@ -50,6 +50,7 @@ class AliasHit:
     inflect: bool  # may be followed by a short inflection suffix
     upper_only: bool  # an abbreviation that only counts when written in capitals (UN, EU)
     curated: bool
+    shared: bool = False  # a bare surname other people carry too: needs more than itself
 
 
 def _entity_type(entry_id: str) -> EntityType:
@@ -69,6 +70,9 @@ class Gazetteer:
         self.entries: dict[str, Entry] = {}
         self._aliases: dict[str, AliasHit] = {}
         self.stopwords: set[str] = set()
+        # folded role words of a person ("president", "նախագահ") that vouch for a bare shared
+        # surname standing after them
+        self.roles: dict[str, frozenset[str]] = {}
         # folded words looked up for a fuzzy match: their hit, and the set of those without one
         # (most words; a set difference skips them all at once). Bounded by `entities`.
         self.fuzzy_hits: dict[str, str] = {}
@@ -89,10 +93,11 @@ class Gazetteer:
         for folded, hit in self._aliases.items():
             self.automaton.add_word(" " + folded, hit)
         self.automaton.make_automaton()
-        # Fuzzy vocabulary: one-word curated aliases, bucketed by first letter.
+        # Fuzzy vocabulary: one-word curated aliases, bucketed by first letter (not a shared
+        # surname: a misspelt "Aliyev" is no more one person than "Aliyev" is).
         self.fuzzy: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for folded, hit in self._aliases.items():
-            if hit.curated and " " not in folded and len(folded) >= FUZZY_MIN:
+            if hit.curated and not hit.shared and " " not in folded and len(folded) >= FUZZY_MIN:
                 self.fuzzy[folded[0]].append((folded, hit.entry_id))
 
     def __len__(self) -> int:
@@ -104,7 +109,9 @@ class Gazetteer:
                 if line.strip() and not line.startswith("#"):
                     self.stopwords.add(fold_text(line))
 
-    def _add_alias(self, alias: str, entry: Entry, override: bool) -> None:
+    def _add_alias(
+        self, alias: str, entry: Entry, override: bool, shared: frozenset[str] = frozenset()
+    ) -> None:
         folded = fold_text(alias)
         letters = folded.replace(" ", "")
         if len(letters) < 2:
@@ -126,6 +133,7 @@ class Gazetteer:
             inflect=entry.curated and not upper_only and len(letters) >= INFLECT_MIN,
             upper_only=upper_only,
             curated=entry.curated,
+            shared=folded in shared,
         )
 
     def _load_yaml(self, path: Path) -> None:
@@ -146,8 +154,11 @@ class Gazetteer:
                 names={str(k): str(v) for k, v in (item.get("names") or {}).items()},
             )
             self.entries[entry.id] = entry
+            shared = frozenset(fold_text(str(a)) for a in item.get("shared_surname") or [])
+            if item.get("roles"):
+                self.roles[entry.id] = frozenset(fold_text(str(r)) for r in item["roles"])
             for alias in [entry.name, *(item.get("aliases") or []), *entry.names.values()]:
-                self._add_alias(str(alias), entry, override=True)
+                self._add_alias(str(alias), entry, override=True, shared=shared)
 
     def _load_tsv(self, path: Path) -> None:
         opener = gzip.open if path.suffix == ".gz" else open

@@ -65,8 +65,9 @@ class TextLayout:
 
 
 def text_layout(doc: CleanDoc) -> TextLayout:
-    # A digest item's headline is its own first sentence: do not count it twice.
-    if not doc.headline or doc.digest:
+    # A digest item's headline is its own first sentence, a one-paragraph page's headline may be
+    # its body: do not count it twice.
+    if not doc.headline or doc.digest or doc.body.startswith(doc.headline):
         return TextLayout(doc.body, None, sentence_spans(doc.body))
     at = len(doc.headline) + 2
     return TextLayout(

@@ -59,3 +59,35 @@ def test_cwatch_extract_human_output_lists_entities_and_events(
     assert main(["extract", str(FIXTURES / "en_chrome.html")]) == 0
     out = capsys.readouterr().out
     assert "person:ararat-mirzoyan" in out and "event   peace_talks" in out
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("cp1251", "Переговоры в Москве продолжились во вторник. Стороны обсудили границу."),
+        ("cp1252", "Les négociations à Genève ont repris mardi. Les délégués étaient prêts."),
+    ],
+)
+def test_cwatch_extract_decodes_a_non_utf8_page_like_the_ingestor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str, text: str
+) -> None:
+    page = tmp_path / "page.txt"
+    page.write_bytes(f"Заголовок\n\n{text}\n".encode(encoding, "replace"))
+    assert main(["extract", str(page), "--json", "--brief"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert text in report["body"] and "\ufffd" not in report["body"]
+
+
+def test_cwatch_extract_decodes_the_declared_charset_of_an_html_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "Die Verhandlungen in Zürich wurden am Dienstag fortgesetzt, sagte die Sprecherin."
+    html = (
+        '<html><head><meta charset="iso-8859-1"><title>Gespräche</title></head>'
+        f"<body><article><p>{body}</p></article></body></html>"
+    )
+    page = tmp_path / "page.html"
+    page.write_bytes(html.encode("latin-1"))
+    assert main(["extract", str(page), "--json", "--brief"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert body in report["body"] and report["headline"] == "Gespräche"

@@ -9,15 +9,23 @@ import pytest
 from schemas.report import EventType
 from services.extractor.evaluation import (
     DEFAULT_SET,
+    ENTITY_NEGATIVES,
     EVENTS_SET,
+    LANGUAGE_SET,
     EventScores,
     Score,
     evaluate,
+    evaluate_entity_negatives,
     evaluate_events,
+    evaluate_languages,
     load_event_floors,
+    load_floors,
     load_labelled,
+    own_pages_f1,
     summary,
 )
+from services.extractor.language import LANGUAGES
+from services.extractor.own_pages import build_pages
 
 FLOORS = {
     "entities_precision": 0.97,
@@ -79,3 +87,50 @@ def test_event_accuracy_does_not_fall_below_its_floor(
     scores = event_scores[split]
     value = scores.summary()[metric]
     assert value >= floor, f"{split} {metric}={value:.3f} < {floor}; misses: {scores.micro.misses}"
+
+
+GATE_FLOORS = load_floors()
+
+
+@pytest.fixture(scope="module")
+def language_scores() -> dict[str, float]:
+    return evaluate_languages(load_labelled(LANGUAGE_SET))
+
+
+def test_language_set_has_languages_outside_the_configured_set() -> None:
+    items = load_labelled(LANGUAGE_SET)
+    outside = {item["language"] for item in items} - set(LANGUAGES)
+    assert {"bg", "kk", "sr", "mk", "und"} <= outside
+
+
+@pytest.mark.parametrize("metric", sorted(k for k in GATE_FLOORS if k.startswith("language_")))
+def test_language_identification_does_not_fall_below_its_floor(
+    language_scores: dict[str, float], metric: str
+) -> None:
+    assert language_scores[metric] >= GATE_FLOORS[metric], language_scores
+
+
+def test_ordinary_words_and_other_peoples_names_do_not_match_entities() -> None:
+    items = load_labelled(ENTITY_NEGATIVES)
+    assert len(items) >= 20
+    scores, misses = evaluate_entity_negatives(items)
+    floor = GATE_FLOORS["entities_negatives_clean"]
+    assert scores["entities_negatives_clean"] >= floor, misses
+
+
+@pytest.fixture(scope="module")
+def own_scores() -> dict[str, float]:
+    return own_pages_f1()
+
+
+def test_own_page_set_has_150_pages_in_the_nine_languages() -> None:
+    pages = build_pages()
+    assert len(pages) >= 150
+    assert {p.lang for p in pages} == {"hy", "az", "ru", "tr", "ka", "en", "fr", "de", "fa"}
+
+
+@pytest.mark.parametrize("metric", sorted(k for k in GATE_FLOORS if k.startswith("extract_f1_own")))
+def test_body_text_on_our_own_pages_does_not_fall_below_its_floor(
+    own_scores: dict[str, float], metric: str
+) -> None:
+    assert own_scores[metric] >= GATE_FLOORS[metric], own_scores

@@ -45,3 +45,28 @@ def test_seeds_are_english_except_the_indonesian_digest(seeds: dict[str, str]) -
     assert detect(seeds["000"]).language == "id"
     for key in ("001", "002", "003", "004"):
         assert detect(seeds[key]).language == "en", key
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Правителството одобри днес проектобюджета за следващата година.", "bg"),
+        ("Қазақстан Республикасының Президенті бүгін шетел делегациясын қабылдады.", "kk"),
+        ("Влада Србије је данас усвојила нови закон о енергетици.", "sr"),
+        ("Владата денеска ја усвои одлуката за новите мерки за поддршка на земјоделците.", "mk"),
+        ("O governo aprovou hoje o orçamento para o próximo ano.", "pt"),
+    ],
+)
+def test_a_language_outside_the_configured_set_is_not_forced_into_one(
+    text: str, language: str
+) -> None:
+    assert detect(text).language in {language, "und"}
+
+
+def test_a_script_no_configured_language_writes_is_undetermined() -> None:
+    assert detect("政府今天批准了明年的预算，总理办公室表示。").language == "und"
+
+
+def test_russian_and_ukrainian_stay_themselves_after_the_second_check() -> None:
+    assert detect("Переговоры продолжатся в Баку на следующей неделе.").language == "ru"
+    assert detect("Уряд ухвалив рішення про підтримку переселенців.").language == "uk"
