@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
@@ -420,8 +421,42 @@ class Indexer:
                 self._inflight = (batch, self._sender.submit(self._finish, batch))
         self._update_lag()
 
+    def _start(self) -> bool:
+        """Install the template and this month's index, waiting out an Elasticsearch that is
+        away or too slow to answer (a timeout at start used to end the indexer); False when
+        asked to stop meanwhile. A refusal that waiting cannot cure (MigrationNeeded, a 4xx)
+        still ends it."""
+        attempt = 0
+        while not self.stopping.is_set():
+            try:
+                ensure_ready(self.es, self.settings)
+                return True
+            except (TransportError, ApiError) as exc:
+                if isinstance(exc, ApiError) and not (
+                    exc.status_code in (408, 429) or exc.status_code >= 500
+                ):
+                    raise
+                if attempt == 0:
+                    log.error(
+                        "Elasticsearch unavailable at start, waiting for it",
+                        extra={"error": f"{type(exc).__name__}: {exc}"[:500]},
+                    )
+                metrics.ES_AVAILABLE.set(0)
+                attempt += 1
+                self.stopping.wait(
+                    backoff_delay(
+                        attempt,
+                        self.settings.indexer_retry_base_s,
+                        self.settings.indexer_retry_cap_s,
+                        self._rng,
+                    )
+                )
+        return False
+
     def run(self) -> None:
-        ensure_ready(self.es, self.settings)
+        if not self._start():
+            self.close()
+            return
         metrics.ES_AVAILABLE.set(1)
         log.info("indexer running", extra={"topic": self.topics.report, "alias": self.alias})
         try:

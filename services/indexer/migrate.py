@@ -105,7 +105,7 @@ def ensure_ready(es: Elasticsearch, settings: IndexerSettings) -> None:
     ensure_current_index(es, alias)
 
 
-def ensure_current_index(es: Elasticsearch, alias: str, timeout: str = "60s") -> str:
+def ensure_current_index(es: Elasticsearch, alias: str, wait_s: int = 60) -> str:
     """Create this month's index and wait until its shards are started.
 
     Searches go to the alias, and an index answers 503 ("all shards failed") from the moment it
@@ -117,11 +117,13 @@ def ensure_current_index(es: Elasticsearch, alias: str, timeout: str = "60s") ->
     if not es.indices.exists(index=name):
         # 400 resource_already_exists: another indexer instance was first, which is fine.
         es.options(ignore_status=400).indices.create(index=name)
-    health = es.options(ignore_status=408).cluster.health(
-        index=name, wait_for_status="yellow", timeout=timeout
+    # The client's own request timeout (the indexer's, 3 s in some tests) must not cut short the
+    # wait the server was asked to make: on a busy cluster that turned a slow start into a crash.
+    health = es.options(ignore_status=408, request_timeout=wait_s + 10).cluster.health(
+        index=name, wait_for_status="yellow", timeout=f"{wait_s}s"
     )
     if health.get("timed_out"):
-        log.warning("index shards not started yet", extra={"index": name, "waited": timeout})
+        log.warning("index shards not started yet", extra={"index": name, "waited_s": wait_s})
     return name
 
 

@@ -116,12 +116,46 @@ def progress(bootstrap: str, topics: TopicNames) -> str:
     """How many records each topic holds, so a failed wait says which stage stopped (raw full and
     report short: the extractor; report full and the index short: the indexer)."""
     try:
-        return "\n".join(
+        lines = [
             f"{topic}: {topic_size(bootstrap, topic)} records"
             for topic in (topics.raw, topics.report, topics.deadletter)
-        )
+        ]
+        reports = consume_all(bootstrap, topics.report, timeout_s=5)
+        lines.append(f"distinct report keys: {len({r.key for r in reports})}")
+        return "\n".join(lines + group_progress(bootstrap, topics))
     except Exception as exc:  # diagnostics must not hide the real failure
         return f"(progress unavailable: {exc!r})"
+
+
+def group_progress(bootstrap: str, topics: TopicNames) -> list[str]:
+    """Committed offset against end offset per partition, for each stage's group: the partition
+    a stage stopped reading (a rebalance that left it behind) shows as committed < end."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    from services.extractor.settings import ExtractorSettings
+    from services.indexer.settings import IndexerSettings
+
+    groups = {
+        topics.raw: ExtractorSettings(namespace=topics.namespace).faust_id,
+        topics.report: IndexerSettings(namespace=topics.namespace).indexer_group_id,
+    }
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        lines = []
+        for topic, group in groups.items():
+            parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+            ends = consumer.end_offsets(parts)
+            committed = admin.list_group_offsets(group).get(group, {})
+            shown = ", ".join(
+                f"p{tp.partition} {committed[tp].offset if tp in committed else '-'}/{ends[tp]}"
+                for tp in parts
+            )
+            lines.append(f"{group} committed/end: {shown}")
+        return lines
+    finally:
+        admin.close()
+        consumer.close()
 
 
 def assert_exactly_once(

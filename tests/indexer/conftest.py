@@ -71,6 +71,8 @@ def running(settings: IndexerSettings, **kw: Any) -> Iterator[Any]:
     finally:
         indexer.stopping.set()
         thread.join(timeout=30)
+        for exc in errors:  # shown when the test failed first: it may have waited for a dead one
+            print(f"the indexer thread ended with {type(exc).__name__}: {exc}")
     if errors:
         raise errors[0]
 

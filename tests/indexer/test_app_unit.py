@@ -198,3 +198,71 @@ def test_a_poll_while_the_broker_is_away_is_a_pause_not_a_crash(monkeypatch: Any
     assert consumer.commits == [{TP: 3}]
     assert len(producer.on(SETTINGS.topics.indexed)) == 3
     indexer._sender.shutdown()
+
+
+def test_an_elasticsearch_away_or_too_slow_at_start_is_waited_for_not_a_crash(
+    monkeypatch: Any,
+) -> None:
+    from elastic_transport import ConnectionTimeout
+
+    calls: list[int] = []
+    indexer, consumer, _ = _indexer(_records(3), FakeES())
+
+    def ensure_ready(es: Any, settings: Any) -> None:
+        calls.append(1)
+        if len(calls) <= 3:  # ES slower than the client's request timeout, then up
+            raise ConnectionTimeout("Connection timed out")
+        indexer.stopping.set()  # up at last: run() goes on to its loop, which ends at once
+
+    monkeypatch.setattr(indexer_app, "ensure_ready", ensure_ready)
+    indexer.run()  # used to raise the first ConnectionTimeout: the indexer process ended
+    assert len(calls) == 4
+
+
+def test_a_refusal_waiting_cannot_cure_still_stops_the_indexer_at_start(monkeypatch: Any) -> None:
+    from services.indexer.migrate import MigrationNeeded
+
+    def ensure_ready(es: Any, settings: Any) -> None:
+        raise MigrationNeeded("run `cwatch indexer migrate` first")
+
+    monkeypatch.setattr(indexer_app, "ensure_ready", ensure_ready)
+    indexer, _, _ = _indexer(_records(3), FakeES())
+    try:
+        indexer.run()
+    except MigrationNeeded:
+        pass
+    else:
+        raise AssertionError("MigrationNeeded was swallowed")
+    indexer._sender.shutdown()
+
+
+def test_the_wait_for_a_new_index_is_not_cut_short_by_the_clients_request_timeout() -> None:
+    from services.indexer.migrate import ensure_current_index
+
+    class Cluster:
+        def __init__(self, options: dict[str, Any]) -> None:
+            self.options = options
+
+        def health(self, **kw: Any) -> dict[str, Any]:
+            asked.append((self.options, kw))
+            return {"timed_out": False}
+
+    class Indices:
+        def exists(self, index: str) -> bool:
+            return True
+
+    class ES:
+        indices = Indices()
+
+        def options(self, **kw: Any) -> Any:
+            client = ES()
+            client.cluster = Cluster(kw)  # type: ignore[attr-defined]
+            return client
+
+    asked: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    ensure_current_index(ES(), "unit-cwatch-reports")  # type: ignore[arg-type]
+    ((options, kw),) = asked
+    server_wait_s = int(kw["timeout"].removesuffix("s"))
+    # Without its own request timeout, the call got the client's (3 s in a test, 30 s by
+    # default) and a busy cluster turned the wait into a ConnectionTimeout.
+    assert options.get("request_timeout", 0) > server_wait_s
