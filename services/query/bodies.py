@@ -39,6 +39,9 @@ STORY_SOURCE_EXCLUDES = ["folded_text", "body", "paragraph_languages"]
 
 # ---- the query: text and filters ----------------------------------------------------------------
 
+# below the index default of 1,000,000, so it applies on every cluster
+HIGHLIGHT_MAX_ANALYZED_OFFSET = 999_999
+
 
 def _enum_values(values: Sequence[str], allowed: Sequence[str], name: str) -> list[str]:
     result = []
@@ -264,6 +267,10 @@ def build_search(params: SearchParams, now: datetime) -> dict[str, Any]:
         body["collapse"] = {"field": "story_id"}
     if params.highlight and params.q.strip():
         body["highlight"] = {
+            # A long body (up to the extractor's budget) must not fail the whole search:
+            # past the index's highlight.max_analyzed_offset (1,000,000 by default)
+            # Elasticsearch refuses the request unless the request itself says to stop there.
+            "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED_OFFSET,
             "pre_tags": ["<em>"],
             "post_tags": ["</em>"],
             "encoder": "html",
