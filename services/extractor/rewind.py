@@ -1,7 +1,9 @@
 """A faust app whose consumer rewinds partitions without a committed offset.
 
 faust drops records it has fetched but not handed to a stream in several places (a rebalance
-or a flow stop in the middle of a batch, a partition paused while its fetch was in flight) and
+or a flow stop in the middle of a batch; records of a partition it has paused: a fetch waiting
+while a rebalance empties faust's set of active partitions, which faust shares with it, gets
+every partition's records, as aiokafka's `fetched_records` reads an empty set as "all") and
 relies on `perform_seek` -> aiokafka's `seek_to_committed` to read them again. aiokafka only
 seeks a partition whose committed offset is above 0 (`if offset and offset > 0`), so a
 partition the group has never committed (e.g. taken over from a worker killed before its
