@@ -20,6 +20,7 @@ from services.extractor.handler import Origin, handle_raw
 from services.extractor.language import preload
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
+from services.extractor.rewind import RewindingApp
 from services.extractor.settings import ExtractorSettings
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def group_settings(settings: ExtractorSettings) -> dict[str, Any]:
 def create_app(settings: ExtractorSettings, models: Future[None] | None = None) -> faust.App:
     topics = settings.topics
     partitions = topics.spec("raw").partitions
-    app = faust.App(
+    app = RewindingApp(
         settings.faust_id,
         broker=settings.broker_url,
         datadir=str(settings.data_dir),
