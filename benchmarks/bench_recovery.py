@@ -30,6 +30,8 @@ from kafka import KafkaConsumer, TopicPartition
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_e2e import drop_indices  # noqa: E402  (benchmarks/ is on the path)
+
 from schemas.common import SourceInfo  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
@@ -129,19 +131,6 @@ def subscribe_everything(settings: CommonSettings, namespace: str) -> None:
     store.put_many(
         [Subscription(name="everything", query="", channel=Channel(kind="kafka"), mode=Mode.EVERY)]
     )
-
-
-def drop_indices(es_url: str, prefix: str) -> None:
-    import httpx
-
-    try:
-        found = httpx.get(
-            f"{es_url}/{prefix}*", params={"expand_wildcards": "all"}, timeout=30
-        ).json()
-        for name in found if isinstance(found, dict) else []:
-            httpx.delete(f"{es_url}/{name}", timeout=30)
-    except httpx.HTTPError:
-        pass
 
 
 def internal_topics(namespace: str) -> list[str]:
