@@ -36,7 +36,7 @@ from schemas.indexed import IndexedEvent
 from schemas.topics import TopicNames
 from services.alerts import metrics
 from services.alerts.matcher import es_msearch, match
-from services.common.kafka import bootstrap_list
+from services.common.kafka import make_reader
 from services.query.answers import summary
 from services.query.bodies import LIST_SOURCE_EXCLUDES
 from services.query.params import SearchParams
@@ -153,12 +153,7 @@ class LiveHub:
             self._thread.join(timeout=10)
 
     def _consumer(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_list(self.bootstrap),
-            group_id=None,
-            enable_auto_commit=False,
-            client_id="cwatch-live",
-        )
+        consumer = make_reader(self.bootstrap, client_id="cwatch-live")
         partitions = []
         for topic in (self.topics.indexed, self.topics.alert):
             for p in sorted(consumer.partitions_for_topic(topic) or []):

@@ -66,6 +66,24 @@ def make_consumer(
     return consumer
 
 
+def make_reader(
+    servers: str, client_id: str, group_id: str | None = None, **overrides: Any
+) -> KafkaConsumer:
+    """A consumer that assigns its partitions itself (live feed tail, dead-letter listing and
+    replay): no subscription, manual commits only, the same fetch limits as `make_consumer` so a
+    record the producers may write is never too large to read."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_list(servers),
+        "client_id": client_id,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
+        "fetch_max_bytes": 4 * MAX_MESSAGE_BYTES,
+    }
+    config.update(overrides)
+    return KafkaConsumer(**config)
+
+
 COMMIT_TIMEOUT_MS = 10_000
 
 

@@ -19,7 +19,7 @@ from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, Stage
-from services.common.kafka import bootstrap_list, headers, make_producer
+from services.common.kafka import headers, make_producer, make_reader
 
 METADATA_BUDGET = 3000
 """Characters of commit metadata a replay may use to remember the letters it sent beyond its
@@ -57,7 +57,7 @@ def select(
 
 def read_all(servers: str, topic: str, timeout_ms: int = 3000) -> list[tuple[int, int, bytes]]:
     """Read the dead-letter topic from the start to its current end, without a consumer group."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_list(servers), enable_auto_commit=False)
+    consumer = make_reader(servers, client_id="cwatch-dlq-list")
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(partitions)
@@ -179,10 +179,11 @@ def replay(
     Every send is acknowledged before the offsets that cover it are committed; a send that
     failed is left replayable and counted in `failed`."""
     group = f"cwatch-dlq-replay-{stage.value}"
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_list(servers),
+    # Dead letters carry the original bytes plus the reason: up to twice a record's size.
+    consumer = make_reader(
+        servers,
+        client_id="cwatch-dlq-replay",
         group_id=group,
-        enable_auto_commit=False,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
     producer = None if dry_run else make_producer(servers, client_id="cwatch-dlq-replay")

@@ -25,3 +25,22 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci = (REPO / ".ci/run").read_text()
     assert "make test" in ci
     assert "make test" in (REPO / "README.md").read_text()
+
+
+# One client factory per backend: a client built elsewhere drifts in retries, limits and timeouts.
+_CLIENT_FACTORIES = {
+    r"\bKafkaConsumer\(": "services/common/kafka.py",
+    r"\bKafkaProducer\(": "services/common/kafka.py",
+    r"\bElasticsearch\(": "services/common/es.py",
+}
+
+
+def test_kafka_and_elasticsearch_clients_are_built_only_by_their_factories() -> None:
+    offenders = []
+    for path in sorted((REPO / "services").rglob("*.py")):
+        rel = str(path.relative_to(REPO))
+        text = path.read_text()
+        for pattern, home in _CLIENT_FACTORIES.items():
+            if rel != home and re.search(pattern, text):
+                offenders.append(f"{rel}: {pattern} (use {home})")
+    assert not offenders, offenders
