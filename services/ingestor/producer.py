@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from schemas.raw import MAX_RAW_HTML_CHARS, RawArticle
 from schemas.topics import key_for
+from services.common.dlq import DeadLetterFailed, DeadLetterSink
 from services.common.kafka import headers, make_producer
 from services.ingestor.adapters.base import Failure, ItemError
 from services.ingestor.metrics import (
@@ -311,31 +312,19 @@ class RawSink:
 
     # -- dead letters -------------------------------------------------------------------
     def dead_letter(self, failure: Failure) -> None:
-        """Publish a failure (waits for the ack, retrying while Kafka is away)."""
+        """Publish a failure through the shared sink (the letter always fits: a payload too big
+        is cut), waiting for the ack and retrying while Kafka is away."""
         ITEMS_FAILED.labels(failure.error_type).inc()
         self.failed += 1
         letter = failure.to_dead_letter()
-        log.warning(
-            "dead-lettered",
-            extra={
-                "source": failure.source,
-                "reason": failure.reason[:300],
-                "error_type": failure.error_type,
-            },
-        )
-        value = letter.model_dump_json().encode("utf-8")
         attempt = 0
         while True:
             try:
-                future = self.producer().send(
-                    self.deadletter_topic,
-                    key=key_for("deadletter", letter),
-                    value=value,
-                    headers=headers(source=failure.source[:1000], stage="ingest"),
+                DeadLetterSink(self.producer(), self.deadletter_topic).send(
+                    letter, timeout_s=self.settings.ack_timeout_s
                 )
-                future.get(timeout=self.settings.ack_timeout_s)
                 return
-            except KafkaError as exc:
+            except DeadLetterFailed as exc:
                 KAFKA_RETRIES.inc()
                 log.warning("dead letter not acknowledged, retrying", extra={"error": str(exc)})
                 if self.stop.wait(self._backoff(attempt)):
