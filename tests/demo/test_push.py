@@ -118,10 +118,11 @@ def test_live_batches_use_the_generated_corpus_of_the_seed() -> None:
 
 
 def test_the_ingestors_push_router_accepts_what_demo_push_sends() -> None:
-    push_module = pytest.importorskip("services.ingestor.push")
-    files = pytest.importorskip("services.ingestor.adapters.files")
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
+
+    from services.ingestor import push as push_module
+    from services.ingestor.adapters import files
 
     published: list[Any] = []
 
