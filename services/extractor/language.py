@@ -10,6 +10,7 @@ text is reported as that language. A text in a script no configured language use
 
 from __future__ import annotations
 
+import functools
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -128,12 +129,19 @@ def detect(text: str, limit: int = MAX_SAMPLE_CHARS, fast: bool = False) -> Lang
     return _second_check(sample, guess)
 
 
+@functools.lru_cache(maxsize=8192)
+def _letter_script(char: str) -> str:
+    """The Unicode script of one letter ("LATIN", "CYRILLIC", ...): cached, since a text
+    repeats a few dozen letters and unicodedata.name builds a string per call."""
+    return unicodedata.name(char, "").split(" ", 1)[0]
+
+
 def _main_script(text: str) -> tuple[str, int]:
     """The script most letters of `text` are written in, and how many letters it has."""
     counts: dict[str, int] = {}
     for char in text:
         if char.isalpha():
-            script = unicodedata.name(char, "").split(" ", 1)[0]
+            script = _letter_script(char)
             counts[script] = counts.get(script, 0) + 1
     if not counts:
         return "", 0
@@ -203,8 +211,7 @@ def _script(text: str) -> str:
     """The Unicode script of the first letter ("LATIN", "CYRILLIC", "ARMENIAN", ...)."""
     for char in text:
         if char.isalpha():
-            name = unicodedata.name(char, "")
-            return name.split(" ", 1)[0]
+            return _letter_script(char)
     return ""
 
 
