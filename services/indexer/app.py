@@ -165,6 +165,7 @@ class Indexer:
                     date_min=self.settings.indexer_date_min,
                 ),
                 context=src,
+                version=report.version,
             )
         except Exception as exc:  # a report we cannot turn into a document must not stop us
             self._dead_letter(src, f"cannot build document: {exc!r}", "document_build")
