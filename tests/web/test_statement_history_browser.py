@@ -103,6 +103,9 @@ def test_an_edited_report_shows_its_diff_as_text_bounded_and_a_withdrawn_one_is_
     expect(page.locator("#search-list li")).to_have_count(3, timeout=TIMEOUT_MS)
     assert page.locator("li[data-report-id='rep-plain'] .badge.change").count() == 0
     expect(page.locator("li[data-report-id='rep-gone'] .badge.withdrawn")).to_have_text("withdrawn")
+    page.select_option("#f-change", "edited,withdrawn")  # what a subscription can ask for too
+    page.click("#apply")
+    expect(page.locator("#search-list li")).to_have_count(2, timeout=TIMEOUT_MS)
     page.locator("li[data-report-id='rep-edited'] .badge.edited").click()
 
     diff = page.locator("#history .diff")

@@ -45,7 +45,7 @@ async function getJSON(url, options) {
 
 // ---- filters ---------------------------------------------------------------------------------
 
-const FILTER_FIELDS = ["q", "lang", "country", "affiliation", "event", "entity", "since"];
+const FILTER_FIELDS = ["q", "lang", "country", "affiliation", "event", "entity", "since", "change"];
 
 function filterParams() {
   const params = new URLSearchParams();
@@ -58,7 +58,7 @@ function filterParams() {
 
 function filterObject() {
   const f = {};
-  for (const name of ["lang", "country", "affiliation", "event", "entity"]) {
+  for (const name of ["lang", "country", "affiliation", "event", "entity", "change"]) {
     const value = $(`#filters [name=${name}]`).value.trim();
     if (value) f[name] = value.split(",").map((s) => s.trim()).filter(Boolean);
   }
