@@ -255,7 +255,9 @@ class Indexer:
 
     def _announce(self, batch: Batch) -> None:
         indexed_at = datetime.now(UTC)
-        for action, _ in batch.acknowledged:
+        for action, outcome in batch.acknowledged:
+            if outcome == Outcome.REPLAY:  # a newer version is there: nothing changed
+                continue
             report: Report = action.context.report
             event = IndexedEvent(
                 report_id=report.report_id,
