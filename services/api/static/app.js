@@ -420,7 +420,7 @@ function followAlerts(sub) {
     const alert = JSON.parse(event.data);
     $("#alert-list").prepend(el("li", { class: "fresh alert", "data-alert-id": alert.alert_id },
       el("h4", {}, alert.headline || "(no headline)"),
-      el("div", { class: "meta" }, `${sub.name} · ${alert.count} report(s) · `,
+      el("div", { class: "meta" }, ...changeBadges({ ...alert, report_id: alert.report_ids[0] }), `${sub.name} · ${alert.count} report(s) · `,
         el("a", { href: `#/story/${encodeURIComponent(alert.story_id)}` }, "story"))));
   });
   alertStreams.set(sub.id, source);
