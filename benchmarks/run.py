@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery")
+MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery", "telegram")
 
 # (key, target, "min" = figure must be at least target, "max" = at most)
 TARGETS: list[tuple[str, float, str]] = [

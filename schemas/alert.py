@@ -21,3 +21,9 @@ class Alert(ContractModel):
     url: str | None = None
     matched_at: datetime
     ingested_at: datetime | None = None
+    version: int = Field(default=1, ge=1, description="Version of the report's source item")
+    change: str | None = Field(
+        default=None,
+        description="Statement history: 'edited' or 'withdrawn' when this alert is about "
+        "that change of the report (one alert per change)",
+    )

@@ -44,7 +44,7 @@ def _store() -> Any:
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("lang", "source", "country", "affiliation", "entity", "event", "figure"):
+    for name in ("lang", "source", "country", "affiliation", "entity", "event", "figure", "change"):
         values = getattr(args, name, None)
         if values:
             out[name] = [v.strip() for value in values for v in value.split(",") if v.strip()]
@@ -222,6 +222,7 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figure", action="append", help="Figure kind: killed, wounded, displaced")
     p.add_argument("--since", help="7d, 24h or an ISO date")
     p.add_argument("--until", help="7d, 24h or an ISO date")
+    p.add_argument("--change", action="append", help="Statements edited, withdrawn (or both)")
     rel = p.add_mutually_exclusive_group()
     rel.add_argument("--relevant", dest="relevant", action="store_true", default=None)
     rel.add_argument("--irrelevant", dest="relevant", action="store_false")

@@ -3,6 +3,11 @@
 Pure: the caller loads the states of the keys it needs and saves the ones returned. Ten
 versions of a story, in one batch or spread over hours, make one alert whose count grows;
 a replayed report (same id) is never counted twice.
+
+Statement history: a new version of a report (an edit, a withdrawal) is seen under its own key
+(`Match.seen_key`), so it counts and alerts once, however often it is delivered again. A
+subscription that asks for changes (the `change` filter) is alerted once per change even in
+per-story mode: the change is what it asked for; for the others a story still alerts once.
 """
 
 from __future__ import annotations
@@ -69,6 +74,24 @@ def keys_for(matches: Iterable[Match]) -> list[str]:
     return list(dict.fromkeys(state_key(m.subscription_id, m.story_id) for m in matches))
 
 
+def _one_alert(sub_id: str, m: Match, count: int, now: datetime) -> Alert:
+    """The alert for one report, or for one change of it (its id names the version)."""
+    parts = (sub_id, m.report_id) if m.version <= 1 else (sub_id, m.report_id, f"v{m.version}")
+    return Alert(
+        alert_id=alert_id(*parts),
+        subscription_id=sub_id,
+        report_ids=[m.report_id],
+        story_id=m.story_id,
+        count=count,
+        headline=m.headline,
+        url=m.url,
+        matched_at=now,
+        ingested_at=_parse(m.ingested_at),
+        version=m.version,
+        change=m.change,
+    )
+
+
 def decide(
     matches: Sequence[Match],
     subscriptions: dict[str, Subscription],
@@ -87,32 +110,17 @@ def decide(
         state = states.get(key) or StoryState(
             subscription_id=sub.id, story_id=first.story_id, headline=first.headline, url=first.url
         )
-        fresh = [m for m in dict((m.report_id, m) for m in group).values()]
-        fresh = [m for m in fresh if m.report_id not in state.report_ids]
+        fresh = [m for m in dict((m.seen_key, m) for m in group).values()]
+        fresh = [m for m in fresh if m.seen_key not in state.report_ids]
         if not fresh:
             continue  # a replay: already counted
         state.count += len(fresh)
-        state.report_ids = (state.report_ids + [m.report_id for m in fresh])[-SEEN_REPORTS_KEPT:]
+        state.report_ids = (state.report_ids + [m.seen_key for m in fresh])[-SEEN_REPORTS_KEPT:]
         ingested = [t for t in (_parse(m.ingested_at) for m in fresh) if t]
         earliest = min(ingested) if ingested else None
-        if sub.mode == Mode.EVERY:
+        if sub.mode == Mode.EVERY or (sub.mode == Mode.PER_STORY and sub.filters.changes):
             for m in fresh:
-                decision.alerts.append(
-                    (
-                        Alert(
-                            alert_id=alert_id(sub.id, m.report_id),
-                            subscription_id=sub.id,
-                            report_ids=[m.report_id],
-                            story_id=m.story_id,
-                            count=state.count,
-                            headline=m.headline,
-                            url=m.url,
-                            matched_at=now,
-                            ingested_at=_parse(m.ingested_at),
-                        ),
-                        sub.mode.value,
-                    )
-                )
+                decision.alerts.append((_one_alert(sub.id, m, state.count, now), sub.mode.value))
             state.alerts += len(fresh)
             state.last_alert_at = now
         elif sub.mode == Mode.PER_STORY:

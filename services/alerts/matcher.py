@@ -32,7 +32,16 @@ from services.query.syntax import QueryError
 
 log = logging.getLogger(__name__)
 
-MATCH_SOURCE = ["report_id", "story_id", "headline", "url", "ingested_at", "source.name"]
+MATCH_SOURCE = [
+    "report_id",
+    "story_id",
+    "headline",
+    "url",
+    "ingested_at",
+    "source.name",
+    "version",
+    "change",
+]
 MAX_IDS_PER_SEARCH = 1000  # below index.max_result_window, so every match comes back
 
 
@@ -56,6 +65,14 @@ class Match:
     headline: str = ""
     url: str | None = None
     ingested_at: str | None = None
+    version: int = 1  # statement history: a new version of a report is a new thing to alert
+    change: str | None = None
+
+    @property
+    def seen_key(self) -> str:
+        """What alerting remembers as seen: the report, and for a later version that version
+        too, so a re-delivery is recognised and an edit or withdrawal is not."""
+        return self.report_id if self.version <= 1 else f"{self.report_id}@v{self.version}"
 
 
 def search_body(sub: Searchable, report_ids: Sequence[str], now: datetime) -> dict[str, Any]:
@@ -177,6 +194,8 @@ def _match_of(doc: dict[str, Any], sub_id: str) -> Match:
     make an alert the alert topic refuses (which would fail its whole round, every time)."""
     src = doc.get("_source", {})
     url = src.get("url")
+    version = src.get("version")
+    change = src.get("change")
     return Match(
         subscription_id=sub_id,
         report_id=src.get("report_id", doc["_id"]),
@@ -184,6 +203,8 @@ def _match_of(doc: dict[str, Any], sub_id: str) -> Match:
         headline=str(src.get("headline") or "")[:MAX_HEADLINE_CHARS],
         url=url if isinstance(url, str) and len(url) <= MAX_URL_CHARS else None,
         ingested_at=src.get("ingested_at"),
+        version=version if isinstance(version, int) and version >= 1 else 1,
+        change=change if change in ("edited", "withdrawn") else None,
     )
 
 

@@ -82,6 +82,7 @@ def search_params(
     since: Annotated[str | None, Query(description="7d, 24h, 30m or an ISO date")] = None,
     until: Annotated[str | None, Query(description="7d, 24h, 30m or an ISO date")] = None,
     relevant: Annotated[bool | None, Query(description="Only (un)relevant reports")] = None,
+    change: Annotated[list[str], Query(description="Statement history: edited, withdrawn")] = [],  # noqa: B006
 ) -> SearchParams:
     return SearchParams(
         q=q,
@@ -95,6 +96,7 @@ def search_params(
         since=since,
         until=until,
         relevant=relevant,
+        changes=_split(change),
     )
 
 

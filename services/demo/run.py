@@ -123,6 +123,7 @@ def main() -> int:
         "ELASTICSEARCH_URL": settings.elasticsearch_url,
         "CWATCH_API_PORT": str(settings.api_port),
         "CWATCH_PUSH_PORT": str(settings.push_port),
+        "CWATCH_API_INGESTOR_URL": f"http://127.0.0.1:{settings.push_port}",  # Sources view
         "CWATCH_DATA_DIR": str(settings.run_dir / "extractor"),
         "CWATCH_STATE_PATH": str(settings.run_dir / "ingestor-state.sqlite"),
     }

@@ -179,7 +179,11 @@ class DedupState:
             similarity = mh.jaccard(other_mh)
             if similarity >= self.threshold and similarity > best:
                 near, best = other, similarity
-        story_id = str(self.signatures[near]["s"]) if near else self._story(key, ts)
+        own = self.signatures.get(report_id)
+        if own is not None:  # a later version of this report (an edit): it keeps its story
+            story_id = str(own["s"])
+        else:
+            story_id = str(self.signatures[near]["s"]) if near else self._story(key, ts)
         self.hashes[chash] = {"r": report_id, "s": story_id, "t": ts, "n": near}
         if report_id not in self.signatures:
             self.signatures[report_id] = {

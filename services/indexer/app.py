@@ -165,6 +165,7 @@ class Indexer:
                     date_min=self.settings.indexer_date_min,
                 ),
                 context=src,
+                version=report.version,
             )
         except Exception as exc:  # a report we cannot turn into a document must not stop us
             self._dead_letter(src, f"cannot build document: {exc!r}", "document_build")
@@ -254,7 +255,9 @@ class Indexer:
 
     def _announce(self, batch: Batch) -> None:
         indexed_at = datetime.now(UTC)
-        for action, _ in batch.acknowledged:
+        for action, outcome in batch.acknowledged:
+            if outcome == Outcome.REPLAY:  # a newer version is there: nothing changed
+                continue
             report: Report = action.context.report
             event = IndexedEvent(
                 report_id=report.report_id,

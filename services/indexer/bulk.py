@@ -1,7 +1,8 @@
 """Bulk batching and per-item outcome handling, independent of Kafka and of the ES client.
 
 A batch is bounded by count, bytes and age. Each bulk item is classified:
-2xx ok; 409 a version conflict, i.e. the same report again (a replay): ok; 429 and 5xx
+2xx ok; 409 a version conflict, i.e. a newer version of the same report is there already
+(statement history: a late copy of an older version): ok, nothing to write; 429 and 5xx
 retried with exponential backoff and jitter; any other 4xx (mapping or parse errors) rejected,
 to be dead-lettered while the rest of the batch is indexed.
 """
@@ -76,6 +77,7 @@ class Action:
     index: str
     source_json: str
     context: Any = None
+    version: int | None = None  # the item's version: written as external_gte, None: always
 
     @property
     def size(self) -> int:
@@ -83,7 +85,9 @@ class Action:
 
 
 def bulk_body(actions: Sequence[Action]) -> str:
-    """NDJSON with op_type index: a replay of the same report id overwrites, never duplicates."""
+    """NDJSON with op_type index: a replay of the same report id overwrites, never duplicates.
+    An action with a version is written with `version_type: external_gte`: the same version
+    again overwrites (a replay), an older one than the document's is refused with 409."""
     lines: list[str] = []
     heads: dict[str, str] = {}  # a batch writes to a few monthly indices: one prefix each
     for action in actions:
@@ -92,7 +96,13 @@ def bulk_body(actions: Sequence[Action]) -> str:
             head = heads[action.index] = (
                 '{"index":{"_index":' + json.dumps(action.index) + ',"_id":'
             )
-        lines.append(f"{head}{json.dumps(action.doc_id)}}}}}")
+        if action.version is None:
+            lines.append(f"{head}{json.dumps(action.doc_id)}}}}}")
+        else:
+            lines.append(
+                f"{head}{json.dumps(action.doc_id)},"
+                f'"version":{int(action.version)},"version_type":"external_gte"}}}}'
+            )
         lines.append(action.source_json)
     return "\n".join(lines) + "\n"
 

@@ -79,6 +79,7 @@ DERIVED_FIELDS = (
     "primary_event",
     "primary_evidence",
     "figure_kinds",
+    "change",
 )
 """Fields the indexer adds to a report's own fields; removed again by `report_from_document`."""
 
@@ -92,6 +93,15 @@ def _primary(report: Report, min_confidence: float) -> EventLabel | None:
     extractor sorted them most confident first)."""
     labels = [e for e in report.events if e.confidence >= min_confidence]
     return next((e for e in labels if e.primary), labels[0] if labels else None)
+
+
+def change_of(report: Report) -> str | None:
+    """The latest change of the source item: a withdrawal outranks the edits before it."""
+    if report.withdrawn_at is not None:
+        return "withdrawn"
+    if report.version > 1:
+        return "edited"
+    return None
 
 
 def _derived(
@@ -132,6 +142,7 @@ def _derived(
         "primary_event": primary.type.value if primary else None,
         "primary_evidence": primary.evidence if primary else None,
         "figure_kinds": _unique([f.kind.value for f in report.figures]),
+        "change": change_of(report),
     }
     if not report.folded_text:
         # Search matches on folded_text only; a report without one would be unfindable.

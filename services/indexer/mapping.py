@@ -15,6 +15,13 @@ filtered or returned, never sorted, aggregated or collapsed on (`_stored()`).
 
 Version 3 adds `primary_event`, the event a report is about, so that the overview counts each
 report once (issue 18); a v2 document gets it from its most confident label when migrated.
+
+Version 4 makes statement history searchable (issue 17): the item's `version`, `edited_at`,
+`withdrawn_at`, the `diff` against the previous version (text), and `change`, the latest
+change (`edited` or `withdrawn`, absent for a first version) that the `change` filter uses.
+A new version of a report has the same id and replaces the earlier one in place (its diff
+keeps what changed); the indexer writes with the item version as external version, so a
+late copy of an older version never overwrites a newer one.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 3
+MAPPING_VERSION = 4
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -151,6 +158,12 @@ def mappings() -> dict[str, Any]:
             "relevance": {"type": "float"},
             "relevant": {"type": "boolean"},
             "html_truncated": {"type": "boolean"},
+            # statement history: a withdrawn report stays searchable and is marked
+            "version": {"type": "integer"},
+            "edited_at": _stored({"type": "date"}),
+            "withdrawn_at": _stored({"type": "date"}),
+            "diff": _text(),
+            "change": _keyword(),
         },
     }
 

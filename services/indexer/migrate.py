@@ -137,6 +137,27 @@ def _rebuild(source: dict[str, Any], event_confidence: float = 0.0) -> dict[str,
     return to_document(report, when, event_confidence)
 
 
+def _copy_action(dest_index: str, hit: dict[str, Any], event_confidence: float) -> dict[str, Any]:
+    """A copied document keeps the indexer's write rule: its item version is its external
+    version, so a copy pass after the indexer wrote a newer version leaves that one."""
+    source = _rebuild(hit["_source"], event_confidence)
+    version = source.get("version")
+    return {
+        "_op_type": "index",
+        "_index": dest_index,
+        "_id": hit["_id"],
+        "_source": json.dumps(source, ensure_ascii=False),
+        "version": version if isinstance(version, int) and version >= 1 else 1,
+        "version_type": "external_gte",
+    }
+
+
+def _status(error: Any) -> int | None:
+    item: Any = next(iter(error.values()), {}) if isinstance(error, dict) else {}
+    status = item.get("status") if isinstance(item, dict) else None
+    return status if isinstance(status, int) else None
+
+
 def _copy(
     es: Elasticsearch,
     source_index: str,
@@ -148,15 +169,12 @@ def _copy(
     if since is not None:
         query = {"range": {"indexed_at": {"gte": since.isoformat()}}}
     actions = (
-        {
-            "_op_type": "index",
-            "_index": dest_index,
-            "_id": hit["_id"],
-            "_source": json.dumps(_rebuild(hit["_source"], event_confidence), ensure_ascii=False),
-        }
+        _copy_action(dest_index, hit, event_confidence)
         for hit in scan(es, index=source_index, query={"query": query}, size=1000)
     )
     copied, errors = bulk(es, actions, chunk_size=1000, raise_on_error=False, refresh=False)
+    if isinstance(errors, list):  # 409: a newer version is there already, which is right
+        errors = [e for e in errors if _status(e) != 409]
     if isinstance(errors, list) and errors:
         raise RuntimeError(
             f"copy {source_index} -> {dest_index}: {len(errors)} errors: {errors[:3]}"

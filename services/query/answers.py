@@ -30,6 +30,11 @@ def summary(hit: dict[str, Any]) -> dict[str, Any]:
         "primary_evidence": src.get("primary_evidence"),
         "entity_ids": src.get("entity_ids", []),
         "figure_kinds": src.get("figure_kinds", []),
+        # statement history: the list marks an edited or withdrawn report (the diff is on its page)
+        "version": src.get("version", 1),
+        "change": src.get("change"),
+        "edited_at": src.get("edited_at"),
+        "withdrawn_at": src.get("withdrawn_at"),
         "snippet": body[:SNIPPET_CHARS] + ("…" if len(body) > SNIPPET_CHARS else ""),
         "score": hit.get("_score"),
         "index": hit.get("_index"),

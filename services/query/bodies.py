@@ -32,10 +32,17 @@ FACET_FIELDS: dict[str, str] = {
     "event": "event_types",
     "figure": "figure_kinds",
 }
+CHANGES = ("edited", "withdrawn")
 HISTOGRAM_INTERVALS = ("hour", "day", "week", "month", "year")
 SORTS = ("relevance", "time")
-LIST_SOURCE_EXCLUDES = ["folded_text", "paragraph_languages", "figures.evidence", "events.evidence"]
-STORY_SOURCE_EXCLUDES = ["folded_text", "body", "paragraph_languages"]
+LIST_SOURCE_EXCLUDES = [
+    "folded_text",
+    "paragraph_languages",
+    "figures.evidence",
+    "events.evidence",
+    "diff",
+]
+STORY_SOURCE_EXCLUDES = ["folded_text", "body", "paragraph_languages", "diff"]
 
 # ---- the query: text and filters ----------------------------------------------------------------
 
@@ -79,6 +86,8 @@ def filters(params: SearchParams, now: datetime) -> list[dict[str, Any]]:
     terms(
         "figure_kinds", _enum_values(params.figure_kinds, [f.value for f in FigureKind], "figure")
     )
+    # statement history: the latest change of the source item (indexer's `change_of`)
+    terms("change", _enum_values(params.changes, CHANGES, "change"))
     if params.story_id:
         clauses.append({"term": {"story_id": params.story_id}})
     if params.relevant is not None:

@@ -44,6 +44,9 @@ class Filters(BaseModel):
     since: str | None = Field(default=None, description="7d, 24h, 30m or an ISO date")
     until: str | None = Field(default=None, description="7d, 24h, 30m or an ISO date")
     relevant: bool | None = Field(default=None, description="Only (un)relevant reports")
+    changes: list[str] = _values(
+        "change", "Statement history: edited, withdrawn (the report's latest change)"
+    )
 
     def check_bounds(self) -> None:
         """Raises QueryError (a ValueError) naming the first filter over its bounds."""

@@ -63,6 +63,7 @@ def _search(args: argparse.Namespace) -> int:
         since=args.since,
         until=args.until,
         relevant=True if args.relevant else None,
+        changes=args.change,
         sort=args.sort,
         size=args.size,
         cursor=args.cursor,
@@ -105,6 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("--entity", "Entity id, e.g. person:nikol-pashinyan; all given must be mentioned"),
         ("--event", "Event type (ceasefire, armed_clash, ...)"),
         ("--figure", "Figure kind (killed, displaced, ...)"),
+        ("--change", "Statement history: edited, withdrawn"),
     ):
         search.add_argument(flag, action="append", default=[], help=f"{what} (repeatable)")
     search.add_argument("--since", help="7d, 24h, 30m or an ISO date")

@@ -15,6 +15,10 @@ class SearchSettings(CommonSettings):
     search_es_timeout_s: float = Field(
         default=5.0, gt=0, description="Client-side cap on one Elasticsearch request"
     )
+    api_ingestor_url: str = Field(
+        default="http://127.0.0.1:8081",
+        description="The ingestor daemon whose /v1/sources the UI's source-health view shows",
+    )
     # A user is waiting on the answer: one resend of a dropped connection, not more (the
     # timeout above already bounds the wait of each try).
     ES_RETRIES: ClassVar[int] = 1

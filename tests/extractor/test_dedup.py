@@ -89,3 +89,13 @@ def test_after_an_index_reset_near_duplicates_are_still_found() -> None:
     _check(state, "a-1", TEXT)
     state.reset_index()  # a rebalance: the LSH is rebuilt from the signatures mapping
     assert _check(state, "b-1", TEXT + " Officials said.").near_duplicate_of == "a-1"
+
+
+def test_an_edited_version_of_a_report_stays_in_its_story() -> None:
+    """Statement history: a later version of the same report (same id, new text, another
+    event or entities) is the same report, so it keeps the story it was filed under."""
+    state = DedupState()
+    first = _check(state, "a-1", TEXT, key=story_key("armed_clash", ["place:jermuk"]))
+    edited = "The ministry denies any shooting near Jermuk; the earlier statement was wrong."
+    again = _check(state, "a-1", edited, key=story_key("diplomatic", ["place:jermuk"]))
+    assert again.story_id == first.story_id and again.duplicate_of is None

@@ -266,3 +266,25 @@ def test_the_wait_for_a_new_index_is_not_cut_short_by_the_clients_request_timeou
     # Without its own request timeout, the call got the client's (3 s in a test, 30 s by
     # default) and a busy cluster turned the wait into a ConnectionTimeout.
     assert options.get("request_timeout", 0) > server_wait_s
+
+
+class StaleES(FakeES):
+    """Every second document is older than the version Elasticsearch has (409)."""
+
+    def bulk(self, operations: str, **kw: Any) -> dict[str, Any]:
+        self.bulks.append(operations)
+        lines = operations.strip().splitlines()
+        return {
+            "items": [{"index": {"status": 409 if i % 2 else 201}} for i in range(len(lines) // 2)]
+        }
+
+
+def test_a_late_copy_of_an_older_version_is_committed_but_not_announced() -> None:
+    """Statement history: nothing changed in the index, so nothing is announced to the live
+    feed and the alerts (which would only see the newer version again)."""
+    es = StaleES()
+    indexer, consumer, producer = _indexer(_records(4), es)
+    _drain(indexer)
+    assert consumer.commits == [{TP: 4}]
+    assert len(producer.on(SETTINGS.topics.indexed)) == 2
+    indexer._sender.shutdown()

@@ -22,6 +22,7 @@ WIRE = {
     "since": "7d",
     "until": None,
     "relevant": True,
+    "change": ["edited", "withdrawn"],
 }
 
 
@@ -44,6 +45,7 @@ def test_a_subscription_matches_as_the_search_request_with_the_same_filters() ->
         figure_kinds=["killed"],
         since="7d",
         relevant=True,
+        changes=["edited", "withdrawn"],
     )
     assert build_query(sub.search_params(), NOW) == build_query(request, NOW)
 
@@ -63,3 +65,10 @@ def test_filters_over_their_bounds_are_refused_by_search_and_subscriptions_alike
         build_query(SearchParams.model_validate(filters), NOW)
     with pytest.raises(ValidationError):
         SubscriptionInput.model_validate({"filters": filters})
+
+
+def test_the_change_filter_asks_for_the_latest_change_and_refuses_other_values() -> None:
+    query = build_query(SearchParams(changes=["Withdrawn", "edited"]), NOW)
+    assert {"terms": {"change": ["edited", "withdrawn"]}} in query["bool"]["filter"]
+    with pytest.raises(QueryError, match="change="):
+        build_query(SearchParams(changes=["deleted"]), NOW)

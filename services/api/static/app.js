@@ -45,7 +45,7 @@ async function getJSON(url, options) {
 
 // ---- filters ---------------------------------------------------------------------------------
 
-const FILTER_FIELDS = ["q", "lang", "country", "affiliation", "event", "entity", "since"];
+const FILTER_FIELDS = ["q", "lang", "country", "affiliation", "event", "entity", "since", "change"];
 
 function filterParams() {
   const params = new URLSearchParams();
@@ -58,7 +58,7 @@ function filterParams() {
 
 function filterObject() {
   const f = {};
-  for (const name of ["lang", "country", "affiliation", "event", "entity"]) {
+  for (const name of ["lang", "country", "affiliation", "event", "entity", "change"]) {
     const value = $(`#filters [name=${name}]`).value.trim();
     if (value) f[name] = value.split(",").map((s) => s.trim()).filter(Boolean);
   }
@@ -97,7 +97,7 @@ function reportItem(hit, fresh) {
       el("span", { class: "badge" }, source.name || "?"),
       el("span", { class: "badge" }, hit.language || "und"),
       source.affiliation ? el("span", { class: "badge" }, source.affiliation) : null,
-      ...eventBadges(hit),
+      ...eventBadges(hit), ...changeBadges(hit),
       " ", hit.date || hit.published || "", " ", storyLink, " ", external),
     hit.primary_evidence ? el("p", { class: "evidence" }, el("mark", {}, hit.primary_evidence)) : null,
     snippet);
@@ -112,6 +112,86 @@ function eventBadges(hit) {
     primary ? el("span", { class: "badge primary", title: "what the report is about" }, primary) : null,
     ...others.map((e) => el("span", { class: "badge" }, e)),
   ];
+}
+
+// ---- statement history: edited and withdrawn reports, and their diff ---------------------
+
+// A badge linking to the report's history when its source edited or withdrew it.
+function changeBadges(hit) {
+  if (hit.change !== "edited" && hit.change !== "withdrawn") return [];
+  const href = `#/report/${encodeURIComponent(hit.report_id)}`;
+  const label = hit.change === "withdrawn" ? "withdrawn" : `edited · v${Number(hit.version) || 2}`;
+  const when = hit.change === "withdrawn" ? hit.withdrawn_at : hit.edited_at;
+  return [el("a", { class: `badge change ${hit.change}`, href, title: when ? `${hit.change} ${when}` : null }, label)];
+}
+
+const DIFF_TAGS = { add: ["ins", "+"], del: ["del", "−"], same: ["span", " "], hunk: ["span", ""] };
+
+async function showHistory(reportId) {
+  const box = $("#history");
+  clear(box);
+  box.removeAttribute("data-change");
+  try {
+    const data = await getJSON(`/ui/v1/report/${encodeURIComponent(reportId)}/history`);
+    showError("");
+    const source = data.source || {};
+    box.dataset.change = data.change || "";
+    const diff = el("div", { class: "diff", role: "group", "aria-label": "changes against the previous version" },
+      ...data.diff.map((line) => {
+        const [tag, mark] = DIFF_TAGS[line.op] || DIFF_TAGS.same;
+        return el(tag, { class: `diff-line diff-${line.op}` }, mark, line.text);
+      }));
+    box.append(
+      el("h3", {}, data.headline || "(no headline)"),
+      el("p", { class: "meta" }, `${source.name || "?"} · version ${data.version}`,
+        data.edited_at ? ` · edited ${data.edited_at}` : "",
+        data.story_id ? [" · ", el("a", { href: `#/story/${encodeURIComponent(data.story_id)}` }, "story")] : null,
+        data.url && /^https?:\/\//i.test(data.url) ? [" · ", el("a", { href: data.url, rel: "noopener noreferrer nofollow", target: "_blank" }, "source ↗")] : null),
+      data.withdrawn_at
+        ? el("p", { class: "withdrawn-note", role: "note" }, `Withdrawn: the source stopped showing this statement (seen gone ${data.withdrawn_at}). Its last text is kept and stays searchable.`)
+        : null,
+      data.diff.length ? el("h4", {}, "What changed in the last edit") : null,
+      data.diff.length ? diff : el("p", { class: "hint" }, data.version > 1 ? "No text change recorded for this version." : "First version: the source has not changed it."),
+      data.diff_cut ? el("p", { class: "hint diff-cut" }, "The change is longer than shown here.") : null);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// ---- source health ---------------------------------------------------------------------------
+
+function when(epochSeconds) {
+  return epochSeconds ? new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace("T", " ") : "never";
+}
+
+function gap(seconds) {
+  if (seconds == null) return "learning";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+async function showSources() {
+  const body = $("#sources-table tbody");
+  try {
+    const data = await getJSON("/ui/v1/sources");
+    showError("");
+    clear(body);
+    $("#sources-summary").textContent = `${data.sources.length} sources, ${data.flagged} silent or failing`;
+    for (const s of data.sources) {
+      const flagged = s.state === "silent" || s.state === "failing";
+      body.append(el("tr", { class: flagged ? `flagged ${s.state}` : "", "data-source": s.name, "data-state": s.state },
+        el("td", {}, s.name, s.official ? el("span", { class: "badge" }, "official") : null),
+        el("td", {}, s.kind), el("td", {}, el("span", { class: `badge state-${s.state}` }, s.state)),
+        el("td", {}, when(s.last_success)), el("td", {}, when(s.last_item)),
+        el("td", {}, s.items_per_day == null ? "" : Number(s.items_per_day).toFixed(1)),
+        el("td", {}, gap(s.usual_gap_s)), el("td", {}, String(s.consecutive_failures ?? 0)),
+        el("td", { class: "error-text" }, s.last_error || "")));
+    }
+  } catch (err) {
+    clear(body);
+    showError(err.message);
+  }
 }
 
 // ---- live feed --------------------------------------------------------------------------------
@@ -203,7 +283,7 @@ async function showStory(storyId) {
             ? el("a", { href: v.url, rel: "noopener noreferrer nofollow", target: "_blank" }, el("strong", {}, v.headline || "(no headline)"))
             : el("strong", {}, v.headline || "(no headline)"),
           el("div", { class: "meta" }, `${(v.source || {}).name || "?"} · ${(v.source || {}).affiliation || ""} · ${v.language} · ${v.date || ""}`),
-          el("div", {}, ...(v.event_types || []).map((e) => el("span", { class: "badge" }, e))),
+          el("div", {}, ...(v.event_types || []).map((e) => el("span", { class: "badge" }, e)), ...changeBadges(v)),
           el("div", { class: "meta" }, (v.entities || []).map((e) => e.name).join(", "))))));
     }
   } catch (err) {
@@ -340,7 +420,7 @@ function followAlerts(sub) {
     const alert = JSON.parse(event.data);
     $("#alert-list").prepend(el("li", { class: "fresh alert", "data-alert-id": alert.alert_id },
       el("h4", {}, alert.headline || "(no headline)"),
-      el("div", { class: "meta" }, `${sub.name} · ${alert.count} report(s) · `,
+      el("div", { class: "meta" }, ...changeBadges({ ...alert, report_id: alert.report_ids[0] }), `${sub.name} · ${alert.count} report(s) · `,
         el("a", { href: `#/story/${encodeURIComponent(alert.story_id)}` }, "story"))));
   });
   alertStreams.set(sub.id, source);
@@ -419,6 +499,8 @@ function refresh() {
   else if (view === "story") showStory(arg);
   else if (view === "overview") showOverview();
   else if (view === "subscriptions") loadSubscriptions();
+  else if (view === "report") showHistory(arg);
+  else if (view === "sources") showSources();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
