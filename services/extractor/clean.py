@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,13 @@ CUT_MIN_PAGE = 5_000
 CUT_MAX_PARAGRAPHS = 3
 CUT_GAIN = 3  # the full mode's text must be this many times longer to replace it
 _TAG = re.compile(r"<[^<>]*>")  # [^<>]: a scan never runs past the next "<", so it is linear
+# A page this short is a feed item's HTML (an official statement of one sentence, a Telegram
+# post): trafilatura drops an extraction under its minimum size (250 characters), so its own
+# visible text is the body. Longer pages where trafilatura finds nothing are chrome.
+SMALL_PAGE_CHARS = 2_000
+_BLOCK = re.compile(
+    r"<(?:/?(?:p|div|li|h[1-6]|blockquote|tr|section|article)\b[^<>]*|br\s*/?)>", re.I
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +346,15 @@ def looks_cut(text: str, html: str) -> bool:
     return page >= CUT_MIN_PAGE and len(text) < CUT_SHARE * page
 
 
+def small_page_text(html: str) -> str:
+    """The visible text of a small page or fragment, one line per block, entities decoded;
+    "" for a page longer than SMALL_PAGE_CHARS of text."""
+    if page_text_chars(html) > SMALL_PAGE_CHARS:
+        return ""
+    lines = _TAG.sub(" ", _BLOCK.sub("\n", strip_inert(html))).split("\n")
+    return "\n".join(" ".join(unescape(line).split()) for line in lines if line.strip()).strip()
+
+
 def extract_article(html: str, fast: bool = True, with_metadata: bool = False) -> dict[str, Any]:
     """`extract_html`, with trafilatura's full mode (its fallback extractors) when the fast
     result looks cut; the longer text wins."""
@@ -372,7 +389,7 @@ def clean(
     if raw.html and len(feed_text) < FEED_TEXT_ENOUGH:
         need_meta = raw.published is None  # the metadata pass is only worth it for the date
         doc = extract_article(raw.html, fast=fast_html, with_metadata=need_meta)
-        text = (doc.get("text") or "").strip() or feed_text
+        text = (doc.get("text") or "").strip() or feed_text or small_page_text(raw.html)
         paragraphs = remove_chrome(text.split("\n"), rules)
         title = raw.title or doc.get("title") or cheap_title(raw.html)
         headline, byline, body = _headline_and_body(paragraphs, title, raw.html)

@@ -244,3 +244,31 @@ def test_persian_zero_width_non_joiners_survive_extraction() -> None:
     [doc] = clean(make_raw(html=html))
     assert "راه\u200cهای" in doc.body and "راههای" not in doc.body
     assert "می\u200cروند" in doc.body
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>The Ministry of Defence says Azerbaijani units opened fire near Sotk overnight.</p>",
+        "The Ministry of Defence says Azerbaijani units opened fire near Sotk overnight.",
+        '<div class="tgme_widget_message_text">The Ministry of Defence says Azerbaijani units'
+        " opened fire near Sotk overnight.<br/>No one was hurt.</div>",
+    ],
+)
+def test_a_one_sentence_statement_in_a_feed_items_html_keeps_its_text(html: str) -> None:
+    # trafilatura drops extractions under 250 characters: a short official statement or a
+    # Telegram post came out with an empty body and could not be found by its words.
+    raw = make_raw(html=html, title="Statement on the situation at the border")
+    (doc,) = clean(raw)
+    assert "opened fire near Sotk overnight." in doc.body
+
+
+def test_only_a_small_page_falls_back_to_its_visible_text() -> None:
+    # A long page where trafilatura finds no article is menus and teasers, not a body.
+    menu = "".join(
+        f"<li><a href='/s/{i}'>Section number {i} of the site</a></li>" for i in range(200)
+    )
+    assert clean_module.small_page_text(f"<html><body><ul>{menu}</ul></body></html>") == ""
+    assert clean_module.small_page_text("<p>One &amp; two.</p><p>Three<br>four</p>") == (
+        "One & two.\nThree\nfour"
+    )
