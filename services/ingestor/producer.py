@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from schemas.raw import MAX_RAW_HTML_CHARS, RawArticle
 from schemas.topics import key_for
+from services.common.dlq import encode
 from services.common.kafka import headers, make_producer
+from services.common.redact import mask_text
 from services.ingestor.adapters.base import Failure, ItemError
 from services.ingestor.metrics import (
     ITEMS_DUPLICATE,
@@ -323,7 +325,7 @@ class RawSink:
                 "error_type": failure.error_type,
             },
         )
-        value = letter.model_dump_json().encode("utf-8")
+        value = encode(letter)  # masked (no URL credentials) and cut to the topic's limit
         attempt = 0
         while True:
             try:
@@ -331,7 +333,7 @@ class RawSink:
                     self.deadletter_topic,
                     key=key_for("deadletter", letter),
                     value=value,
-                    headers=headers(source=failure.source[:1000], stage="ingest"),
+                    headers=headers(source=mask_text(failure.source)[:1000], stage="ingest"),
                 )
                 future.get(timeout=self.settings.ack_timeout_s)
                 return
