@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from elasticsearch import Elasticsearch
-from fastapi.testclient import TestClient
 
 from services.api.app import create_app, invalid_utf8_parameter
 from services.search.settings import SearchSettings
+from tests.support import local_client
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +31,7 @@ def test_invalid_utf8_parameter_is_named(query_string: bytes, bad: str | None) -
 def test_query_string_that_is_not_utf8_gets_a_400_that_says_so() -> None:
     # No Elasticsearch behind it: the request must be answered before any search.
     app = create_app(SearchSettings(), es=Elasticsearch("http://127.0.0.1:9"))
-    with TestClient(app) as client:
+    with local_client(app) as client:
         response = client.get("/v1/search?q=%FF%FELachin")
         health = client.get("/healthz")
     assert response.status_code == 400
