@@ -213,31 +213,34 @@ def _too_large(limit: int, setting: str) -> str:
 
 
 class BodyLimit:
-    """At most `limit` body bytes per request, `overrides` (path prefix -> bytes) where a larger
-    body is legitimate. A declared Content-Length over the limit is refused before anything is
+    """At most `limit` body bytes per request, `overrides` (path prefix -> (bytes, setting))
+    where a larger body is legitimate, or None for a route that counts its own body under its
+    own limit and explains it (the ingestor's push). A declared Content-Length over the limit is refused before anything is
     read; a chunked body is counted as it streams, and the read that crosses the limit raises
     a 413 (FastAPI's HTTPException, which FastAPI's body parsing lets through and Starlette
     turns into the answer; an app that lets it escape gets the 413 from here, if it had not
     started answering)."""
 
     def __init__(self, app: ASGIApp, limit: int, setting: str,
-                 overrides: Mapping[str, tuple[int, str]] | None = None) -> None:  # fmt: skip
+                 overrides: Mapping[str, tuple[int, str] | None] | None = None) -> None:  # fmt: skip
         self.app = app
         self.limit = limit
         self.setting = setting
         self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
 
-    def _limit_for(self, path: str) -> tuple[int, str]:
+    def _limit_for(self, path: str) -> tuple[int, str] | None:
+        """(bytes, setting); None for a route that reads its body under its own limit."""
         for prefix, rule in self.overrides:
             if path.startswith(prefix):
                 return rule
         return self.limit, self.setting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        rule = self._limit_for(scope["path"]) if scope["type"] == "http" else None
+        if rule is None:
             await self.app(scope, receive, send)
             return
-        limit, setting = self._limit_for(scope["path"])
+        limit, setting = rule
         declared = Headers(scope=scope).get("content-length", "")
         if declared.strip().isdigit() and int(declared) > limit:
             await _refuse(scope, receive, send, 413, _too_large(limit, setting))

@@ -47,7 +47,9 @@ def guard(api: FastAPI, settings: IngestorSettings) -> None:
         BodyLimit,
         limit=OTHER_MAX_BODY_BYTES,
         setting="not configurable: only pushes carry a body",
-        overrides={"/v1/articles": (settings.push_max_body_bytes, "CWATCH_PUSH_MAX_BODY_BYTES")},
+        # The push route counts its body itself (CWATCH_PUSH_MAX_BODY_BYTES, chunked too) and
+        # its 413 tells what to do instead (services/ingestor/push.py).
+        overrides={"/v1/articles": None},
     )
     push = RateRule(
         "push", (r"/v1/articles$",), settings.push_rate_limit, "CWATCH_PUSH_RATE_LIMIT",
