@@ -18,7 +18,6 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException
@@ -26,6 +25,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -122,13 +122,9 @@ def origin_netloc(origin: str) -> str | None:
 
 
 def _cookie(headers: Headers, name: str) -> str | None:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(headers.get("cookie", ""))
-    except Exception:  # a malformed Cookie header counts as no cookie
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None else None
+    # Starlette's lenient parser, as browsers: cookies ignore ports, so another app on
+    # localhost may add one that http.cookies refuses, and with it every other cookie.
+    return cookie_parser(headers.get("cookie", "")).get(name) or None
 
 
 class CsrfGuard:

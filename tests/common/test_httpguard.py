@@ -124,6 +124,14 @@ def test_a_same_origin_request_with_the_token_passes_the_guard(api: TestClient) 
     assert api.post("/v1/subscriptions", content=b"{}").status_code != 403
 
 
+def test_an_odd_cookie_of_another_local_app_does_not_hide_the_token() -> None:
+    app = CsrfGuard(_echo_app())
+    with TestClient(app, base_url=LOCAL_BASE_URL) as client:
+        cookie = f'prefs={{"theme":"dark"}}; {CSRF_COOKIE}={TEST_CSRF_TOKEN}; draft="unclosed'
+        headers = {"Origin": LOCAL_BASE_URL, CSRF_HEADER: TEST_CSRF_TOKEN, "Cookie": cookie}
+        assert client.post("/echo", headers=headers).status_code == 200
+
+
 def test_a_cross_origin_request_is_refused(api: TestClient) -> None:
     response = api.post("/v1/subscriptions/x/pause", headers={"Origin": "http://evil.example"})
     assert response.status_code == 403
