@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import HTTPException
 from limits import RateLimitItem, parse
@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SESSION_COOKIE = "cwatch_session"
 CSRF_COOKIE = "cwatch_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"  # the same token in a url-encoded HTML form (no script needed)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _WILDCARD_BINDS = {"", "0.0.0.0", "::"}
@@ -127,12 +128,40 @@ def _cookie(headers: Headers, name: str) -> str | None:
     return cookie_parser(headers.get("cookie", "")).get(name) or None
 
 
+def _is_form(headers: Headers) -> bool:
+    return headers.get("content-type", "").split(";")[0].strip().lower() == (
+        "application/x-www-form-urlencoded"
+    )
+
+
+async def _form_field(receive: Receive, name: str) -> tuple[str | None, Receive]:
+    """The field `name` of a url-encoded body, and a receive that replays the body to the app.
+    The body is read whole: BodyLimit, outside this guard, bounds it."""
+    messages: list[Message] = []
+    body = b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(name)
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return (values[0] if values else None), replay
+
+
 class CsrfGuard:
     """A state-changing request (POST, PUT, PATCH, DELETE) not authenticated by an
     `Authorization` header must come from a trusted origin (its `Origin`, or `Referer` when the
     browser sent no Origin) and, with `require_token`, carry header X-CSRF-Token equal to the
-    cwatch_csrf cookie (double submit: a page of another origin can neither read the cookie nor
-    set the header on a form post). The cookie is set, random, on any answer to a request that
+    cwatch_csrf cookie, or an url-encoded form field csrf_token equal to it (double submit: a
+    page of another origin can neither read the cookie nor set the header, and cannot put
+    the value in a form). The cookie is set, random, on any answer to a request that
     had none. Trusted: the origin whose host:port is the request's Host, and `trusted_origins`.
 
     Without `require_token` (a server no browser logs into, the ingestor's push) only a foreign
@@ -164,13 +193,14 @@ class CsrfGuard:
         where = f" (add it to {self.setting})" if self.setting else ""
         return f"cross-origin request refused: origin {origin[:200]!r} is not trusted{where}"
 
-    def _token_problem(self, headers: Headers) -> str | None:
-        cookie, header = _cookie(headers, CSRF_COOKIE), headers.get(CSRF_HEADER)
-        if cookie and header and hmac.compare_digest(cookie.encode(), header.encode()):
+    @staticmethod
+    def _token_problem(headers: Headers, sent: str | None) -> str | None:
+        cookie = _cookie(headers, CSRF_COOKIE)
+        if cookie and sent and hmac.compare_digest(cookie.encode(), sent.encode()):
             return None
         return (
-            f"CSRF token missing or wrong: send header {CSRF_HEADER} with the value of the "
-            f"{CSRF_COOKIE} cookie"
+            f"CSRF token missing or wrong: send header {CSRF_HEADER} (or, in an HTML form, "
+            f"the field {CSRF_FORM_FIELD}) with the value of the {CSRF_COOKIE} cookie"
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -181,7 +211,10 @@ class CsrfGuard:
         if scope["method"] in UNSAFE_METHODS and "authorization" not in headers:
             problem = self._origin_problem(headers)
             if problem is None and self.require_token:
-                problem = self._token_problem(headers)
+                sent = headers.get(CSRF_HEADER)
+                if sent is None and _is_form(headers):
+                    sent, receive = await _form_field(receive, CSRF_FORM_FIELD)
+                problem = self._token_problem(headers, sent)
             if problem is not None:
                 await _refuse(scope, receive, send, 403, problem)
                 return

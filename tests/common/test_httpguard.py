@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.common.httpguard import (
     CSRF_COOKIE,
+    CSRF_FORM_FIELD,
     CSRF_HEADER,
     BodyLimit,
     CsrfGuard,
@@ -122,6 +123,21 @@ def test_the_csrf_cookie_is_set_readable_and_strict(api: TestClient) -> None:
 def test_a_same_origin_request_with_the_token_passes_the_guard(api: TestClient) -> None:
     # 400 from the route itself (an empty body), not 403 from the guard
     assert api.post("/v1/subscriptions", content=b"{}").status_code != 403
+
+
+def test_an_html_form_of_the_api_itself_may_send_the_token_as_a_field() -> None:
+    app = BodyLimit(CsrfGuard(_echo_app()), 1000, "CWATCH_TEST_MAX")
+    with TestClient(app, base_url=LOCAL_BASE_URL) as client:
+        client.cookies.set(CSRF_COOKIE, TEST_CSRF_TOKEN)
+        origin = {"Origin": LOCAL_BASE_URL}
+        form = {"user": "ana", CSRF_FORM_FIELD: TEST_CSRF_TOKEN}
+        sent = client.post("/echo", data=form, headers=origin)
+        assert sent.status_code == 200
+        assert sent.json() == {"bytes": len("user=ana&csrf_token=" + TEST_CSRF_TOKEN)}  # replayed
+        wrong = client.post("/echo", data={**form, CSRF_FORM_FIELD: "guess"}, headers=origin)
+        assert wrong.status_code == 403
+        big = client.post("/echo", data={**form, "x": "y" * 2000}, headers=origin)
+        assert big.status_code == 413  # the form is read under the body limit
 
 
 def test_an_odd_cookie_of_another_local_app_does_not_hide_the_token() -> None:
