@@ -3,6 +3,7 @@ probed answer before they would reach it, or do not need it)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -357,4 +358,16 @@ def test_open_streams_per_client_are_capped() -> None:
         await call()  # a new one is allowed again (release is set: it returns at once)
         assert started == 3
 
-    anyio.run(main)
+    # In a thread of its own: a browser test of the same session may hold this thread's loop.
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and not errors, errors
