@@ -20,6 +20,32 @@ from schemas.topics import TopicNames, index_alias
 from services.ops.supervisor import Stack, wait_until
 
 T = TypeVar("T")
+C = TypeVar("C", bound=httpx.Client)
+
+LOCAL_BASE_URL = "http://127.0.0.1"
+"""Where a TestClient should say it is: a Host the API's allow-list accepts by default
+(TestClient's own `testserver` is refused, as any name the API does not serve)."""
+TEST_CSRF_TOKEN = "test-csrf-token-0123456789"
+
+
+def as_page_of(client: C) -> C:
+    """`client` as the API's own web page: Origin its base URL, and the double-submit CSRF
+    pair (cookie cwatch_csrf + header X-CSRF-Token) every state-changing request needs
+    (services/common/httpguard.py). Scripts would send an Authorization header instead."""
+    from services.common.httpguard import CSRF_COOKIE, CSRF_HEADER
+
+    client.headers.update(
+        {"Origin": str(client.base_url).rstrip("/"), CSRF_HEADER: TEST_CSRF_TOKEN}
+    )
+    client.cookies.set(CSRF_COOKIE, TEST_CSRF_TOKEN)
+    return client
+
+
+def local_client(app: Any, **kwargs: Any) -> Any:
+    """A TestClient of `app` at a local Host, sending what the API's own page sends."""
+    from fastapi.testclient import TestClient
+
+    return as_page_of(TestClient(app, base_url=LOCAL_BASE_URL, **kwargs))
 
 
 def wait_for(
@@ -158,7 +184,7 @@ class Deployment:
         self.alias = index_alias(namespace)
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=30)
+        return as_page_of(httpx.Client(base_url=self.api_url, timeout=30))
 
     def push(self) -> httpx.Client:
         """The ingestor daemon's HTTP face (POST /v1/articles, /healthz)."""
@@ -212,6 +238,9 @@ def run_deployment(
         "CWATCH_INDEXER_GROUP_ID": f"{namespace}-indexer",
         "CWATCH_ALERTS_GROUP_ID": f"{namespace}-alerts",
         "CWATCH_LOG_JSON": "true",
+        # Tests poll searches every 0.2 s while they wait for a pipeline; the per-client limit
+        # is tested on its own (tests/common/test_httpguard.py).
+        "CWATCH_API_RATE_SEARCH": "100000/minute",
         **(env or {}),
     }
     stack = Stack(work_dir / "logs", full_env, services=list(services))

@@ -136,6 +136,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from services.common.redact import mask_webhook_url
+
     store, _ = _store()
     subs = store.list_subscriptions(active_only=args.active)
     if args.json:
@@ -143,7 +145,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for s in subs:
         state = "active" if s.active else "paused"
-        target = s.channel.url or s.channel.kind.value
+        # A webhook URL may be its receiver's bearer secret (Slack-style): host only.
+        target = mask_webhook_url(s.channel.url) if s.channel.url else s.channel.kind.value
         print(f"{s.id}  {state:6}  {s.mode.value:9}  {target:30}  {s.name!r}  q={s.query!r}")
     return 0
 

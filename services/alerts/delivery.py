@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -31,6 +32,7 @@ from services.alerts import metrics
 from services.alerts.models import Subscription, check_webhook_url
 from services.common.deadline import deadline, deadline_transport
 from services.common.netguard import BlockedAddress, NetPolicy
+from services.common.redact import mask_text, mask_webhook_url, webhook_secrets
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +191,9 @@ class WebhookSender:
         its URL or the network does. Only a dead letter that cannot be written raises (the
         caller must then keep the alert's offset uncommitted)."""
         url, secret = sub.channel.url or "", sub.channel.secret or ""
+        # The URL may be the receiver's bearer secret (Slack-style), and so is the HMAC key:
+        # no error text leaves this method (delivery log, dead letter, log line) with either.
+        hidden = (*webhook_secrets(url), secret)
         body = payload(alert, sub)
         status: int | None = None
         error = ""
@@ -197,13 +202,21 @@ class WebhookSender:
             try:
                 status, error = self._attempt(url, secret, alert, body)
             except REFUSED as exc:
-                status, error = None, f"refused: {type(exc).__name__}: {exc}"
+                status = None
+                error = mask_text(f"refused: {type(exc).__name__}: {exc}", *hidden)
                 # An address the policy refuses will not become allowed by waiting.
                 self.log_delivery(sub.id, alert.alert_id, "webhook", "failed", attempt, None, error)
                 break
             except Exception as exc:  # anything else is one failed attempt, never a dead worker
-                log.warning("webhook attempt failed unexpectedly", exc_info=True)
+                log.warning(
+                    "webhook attempt failed unexpectedly",
+                    extra={
+                        "subscription": sub.id,
+                        "trace": mask_text(traceback.format_exc(), *hidden),
+                    },
+                )
                 status, error = None, f"{type(exc).__name__}: {exc}"
+            error = mask_text(error, *hidden) if error else error
             if not error:
                 metrics.DELIVERIES.labels(channel="webhook", outcome="sent").inc()
                 self.log_delivery(sub.id, alert.alert_id, "webhook", "sent", attempt, status, None)
@@ -223,7 +236,7 @@ class WebhookSender:
         self.dead_letter(
             DeadLetter.of(
                 Stage.DELIVERY,
-                f"webhook {url[:300]} failed after {attempt} attempt(s): {error}",
+                f"webhook {mask_webhook_url(url)} failed after {attempt} attempt(s): {error}",
                 alert.model_dump_json(),
                 error_type="webhook_failed",
                 source=sub.id,

@@ -1,6 +1,7 @@
 """The HTTP process's one composition root: search, reports and stories (`search`),
 subscriptions and the live feed (`subscriptions`), the web UI (`ui`), health, readiness and
-metrics, with the security headers and the UTF-8 guard on every request.
+metrics, with the security headers, the UTF-8 guard and the browser and abuse guards
+(`guards`: Host allow-list, CORS, rate limits, body size, CSRF) on every request.
 
 The routers find what they need on `app.state`: the Elasticsearch client (`es`), the settings,
 the search service and the alerts state, all built here and nowhere else.
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.alerts.settings import AlertsSettings
 from services.api.changes import router as changes_router
+from services.api.guards import install_guards
 from services.api.search import router as search_router
 from services.api.sources import router as sources_router
 from services.api.subscriptions import install
@@ -127,5 +129,6 @@ def create_app(
         return PlainTextResponse(generate_latest().decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
 
     install(app, alerts_settings)
+    install_guards(app, settings)
     add_security_headers(app)
     return app

@@ -21,12 +21,15 @@ def _api_run(args: argparse.Namespace) -> int:
     from services.search.settings import SearchSettings
 
     settings = SearchSettings()
+    # The address given here is also one the Host allow-list accepts by default.
+    settings.api_host = args.host or settings.api_host
+    settings.api_port = args.port if args.port is not None else settings.api_port
     setup_logging(settings.log_level, settings.log_json)
     uvicorn.run(
         # The one HTTP face of the system: search, subscriptions, live feed and the web UI.
         create_app(settings),
-        host=args.host or settings.api_host,
-        port=args.port if args.port is not None else settings.api_port,
+        host=settings.api_host,
+        port=settings.api_port,
         log_config=None,
     )
     return 0

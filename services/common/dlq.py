@@ -12,6 +12,7 @@ from schemas.deadletter import DeadLetter
 from schemas.topics import key_for
 from services.common.kafka import headers
 from services.common.limits import MAX_VALUE_BYTES
+from services.common.redact import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,21 @@ class DeadLetterFailed(KafkaError):
     A KafkaError, as what the sink raised before, for callers that already handle those."""
 
 
+def masked(letter: DeadLetter) -> DeadLetter:
+    """The letter with URL credentials and bearer-style webhook paths masked in its reason and
+    source (services/common/redact.py): dead letters are read by operators and replayed by
+    tools; a secret that reached an error text must not travel further."""
+    reason, source = mask_text(letter.reason), letter.source and mask_text(letter.source)
+    if reason == letter.reason and source == letter.source:
+        return letter
+    return letter.model_copy(update={"reason": reason, "source": source})
+
+
 def encode(letter: DeadLetter, max_bytes: int = MAX_VALUE_BYTES) -> bytes:
-    """The letter's bytes, never over `max_bytes`: when even the cut payload does not fit, it
-    goes, and the letter refers to the original by topic/partition/offset."""
+    """The letter's bytes, masked, never over `max_bytes`: when even the cut payload does not
+    fit, it goes, and the letter refers to the original by topic/partition/offset. Every
+    dead-letter producer encodes through here."""
+    letter = masked(letter)
     value = letter.model_dump_json().encode("utf-8")
     if len(value) > max_bytes:
         value = letter.without_payload().model_dump_json().encode("utf-8")
@@ -92,6 +105,7 @@ class DeadLetterSink:
 
     def send(self, letter: DeadLetter, timeout_s: float = 30.0) -> None:
         self._check_limit()
+        letter = masked(letter)
         log.warning(
             "dead-lettered",
             extra={
@@ -117,6 +131,6 @@ class DeadLetterSink:
             self._topic,
             key=key_for("deadletter", letter),
             value=value,
-            headers=headers(source=letter.source or "", stage=letter.stage.value),
+            headers=headers(source=mask_text(letter.source or "")[:1000], stage=letter.stage.value),
         )
         future.get(timeout=timeout_s)

@@ -7,7 +7,7 @@ and docker-compose.yml use too.
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +15,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.topics import TopicNames, index_alias
 
 ENV_PREFIX = "CWATCH_"
+
+
+def comma_list(value: Any) -> Any:
+    """A list setting from the environment: `a,b` or a JSON list (`["a","b"]`) both work
+    (fields annotated `NoDecode`, validated `mode="before"` with this)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
 
 
 class CommonSettings(BaseSettings):

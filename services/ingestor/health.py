@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.common.redact import mask_text
 from services.ingestor.metrics import SOURCE_CONSECUTIVE_FAILURES, SOURCE_FLAGGED, SOURCE_USUAL_GAP
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.state import HealthRow, IngestState
@@ -54,7 +55,8 @@ class SourceHealth:
         row.last_attempt = now
         if error:
             row.consecutive_failures += 1
-            row.last_error = error[:200]
+            # shown by /v1/sources and `cwatch sources status`: no feed credentials in it
+            row.last_error = mask_text(error)[:200]
         else:
             row.consecutive_failures = 0
             row.last_success = now

@@ -13,6 +13,14 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.httpguard import (
+    BodyLimit,
+    CsrfGuard,
+    HostAllowList,
+    RateLimit,
+    RateRule,
+    allowed_host_names,
+)
 from services.common.metrics import serve_metrics
 from services.ingestor.app import Ingestor
 from services.ingestor.daemons import FolderWatcher, Poller
@@ -24,6 +32,32 @@ from services.ingestor.sources import SourceEntry, load_sources
 from services.ingestor.state import IngestState
 
 log = logging.getLogger(__name__)
+
+
+# Everything but a push is a GET: a small body is plenty.
+OTHER_MAX_BODY_BYTES = 64 * 1024
+
+
+def guard(api: FastAPI, settings: IngestorSettings) -> None:
+    """The push server is an HTTP entry point as well: the Host allow-list (a page rebound to
+    127.0.0.1 must not push), a foreign Origin refused (no cookies here, so no token), body
+    sizes, and a per-client push rate (services/common/httpguard.py)."""
+    api.add_middleware(CsrfGuard, require_token=False)
+    api.add_middleware(
+        BodyLimit,
+        limit=OTHER_MAX_BODY_BYTES,
+        setting="not configurable: only pushes carry a body",
+        # The push route counts its body itself (CWATCH_PUSH_MAX_BODY_BYTES, chunked too) and
+        # its 413 tells what to do instead (services/ingestor/push.py).
+        overrides={"/v1/articles": None},
+    )
+    push = RateRule(
+        "push", (r"/v1/articles$",), settings.push_rate_limit, "CWATCH_PUSH_RATE_LIMIT",
+        methods=frozenset({"POST"}),
+    )  # fmt: skip
+    api.add_middleware(RateLimit, rules=[push])
+    hosts = allowed_host_names(settings.push_allowed_hosts, settings.push_host)
+    api.add_middleware(HostAllowList, hosts=hosts, setting="CWATCH_PUSH_ALLOWED_HOSTS")
 
 
 class Daemon:
@@ -98,6 +132,7 @@ class Daemon:
         def metrics() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+        guard(api, self.settings)
         return api
 
     def shutdown(self) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
+from services.common.httpguard import check_rate
 from services.common.kafka import MAX_MESSAGE_BYTES
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, comma_list
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 
@@ -63,7 +66,18 @@ class IngestorSettings(CommonSettings):
     )
     push_host: str = "127.0.0.1"
     push_port: int = 8081
-    push_max_body_bytes: int = 10 * 1024 * 1024
+    push_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest push request body (413 beyond)"
+    )
+    push_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the push server answers to, comma separated (DNS-rebinding "
+        "guard); empty: the bind address, localhost, 127.0.0.1 and ::1; '*' turns it off",
+    )
+    push_rate_limit: str = Field(
+        default="6000/minute",
+        description="Push requests per client (bearer token or address); 429 beyond",
+    )
     push_ack_timeout_s: float = Field(
         default=30.0, description="A push answers 503 when Kafka has not acked by then"
     )
@@ -94,3 +108,10 @@ class IngestorSettings(CommonSettings):
     health_min_gaps: int = Field(
         default=3, ge=1, description="Gaps between arrivals needed before judging silence"
     )
+
+    _names = field_validator("push_allowed_hosts", mode="before")(comma_list)
+
+    @field_validator("push_rate_limit")
+    @classmethod
+    def _rate(cls, value: Any) -> str:
+        return check_rate(str(value))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
-from services.common.settings import CommonSettings
+from services.common.httpguard import check_rate
+from services.common.settings import CommonSettings, comma_list
+
+Names = Annotated[list[str], NoDecode]
 
 
 class SearchSettings(CommonSettings):
@@ -19,9 +23,49 @@ class SearchSettings(CommonSettings):
         default="http://127.0.0.1:8081",
         description="The ingestor daemon whose /v1/sources the UI's source-health view shows",
     )
+    # Browser and abuse protections (services/api/guards.py, README "Browser and abuse
+    # protections").
+    api_allowed_hosts: Names = Field(
+        default_factory=list,
+        description="Host names the API answers to, comma separated (DNS-rebinding guard); "
+        "empty: the bind address, localhost, 127.0.0.1 and ::1; '*' turns the check off",
+    )
+    api_public_origins: Names = Field(
+        default_factory=list,
+        description="Origins browsers reach the API at behind a reverse proxy "
+        "(https://news.example.org), comma separated: their hosts are allowed and their "
+        "state-changing requests accepted",
+    )
+    api_cors_origins: Names = Field(
+        default_factory=list,
+        description="Origins whose scripts may call the API (CORS), comma separated; empty: none",
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body (413 beyond)"
+    )
+    api_rate_search: str = Field(
+        default="120/minute",
+        description="Searches (search, facets, reports, UI views) per client; a client is its "
+        "bearer token, session cookie or address",
+    )
+    api_rate_live: str = Field(
+        default="30/minute", description="Live-feed and alert streams opened per client"
+    )
+    api_live_per_client: int = Field(
+        default=8, ge=1, description="Live-feed and alert streams open at once per client"
+    )
     # A user is waiting on the answer: one resend of a dropped connection, not more (the
     # timeout above already bounds the wait of each try).
     ES_RETRIES: ClassVar[int] = 1
+
+    _names = field_validator(
+        "api_allowed_hosts", "api_public_origins", "api_cors_origins", mode="before"
+    )(comma_list)
+
+    @field_validator("api_rate_search", "api_rate_live")
+    @classmethod
+    def _rate(cls, value: Any) -> str:
+        return check_rate(str(value))
 
     @property
     def es_timeout_s(self) -> float:

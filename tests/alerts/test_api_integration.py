@@ -16,6 +16,7 @@ from services.api.app import create_app
 from services.search.settings import SearchSettings
 from tests.alerts.conftest import indexed_event, produce, serve, sse_events
 from tests.alerts.factories import corpus
+from tests.support import as_page_of
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,7 @@ def base_url(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str
 
 
 def test_subscription_lifecycle_create_list_update_pause_resume_delete(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as http:
+    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
         created = http.post(
             "/v1/subscriptions",
             json={
@@ -87,7 +88,8 @@ def test_invalid_subscription_is_refused_with_a_reason(
     body: dict,
     message: str,  # type: ignore[type-arg]
 ) -> None:
-    response = httpx.post(f"{base_url}/v1/subscriptions", json={"name": "x", **body}, timeout=10)
+    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
+        response = http.post("/v1/subscriptions", json={"name": "x", **body})
     assert response.status_code in (400, 422), response.text
     assert message in response.text
 
@@ -131,7 +133,8 @@ def test_live_feed_streams_new_reports_that_match_its_filters_only(
 
 
 def test_subscription_stream_delivers_its_alerts(base_url: str, topics, kafka_bootstrap) -> None:  # type: ignore[no-untyped-def]
-    sid = httpx.post(f"{base_url}/v1/subscriptions", json={"name": "s", "query": "x"}).json()["id"]
+    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
+        sid = http.post("/v1/subscriptions", json={"name": "s", "query": "x"}).json()["id"]
     events, stop = _open(f"{base_url}/v1/subscriptions/{sid}/stream")
     other = Alert(
         alert_id="a0",
@@ -173,7 +176,7 @@ def test_webhook_urls_with_control_characters_are_refused_and_old_ones_do_not_br
     from services.alerts.store import AlertStore
 
     hostile = "https://example.org/\x01hook"
-    with httpx.Client(base_url=base_url, timeout=10) as http:
+    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
         created = http.post(
             "/v1/subscriptions", json={"channel": {"kind": "webhook", "url": hostile}}
         )

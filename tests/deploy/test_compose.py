@@ -102,3 +102,22 @@ def test_grafana_is_a_pinned_current_release() -> None:
     match = re.fullmatch(r"grafana/grafana:(\d+)\.(\d+)\.(\d+)", image)
     assert match, f"pin an exact release, not {image}"
     assert int(match.group(1)) >= 13, f"{image}: 11.x and older are out of support"
+
+
+def _published(service: dict) -> list[str]:  # type: ignore[type-arg]
+    return [str(p) for p in service.get("ports", [])]
+
+
+def test_kafka_and_elasticsearch_are_not_published_outside_the_compose_network() -> None:
+    for name in ("kafka", "elasticsearch"):
+        assert not _published(COMPOSE["services"][name]), name
+
+
+def test_every_published_port_is_bound_to_loopback_only() -> None:
+    override = yaml.safe_load((REPO / "deploy/compose.host-ports.yml").read_text())
+    for services_ in (COMPOSE["services"], override["services"]):
+        for name, service in services_.items():
+            for port in _published(service):
+                assert port.startswith("127.0.0.1:"), (name, port)
+    kafka = override["services"]["kafka"]["environment"]
+    assert "HOST://127.0.0.1:19092" in kafka["KAFKA_ADVERTISED_LISTENERS"]

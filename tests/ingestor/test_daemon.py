@@ -14,7 +14,7 @@ from services.ingestor.server import Daemon
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.sources import load_sources
 from tests.ingestor.loopback import LoopbackServer, rss
-from tests.support import consume_all
+from tests.support import LOCAL_BASE_URL, consume_all
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def daemon(
 def test_push_api_produces_to_kafka_and_health_and_metrics_answer(
     daemon: Daemon, kafka_bootstrap: str, topics: TopicNames
 ) -> None:
-    client = TestClient(daemon.app())
+    client = TestClient(daemon.app(), base_url=LOCAL_BASE_URL)
     response = client.post(
         "/v1/articles",
         json={"url": "https://news.am/eng/news/1.html", "title": "Pushed", "text": "Body"},
@@ -129,7 +129,7 @@ def test_the_daemon_polls_a_telegram_channel_of_the_sources_file_onto_kafka(
             "https://t.me/mod_loop/8",
         ]
         assert {dict(r.headers)["source_kind"] for r in records} == {b"telegram"}
-        [status] = TestClient(d.app()).get("/v1/sources").json()
+        [status] = TestClient(d.app(), base_url=LOCAL_BASE_URL).get("/v1/sources").json()
         assert status["name"] == "MoD Loop" and status["official"]
         assert status["consecutive_failures"] == 0 and status["last_item"] is not None
     finally:

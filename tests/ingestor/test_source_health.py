@@ -91,3 +91,13 @@ def test_a_new_source_is_learning_until_it_has_enough_gaps(
     health.record(SRC, None, 1)
     clock.now += 100 * HOUR
     assert health.record(SRC, None, 0).state == NEW  # no cadence yet: never called silent
+
+
+def test_a_failure_quoting_a_private_feed_url_is_kept_without_its_credentials(
+    health: SourceHealth,
+) -> None:
+    error = "cannot fetch https://reader:s3cret@feeds.example/private.rss?token=abc: HTTP 401"
+    status = health.record(SRC, error, 0)
+    assert status.last_error is not None
+    assert "s3cret" not in status.last_error and "token=abc" not in status.last_error
+    assert "feeds.example/private.rss" in status.last_error

@@ -144,14 +144,13 @@ def _drop(es: Any, ns: str) -> None:
 @pytest.fixture(scope="module")
 def api(es_client: Any) -> Iterator[Any]:
     """One read-only corpus for a whole test module: the API tests only search it."""
-    from fastapi.testclient import TestClient
-
     from services.api.app import create_app
+    from tests.support import local_client
 
     ns = f"t{uuid.uuid4().hex[:8]}"
     try:
         index_reports(es_client, IndexerSettings(namespace=ns), corpus())
-        with TestClient(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+        with local_client(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
             yield client
     finally:
         _drop(es_client, ns)

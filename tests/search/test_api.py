@@ -196,11 +196,10 @@ def test_openapi_health_readiness_and_metrics(api: Any) -> None:
 
 
 def test_readyz_is_503_before_anything_is_indexed(es_client: Any) -> None:
-    from fastapi.testclient import TestClient
-
     from services.api.app import create_app
     from services.search.settings import SearchSettings
+    from tests.support import local_client
 
-    with TestClient(create_app(SearchSettings(namespace="tnothing0"), es=es_client)) as client:
+    with local_client(create_app(SearchSettings(namespace="tnothing0"), es=es_client)) as client:
         assert client.get("/readyz").status_code == 503
         assert client.get("/v1/search", params={"q": "x"}).json()["total"] == 0

@@ -11,6 +11,7 @@ from services.indexer.settings import IndexerSettings
 from services.search.settings import SearchSettings
 from tests.indexer.reportgen import make_report
 from tests.search.conftest import _drop, index_reports
+from tests.support import local_client
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,6 @@ pytestmark = pytest.mark.integration
 def test_a_body_past_the_highlight_limit_does_not_fail_the_search(es_client: Any) -> None:
     """Over 1,000,000 characters (the index's highlight.max_analyzed_offset), a highlighted
     search was refused whole (search_phase_execution_exception) for every query that hit it."""
-    from fastapi.testclient import TestClient
 
     from services.api.app import create_app
 
@@ -28,7 +28,7 @@ def test_a_body_past_the_highlight_limit_does_not_fail_the_search(es_client: Any
     report = make_report(1, report_id="r-long-body", headline="Lachin talks", body=long_body)
     try:
         index_reports(es_client, IndexerSettings(namespace=ns), [report])
-        with TestClient(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+        with local_client(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
             response = client.get("/v1/search", params={"q": "corridor"})
             assert response.status_code == 200, response.text
             assert [hit["report_id"] for hit in response.json()["hits"]] == ["r-long-body"]

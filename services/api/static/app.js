@@ -35,7 +35,18 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// The API refuses a state-changing request without header X-CSRF-Token equal to the
+// cwatch_csrf cookie it sets (double submit): a page of another origin can send neither.
+function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith("cwatch_csrf="));
+  return found ? decodeURIComponent(found.slice("cwatch_csrf=".length)) : "";
+}
+
 async function getJSON(url, options) {
+  const method = ((options && options.method) || "GET").toUpperCase();
+  if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
+    options = { ...options, headers: { ...(options.headers || {}), "X-CSRF-Token": csrfToken() } };
+  }
   const response = await fetch(url, options);
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
