@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.alerts.settings import AlertsSettings
+from services.api.exports import router as exports_router
 from services.api.search import router as search_router
 from services.api.subscriptions import install
 from services.api.subscriptions import router as subscriptions_router
@@ -108,7 +109,7 @@ def create_app(
     app.state.search_service = SearchService(es, settings.index_alias)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_middleware(RefuseInvalidUtf8)
-    for router in (search_router, subscriptions_router, ui_router):
+    for router in (search_router, exports_router, subscriptions_router, ui_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")

@@ -15,6 +15,18 @@ class SearchSettings(CommonSettings):
     search_es_timeout_s: float = Field(
         default=5.0, gt=0, description="Client-side cap on one Elasticsearch request"
     )
+    export_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Reports one export reads at most (API and `cwatch export`, which can ask "
+        "for fewer or, with --max-rows, more)",
+    )
+    export_time_budget_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="No export page is read after this long; the API aborts a response cut "
+        "short, the CLI says so (0 = no limit)",
+    )
     # A user is waiting on the answer: one resend of a dropped connection, not more (the
     # timeout above already bounds the wait of each try).
     ES_RETRIES: ClassVar[int] = 1
