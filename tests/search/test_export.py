@@ -222,3 +222,31 @@ def test_cli_export_refuses_a_bad_query_and_a_missing_folder(
     assert bad.returncode == 2 and "event='picnic' is unknown" in bad.stderr
     nowhere = _cli(big_namespace, "--out", str(tmp_path / "no" / "x.csv"))
     assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr
+
+
+def test_an_export_reads_no_page_after_its_time_budget(es_client: Any, big_namespace: str) -> None:
+    ticks = iter(range(1000))
+    job = Export(
+        es_client,
+        IndexerSettings(namespace=big_namespace).index_alias,
+        SearchParams(),
+        "jsonl",
+        ExportLimits(max_rows=BIG, time_budget_s=2),
+        clock=lambda: float(next(ticks)),  # one second per look at the clock
+    ).open()
+    lines = "".join(job.chunks()).splitlines()
+    assert job.stopped == "time_budget" and job._pit is None
+    assert len(lines) == job.read < BIG and job.summary()["complete"] is False
+
+
+def test_the_api_aborts_a_response_its_time_budget_cut(es_client: Any, big_namespace: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from services.api.app import create_app
+    from services.api.exports import ExportCut
+    from services.search.settings import SearchSettings
+
+    settings = SearchSettings(namespace=big_namespace, export_time_budget_s=1e-9)
+    with TestClient(create_app(settings, es=es_client)) as client:
+        with pytest.raises(ExportCut, match="time budget"):
+            client.get("/v1/export", params={"format": "csv"})
