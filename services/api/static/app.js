@@ -151,9 +151,32 @@ async function runSearch(append) {
     nextCursor = data.next_cursor;
     $("#more").hidden = !nextCursor;
     renderFacets(data.facets || {});
+    lastTotal = `${data.total}${data.total_relation === "gte" ? "+" : ""}`;
+    updateExportLink();
   } catch (err) {
     showError(err.message);
   }
+}
+
+// ---- export -----------------------------------------------------------------------------------
+
+let lastTotal = null;
+const EXPORT_NAMES = { csv: "CSV", acled: "ACLED-shaped CSV", geojson: "GeoJSON", jsonl: "JSON Lines" };
+
+// The link downloads every match of the filters above (the same parameters as the search), in
+// the chosen format; the server streams it and caps it (the note says when the cap applies).
+function updateExportLink() {
+  const params = filterParams();
+  const format = $("#export-format").value;
+  params.set("format", format);
+  const link = $("#export-link");
+  link.href = `/v1/export?${params}`;
+  link.textContent = `Export ${EXPORT_NAMES[format] || format}`;
+  const note = $("#export-note");
+  note.textContent = lastTotal == null ? "" : `${lastTotal} reports; ` +
+    "large exports stream for a while, and stop at the server's row cap" +
+    (format === "acled" ? "; reports without an event give no row" : "") +
+    (format === "geojson" ? "; one point per place a report mentions" : "");
 }
 
 const FACET_PARAM = { language: "lang", country: "country", affiliation: "affiliation", event: "event", entity: "entity" };
@@ -425,6 +448,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#filters").addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
   $("#more").addEventListener("click", () => runSearch(true));
   $("#sub-form").addEventListener("submit", createSubscription);
+  $("#export-format").addEventListener("change", updateExportLink);
+  $("#export-link").addEventListener("click", updateExportLink); // the filters as typed now
   window.addEventListener("hashchange", refresh);
   $("#status").textContent = "";
   refresh();
