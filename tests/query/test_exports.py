@@ -240,3 +240,19 @@ def test_export_page_body_pages_over_the_point_in_time_and_counts_only_once() ->
     assert later["query"] == first["query"]
     with pytest.raises(QueryError):
         build_export_page(SearchParams(event_types=["picnic"]), now, "p", 10, {})
+
+
+def test_the_readme_table_of_acled_types_is_the_map() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    documented: dict[str, tuple[str, str]] = {}
+    for names, event_type, sub_event_type in re.findall(
+        r"^\| (?:sub-type )?(`[a-z_]+`(?:, `[a-z_]+`)*) \| ([^|]+) \| ([^|]+) \|$", readme, re.M
+    ):
+        for name in re.findall(r"`([a-z_]+)`", names):
+            documented[name] = (event_type.strip(), sub_event_type.strip())
+    mapping = acled_map()
+    assert {k: documented.get(k) for k in mapping.event_types} == mapping.event_types
+    assert {k: documented.get(k) for k in mapping.subtypes} == mapping.subtypes
