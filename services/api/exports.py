@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.api.search import Params, _answer
 from services.query.exports import FORMATS
-from services.search.export import Export, ExportLimits
+from services.search.export import Export, ExportIncomplete, ExportLimits
 from services.search.settings import SearchSettings
 
 router = APIRouter(prefix="/v1", tags=["exports"])
@@ -77,8 +77,11 @@ def export(
         max_rows=min(max_rows or settings.export_max_rows, settings.export_max_rows),
         time_budget_s=settings.export_time_budget_s,
     )
-    with _answer("export"):
-        job = Export(request.app.state.es, settings.index_alias, params, format, limits).open()
+    try:
+        with _answer("export"):
+            job = Export(request.app.state.es, settings.index_alias, params, format, limits).open()
+    except ExportIncomplete as exc:
+        raise HTTPException(status_code=503, detail=f"{exc}; try again") from None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = f"cwatch-export-{stamp}-{job.format.name}.{job.format.extension}"
     return StreamingResponse(

@@ -412,12 +412,13 @@ def build_export_page(
     """One page of an export (newest first), over the point in time `pit_id`: a million
     matches are read page by page with search_after, none of them twice or skipped while new
     reports are indexed. The first page also counts every match."""
+    # No `timeout`: a shard that runs out of it answers part of its hits, and an export would
+    # silently miss them. The client's request timeout bounds a page instead.
     body: dict[str, Any] = {
         "query": build_query(params, now),
         "size": size,
         "sort": EXPORT_SORT,
         "pit": {"id": pit_id, "keep_alive": EXPORT_PIT_KEEP_ALIVE},
-        "timeout": SEARCH_TIMEOUT,
         "track_total_hits": after is None,
         "_source": source,
     }

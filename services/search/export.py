@@ -27,6 +27,11 @@ PAGE_TIMEOUT_S = 30.0  # one page of up to 1,000 reports; longer than an interac
 log = logging.getLogger(__name__)
 
 
+class ExportIncomplete(RuntimeError):
+    """A page came back without all of its hits (a shard failed or timed out): the export
+    stops rather than leave reports out without saying so."""
+
+
 @dataclass(frozen=True)
 class ExportLimits:
     max_rows: int
@@ -95,8 +100,15 @@ class Export:
         size = max(1, min(self.format.page_size, self.limits.max_rows - self.read))
         self._asked = size
         body = build_export_page(self.params, self.now, self._pit, size, self.format.source, after)
-        raw = dict(self.es.search(body=body).body)
+        raw = dict(self.es.search(body=body, allow_partial_search_results=False).body)
         self._pit = raw.get("pit_id", self._pit)
+        shards = raw.get("_shards") or {}
+        if raw.get("timed_out") or shards.get("failed"):
+            reasons = [str(f.get("reason"))[:200] for f in shards.get("failures") or []][:3]
+            raise ExportIncomplete(
+                f"Elasticsearch answered a page only in part ({shards.get('failed', 0)} shards "
+                f"failed{', timed out' if raw.get('timed_out') else ''}): {reasons or 'no reason'}"
+            )
         return raw
 
     def _out_of_time(self) -> bool:

@@ -54,7 +54,7 @@ def _export(args: argparse.Namespace) -> int:
     from services.query.exports import FORMATS
     from services.query.syntax import QueryError
     from services.search.cli import params_from_args
-    from services.search.export import Export, ExportLimits
+    from services.search.export import Export, ExportIncomplete, ExportLimits
     from services.search.settings import SearchSettings
 
     def fail(message: str, code: int) -> int:
@@ -93,6 +93,8 @@ def _export(args: argparse.Namespace) -> int:
         return fail(f"Elasticsearch refused the export: {exc.message}", 1)
     except TransportError as exc:
         return fail(f"Elasticsearch unreachable ({exc})", 1)
+    except ExportIncomplete as exc:
+        return fail(str(exc), 1)
     if not args.quiet:
         print(
             f"cwatch export: {job.total:,} reports match; exporting {job.expected:,} as "
@@ -113,7 +115,7 @@ def _export(args: argparse.Namespace) -> int:
             out.flush()
         if not to_stdout:
             os.replace(part, target)
-    except (ApiError, TransportError, OSError) as exc:
+    except (ApiError, TransportError, ExportIncomplete, OSError) as exc:
         job.close()
         with contextlib.suppress(OSError):
             part.unlink()
