@@ -41,3 +41,30 @@ def test_export_button_downloads_every_match_of_the_filters(ui: str, page, index
     fc = json.loads(open(info.value.path(), encoding="utf-8").read())
     assert fc["type"] == "FeatureCollection" and fc["cwatch"]["reports"] == len(reports)
     assert page.errors == []
+
+
+def test_a_search_saved_in_the_ui_gets_an_atom_feed_a_reader_can_read(
+    ui: str, page, index_reports
+) -> None:  # type: ignore[no-untyped-def]
+    import feedparser
+    import httpx
+
+    index_reports(corpus())
+    page.goto(f"{ui}/ui/#/search")
+    page.fill("#q", "Pashinyan")
+    page.click("#apply")
+    page.wait_for_selector("#search-list li", timeout=TIMEOUT_MS)
+    page.fill("#save-name", "Pashinyan <watch> & co")
+    page.click("#save-search")
+    link = page.locator("#feed-url")
+    link.wait_for(state="visible", timeout=TIMEOUT_MS)
+    url = link.get_attribute("href")
+    assert url and url.startswith(f"{ui}/feeds/")
+    parsed = feedparser.parse(httpx.get(url, timeout=10).content)
+    assert not parsed.bozo and parsed.feed.title == "caucasus-watch: Pashinyan <watch> & co"
+    expected = page.evaluate(
+        "fetch('/v1/search?q=Pashinyan&sort=time&size=50').then(r => r.json())"
+        ".then(d => d.hits.map(h => 'urn:cwatch:report:' + h.report_id))"
+    )
+    assert [e.id for e in parsed.entries] == expected and expected
+    assert page.errors == []

@@ -179,6 +179,28 @@ function updateExportLink() {
     (format === "geojson" ? "; one point per place a report mentions" : "");
 }
 
+// A saved search is the query and filters above under a name; its Atom feed's URL carries the
+// feed's token, shown once.
+async function saveSearch(event) {
+  event.preventDefault();
+  const json = { "Content-Type": "application/json" };
+  const body = { name: $("#save-name").value.trim(), query: $("#q").value.trim(), filters: filterObject() };
+  try {
+    const saved = await getJSON("/v1/saved-searches", { method: "POST", headers: json, body: JSON.stringify(body) });
+    const feed = await getJSON("/v1/feeds", { method: "POST", headers: json, body: JSON.stringify({ target: "saved_search", id: saved.id }) });
+    showError("");
+    const link = $("#feed-url");
+    link.href = feed.url;
+    link.textContent = feed.url;
+    link.hidden = false;
+    $("#feed-id").textContent = feed.feed_id;
+    $("#feed-note").hidden = false;
+    $("#save-name").value = "";
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
 const FACET_PARAM = { language: "lang", country: "country", affiliation: "affiliation", event: "event", entity: "entity" };
 
 function renderFacets(facets) {
@@ -449,6 +471,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#more").addEventListener("click", () => runSearch(true));
   $("#sub-form").addEventListener("submit", createSubscription);
   $("#export-format").addEventListener("change", updateExportLink);
+  $("#save-form").addEventListener("submit", saveSearch);
   $("#export-link").addEventListener("click", updateExportLink); // the filters as typed now
   window.addEventListener("hashchange", refresh);
   $("#status").textContent = "";
