@@ -27,6 +27,11 @@ class SearchSettings(CommonSettings):
         description="No export page is read after this long; the API aborts a response cut "
         "short, the CLI says so (0 = no limit)",
     )
+    export_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Exports one API process streams at once; one more is answered 429",
+    )
     # A user is waiting on the answer: one resend of a dropped connection, not more (the
     # timeout above already bounds the wait of each try).
     ES_RETRIES: ClassVar[int] = 1
