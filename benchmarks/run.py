@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery", "telegram")
+MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery", "telegram", "export")
 
 # (key, target, "min" = figure must be at least target, "max" = at most)
 TARGETS: list[tuple[str, float, str]] = [
@@ -39,6 +39,8 @@ TARGETS: list[tuple[str, float, str]] = [
     ("recovery_indexer_s", 15.0, "max"),
     ("recovery_alerts_s", 15.0, "max"),
     ("recovery_clean_restart_s", 15.0, "max"),
+    # one page of reports in memory at a time, whatever the export's size
+    ("export_rss_mb", 256, "max"),
 ]
 
 

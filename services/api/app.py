@@ -22,7 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.alerts.settings import AlertsSettings
 from services.api.changes import router as changes_router
+from services.api.exports import router as exports_router
+from services.api.feeds import router as feeds_router
 from services.api.guards import install_guards
+from services.api.saved_searches import router as saved_searches_router
 from services.api.search import router as search_router
 from services.api.sources import router as sources_router
 from services.api.subscriptions import install
@@ -112,7 +115,16 @@ def create_app(
     app.state.search_service = SearchService(es, settings.index_alias)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_middleware(RefuseInvalidUtf8)
-    for router in (search_router, subscriptions_router, ui_router, changes_router, sources_router):
+    for router in (
+        search_router,
+        exports_router,
+        subscriptions_router,
+        saved_searches_router,
+        feeds_router,
+        ui_router,
+        changes_router,
+        sources_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")

@@ -402,3 +402,35 @@ def build_similar(index: str, report_id: str, story_id: str, size: int = 10) -> 
         "_source": {"excludes": LIST_SOURCE_EXCLUDES},
         "timeout": SEARCH_TIMEOUT,
     }
+
+
+# ---- exports: every match, paged over a point in time ------------------------------------------
+
+EXPORT_PIT_KEEP_ALIVE = "2m"  # between two pages; renewed by each
+EXPORT_SORT: list[dict[str, Any]] = [{"date": {"order": "desc"}}, {"_shard_doc": {"order": "asc"}}]
+
+
+def build_export_page(
+    params: SearchParams,
+    now: datetime,
+    pit_id: str,
+    size: int,
+    source: dict[str, list[str]],
+    after: list[Any] | None = None,
+) -> dict[str, Any]:
+    """One page of an export (newest first), over the point in time `pit_id`: a million
+    matches are read page by page with search_after, none of them twice or skipped while new
+    reports are indexed. The first page also counts every match."""
+    # No `timeout`: a shard that runs out of it answers part of its hits, and an export would
+    # silently miss them. The client's request timeout bounds a page instead.
+    body: dict[str, Any] = {
+        "query": build_query(params, now),
+        "size": size,
+        "sort": EXPORT_SORT,
+        "pit": {"id": pit_id, "keep_alive": EXPORT_PIT_KEEP_ALIVE},
+        "track_total_hits": after is None,
+        "_source": source,
+    }
+    if after is not None:
+        body["search_after"] = after
+    return body

@@ -45,32 +45,14 @@ def _search(args: argparse.Namespace) -> int:
     from elasticsearch import TransportError
 
     from services.common.es import make_es
-    from services.query.params import SearchParams
     from services.query.syntax import QueryError
     from services.search.service import SearchService
     from services.search.settings import SearchSettings
 
     settings = SearchSettings()
-    params = SearchParams(
-        q=" ".join(args.query),
-        languages=args.lang,
-        sources=args.source,
-        countries=args.country,
-        affiliations=args.affiliation,
-        entities=args.entity,
-        event_types=args.event,
-        figure_kinds=args.figure,
-        since=args.since,
-        until=args.until,
-        relevant=True if args.relevant else None,
-        changes=args.change,
-        sort=args.sort,
-        size=args.size,
-        cursor=args.cursor,
-        collapse=args.collapse,
-        facets=args.facets,
-        highlight=False,
-    )
+    params = params_from_args(args)
+    params.sort, params.size, params.cursor = args.sort, args.size, args.cursor
+    params.collapse, params.facets, params.highlight = args.collapse, args.facets, False
     service = SearchService(make_es(settings), settings.index_alias)
     try:
         result = service.search(params)
@@ -90,14 +72,8 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    search = sub.add_parser(
-        "search",
-        help="Search indexed reports",
-        description='Query syntax: words, "phrases", prefix*, AND / OR / NOT, (groups). '
-        "Any script matches any other: Pashinyan finds Пашинян and Փաշինյան.",
-    )
-    search.add_argument("query", nargs="*", help="Search text (empty: everything, newest first)")
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The search filters as flags (`cwatch search` and `cwatch export`)."""
     for flag, what in (
         ("--lang", "Language code"),
         ("--source", "Source name"),
@@ -108,10 +84,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("--figure", "Figure kind (killed, displaced, ...)"),
         ("--change", "Statement history: edited, withdrawn"),
     ):
-        search.add_argument(flag, action="append", default=[], help=f"{what} (repeatable)")
-    search.add_argument("--since", help="7d, 24h, 30m or an ISO date")
-    search.add_argument("--until", help="7d, 24h, 30m or an ISO date")
-    search.add_argument("--relevant", action="store_true", help="Only conflict-relevant reports")
+        parser.add_argument(flag, action="append", default=[], help=f"{what} (repeatable)")
+    parser.add_argument("--since", help="7d, 24h, 30m or an ISO date")
+    parser.add_argument("--until", help="7d, 24h, 30m or an ISO date")
+    parser.add_argument("--relevant", action="store_true", help="Only conflict-relevant reports")
+
+
+def params_from_args(args: argparse.Namespace) -> Any:
+    """The SearchParams of the query words and filter flags (`add_filter_arguments`)."""
+    from services.query.params import SearchParams
+
+    return SearchParams(
+        q=" ".join(args.query),
+        languages=args.lang,
+        sources=args.source,
+        countries=args.country,
+        affiliations=args.affiliation,
+        entities=args.entity,
+        event_types=args.event,
+        figure_kinds=args.figure,
+        since=args.since,
+        until=args.until,
+        relevant=True if args.relevant else None,
+        changes=args.change,
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    search = sub.add_parser(
+        "search",
+        help="Search indexed reports",
+        description='Query syntax: words, "phrases", prefix*, AND / OR / NOT, (groups). '
+        "Any script matches any other: Pashinyan finds Пашинян and Փաշինյան.",
+    )
+    search.add_argument("query", nargs="*", help="Search text (empty: everything, newest first)")
+    add_filter_arguments(search)
     search.add_argument("--sort", choices=["relevance", "time"], default=None)
     search.add_argument("--size", type=int, default=20)
     search.add_argument("--cursor", help="Next page: the cursor printed under the previous one")
@@ -119,6 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--facets", action="store_true", help="Also print counts per value")
     search.add_argument("--json", action="store_true", help="Machine-readable output")
     search.set_defaults(func=_search_entry)
+
+    from services.search import export_cli
+
+    export_cli.register(sub)
 
 
 def _search_entry(args: argparse.Namespace) -> int:

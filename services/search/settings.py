@@ -54,6 +54,23 @@ class SearchSettings(CommonSettings):
     api_live_per_client: int = Field(
         default=8, ge=1, description="Live-feed and alert streams open at once per client"
     )
+    export_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Reports one export reads at most (API and `cwatch export`, which can ask "
+        "for fewer or, with --max-rows, more)",
+    )
+    export_time_budget_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="No export page is read after this long; the API aborts a response cut "
+        "short, the CLI says so (0 = no limit)",
+    )
+    export_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Exports one API process streams at once; one more is answered 429",
+    )
     # A user is waiting on the answer: one resend of a dropped connection, not more (the
     # timeout above already bounds the wait of each try).
     ES_RETRIES: ClassVar[int] = 1

@@ -398,6 +398,41 @@ def webhook_entry(data: bytes) -> int:
     return size
 
 
+def outputs_entry(data: bytes) -> int:
+    """A report whose text fields, URL and ids are the hostile text, out through every export
+    format and an Atom feed, which feedparser must read without complaint."""
+    import feedparser
+
+    from services.query.atom import FeedInfo, build_feed
+    from services.query.exports import FORMATS, encoder
+
+    text = _text(data)[:MAX_MESSAGE_BYTES]
+    report = Report(
+        report_id="hostile-0001",
+        article_id="hostile-0001",
+        url=text[:2000] or None,
+        source=SourceInfo(name=text[:300] or "s"),
+        headline=text[:1000],
+        body=text,
+        ingested_at=NOW,
+        extracted_at=NOW,
+        content_hash="h",
+        story_id=text[:160] or "s",
+        folded_text="",
+    )
+    doc = to_document(report, NOW)
+    size = 0
+    for name in FORMATS:
+        enc = encoder(name)
+        size += len(enc.head() + enc.page([doc]) + enc.tail({}))
+    info = FeedInfo(text[:100], text[:1000], f"https://{PUBLIC_HOST}/feeds/x", "http://x/ui/")
+    feed = build_feed(info, [{"_source": doc}], NOW)
+    parsed = feedparser.parse(feed)
+    if parsed.bozo:
+        raise AssertionError(f"invalid Atom: {parsed.bozo_exception}")
+    return size + len(feed)
+
+
 ENTRY_POINTS: dict[str, Callable[[bytes], int]] = {
     "file_html": _file(".html"),
     "file_txt": _file(".txt"),
@@ -419,6 +454,7 @@ ENTRY_POINTS: dict[str, Callable[[bytes], int]] = {
     "document": document_entry,
     "query": query_entry,
     "webhook": webhook_entry,
+    "outputs": outputs_entry,
 }
 
 

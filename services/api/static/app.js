@@ -242,6 +242,51 @@ async function runSearch(append) {
     nextCursor = data.next_cursor;
     $("#more").hidden = !nextCursor;
     renderFacets(data.facets || {});
+    lastTotal = `${data.total}${data.total_relation === "gte" ? "+" : ""}`;
+    updateExportLink();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// ---- export -----------------------------------------------------------------------------------
+
+let lastTotal = null;
+const EXPORT_NAMES = { csv: "CSV", acled: "ACLED-shaped CSV", geojson: "GeoJSON", jsonl: "JSON Lines" };
+
+// The link downloads every match of the filters above (the same parameters as the search), in
+// the chosen format; the server streams it and caps it (the note says when the cap applies).
+function updateExportLink() {
+  const params = filterParams();
+  const format = $("#export-format").value;
+  params.set("format", format);
+  const link = $("#export-link");
+  link.href = `/v1/export?${params}`;
+  link.textContent = `Export ${EXPORT_NAMES[format] || format}`;
+  const note = $("#export-note");
+  note.textContent = lastTotal == null ? "" : `${lastTotal} reports; ` +
+    "large exports stream for a while, and stop at the server's row cap" +
+    (format === "acled" ? "; reports without an event give no row" : "") +
+    (format === "geojson" ? "; one point per place a report mentions" : "");
+}
+
+// A saved search is the query and filters above under a name; its Atom feed's URL carries the
+// feed's token, shown once.
+async function saveSearch(event) {
+  event.preventDefault();
+  const json = { "Content-Type": "application/json" };
+  const body = { name: $("#save-name").value.trim(), query: $("#q").value.trim(), filters: filterObject() };
+  try {
+    const saved = await getJSON("/v1/saved-searches", { method: "POST", headers: json, body: JSON.stringify(body) });
+    const feed = await getJSON("/v1/feeds", { method: "POST", headers: json, body: JSON.stringify({ target: "saved_search", id: saved.id }) });
+    showError("");
+    const link = $("#feed-url");
+    link.href = feed.url;
+    link.textContent = feed.url;
+    link.hidden = false;
+    $("#feed-id").textContent = feed.feed_id;
+    $("#feed-note").hidden = false;
+    $("#save-name").value = "";
   } catch (err) {
     showError(err.message);
   }
@@ -518,6 +563,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#filters").addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
   $("#more").addEventListener("click", () => runSearch(true));
   $("#sub-form").addEventListener("submit", createSubscription);
+  $("#export-format").addEventListener("change", updateExportLink);
+  $("#save-form").addEventListener("submit", saveSearch);
+  $("#export-link").addEventListener("click", updateExportLink); // the filters as typed now
   window.addEventListener("hashchange", refresh);
   $("#status").textContent = "";
   refresh();

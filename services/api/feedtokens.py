@@ -1,0 +1,138 @@
+"""Feed tokens: the secret in a feed's URL that lets any feed reader read it without an account.
+
+A token is `<feed id>.<secret>`: the feed id finds its record (by id: real-time), the secret is
+256 random bits of which only the SHA-256 is stored (a random secret needs no slow hash), and
+it is compared in constant time. Revoking deletes the record: the URL answers 404 at once.
+Records live in `<prefix>-feed-tokens`. This is the one module that mints and checks them, so
+the accounts' tokens can replace it in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+from pydantic import BaseModel, Field
+
+MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "feed_id": {"type": "keyword"},
+        "target": {"type": "keyword"},
+        "target_id": {"type": "keyword"},
+        "created": {"type": "date"},
+    },
+}
+MAX_TOKEN_CHARS = 200
+MAX_LIST = 1000
+
+
+class FeedTarget(StrEnum):
+    SUBSCRIPTION = "subscription"
+    SAVED_SEARCH = "saved_search"
+
+
+class FeedToken(BaseModel):
+    """A stored token: never the secret, only its digest."""
+
+    feed_id: str
+    target: FeedTarget
+    target_id: str
+    secret_sha256: str = Field(repr=False)
+    created: datetime
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"secret_sha256"})
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    if len(token) > MAX_TOKEN_CHARS:
+        return None
+    feed_id, dot, secret = token.partition(".")
+    if not dot or not feed_id.isalnum() or not secret:
+        return None
+    return feed_id, secret
+
+
+class FeedTokenStore:
+    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+        self.es = es
+        self.index = f"{prefix}-feed-tokens"
+        self._ensured = False
+
+    def ensure(self) -> None:
+        if self._ensured:
+            return
+        if not self.es.indices.exists(index=self.index):
+            self.es.options(ignore_status=400).indices.create(
+                index=self.index,
+                mappings=MAPPING,
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            )
+        self._ensured = True
+
+    def create(self, target: FeedTarget, target_id: str) -> tuple[FeedToken, str]:
+        """A new token for a feed: (its record, the token, to be shown once)."""
+        self.ensure()
+        feed_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        record = FeedToken(
+            feed_id=feed_id,
+            target=target,
+            target_id=target_id,
+            secret_sha256=_digest(secret),
+            created=datetime.now(UTC),
+        )
+        self.es.index(
+            index=self.index, id=feed_id, document=record.model_dump(mode="json"), refresh=True
+        )
+        return record, f"{feed_id}.{secret}"
+
+    def resolve(self, token: str) -> FeedToken | None:
+        """The record of a valid, unrevoked token; None for anything else."""
+        parts = split_token(token)
+        if parts is None:
+            return None
+        feed_id, secret = parts
+        self.ensure()
+        try:
+            doc = self.es.get(index=self.index, id=feed_id)
+        except NotFoundError:
+            return None
+        record = FeedToken.model_validate(doc["_source"])
+        if not hmac.compare_digest(record.secret_sha256, _digest(secret)):
+            return None
+        return record
+
+    def list(self, target: FeedTarget, target_id: str) -> list[FeedToken]:
+        self.ensure()
+        resp = self.es.search(
+            index=self.index,
+            query={
+                "bool": {
+                    "filter": [
+                        {"term": {"target": target.value}},
+                        {"term": {"target_id": target_id}},
+                    ]
+                }
+            },
+            sort=[{"created": "asc"}],
+            size=MAX_LIST,
+        )
+        return [FeedToken.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def revoke(self, feed_id: str) -> bool:
+        self.ensure()
+        try:
+            self.es.delete(index=self.index, id=feed_id, refresh=True)
+        except NotFoundError:
+            return False
+        return True

@@ -1,0 +1,146 @@
+"""Saved searches: a named query + filters (the one Filters model) kept in Elasticsearch
+(`<prefix>-saved-searches`), with nothing to deliver: the matcher never sees them, so they cost
+nothing until their Atom feed or an export reads them. A subscription is a saved search with a
+channel; both have feeds (services/api/feeds.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.api.subscriptions import get_state
+from services.query.bodies import build_query
+from services.query.params import Filters, SearchParams
+from services.query.syntax import QueryError
+
+router = APIRouter(prefix="/v1", tags=["feeds"])
+
+MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": {"type": "keyword"},
+        "name": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
+        "created": {"type": "date"},
+    },
+}
+MAX_LIST = 1000
+
+
+class SavedSearchInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(default="", max_length=1000, description="Search syntax")
+    filters: Filters = Field(default_factory=Filters)
+
+    @model_validator(mode="after")
+    def _bounded_filters(self) -> SavedSearchInput:
+        self.filters.check_bounds()
+        return self
+
+
+class SavedSearch(SavedSearchInput):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    created: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def search_params(self) -> SearchParams:
+        return SearchParams(q=self.query, **self.filters.model_dump(by_alias=False))
+
+
+class SavedSearchStore:
+    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+        self.es = es
+        self.index = f"{prefix}-saved-searches"
+        self._ensured = False
+
+    def ensure(self) -> None:
+        if self._ensured:
+            return
+        if not self.es.indices.exists(index=self.index):
+            self.es.options(ignore_status=400).indices.create(
+                index=self.index,
+                mappings=MAPPING,
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            )
+        self._ensured = True
+
+    def put(self, saved: SavedSearch) -> SavedSearch:
+        self.ensure()
+        self.es.index(
+            index=self.index, id=saved.id, document=saved.model_dump(mode="json"), refresh=True
+        )
+        return saved
+
+    def get(self, saved_id: str) -> SavedSearch | None:
+        self.ensure()
+        try:
+            doc = self.es.get(index=self.index, id=saved_id)
+        except NotFoundError:
+            return None
+        return SavedSearch.model_validate(doc["_source"])
+
+    def list(self) -> list[SavedSearch]:
+        self.ensure()
+        resp = self.es.search(index=self.index, sort=[{"created": "asc"}], size=MAX_LIST)
+        return [SavedSearch.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def delete(self, saved_id: str) -> bool:
+        self.ensure()
+        try:
+            self.es.delete(index=self.index, id=saved_id, refresh=True)
+        except NotFoundError:
+            return False
+        return True
+
+
+def get_saved_searches(request: Request) -> SavedSearchStore:
+    store = getattr(request.app.state, "saved_searches", None)
+    if store is None:
+        store = SavedSearchStore(request.app.state.es, get_state(request).settings.index_prefix())
+        request.app.state.saved_searches = store
+    assert isinstance(store, SavedSearchStore)
+    return store
+
+
+Store = Annotated[SavedSearchStore, Depends(get_saved_searches)]
+
+
+def found(store: SavedSearchStore, saved_id: str) -> SavedSearch:
+    saved = store.get(saved_id)
+    if saved is None:
+        raise HTTPException(status_code=404, detail=f"no saved search with id {saved_id!r}")
+    return saved
+
+
+@router.post("/saved-searches", status_code=201, summary="Save a search (query + filters)")
+def create(store: Store, body: SavedSearchInput) -> dict[str, Any]:
+    saved = SavedSearch(**body.model_dump())
+    try:
+        build_query(saved.search_params(), datetime.now(UTC))
+    except QueryError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return store.put(saved).model_dump(mode="json")
+
+
+@router.get("/saved-searches", summary="List saved searches")
+def list_all(store: Store) -> dict[str, Any]:
+    saved = store.list()
+    return {"total": len(saved), "saved_searches": [s.model_dump(mode="json") for s in saved]}
+
+
+@router.get("/saved-searches/{saved_id}", summary="One saved search")
+def get_one(store: Store, saved_id: str) -> dict[str, Any]:
+    return found(store, saved_id).model_dump(mode="json")
+
+
+@router.delete("/saved-searches/{saved_id}", status_code=204, summary="Delete a saved search")
+def delete(store: Store, saved_id: str) -> Response:
+    if not store.delete(saved_id):
+        raise HTTPException(status_code=404, detail=f"no saved search with id {saved_id!r}")
+    return Response(status_code=204)

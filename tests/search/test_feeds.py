@@ -1,0 +1,91 @@
+"""Atom feeds of saved searches and subscriptions, over the real Elasticsearch, read with
+feedparser through the URL (token included) that the API hands out."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _feed_path(api: Any, target: str, target_id: str) -> tuple[str, str]:
+    made = api.post("/v1/feeds", json={"target": target, "id": target_id})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["url"].endswith(body["token"]) and "secret_sha256" not in body
+    return urlsplit(body["url"]).path, body["feed_id"]
+
+
+def _parse(api: Any, path: str) -> Any:
+    response = api.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    return parsed
+
+
+def test_a_saved_search_feed_lists_its_matches_newest_first(api: Any) -> None:
+    saved = api.post(
+        "/v1/saved-searches", json={"name": "Pashinyan", "query": "Pashinyan", "filters": {}}
+    )
+    assert saved.status_code == 201, saved.text
+    path, _ = _feed_path(api, "saved_search", saved.json()["id"])
+    parsed = _parse(api, path)
+    assert parsed.feed.title == "caucasus-watch: Pashinyan"
+    assert [e.id for e in parsed.entries] == [
+        "urn:cwatch:report:r-en-ceasefire",
+        "urn:cwatch:report:r-ru-ceasefire",
+        "urn:cwatch:report:r-hy-talks",
+    ]
+    first = parsed.entries[0]
+    assert first.author == "Example Wire"
+    assert {"ceasefire", "person:nikol-pashinyan", "en"} <= {t.term for t in first.tags}
+    assert any(link.rel == "related" and "#/story/s-ceasefire" in link.href for link in first.links)
+
+
+def test_a_per_story_subscription_feed_has_one_entry_per_story(api: Any) -> None:
+    sub = api.post(
+        "/v1/subscriptions",
+        json={"name": "Lachin", "query": "Lachin", "mode": "per_story", "channel": {"kind": "sse"}},
+    )
+    assert sub.status_code == 201, sub.text
+    path, _ = _feed_path(api, "subscription", sub.json()["id"])
+    parsed = _parse(api, path)
+    assert [e.id for e in parsed.entries] == ["urn:cwatch:story:s-ceasefire"]
+    assert "2 versions" in parsed.entries[0].content[0].value
+
+
+def test_a_revoked_or_wrong_token_reads_nothing_and_the_list_shows_no_secret(api: Any) -> None:
+    saved = api.post("/v1/saved-searches", json={"name": "all"}).json()
+    path, feed_id = _feed_path(api, "saved_search", saved["id"])
+    listed = api.get("/v1/feeds", params={"target": "saved_search", "id": saved["id"]}).json()
+    assert [f["feed_id"] for f in listed["feeds"]] == [feed_id]
+    assert "secret" not in str(listed) and "token" not in listed["feeds"][0]
+    token = path.rsplit("/", 1)[1]
+    wrong = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for bad in (wrong, feed_id, "nonsense", f"{feed_id}."):
+        assert api.get(f"/feeds/{bad}").status_code == 404
+    etag = api.get(path).headers["etag"]
+    assert api.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert api.delete(f"/v1/feeds/{feed_id}").status_code == 204
+    gone = api.get(path)
+    assert gone.status_code == 404 and gone.json()["detail"] == "no such feed"
+
+
+def test_a_feed_of_a_deleted_saved_search_is_gone_and_targets_must_exist(api: Any) -> None:
+    saved = api.post("/v1/saved-searches", json={"name": "gone soon"}).json()
+    path, _ = _feed_path(api, "saved_search", saved["id"])
+    assert api.delete(f"/v1/saved-searches/{saved['id']}").status_code == 204
+    assert api.get(path).status_code == 404
+    missing = api.post("/v1/feeds", json={"target": "subscription", "id": "nope"})
+    assert missing.status_code == 404
+
+
+def test_a_saved_search_with_a_bad_query_is_refused(api: Any) -> None:
+    bad = api.post("/v1/saved-searches", json={"name": "x", "filters": {"event": ["picnic"]}})
+    assert bad.status_code == 400 and "picnic" in bad.json()["detail"]
