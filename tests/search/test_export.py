@@ -25,6 +25,7 @@ from services.query.params import SearchParams
 from services.search.export import Export, ExportLimits
 from tests.query.test_exports import check_feature_collection
 from tests.search.conftest import _drop
+from tests.support import local_client
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -261,13 +262,11 @@ def test_an_export_reads_no_page_after_its_time_budget(es_client: Any, big_names
 
 
 def test_the_api_aborts_a_response_its_time_budget_cut(es_client: Any, big_namespace: str) -> None:
-    from fastapi.testclient import TestClient
-
     from services.api.app import create_app
     from services.api.exports import ExportCut
     from services.search.settings import SearchSettings
 
     settings = SearchSettings(namespace=big_namespace, export_time_budget_s=1e-9)
-    with TestClient(create_app(settings, es=es_client)) as client:
+    with local_client(create_app(settings, es=es_client)) as client:
         with pytest.raises(ExportCut, match="time budget"):
             client.get("/v1/export", params={"format": "csv"})
