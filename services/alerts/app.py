@@ -38,11 +38,14 @@ from schemas.indexed import IndexedEvent
 from schemas.topics import key_for
 from services.alerts import metrics
 from services.alerts.dedup import Decision, decide, due_digests, keys_for
-from services.alerts.delivery import WebhookSender
+from services.alerts.delivery import Abandoned, WebhookSender
 from services.alerts.deliverylog import DeliveryLogWriter
-from services.alerts.dispatch import Abandoned, Dispatcher
+from services.alerts.digests import EmailDigests
+from services.alerts.dispatch import Dispatcher
+from services.alerts.health import ChannelHealth
 from services.alerts.matcher import QueryCache, es_msearch, match
 from services.alerts.models import ChannelKind, Subscription
+from services.alerts.senders import ChannelSenders, SmtpMailer, es_versions
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
@@ -161,10 +164,18 @@ class AlertsService:
             deadline_s=settings.webhook_deadline_s(),
             max_response_bytes=settings.alerts_webhook_max_response_bytes,
             sleep=self._backoff,
+            health=ChannelHealth(settings.alerts_channel_failing_after),
+        )
+        self.senders = ChannelSenders(
+            settings,
+            self.webhooks,
+            SmtpMailer(settings),
+            es_versions(self.es, self.alias),
+            self.store.queue_digest,
         )
         self.stopping = threading.Event()
         self.dispatcher = Dispatcher(
-            self.webhooks.deliver,
+            self.senders.deliver,
             self.cache.get,
             self.store.delivered,
             self.dlq.send,
@@ -172,6 +183,14 @@ class AlertsService:
             stopping=self.stopping,
         )
         self.delivery_log = DeliveryLogWriter(self.store)
+        self.digests = EmailDigests(
+            self.store,
+            self.senders,
+            self.cache.get,
+            self.store.delivered,
+            self.dispatcher.lanes.submit,
+        )
+        self._last_email_digest_check = 0.0
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
         self.crashed: BaseException | None = None
@@ -193,8 +212,9 @@ class AlertsService:
         status: int | None,
         error: str | None,
     ) -> None:
-        # A delivered webhook's line is also the mark that keeps a replay from sending it again.
-        line_id = sent_line_id(alert_id) if (channel, outcome) == ("webhook", "sent") else None
+        # A delivered (or digest-queued) alert's line is also the mark that keeps a replay
+        # from sending it again, whatever the channel.
+        line_id = sent_line_id(alert_id) if outcome in ("sent", "queued") else None
         try:
             self.store.log_delivery(
                 sub_id, alert_id, channel, outcome, attempt, status, error, line_id=line_id
@@ -379,6 +399,18 @@ class AlertsService:
             offsets = self.dispatcher.tracker.committable(consumer.assignment())
             if offsets and commit_offsets(consumer, offsets):
                 self.dispatcher.tracker.committed(offsets)
+            self._check_email_digests()
+
+    def _check_email_digests(self) -> None:
+        """Due digests go to their subscriptions' lanes; a store that does not answer only
+        delays them to the next check."""
+        if time.monotonic() - self._last_email_digest_check < self.settings.alerts_digest_check_s:
+            return
+        self._last_email_digest_check = time.monotonic()
+        try:
+            self.digests.check(_utcnow())
+        except Exception:
+            log.warning("email digests not checked; trying again", exc_info=True)
 
     def _supervised(self, name: str, loop: Callable[[KafkaConsumer], None]) -> Callable[..., None]:
         def run(consumer: KafkaConsumer) -> None:

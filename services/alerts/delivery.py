@@ -28,11 +28,17 @@ import httpx
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
+from services.alerts.health import ChannelHealth
 from services.alerts.models import Subscription, check_webhook_url
 from services.common.deadline import deadline, deadline_transport
 from services.common.netguard import BlockedAddress, NetPolicy
 
 log = logging.getLogger(__name__)
+
+
+class Abandoned(Exception):  # noqa: N818 - a signal, not an error
+    """The service is stopping: leave the delivery unfinished (it is redone after a restart)."""
+
 
 SIGNATURE_HEADER = "X-Cwatch-Signature"
 TIMESTAMP_HEADER = "X-Cwatch-Timestamp"
@@ -113,6 +119,7 @@ class WebhookSender:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
+        health: ChannelHealth | None = None,
     ) -> None:
         self.policy = policy
         self.log_delivery = log_delivery
@@ -122,6 +129,7 @@ class WebhookSender:
         self.backoff_max_s = backoff_max_s
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.health = health or ChannelHealth()
         self.deadline_s = deadline_s
         self.max_response_bytes = max_response_bytes
         self.client = httpx.Client(
@@ -137,14 +145,24 @@ class WebhookSender:
 
     def _attempt(self, url: str, secret: str, alert: Alert, body: bytes) -> tuple[int | None, str]:
         """(status, error); status 2xx is success. Refused URLs raise one of REFUSED."""
-        with deadline(self.deadline_s):
-            return self._post(url, secret, alert, body)
+        timestamp = str(int(time.time()))
+        headers = {
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            ALERT_ID_HEADER: alert.alert_id,
+        }
+        return self.post_json(url, body, headers)
 
-    def _post(self, url: str, secret: str, alert: Alert, body: bytes) -> tuple[int | None, str]:
+    def post_json(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+        """One POST of a JSON body under the total deadline, to the address the policy checked
+        (webhooks and the chat platforms' webhooks and APIs alike)."""
+        with deadline(self.deadline_s):
+            return self._post(url, body, headers)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
         check_webhook_url(url)  # a stored URL from before the rules were tightened
         addresses = self.policy.check_url(url)
         parts = urlsplit(url)
-        timestamp = str(int(time.time()))
         request = self.client.build_request(
             "POST",
             _pinned(url, str(addresses[0])),
@@ -152,9 +170,7 @@ class WebhookSender:
             headers={
                 "Host": parts.netloc.rsplit("@", 1)[-1],
                 "Content-Type": "application/json",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(secret, timestamp, body),
-                ALERT_ID_HEADER: alert.alert_id,
+                **headers,
             },
             extensions={"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {},
         )
@@ -163,26 +179,32 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"
         try:
-            self._drain(response)
+            head = self._drain(response)
         finally:
             response.close()  # unread rest: httpcore drops the connection instead of reusing it
         if 200 <= response.status_code < 300:
             return response.status_code, ""
-        return response.status_code, f"HTTP {response.status_code}"
+        said = head[:300].decode("utf-8", "replace").strip() if head else ""
+        # The answer's start is the reason people need (Telegram: "can't parse entities").
+        return response.status_code, f"HTTP {response.status_code}" + (f": {said}" if said else "")
 
-    def _drain(self, response: httpx.Response) -> int:
+    def _drain(self, response: httpx.Response) -> bytes:
         """Read at most max_response_bytes of the answer (raw: never decompressed), so a
         keep-alive connection can be reused after a small one; the status is all that counts,
-        so a body cut short or too slow does not turn an answer into a failure."""
+        so a body cut short or too slow does not turn an answer into a failure. Answers the
+        first bytes read (for the reason of a refusal)."""
         read = 0
+        head = b""
         try:
             for chunk in response.iter_raw():
+                if len(head) < 300:
+                    head += chunk[: 300 - len(head)]
                 read += len(chunk)
                 if read >= self.max_response_bytes:
                     break
         except httpx.HTTPError:
             pass
-        return read
+        return head
 
     def deliver(self, sub: Subscription, alert: Alert) -> Outcome:
         """Sent, or retried and then dead-lettered; never raises for anything the receiver,
@@ -190,45 +212,68 @@ class WebhookSender:
         caller must then keep the alert's offset uncommitted)."""
         url, secret = sub.channel.url or "", sub.channel.secret or ""
         body = payload(alert, sub)
+        return self.retry(
+            sub, alert, "webhook", lambda: self._attempt(url, secret, alert, body), url
+        )
+
+    def retry(
+        self,
+        sub: Subscription,
+        alert: Alert,
+        channel: str,
+        attempt_once: Callable[[], tuple[int | None, str]],
+        target: str,
+        done_outcome: str = "sent",
+    ) -> Outcome:
+        """The one retry loop of every pushed channel: `attempt_once` answers (status, error),
+        error "" on success, or raises one of REFUSED when waiting cannot help. Retried with
+        backoff, then dead-lettered with the reason; every attempt goes to the delivery log."""
         status: int | None = None
         error = ""
         attempt = 0
         for attempt in range(1, self.max_attempts + 1):
             try:
-                status, error = self._attempt(url, secret, alert, body)
+                status, error = attempt_once()
             except REFUSED as exc:
                 status, error = None, f"refused: {type(exc).__name__}: {exc}"
                 # An address the policy refuses will not become allowed by waiting.
-                self.log_delivery(sub.id, alert.alert_id, "webhook", "failed", attempt, None, error)
+                self.log_delivery(sub.id, alert.alert_id, channel, "failed", attempt, None, error)
                 break
+            except Abandoned:
+                raise
             except Exception as exc:  # anything else is one failed attempt, never a dead worker
-                log.warning("webhook attempt failed unexpectedly", exc_info=True)
+                log.warning("%s attempt failed unexpectedly", channel, exc_info=True)
                 status, error = None, f"{type(exc).__name__}: {exc}"
             if not error:
-                metrics.DELIVERIES.labels(channel="webhook", outcome="sent").inc()
-                self.log_delivery(sub.id, alert.alert_id, "webhook", "sent", attempt, status, None)
+                metrics.DELIVERIES.labels(channel=channel, outcome=done_outcome).inc()
+                self.log_delivery(
+                    sub.id, alert.alert_id, channel, done_outcome, attempt, status, None
+                )
+                self.health.succeeded(sub.id, channel)
                 return Outcome(True, attempt, status)
             if attempt < self.max_attempts:
-                metrics.DELIVERIES.labels(channel="webhook", outcome="retried").inc()
+                metrics.DELIVERIES.labels(channel=channel, outcome="retried").inc()
                 self.log_delivery(
-                    sub.id, alert.alert_id, "webhook", "retried", attempt, status, error
+                    sub.id, alert.alert_id, channel, "retried", attempt, status, error
                 )
                 self.sleep(backoff_delay(attempt, self.backoff_s, self.backoff_max_s, self.rng))
             else:
-                self.log_delivery(
-                    sub.id, alert.alert_id, "webhook", "failed", attempt, status, error
-                )
-        metrics.DELIVERIES.labels(channel="webhook", outcome="failed").inc()
+                self.log_delivery(sub.id, alert.alert_id, channel, "failed", attempt, status, error)
+        metrics.DELIVERIES.labels(channel=channel, outcome="failed").inc()
         metrics.DEAD_LETTERS.labels(stage="delivery").inc()
         self.dead_letter(
             DeadLetter.of(
                 Stage.DELIVERY,
-                f"webhook {url[:300]} failed after {attempt} attempt(s): {error}",
+                f"{channel} {target[:300]} failed after {attempt} attempt(s): {error}",
                 alert.model_dump_json(),
-                error_type="webhook_failed",
+                error_type=f"{channel}_failed",
                 source=sub.id,
                 original_key=alert.alert_id,
                 attempts=max(attempt, 1),
             )
         )
+        if self.health.failed(sub.id, channel, error):
+            self.log_delivery(
+                sub.id, alert.alert_id, channel, "channel_failing", attempt, status, error
+            )
         return Outcome(False, attempt, status, error)

@@ -13,6 +13,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import ValidationError
 
+from schemas.alert import Alert
 from services.alerts import metrics
 from services.alerts.dedup import StoryState
 from services.alerts.models import Subscription
@@ -52,7 +53,18 @@ DELIVERY_MAPPING: dict[str, Any] = {
         "at": {"type": "date"},
     },
 }
+DIGEST_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "subscription_id": _KW,
+        "alert_id": _KW,
+        "story_id": _KW,
+        "queued_at": {"type": "date"},
+        "alert": {"type": "object", "enabled": False},
+    },
+}
 MAX_LIST = 10_000
+MAX_DIGEST_ITEMS = 1000  # per subscription and digest; the next digest takes the rest
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +96,7 @@ class AlertStore:
         self.subscriptions_index = f"{prefix}-subscriptions"
         self.state_index = f"{prefix}-alert-state"
         self.deliveries_index = f"{prefix}-deliveries"
+        self.digest_index = f"{prefix}-email-digest"
         self._ensured = False
 
     def ensure(self) -> None:
@@ -93,6 +106,7 @@ class AlertStore:
             (self.subscriptions_index, SUBSCRIPTION_MAPPING),
             (self.state_index, STATE_MAPPING),
             (self.deliveries_index, DELIVERY_MAPPING),
+            (self.digest_index, DIGEST_MAPPING),
         ):
             if not self.es.indices.exists(index=name):
                 self.es.options(ignore_status=400).indices.create(
@@ -290,3 +304,46 @@ class AlertStore:
             size=size,
         )
         return [h["_source"] for h in resp["hits"]["hits"]]
+
+    # ---- email digests: alerts waiting for their subscription's next digest ---------------------
+    # Kept here, not in memory, so a restart loses none; the id (subscription + alert) makes
+    # queueing the same alert twice (a replay) one item.
+
+    def queue_digest(self, sub_id: str, alert: Alert, queued_at: datetime) -> None:
+        self.ensure()
+        self.es.index(
+            index=self.digest_index,
+            id=f"{sub_id}-{alert.alert_id}",
+            document={
+                "subscription_id": sub_id,
+                "alert_id": alert.alert_id,
+                "story_id": alert.story_id,
+                "queued_at": queued_at.isoformat(),
+                "alert": alert.model_dump(mode="json"),
+            },
+        )
+
+    def digest_items(self) -> dict[str, list[tuple[str, datetime, Alert]]]:
+        """Queued alerts per subscription, oldest first: (item id, queued_at, alert)."""
+        self.ensure()
+        self.es.indices.refresh(index=self.digest_index)
+        resp = self.es.search(
+            index=self.digest_index,
+            sort=[{"queued_at": "asc"}],
+            size=MAX_LIST,
+        )
+        out: dict[str, list[tuple[str, datetime, Alert]]] = {}
+        for hit in resp["hits"]["hits"]:
+            src = hit["_source"]
+            items = out.setdefault(src["subscription_id"], [])
+            if len(items) < MAX_DIGEST_ITEMS:
+                at = datetime.fromisoformat(src["queued_at"])
+                items.append((hit["_id"], at, Alert.model_validate(src["alert"])))
+        return out
+
+    def drop_digest_items(self, item_ids: Sequence[str]) -> None:
+        if not item_ids:
+            return
+        self.ensure()
+        ops = [{"delete": {"_index": self.digest_index, "_id": i}} for i in item_ids]
+        self.es.bulk(operations=ops, refresh=True)

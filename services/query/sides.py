@@ -1,4 +1,4 @@
-"""Which side of the conflict a source speaks for, for the story page's columns."""
+"""Which side of the conflict a source speaks for: the story page's columns and the email digest's (pure, so the alerts stage and the API share it)."""
 
 from __future__ import annotations
 
