@@ -244,6 +244,7 @@ class AlertStore:
         status: int | None = None,
         error: str | None = None,
         line_id: str | None = None,
+        at: datetime | None = None,
     ) -> None:
         self.ensure()
         self.es.index(
@@ -257,7 +258,7 @@ class AlertStore:
                 "attempt": attempt,
                 "status": status,
                 "error": (error or "")[:1000] or None,
-                "at": datetime.now(UTC).isoformat(),
+                "at": (at or datetime.now(UTC)).isoformat(),
             },
         )
 
