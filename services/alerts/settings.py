@@ -47,7 +47,8 @@ class AlertsSettings(CommonSettings):
     alerts_webhook_workers: int = Field(
         default=16,
         ge=1,
-        description="Webhook deliveries in parallel; one subscription uses at most one at a time",
+        description="Deliveries in parallel (webhook, email, chat); one subscription uses at "
+        "most one at a time",
     )
     alerts_webhook_in_flight_max: int = Field(
         default=2000,
@@ -55,7 +56,9 @@ class AlertsSettings(CommonSettings):
         description="Alerts read but not yet delivered or dead-lettered before reading pauses",
     )
     alerts_webhook_max_attempts: int = Field(
-        default=5, ge=1, description="Attempts before a webhook delivery is dead-lettered"
+        default=5,
+        ge=1,
+        description="Attempts before a delivery (any channel) is dead-lettered",
     )
     alerts_webhook_backoff_s: float = Field(
         default=0.5, ge=0, description="First retry delay; doubles per attempt, with jitter"

@@ -213,3 +213,27 @@ def test_a_huge_digest_is_bounded_and_says_what_it_left_out() -> None:
     assert "\n" not in str(msg["Subject"])
     page = msg.get_body(("html",)).get_content()
     assert "<b>hhh" not in page and "&lt;b&gt;hhh" in page
+
+
+def test_the_cli_builds_each_channel_from_its_options() -> None:
+    from services.alerts.cli import _channel
+    from services.cli import build_parser
+
+    def channel(*argv: str) -> Channel:
+        args = build_parser().parse_args(["subscriptions", "create", "q", *argv])
+        return Channel.model_validate(_channel(args))
+
+    daily = channel(
+        "--email",
+        "a@example.org",
+        "--schedule",
+        "daily",
+        "--daily-at",
+        "07:30",
+        "--timezone",
+        "Asia/Yerevan",
+    )
+    assert daily.email is not None and daily.email.daily_at == time(7, 30)
+    assert channel("--slack", "https://hooks.slack.com/services/T/B/X").kind == "slack"
+    telegram = channel("--telegram-chat", "@cwatch_alerts", "--telegram-token", "1:" + "A" * 30)
+    assert telegram.telegram is not None and telegram.telegram.chat_id == "@cwatch_alerts"
