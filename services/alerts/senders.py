@@ -132,7 +132,8 @@ def es_versions(es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS) -> Vers
                 query={"ids": {"values": ids}},
                 source_includes=VERSION_FIELDS,
                 size=len(ids),
-                sort=[{"ingested_at": {"order": "asc", "unmapped_type": "date"}}],
+                # `date` (published, else ingested): the one date the mapping sorts on.
+                sort=[{"date": {"order": "asc", "unmapped_type": "date"}}],
             )
         except Exception:  # the email goes out with what the alert says
             log.warning("story versions not read for an email", exc_info=True)

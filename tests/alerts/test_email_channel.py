@@ -218,3 +218,30 @@ def test_a_digest_already_marked_sent_is_not_sent_again(
             job()
         assert not box.messages
         assert digests.check(slot + timedelta(hours=2)) == []
+
+
+def test_story_versions_are_read_from_the_real_index_oldest_first(
+    index_reports: Any, report_alias: str, es_client: Any
+) -> None:
+    """Found by the email benchmark: sorting on a date field the mapping keeps without doc
+    values failed every lookup, so emails went out without their sides."""
+    from datetime import timedelta
+
+    from schemas.report import FigureKind
+    from services.alerts.senders import es_versions
+    from tests.alerts.factories import make_report
+
+    old = make_report(
+        "rep-am-1",
+        "Two soldiers killed near Tegh",
+        story_id="story-tegh",
+        age=timedelta(hours=3),
+        figures=[(FigureKind.KILLED, 2, "Armenian MoD")],
+    )
+    new = make_report(
+        "rep-az-1", "Provocation repelled", story_id="story-tegh", source="APA", country="AZ"
+    )
+    index_reports([new, old])
+    versions = es_versions(es_client, report_alias)(["rep-az-1", "rep-am-1"])
+    assert [v["report_id"] for v in versions] == ["rep-am-1", "rep-az-1"]
+    assert versions[0]["source"]["country"] == "AM" and versions[0]["figures"][0]["value"] == 2
