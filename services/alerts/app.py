@@ -485,6 +485,7 @@ class AlertsService:
             release(webhooks_group, dispatch_id)
             self.producer.flush(10)
             self.webhooks.close()
+            self.senders.mailer.close()
             self.delivery_log.close()
         if self.crashed is not None:
             raise RuntimeError("the alerts service stopped after a crash") from self.crashed

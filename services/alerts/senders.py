@@ -17,6 +17,7 @@ import json
 import logging
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -69,8 +70,16 @@ class _BoundedSMTPSSL(smtplib.SMTP_SSL, _BoundedSMTP):
 
 
 class SmtpMailer:
+    """Sends through one SMTP connection per delivery worker, kept open between emails (a
+    TLS handshake and login per email would cap the rate) and closed after IDLE_S unused."""
+
+    IDLE_S = 20.0
+
     def __init__(self, settings: AlertsSettings) -> None:
         self.s = settings
+        self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()
+        self._lock = threading.Lock()
 
     @property
     def sender(self) -> str:
@@ -81,40 +90,102 @@ class SmtpMailer:
         address = parseaddr(self.s.alerts_smtp_from)[1]
         return address.rsplit("@", 1)[-1] if "@" in address else "cwatch.invalid"
 
+    def _connect(self, deadline_at: float) -> _BoundedSMTP:
+        s = self.s
+        timeout = max(0.001, min(s.alerts_smtp_timeout_s, deadline_at - time.monotonic()))
+        smtp: _BoundedSMTP
+        if s.alerts_smtp_security == "tls":
+            smtp = _BoundedSMTPSSL(
+                s.alerts_smtp_host,
+                s.alerts_smtp_port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = _BoundedSMTP(s.alerts_smtp_host, s.alerts_smtp_port, timeout=timeout)
+        smtp.timeout = s.alerts_smtp_timeout_s
+        smtp.deadline_at = deadline_at
+        with self._lock:
+            self._open.add(smtp)
+        try:
+            if s.alerts_smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.alerts_smtp_username:
+                smtp.login(s.alerts_smtp_username, s.alerts_smtp_password.get_secret_value())
+        except BaseException:
+            self._drop(smtp)
+            raise
+        return smtp
+
+    def _connection(self, deadline_at: float) -> tuple[_BoundedSMTP, bool]:
+        """(connection, fresh): this worker's open one when used lately, else a new one."""
+        smtp: _BoundedSMTP | None = getattr(self._local, "smtp", None)
+        if smtp is not None and time.monotonic() - self._local.used < self.IDLE_S:
+            smtp.deadline_at = deadline_at
+            return smtp, False
+        if smtp is not None:
+            self._drop(smtp)
+        smtp = self._connect(deadline_at)
+        self._local.smtp = smtp
+        return smtp, True
+
+    def _drop(self, smtp: smtplib.SMTP) -> None:
+        if getattr(self._local, "smtp", None) is smtp:
+            self._local.smtp = None
+        with self._lock:
+            self._open.discard(smtp)
+        try:
+            smtp.close()
+        except OSError:
+            pass
+
     def send(self, msg: EmailMessage) -> tuple[int | None, str]:
         """(status, error), error "" once the server accepted the message; a 5xx raises
         PermanentSMTPError (not retried), anything else is one failed attempt."""
-        s = self.s
-        timeout = min(s.alerts_smtp_timeout_s, s.alerts_smtp_deadline_s)
         started = time.monotonic()
-        cls = _BoundedSMTPSSL if s.alerts_smtp_security == "tls" else _BoundedSMTP
+        deadline_at = started + self.s.alerts_smtp_deadline_s
+        smtp: _BoundedSMTP | None = None
         try:
-            kwargs: dict[str, Any] = {"timeout": timeout}
-            if cls is _BoundedSMTPSSL:
-                kwargs["context"] = ssl.create_default_context()
-            with cls(s.alerts_smtp_host, s.alerts_smtp_port, **kwargs) as smtp:
-                smtp.deadline_at = started + s.alerts_smtp_deadline_s
-                if s.alerts_smtp_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.alerts_smtp_username:
-                    smtp.login(s.alerts_smtp_username, s.alerts_smtp_password.get_secret_value())
-                smtp.send_message(msg)
+            for reuse_allowed in (True, False):
+                smtp, fresh = self._connection(deadline_at)
+                try:
+                    smtp.send_message(msg)  # a refusal leaves the session reset (RSET), usable
+                    break
+                except (smtplib.SMTPServerDisconnected, ConnectionError):
+                    self._drop(smtp)
+                    if fresh or not reuse_allowed:
+                        raise
+                    # The server closed the kept connection while it was idle: a new one.
+            self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
+            self._local.used = time.monotonic()
             codes = [code for code, _ in exc.recipients.values()]
             reason = f"SMTP recipients refused: {exc.recipients}"[:500]
             if all(code >= 500 for code in codes):
                 raise PermanentSMTPError(reason) from None
             return min(codes), reason
         except smtplib.SMTPResponseException as exc:
+            self._local.used = time.monotonic()
             reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:500]
             if exc.smtp_code >= 500:
                 raise PermanentSMTPError(reason) from None
             return exc.smtp_code, reason
         except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timed out, TLS
+            if smtp is not None:
+                self._drop(smtp)
             return None, f"{type(exc).__name__}: {exc}"[:500]
         finally:
             metrics.DELIVERY_SECONDS.labels(channel="email").observe(time.monotonic() - started)
         return 250, ""
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._open = list(self._open), set()
+        for smtp in connections:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
 
 
 Versions = Callable[[Sequence[str]], list[dict[str, Any]]]

@@ -23,6 +23,7 @@ class Mailbox:
         self.lock = threading.Lock()
         self.host = "127.0.0.1"
         self.port = 0
+        self.peers: list[Any] = []  # the client's address of each accepted message
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.lock:
@@ -32,6 +33,7 @@ class Mailbox:
         assert isinstance(msg, EmailMessage)
         with self.lock:
             self.messages.append(msg)
+            self.peers.append(session.peer)
         if self.on_receive is not None:
             self.on_receive(msg)
         return "250 2.0.0 Message accepted for delivery"
@@ -48,9 +50,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.port = _free_port()
+def smtp_server(box: Mailbox | None = None) -> Iterator[Mailbox]:
+    """A server on a free port, or (given `box`) on the box's port again: a restart."""
+    box = box or Mailbox()
+    box.port = box.port or _free_port()
     controller = Controller(box, hostname=box.host, port=box.port)
     controller.start()
     try:

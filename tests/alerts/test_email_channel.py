@@ -245,3 +245,17 @@ def test_story_versions_are_read_from_the_real_index_oldest_first(
     versions = es_versions(es_client, report_alias)(["rep-az-1", "rep-am-1"])
     assert [v["report_id"] for v in versions] == ["rep-am-1", "rep-az-1"]
     assert versions[0]["source"]["country"] == "AM" and versions[0]["figures"][0]["value"] == 2
+
+
+def test_emails_share_one_connection_and_a_server_restart_costs_no_attempt() -> None:
+    logged: list[tuple[Any, ...]] = []
+    with smtp_server() as box:
+        senders = _senders(box, [], logged)
+        for i in range(3):
+            assert senders.deliver(_sub(), _alert(f"a{i}")).delivered
+        assert len(set(box.peers)) == 1  # one connection, kept
+    with smtp_server(box):  # restarted: the kept connection is dead
+        assert senders.deliver(_sub(), _alert("a3")).delivered
+    assert [line[3] for line in logged] == ["sent"] * 4  # no attempt lost to the dead one
+    assert len(box.messages) == 4
+    senders.mailer.close()
