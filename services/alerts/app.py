@@ -1,11 +1,12 @@
-"""`cwatch alerts run`: indexed topic -> match -> de-duplicate -> alert topic -> webhooks.
+"""`cwatch alerts run`: indexed topic -> match -> de-duplicate -> alert topic -> webhooks, email
+and chat (senders.py; email digests: digests.py).
 
 Two loops, each with its own consumer group and commit-after-done (at-least-once; alert ids
 are stable so a replay can be recognised downstream):
 - the matcher reads `indexed` in batches, matches the batch against every active subscription
   (one multi-search), turns matches into alerts with the durable per-story state, produces them
   to `alert` (acknowledged), saves the state, then commits;
-- the dispatcher reads `alert` and hands each webhook alert to its subscription's lane
+- the dispatcher reads `alert` and hands each pushed alert to its subscription's lane
   (dispatch.py: a slow receiver holds only its own alerts); an alert's offset is committed
   once it and every alert before it in its partition were delivered or dead-lettered.
   A crash between a POST and the commit, or a matcher that produced an alert again before it
