@@ -192,24 +192,69 @@ Versions = Callable[[Sequence[str]], list[dict[str, Any]]]
 """Report ids -> the reports' sources and figures (oldest first); [] when unreachable."""
 
 
-def es_versions(es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS) -> Versions:
+class VersionCache:
+    """Reports read for emails, by id, for `ttl_s`: a report that matches many subscriptions
+    is read once for all their emails, not once each."""
+
+    def __init__(self, ttl_s: float = 60.0, max_items: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for report_id in ids:
+                hit = self._items.get(report_id)
+                if hit is not None and now - hit[0] < self.ttl_s:
+                    found[report_id] = hit[1]
+        return found
+
+    def put(self, docs: Sequence[dict[str, Any]]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._items) + len(docs) > self.max_items:
+                self._items = {k: v for k, v in self._items.items() if now - v[0] < self.ttl_s}
+                if len(self._items) + len(docs) > self.max_items:
+                    self._items.clear()
+            for doc in docs:
+                self._items[str(doc.get("report_id"))] = (now, doc)
+
+
+def _order(doc: dict[str, Any]) -> str:
+    return str(doc.get("published") or doc.get("ingested_at") or "")
+
+
+def es_versions(
+    es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS, cache: VersionCache | None = None
+) -> Versions:
+    cache = cache or VersionCache()
+
     def fetch(report_ids: Sequence[str]) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(report_ids))[-limit:]
         if not ids:
             return []
-        try:
-            resp = es.search(
-                index=alias,
-                query={"ids": {"values": ids}},
-                source_includes=VERSION_FIELDS,
-                size=len(ids),
-                # `date` (published, else ingested): the one date the mapping sorts on.
-                sort=[{"date": {"order": "asc", "unmapped_type": "date"}}],
-            )
-        except Exception:  # the email goes out with what the alert says
-            log.warning("story versions not read for an email", exc_info=True)
-            return []
-        return [hit["_source"] for hit in resp["hits"]["hits"]]
+        found = cache.get(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            try:
+                resp = es.search(
+                    index=alias,
+                    query={"ids": {"values": missing}},
+                    source_includes=VERSION_FIELDS,
+                    size=len(missing),
+                )
+            except Exception:  # the email goes out with what the alert says
+                log.warning("story versions not read for an email", exc_info=True)
+                return sorted(found.values(), key=_order)
+            docs = [hit["_source"] for hit in resp["hits"]["hits"]]
+            cache.put(docs)
+            found.update((str(d.get("report_id")), d) for d in docs)
+        # Oldest first, by the report's own dates (sorted here: the mapping keeps no doc
+        # values for them, and a search sorted on them fails).
+        return sorted(found.values(), key=_order)
 
     return fetch
 

@@ -259,3 +259,23 @@ def test_emails_share_one_connection_and_a_server_restart_costs_no_attempt() -> 
     assert [line[3] for line in logged] == ["sent"] * 4  # no attempt lost to the dead one
     assert len(box.messages) == 4
     senders.mailer.close()
+
+
+def test_a_report_is_read_once_for_the_emails_of_every_subscription_it_matched() -> None:
+    from services.alerts.senders import es_versions
+
+    class CountingES:
+        def __init__(self) -> None:
+            self.asked: list[list[str]] = []
+
+        def search(self, **kwargs: Any) -> dict[str, Any]:
+            ids = kwargs["query"]["ids"]["values"]
+            self.asked.append(ids)
+            return {"hits": {"hits": [{"_source": v} for v in VERSIONS if v["report_id"] in ids]}}
+
+    es = CountingES()
+    fetch = es_versions(es, "alias")
+    for _ in range(5):
+        assert [v["report_id"] for v in fetch(["r-az", "r-am"])] == ["r-am", "r-az"]
+    assert fetch(["r-am", "r-new"])[0]["report_id"] == "r-am"
+    assert es.asked == [["r-az", "r-am"], ["r-new"]]
