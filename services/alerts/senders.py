@@ -90,6 +90,10 @@ class SmtpMailer:
         address = parseaddr(self.s.alerts_smtp_from)[1]
         return address.rsplit("@", 1)[-1] if "@" in address else "cwatch.invalid"
 
+    def _tls(self) -> ssl.SSLContext:
+        """Certificate and host name checked, always; against a private CA when configured."""
+        return ssl.create_default_context(cafile=self.s.alerts_smtp_ca_file)
+
     def _connect(self, deadline_at: float) -> _BoundedSMTP:
         s = self.s
         timeout = max(0.001, min(s.alerts_smtp_timeout_s, deadline_at - time.monotonic()))
@@ -99,7 +103,7 @@ class SmtpMailer:
                 s.alerts_smtp_host,
                 s.alerts_smtp_port,
                 timeout=timeout,
-                context=ssl.create_default_context(),
+                context=self._tls(),
             )
         else:
             smtp = _BoundedSMTP(s.alerts_smtp_host, s.alerts_smtp_port, timeout=timeout)
@@ -109,7 +113,7 @@ class SmtpMailer:
             self._open.add(smtp)
         try:
             if s.alerts_smtp_security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=self._tls())
             if s.alerts_smtp_username:
                 smtp.login(s.alerts_smtp_username, s.alerts_smtp_password.get_secret_value())
         except BaseException:

@@ -84,6 +84,11 @@ class AlertsSettings(CommonSettings):
         description="'starttls' (submission, 587), 'tls' (implicit TLS, 465) or 'none' "
         "(a local relay only)",
     )
+    alerts_smtp_ca_file: str | None = Field(
+        default=None,
+        description="CA bundle the SMTP server's certificate is checked against (a private "
+        "relay's CA); unset: the system's",
+    )
     alerts_smtp_username: str = Field(default="", description="SMTP login; empty: no login")
     alerts_smtp_password: SecretStr = Field(default=SecretStr(""))
     alerts_smtp_from: str = Field(

@@ -50,11 +50,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def smtp_server(box: Mailbox | None = None) -> Iterator[Mailbox]:
-    """A server on a free port, or (given `box`) on the box's port again: a restart."""
+def smtp_server(box: Mailbox | None = None, **options: Any) -> Iterator[Mailbox]:
+    """A server on a free port, or (given `box`) on the box's port again: a restart.
+    `options` go to aiosmtpd's Controller (tls_context, require_starttls, authenticator...)."""
     box = box or Mailbox()
     box.port = box.port or _free_port()
-    controller = Controller(box, hostname=box.host, port=box.port)
+    controller = Controller(box, hostname=box.host, port=box.port, **options)
     controller.start()
     try:
         yield box

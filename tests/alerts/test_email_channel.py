@@ -279,3 +279,65 @@ def test_a_report_is_read_once_for_the_emails_of_every_subscription_it_matched()
         assert [v["report_id"] for v in fetch(["r-az", "r-am"])] == ["r-am", "r-az"]
     assert fetch(["r-am", "r-new"])[0]["report_id"] == "r-am"
     assert es.asked == [["r-az", "r-am"], ["r-new"]]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_email_over_starttls_or_tls_with_login_checks_the_certificate(
+    security: str, tmp_path: Any
+) -> None:
+    import ssl
+
+    import trustme
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    logins: list[bytes] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"cwatch",
+            b"s3cret",
+        )
+        if ok:
+            logins.append(data.login)
+        return AuthResult(success=ok)
+
+    options: dict[str, Any] = {"authenticator": authenticator, "auth_required": True}
+    if security == "starttls":
+        options.update(tls_context=server_tls, require_starttls=True)
+    else:  # aiosmtpd only knows of TLS it started itself: AUTH is over TLS here all the same
+        options.update(ssl_context=server_tls, auth_require_tls=False)
+    letters: list[DeadLetter] = []
+    with smtp_server(**options) as box:
+        settings = AlertsSettings(
+            alerts_smtp_host=box.host,
+            alerts_smtp_port=box.port,
+            alerts_smtp_security=security,
+            alerts_smtp_ca_file=str(ca_file),
+            alerts_smtp_username="cwatch",
+            alerts_smtp_password="s3cret",
+            alerts_smtp_from="cwatch <alerts@cwatch.example>",
+        )
+        webhooks = WebhookSender(
+            NetPolicy(allow_loopback=True), lambda *a: None, letters.append, max_attempts=1
+        )
+        senders = ChannelSenders(
+            settings, webhooks, SmtpMailer(settings), _versions, lambda *a: None
+        )
+        assert senders.deliver(_sub(), _alert()).delivered, letters
+        senders.mailer.close()
+        # Without the private CA the server's certificate is refused: nothing is sent.
+        untrusting = settings.model_copy(update={"alerts_smtp_ca_file": None})
+        strict = ChannelSenders(
+            untrusting, webhooks, SmtpMailer(untrusting), _versions, lambda *a: None
+        )
+        assert not strict.deliver(_sub(), _alert("a2")).delivered
+    assert logins == [b"cwatch"] and len(box.messages) == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in letters[0].reason
