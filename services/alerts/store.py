@@ -98,6 +98,7 @@ class AlertStore:
         self.deliveries_index = f"{prefix}-deliveries"
         self.digest_index = f"{prefix}-email-digest"
         self._ensured = False
+        self._digest_ensured = False
 
     def ensure(self) -> None:
         if self._ensured:
@@ -106,7 +107,6 @@ class AlertStore:
             (self.subscriptions_index, SUBSCRIPTION_MAPPING),
             (self.state_index, STATE_MAPPING),
             (self.deliveries_index, DELIVERY_MAPPING),
-            (self.digest_index, DIGEST_MAPPING),
         ):
             if not self.es.indices.exists(index=name):
                 self.es.options(ignore_status=400).indices.create(
@@ -295,6 +295,45 @@ class AlertStore:
             )
         self.es.bulk(operations=ops)
 
+    def failing(self, sub_ids: Sequence[str]) -> set[str]:
+        """The subscriptions whose channel's latest verdict in the log is `channel_failing`
+        (not followed by a delivery that went out): one request for a whole list."""
+        if not sub_ids:
+            return set()
+        self.ensure()
+        resp = self.es.search(
+            index=self.deliveries_index,
+            size=0,
+            query={
+                "bool": {
+                    "filter": [
+                        {"terms": {"subscription_id": list(sub_ids)}},
+                        {"terms": {"outcome": ["sent", "queued", "channel_failing"]}},
+                    ]
+                }
+            },
+            aggs={
+                "subs": {
+                    "terms": {"field": "subscription_id", "size": len(sub_ids)},
+                    "aggs": {
+                        "latest": {
+                            "top_hits": {
+                                "size": 1,
+                                "sort": [{"at": "desc"}],
+                                "_source": ["outcome"],
+                            }
+                        }
+                    },
+                }
+            },
+        )
+        out: set[str] = set()
+        for bucket in resp["aggregations"]["subs"]["buckets"]:
+            hits = bucket["latest"]["hits"]["hits"]
+            if hits and hits[0]["_source"].get("outcome") == "channel_failing":
+                out.add(bucket["key"])
+        return out
+
     def deliveries(self, sub_id: str, size: int = 100) -> list[dict[str, Any]]:
         self.ensure()
         self.es.indices.refresh(index=self.deliveries_index)
@@ -310,8 +349,21 @@ class AlertStore:
     # Kept here, not in memory, so a restart loses none; the id (subscription + alert) makes
     # queueing the same alert twice (a replay) one item.
 
+    def _ensure_digest(self) -> None:
+        """Created by the first queued item only: the API and deployments without email
+        digests never pay for one more index."""
+        if self._digest_ensured:
+            return
+        if not self.es.indices.exists(index=self.digest_index):
+            self.es.options(ignore_status=400).indices.create(
+                index=self.digest_index,
+                mappings=DIGEST_MAPPING,
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            )
+        self._digest_ensured = True
+
     def queue_digest(self, sub_id: str, alert: Alert, queued_at: datetime) -> None:
-        self.ensure()
+        self._ensure_digest()
         self.es.index(
             index=self.digest_index,
             id=f"{sub_id}-{alert.alert_id}",
@@ -326,13 +378,15 @@ class AlertStore:
 
     def digest_items(self) -> dict[str, list[tuple[str, datetime, Alert]]]:
         """Queued alerts per subscription, oldest first: (item id, queued_at, alert)."""
-        self.ensure()
-        self.es.indices.refresh(index=self.digest_index)
-        resp = self.es.search(
+        quiet = self.es.options(ignore_status=404)  # no index yet: nothing queued
+        quiet.indices.refresh(index=self.digest_index)
+        resp = quiet.search(
             index=self.digest_index,
             sort=[{"queued_at": "asc"}],
             size=MAX_LIST,
         )
+        if "hits" not in resp:
+            return {}
         out: dict[str, list[tuple[str, datetime, Alert]]] = {}
         for hit in resp["hits"]["hits"]:
             src = hit["_source"]
@@ -345,6 +399,5 @@ class AlertStore:
     def drop_digest_items(self, item_ids: Sequence[str]) -> None:
         if not item_ids:
             return
-        self.ensure()
         ops = [{"delete": {"_index": self.digest_index, "_id": i}} for i in item_ids]
         self.es.bulk(operations=ops, refresh=True)

@@ -136,7 +136,14 @@ def create(state: State, body: SubscriptionInput) -> dict[str, Any]:
 @router.get("/subscriptions", summary="List subscriptions")
 def list_all(state: State) -> dict[str, Any]:
     subs = state.store.list_subscriptions()
-    return {"total": len(subs), "subscriptions": [s.public() for s in subs]}
+    try:
+        failing = state.store.failing([s.id for s in subs])
+    except Exception:  # a hint for operators; the list is what matters
+        failing = set()
+    return {
+        "total": len(subs),
+        "subscriptions": [{**s.public(), "failing": s.id in failing} for s in subs],
+    }
 
 
 @router.get("/subscriptions/{sub_id}", summary="One subscription")

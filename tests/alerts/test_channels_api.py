@@ -98,9 +98,13 @@ def test_the_deliveries_view_says_when_a_channel_keeps_failing_and_when_it_recov
             store.log_delivery(sub.id, "a1", "email", outcome, error="SMTP 550 denied", at=when)
         view = http.get(f"/v1/subscriptions/{sub.id}/deliveries").json()
         assert view["failing"] is True and view["counts"]["failed"] == 2
+        listed = http.get("/v1/subscriptions").json()["subscriptions"]  # the log is refreshed
+        assert [s["failing"] for s in listed if s["id"] == sub.id] == [True]
         assert any(d["error"] == "SMTP 550 denied" for d in view["deliveries"])
         store.log_delivery(sub.id, "a2", "email", "sent")
         assert http.get(f"/v1/subscriptions/{sub.id}/deliveries").json()["failing"] is False
+        listed = http.get("/v1/subscriptions").json()["subscriptions"]
+        assert [s["failing"] for s in listed if s["id"] == sub.id] == [False]
 
 
 def test_a_chat_subscription_to_a_refused_address_is_refused(

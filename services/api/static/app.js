@@ -318,7 +318,7 @@ async function loadSubscriptions() {
       const target = channelTarget(s.channel);
       body.append(el("tr", { "data-sub-id": s.id },
         el("td", {}, s.name), el("td", {}, s.query), el("td", {}, target), el("td", {}, s.mode === "digest" ? `digest ${s.digest_minutes} min` : s.mode),
-        el("td", { class: "sub-state" }, s.active ? "active" : "paused"),
+        el("td", { class: "sub-state" + (s.failing ? " failing" : "") }, (s.active ? "active" : "paused") + (s.failing ? " · channel failing" : "")),
         el("td", {},
           el("button", { type: "button", onclick: () => subAction(s.id, s.active ? "pause" : "resume") }, s.active ? "Pause" : "Resume"),
           el("button", { type: "button", onclick: () => showDeliveries(s.id, s.name) }, "Log"),
