@@ -18,6 +18,8 @@ import hmac
 import json
 import logging
 import random
+import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +81,18 @@ def payload(alert: Alert, sub: Subscription) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+_RETRY_AFTER_JSON = re.compile(rb'"retry_after"\s*:\s*(\d{1,6})')
+
+
+def retry_after(header: str | None, body_head: bytes) -> float | None:
+    """Seconds a 429 asks to wait: the Retry-After header (Slack, Teams, Mattermost) or
+    Telegram's `parameters.retry_after`; None when it does not say (or says a date)."""
+    if header and header.strip().isdigit():
+        return float(header.strip())
+    found = _RETRY_AFTER_JSON.search(body_head)
+    return float(found.group(1)) if found else None
+
+
 def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
     """Delay before retry `attempt` (1 = first retry): exponential, capped, equal jitter."""
     ceiling = min(cap_s, base_s * 2 ** (attempt - 1))
@@ -130,6 +144,7 @@ class WebhookSender:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.health = health or ChannelHealth()
+        self._asked_wait = threading.local()  # a 429's Retry-After, for this thread's next wait
         self.deadline_s = deadline_s
         self.max_response_bytes = max_response_bytes
         self.client = httpx.Client(
@@ -184,6 +199,8 @@ class WebhookSender:
             response.close()  # unread rest: httpcore drops the connection instead of reusing it
         if 200 <= response.status_code < 300:
             return response.status_code, ""
+        if response.status_code == 429:
+            self._asked_wait.seconds = retry_after(response.headers.get("Retry-After"), head)
         said = head[:300].decode("utf-8", "replace").strip() if head else ""
         # The answer's start is the reason people need (Telegram: "can't parse entities").
         return response.status_code, f"HTTP {response.status_code}" + (f": {said}" if said else "")
@@ -256,7 +273,12 @@ class WebhookSender:
                 self.log_delivery(
                     sub.id, alert.alert_id, channel, "retried", attempt, status, error
                 )
-                self.sleep(backoff_delay(attempt, self.backoff_s, self.backoff_max_s, self.rng))
+                delay = backoff_delay(attempt, self.backoff_s, self.backoff_max_s, self.rng)
+                asked = getattr(self._asked_wait, "seconds", None)
+                self._asked_wait.seconds = None
+                if asked:  # a rate limit says how long: waited, up to the longest backoff
+                    delay = max(delay, min(asked, self.backoff_max_s))
+                self.sleep(delay)
             else:
                 self.log_delivery(sub.id, alert.alert_id, channel, "failed", attempt, status, error)
         metrics.DELIVERIES.labels(channel=channel, outcome="failed").inc()

@@ -113,14 +113,30 @@ class Platforms:
         self.accepted: list[tuple[str, dict[str, Any]]] = []
         self.refused: list[tuple[str, str]] = []
         self.fail_next = 0
+        self.limit_next = 0  # answered 429 "wait retry_after_s", as each platform says it
+        self.retry_after_s = 3
         self.lock = threading.Lock()
         self.url = ""
 
-    def answer(self, path: str, body: bytes) -> tuple[int, bytes]:
+    def answer(
+        self, path: str, body: bytes
+    ) -> tuple[int, bytes] | tuple[int, bytes, dict[str, str]]:
         with self.lock:
             if self.fail_next:
                 self.fail_next -= 1
                 return 500, b'{"ok":false,"description":"Internal Server Error"}'
+            if self.limit_next:
+                self.limit_next -= 1
+                wait = self.retry_after_s
+                if path.startswith("/bot"):  # Telegram: in the answer's parameters
+                    reply = {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {wait}",
+                        "parameters": {"retry_after": wait},
+                    }
+                    return 429, json.dumps(reply).encode()
+                return 429, b"rate_limited", {"Retry-After": str(wait)}  # Slack and the others
         try:
             payload = json.loads(body)
         except ValueError:
@@ -171,8 +187,10 @@ def platforms() -> Iterator[Platforms]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status, reply = state.answer(self.path, body)
+            status, reply, *extra = state.answer(self.path, body)
             self.send_response(status)
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)

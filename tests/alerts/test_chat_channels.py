@@ -37,7 +37,12 @@ def _alert(headline: str = LONG) -> Alert:
     )
 
 
-def _senders(url: str, letters: list[DeadLetter], logged: list[tuple[Any, ...]]) -> ChannelSenders:
+def _senders(
+    url: str,
+    letters: list[DeadLetter],
+    logged: list[tuple[Any, ...]],
+    sleeps: list[float] | None = None,
+) -> ChannelSenders:
     settings = AlertsSettings(alerts_telegram_api_url=url, alerts_allow_loopback=True)
     webhooks = WebhookSender(
         NetPolicy(allow_loopback=True),
@@ -45,7 +50,8 @@ def _senders(url: str, letters: list[DeadLetter], logged: list[tuple[Any, ...]])
         dead_letter=letters.append,
         max_attempts=3,
         backoff_s=0.01,
-        backoff_max_s=0.02,
+        backoff_max_s=10.0,
+        sleep=(sleeps.append if sleeps is not None else lambda s: None),
     )
     return ChannelSenders(settings, webhooks, SmtpMailer(settings), lambda ids: [], lambda *a: None)
 
@@ -178,3 +184,13 @@ def test_a_channel_that_keeps_failing_is_reported_once_and_others_are_unaffected
     failing = [line for line in logged if line[3] == "channel_failing"]
     assert len(failing) == 1 and failing[0][0] == "s1" and failing[0][2] == "slack"
     assert len(letters) == 4
+
+
+@pytest.mark.parametrize("kind", [ChannelKind.TELEGRAM, ChannelKind.SLACK])
+def test_a_rate_limited_send_waits_as_long_as_the_platform_asks(kind: ChannelKind) -> None:
+    sleeps: list[float] = []
+    with platforms() as stub:
+        stub.limit_next = 1
+        url = f"{stub.url}/slack/T0/B0/XXXX" if kind == ChannelKind.SLACK else None
+        assert _senders(stub.url, [], [], sleeps).deliver(_sub(kind, url), _alert("x")).delivered
+    assert len(sleeps) == 1 and sleeps[0] >= 3  # not the 0.01 s backoff
