@@ -28,7 +28,7 @@ from typing import Any
 from schemas.alert import Alert
 from services.alerts import chatformat, emailmsg, metrics
 from services.alerts.channelconfig import Schedule
-from services.alerts.delivery import Outcome, WebhookSender
+from services.alerts.delivery import REFUSED, Outcome, WebhookSender
 from services.alerts.emailmsg import StoryItem
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
@@ -396,7 +396,10 @@ class ChannelSenders:
                     },
                     ensure_ascii=False,
                 ).encode("utf-8")
-                status, error = self._timed("telegram", self._poster(url, body))
+                try:
+                    status, error = self._timed("telegram", self._poster(url, body))
+                except REFUSED as exc:  # refused for good; its text may quote the URL
+                    raise ValueError(str(exc).replace(config.bot_token, "<token>")) from None
                 if error:  # the token is in the URL: never in a reason
                     return status, error.replace(config.bot_token, "<token>")
                 sent[0] += 1
