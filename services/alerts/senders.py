@@ -13,6 +13,7 @@ answer cap every other outgoing request here has. The formats are small and pure
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import smtplib
@@ -43,9 +44,27 @@ class PermanentSMTPError(ValueError):
     """The server refused for good (5xx): retrying cannot help (a ValueError: REFUSED)."""
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The SMTP reply stream, each recv bounded by what is left of the deadline: a server
+    trickling a reply a byte at a time never trips a per-read timeout, but it trips this."""
+
+    def __init__(self, smtp: _BoundedSMTP) -> None:
+        self.smtp = smtp
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.smtp._clamp()
+        sock = self.smtp.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
+        return int(sock.recv_into(buffer))
+
+
 class _BoundedSMTP(smtplib.SMTP):
-    """smtplib with one total deadline: every command and reply waits at most what is left
-    of it (smtplib alone only bounds each socket operation)."""
+    """smtplib with one total deadline: every command, and every read of a reply, waits at
+    most what is left of it (smtplib alone only bounds each socket operation)."""
 
     deadline_at = float("inf")
 
@@ -62,6 +81,8 @@ class _BoundedSMTP(smtplib.SMTP):
 
     def getreply(self) -> tuple[int, bytes]:
         self._clamp()
+        if self.file is None and self.sock is not None:  # smtplib's own: makefile('rb')
+            self.file = io.BufferedReader(_DeadlineReader(self))
         return super().getreply()
 
 
@@ -99,19 +120,17 @@ class SmtpMailer:
         timeout = max(0.001, min(s.alerts_smtp_timeout_s, deadline_at - time.monotonic()))
         smtp: _BoundedSMTP
         if s.alerts_smtp_security == "tls":
-            smtp = _BoundedSMTPSSL(
-                s.alerts_smtp_host,
-                s.alerts_smtp_port,
-                timeout=timeout,
-                context=self._tls(),
-            )
+            smtp = _BoundedSMTPSSL(timeout=timeout, context=self._tls())
         else:
-            smtp = _BoundedSMTP(s.alerts_smtp_host, s.alerts_smtp_port, timeout=timeout)
-        smtp.timeout = s.alerts_smtp_timeout_s
-        smtp.deadline_at = deadline_at
+            smtp = _BoundedSMTP(timeout=timeout)
+        smtp.deadline_at = deadline_at  # before connecting: the greeting is bounded too
+        # What smtplib's constructor would have kept: the name TLS checks the certificate for.
+        smtp._host = s.alerts_smtp_host  # type: ignore[attr-defined]
         with self._lock:
             self._open.add(smtp)
         try:
+            smtp.connect(s.alerts_smtp_host, s.alerts_smtp_port)
+            smtp.timeout = s.alerts_smtp_timeout_s
             if s.alerts_smtp_security == "starttls":
                 smtp.starttls(context=self._tls())
             if s.alerts_smtp_username:

@@ -341,3 +341,57 @@ def test_email_over_starttls_or_tls_with_login_checks_the_certificate(
         assert not strict.deliver(_sub(), _alert("a2")).delivered
     assert logins == [b"cwatch"] and len(box.messages) == 1
     assert "CERTIFICATE_VERIFY_FAILED" in letters[0].reason
+
+
+def test_a_trickling_smtp_server_is_cut_off_at_the_total_deadline() -> None:
+    """One byte every 0.2 s never trips the 1 s timeout of a read; the 1.5 s deadline does."""
+    import socket
+    import threading
+    import time as clock
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 slow.example ESMTP\r\n")
+            conn.recv(1024)  # EHLO
+            for byte in b"250-slow.example " + b"x" * 200:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                clock.sleep(0.2)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    settings = AlertsSettings(
+        alerts_smtp_host="127.0.0.1",
+        alerts_smtp_port=listener.getsockname()[1],
+        alerts_smtp_security="none",
+        alerts_smtp_timeout_s=1.0,
+        alerts_smtp_deadline_s=1.5,
+    )
+    mailer = SmtpMailer(settings)
+    started = clock.monotonic()
+    try:
+        status, error = mailer.send(_sub_message())
+    finally:
+        stop.set()
+        listener.close()
+    took = clock.monotonic() - started
+    assert error and status is None and took < 4, (took, error)
+
+
+def _sub_message() -> Any:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@cwatch.example", "b@example.org", "x"
+    msg.set_content("x")
+    return msg
