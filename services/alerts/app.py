@@ -191,7 +191,6 @@ class AlertsService:
             self.store.delivered,
             self.dispatcher.lanes.submit,
         )
-        self._last_email_digest_check = 0.0
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
         self.crashed: BaseException | None = None
@@ -400,18 +399,15 @@ class AlertsService:
             offsets = self.dispatcher.tracker.committable(consumer.assignment())
             if offsets and commit_offsets(consumer, offsets):
                 self.dispatcher.tracker.committed(offsets)
-            self._check_email_digests()
 
-    def _check_email_digests(self) -> None:
-        """Due digests go to their subscriptions' lanes; a store that does not answer only
-        delays them to the next check."""
-        if time.monotonic() - self._last_email_digest_check < self.settings.alerts_digest_check_s:
-            return
-        self._last_email_digest_check = time.monotonic()
-        try:
-            self.digests.check(_utcnow())
-        except Exception:
-            log.warning("email digests not checked; trying again", exc_info=True)
+    def _digest_loop(self) -> None:
+        """Due email digests go to their subscriptions' lanes (sent there, never here); on a
+        thread of its own, so a slow store delays digests, not the routing of alerts."""
+        while not self.stopping.wait(self.settings.alerts_digest_check_s):
+            try:
+                self.digests.check(_utcnow())
+            except Exception:
+                log.warning("email digests not checked; trying again", exc_info=True)
 
     def _supervised(self, name: str, loop: Callable[[KafkaConsumer], None]) -> Callable[..., None]:
         def run(consumer: KafkaConsumer) -> None:
@@ -473,12 +469,15 @@ class AlertsService:
             daemon=True,
         )
         dispatcher.start()
+        digests = threading.Thread(target=self._digest_loop, name="digests", daemon=True)
+        digests.start()
         log.info("alerts running", extra={"indexed": self.topics.indexed, "alias": self.alias})
         try:
             self._supervised("match", self._match_loop)(matcher_consumer)
         finally:
             self.stopping.set()
             dispatcher.join(timeout=30)
+            digests.join(timeout=30)
             self.dispatcher.close()
             matcher_consumer.close()
             dispatch_consumer.close()

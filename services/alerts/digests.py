@@ -141,7 +141,8 @@ class EmailDigests:
             items,
             digest.slot.isoformat(),
             "digest",
-            f"[cwatch] {sub.name or 'digest'}: {len(stories)} stories ({when})",
+            f"[cwatch] {sub.name or 'digest'}: {len(stories)} "
+            f"{'story' if len(stories) == 1 else 'stories'} ({when})",
         )
         # The digest's own alert: its id in the log lines and, if it fails, the dead letter.
         summary = Alert(
