@@ -97,8 +97,11 @@ class EmailDigests:
         due: list[Digest] = []
         for sub_id, queued in items.items():
             sub = subs.get(sub_id)
+            if sub is None and self._deleted(sub_id):
+                self.store.drop_digest_items([item_id for item_id, _, _ in queued])
+                continue
             if sub is None or sub.channel.kind != ChannelKind.EMAIL:
-                continue  # deleted or paused (not in the active list): kept until it returns
+                continue  # paused (not in the active list): kept until it is resumed
             digest = plan(sub, queued, now)
             if digest is None:
                 continue
@@ -109,6 +112,12 @@ class EmailDigests:
             due.append(digest)
             self.submit(sub.id, self._job(digest))
         return due
+
+    def _deleted(self, sub_id: str) -> bool:
+        try:
+            return self.store.get(sub_id) is None
+        except Exception:  # unreadable (or invalid) is not deleted: keep its items
+            return False
 
     def _job(self, digest: Digest) -> Callable[[], None]:
         def run() -> None:

@@ -395,3 +395,17 @@ def _sub_message() -> Any:
     msg["From"], msg["To"], msg["Subject"] = "a@cwatch.example", "b@example.org", "x"
     msg.set_content("x")
     return msg
+
+
+def test_the_queued_digest_items_of_a_deleted_subscription_are_dropped(
+    alerts_settings: AlertsSettings, es_client: Any
+) -> None:
+    store = AlertStore(es_client, alerts_settings.index_prefix())
+    kept, gone = _sub(Schedule.HOURLY), _sub(Schedule.HOURLY).model_copy(update={"id": "s2"})
+    store.put(kept)  # paused later: not in the active list, but still stored
+    at = datetime(2026, 11, 23, 6, 10, tzinfo=UTC)
+    store.queue_digest(kept.id, _alert("a1"), at)
+    store.queue_digest(gone.id, _alert("a2"), at)
+    digests = EmailDigests(store, None, lambda: {}, lambda ids: set(), lambda _k, job: None)  # type: ignore[arg-type]
+    assert digests.check(at + timedelta(hours=2)) == []
+    assert set(store.digest_items()) == {kept.id}
