@@ -77,7 +77,7 @@ def test_an_immediate_email_per_story_with_its_versions_from_the_index(
     assert text.count("\n   [") >= 3  # each version under its side
 
 
-def test_an_hourly_digest_waits_for_its_slot_and_survives_in_the_store(
+def test_an_hourly_digest_waits_for_its_slot_and_survives_a_restart(
     running: AlertsService,
     mailbox: Mailbox,
     index_reports,
@@ -90,8 +90,18 @@ def test_an_hourly_digest_waits_for_its_slot_and_survives_in_the_store(
     _feed(running, index_reports, report_alias, kafka_bootstrap, topics)
     wait_for(lambda: running.store.digest_items().get(sub.id), timeout_s=60, what="a queued alert")
     assert not mailbox.messages  # queued, not sent: the slot is up to an hour away
+    # A restart: the queue is in Elasticsearch, not in the stopped process.
+    running.stopping.set()
+    restarted = AlertsService(running.settings)
     later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
     monkeypatch.setattr(alerts_app, "_utcnow", lambda: later)
-    (msg,) = wait_for(lambda: list(mailbox.messages), timeout_s=60, what="the digest")
-    assert "1 story (" in str(msg["Subject"])
-    wait_for(lambda: not running.store.digest_items().get(sub.id), what="the queue emptied")
+    thread = threading.Thread(target=restarted.run, daemon=True)
+    thread.start()
+    try:
+        (msg,) = wait_for(lambda: list(mailbox.messages), timeout_s=60, what="the digest")
+        assert "1 story (" in str(msg["Subject"])
+        assert "Pashinyan meets Aliyev in Brussels" in msg.get_body(("plain",)).get_content()
+        wait_for(lambda: not restarted.store.digest_items().get(sub.id), what="the queue emptied")
+    finally:
+        restarted.stopping.set()
+        thread.join(timeout=30)
