@@ -120,7 +120,12 @@ def slack_payload(alert: Alert, name: str) -> dict[str, Any]:
     pieces = [p for p in pieces if p][:room] or ["(no headline)"]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in pieces]
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_slack(details)}]}
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": cut(escape_slack(details), SLACK_SECTION_LIMIT)}
+            ],
+        }
     )
     return {"text": cut(escape_slack(f"{title}: {headline}"), SLACK_TEXT_LIMIT), "blocks": blocks}
 

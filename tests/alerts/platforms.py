@@ -95,7 +95,10 @@ def slack_error(payload: dict[str, Any]) -> str | None:
             if not 0 < len(text.get("text", "")) <= 3000:
                 return "invalid_blocks"
         elif kind == "context":
-            if not block.get("elements"):
+            elements = block.get("elements") or []
+            if not 0 < len(elements) <= 10:
+                return "invalid_blocks"
+            if any(len((e or {}).get("text", "")) > 3000 for e in elements):
                 return "invalid_blocks"
         else:
             return "invalid_blocks"

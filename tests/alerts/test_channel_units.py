@@ -155,6 +155,11 @@ def test_slack_payloads_pass_the_block_rules_whatever_the_headline(headline: str
     assert len(payload["text"]) <= chatformat.SLACK_TEXT_LIMIT
 
 
+def test_a_slack_alert_with_a_very_long_url_still_passes_the_block_rules() -> None:
+    alert = _alert("h").model_copy(update={"url": "https://x.example/" + "a" * 4000})
+    assert slack_error(chatformat.slack_payload(alert, "n")) is None
+
+
 def test_teams_cards_stay_under_28_kb() -> None:
     import json
 
