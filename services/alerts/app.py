@@ -1,11 +1,12 @@
-"""`cwatch alerts run`: indexed topic -> match -> de-duplicate -> alert topic -> webhooks.
+"""`cwatch alerts run`: indexed topic -> match -> de-duplicate -> alert topic -> webhooks, email
+and chat (senders.py; email digests: digests.py).
 
 Two loops, each with its own consumer group and commit-after-done (at-least-once; alert ids
 are stable so a replay can be recognised downstream):
 - the matcher reads `indexed` in batches, matches the batch against every active subscription
   (one multi-search), turns matches into alerts with the durable per-story state, produces them
   to `alert` (acknowledged), saves the state, then commits;
-- the dispatcher reads `alert` and hands each webhook alert to its subscription's lane
+- the dispatcher reads `alert` and hands each pushed alert to its subscription's lane
   (dispatch.py: a slow receiver holds only its own alerts); an alert's offset is committed
   once it and every alert before it in its partition were delivered or dead-lettered.
   A crash between a POST and the commit, or a matcher that produced an alert again before it
@@ -38,11 +39,14 @@ from schemas.indexed import IndexedEvent
 from schemas.topics import key_for
 from services.alerts import metrics
 from services.alerts.dedup import Decision, decide, due_digests, keys_for
-from services.alerts.delivery import WebhookSender
+from services.alerts.delivery import Abandoned, WebhookSender
 from services.alerts.deliverylog import DeliveryLogWriter
-from services.alerts.dispatch import Abandoned, Dispatcher
+from services.alerts.digests import EmailDigests
+from services.alerts.dispatch import Dispatcher
+from services.alerts.health import ChannelHealth
 from services.alerts.matcher import QueryCache, es_msearch, match
 from services.alerts.models import ChannelKind, Subscription
+from services.alerts.senders import ChannelSenders, SmtpMailer, es_versions
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
 from services.common.dlq import DeadLetterSink
@@ -161,10 +165,18 @@ class AlertsService:
             deadline_s=settings.webhook_deadline_s(),
             max_response_bytes=settings.alerts_webhook_max_response_bytes,
             sleep=self._backoff,
+            health=ChannelHealth(settings.alerts_channel_failing_after),
+        )
+        self.senders = ChannelSenders(
+            settings,
+            self.webhooks,
+            SmtpMailer(settings),
+            es_versions(self.es, self.alias),
+            self.store.queue_digest,
         )
         self.stopping = threading.Event()
         self.dispatcher = Dispatcher(
-            self.webhooks.deliver,
+            self.senders.deliver,
             self.cache.get,
             self.store.delivered,
             self.dlq.send,
@@ -172,6 +184,13 @@ class AlertsService:
             stopping=self.stopping,
         )
         self.delivery_log = DeliveryLogWriter(self.store)
+        self.digests = EmailDigests(
+            self.store,
+            self.senders,
+            self.cache.get,
+            self.store.delivered,
+            self.dispatcher.lanes.submit,
+        )
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
         self.crashed: BaseException | None = None
@@ -193,8 +212,9 @@ class AlertsService:
         status: int | None,
         error: str | None,
     ) -> None:
-        # A delivered webhook's line is also the mark that keeps a replay from sending it again.
-        line_id = sent_line_id(alert_id) if (channel, outcome) == ("webhook", "sent") else None
+        # A delivered (or digest-queued) alert's line is also the mark that keeps a replay
+        # from sending it again, whatever the channel.
+        line_id = sent_line_id(alert_id) if outcome in ("sent", "queued") else None
         try:
             self.store.log_delivery(
                 sub_id, alert_id, channel, outcome, attempt, status, error, line_id=line_id
@@ -380,6 +400,15 @@ class AlertsService:
             if offsets and commit_offsets(consumer, offsets):
                 self.dispatcher.tracker.committed(offsets)
 
+    def _digest_loop(self) -> None:
+        """Due email digests go to their subscriptions' lanes (sent there, never here); on a
+        thread of its own, so a slow store delays digests, not the routing of alerts."""
+        while not self.stopping.wait(self.settings.alerts_digest_check_s):
+            try:
+                self.digests.check(_utcnow())
+            except Exception:
+                log.warning("email digests not checked; trying again", exc_info=True)
+
     def _supervised(self, name: str, loop: Callable[[KafkaConsumer], None]) -> Callable[..., None]:
         def run(consumer: KafkaConsumer) -> None:
             try:
@@ -440,12 +469,15 @@ class AlertsService:
             daemon=True,
         )
         dispatcher.start()
+        digests = threading.Thread(target=self._digest_loop, name="digests", daemon=True)
+        digests.start()
         log.info("alerts running", extra={"indexed": self.topics.indexed, "alias": self.alias})
         try:
             self._supervised("match", self._match_loop)(matcher_consumer)
         finally:
             self.stopping.set()
             dispatcher.join(timeout=30)
+            digests.join(timeout=30)
             self.dispatcher.close()
             matcher_consumer.close()
             dispatch_consumer.close()
@@ -453,6 +485,7 @@ class AlertsService:
             release(webhooks_group, dispatch_id)
             self.producer.flush(10)
             self.webhooks.close()
+            self.senders.mailer.close()
             self.delivery_log.close()
         if self.crashed is not None:
             raise RuntimeError("the alerts service stopped after a crash") from self.crashed

@@ -57,6 +57,19 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _channel(args: argparse.Namespace) -> dict[str, Any] | None:
+    if getattr(args, "email", None):
+        email: dict[str, Any] = {"to": args.email, "schedule": args.schedule}
+        if args.daily_at:
+            email["daily_at"] = args.daily_at
+        if args.timezone:
+            email["timezone"] = args.timezone
+        return {"kind": "email", "email": email}
+    for kind in ("slack", "mattermost", "teams"):
+        if getattr(args, kind, None):
+            return {"kind": kind, "url": getattr(args, kind)}
+    if getattr(args, "telegram_chat", None):
+        token = args.telegram_token or ""
+        return {"kind": "telegram", "telegram": {"chat_id": args.telegram_chat, "bot_token": token}}
     if args.webhook:
         channel: dict[str, Any] = {"kind": "webhook", "url": args.webhook}
         if args.secret:
@@ -73,7 +86,7 @@ def _check(store: Any, settings: Any, sub: Any) -> str | None:
 
     try:
         sub.check()
-        if sub.channel.kind == "webhook" and sub.channel.url:
+        if sub.channel.url:
             NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private).check_url(
                 sub.channel.url
             )
@@ -235,6 +248,20 @@ def _add_channel_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webhook", metavar="URL", help="POST signed JSON alerts to URL")
     p.add_argument("--secret", help="Webhook HMAC secret (generated and printed if omitted)")
     p.add_argument("--channel", choices=["sse", "kafka"], help="Without a webhook: sse or kafka")
+    p.add_argument("--email", action="append", metavar="ADDRESS", help="Email alerts (repeat)")
+    p.add_argument(
+        "--schedule",
+        choices=["immediate", "hourly", "daily"],
+        default="immediate",
+        help="Email: one per alert, or an hourly / daily digest",
+    )
+    p.add_argument("--daily-at", metavar="HH:MM", help="Email: local time of the daily digest")
+    p.add_argument("--timezone", metavar="ZONE", help="Email: IANA zone, e.g. Asia/Yerevan")
+    p.add_argument("--slack", metavar="URL", help="Slack incoming webhook URL")
+    p.add_argument("--mattermost", metavar="URL", help="Mattermost incoming webhook URL")
+    p.add_argument("--teams", metavar="URL", help="Microsoft Teams incoming webhook URL")
+    p.add_argument("--telegram-chat", metavar="ID", help="Telegram chat id or @channel")
+    p.add_argument("--telegram-token", metavar="TOKEN", help="Telegram bot token")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

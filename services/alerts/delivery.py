@@ -18,6 +18,8 @@ import hmac
 import json
 import logging
 import random
+import re
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -29,12 +31,18 @@ import httpx
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
+from services.alerts.health import ChannelHealth
 from services.alerts.models import Subscription, check_webhook_url
 from services.common.deadline import deadline, deadline_transport
 from services.common.netguard import BlockedAddress, NetPolicy
-from services.common.redact import mask_text, mask_webhook_url, webhook_secrets
+from services.common.redact import mask_text, webhook_secrets
 
 log = logging.getLogger(__name__)
+
+
+class Abandoned(Exception):  # noqa: N818 - a signal, not an error
+    """The service is stopping: leave the delivery unfinished (it is redone after a restart)."""
+
 
 SIGNATURE_HEADER = "X-Cwatch-Signature"
 TIMESTAMP_HEADER = "X-Cwatch-Timestamp"
@@ -73,6 +81,18 @@ def payload(alert: Alert, sub: Subscription) -> bytes:
         "subscription": {"id": sub.id, "name": sub.name},
     }
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+_RETRY_AFTER_JSON = re.compile(rb'"retry_after"\s*:\s*(\d{1,6})')
+
+
+def retry_after(header: str | None, body_head: bytes) -> float | None:
+    """Seconds a 429 asks to wait: the Retry-After header (Slack, Teams, Mattermost) or
+    Telegram's `parameters.retry_after`; None when it does not say (or says a date)."""
+    if header and header.strip().isdigit():
+        return float(header.strip())
+    found = _RETRY_AFTER_JSON.search(body_head)
+    return float(found.group(1)) if found else None
 
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
@@ -115,6 +135,7 @@ class WebhookSender:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
+        health: ChannelHealth | None = None,
     ) -> None:
         self.policy = policy
         self.log_delivery = log_delivery
@@ -124,6 +145,8 @@ class WebhookSender:
         self.backoff_max_s = backoff_max_s
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.health = health or ChannelHealth()
+        self._asked_wait = threading.local()  # a 429's Retry-After, for this thread's next wait
         self.deadline_s = deadline_s
         self.max_response_bytes = max_response_bytes
         self.client = httpx.Client(
@@ -139,14 +162,24 @@ class WebhookSender:
 
     def _attempt(self, url: str, secret: str, alert: Alert, body: bytes) -> tuple[int | None, str]:
         """(status, error); status 2xx is success. Refused URLs raise one of REFUSED."""
-        with deadline(self.deadline_s):
-            return self._post(url, secret, alert, body)
+        timestamp = str(int(time.time()))
+        headers = {
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            ALERT_ID_HEADER: alert.alert_id,
+        }
+        return self.post_json(url, body, headers)
 
-    def _post(self, url: str, secret: str, alert: Alert, body: bytes) -> tuple[int | None, str]:
+    def post_json(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+        """One POST of a JSON body under the total deadline, to the address the policy checked
+        (webhooks and the chat platforms' webhooks and APIs alike)."""
+        with deadline(self.deadline_s):
+            return self._post(url, body, headers)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
         check_webhook_url(url)  # a stored URL from before the rules were tightened
         addresses = self.policy.check_url(url)
         parts = urlsplit(url)
-        timestamp = str(int(time.time()))
         request = self.client.build_request(
             "POST",
             _pinned(url, str(addresses[0])),
@@ -154,9 +187,7 @@ class WebhookSender:
             headers={
                 "Host": parts.netloc.rsplit("@", 1)[-1],
                 "Content-Type": "application/json",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(secret, timestamp, body),
-                ALERT_ID_HEADER: alert.alert_id,
+                **headers,
             },
             extensions={"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {},
         )
@@ -165,26 +196,34 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"
         try:
-            self._drain(response)
+            head = self._drain(response)
         finally:
             response.close()  # unread rest: httpcore drops the connection instead of reusing it
         if 200 <= response.status_code < 300:
             return response.status_code, ""
-        return response.status_code, f"HTTP {response.status_code}"
+        if response.status_code == 429:
+            self._asked_wait.seconds = retry_after(response.headers.get("Retry-After"), head)
+        said = head[:300].decode("utf-8", "replace").strip() if head else ""
+        # The answer's start is the reason people need (Telegram: "can't parse entities").
+        return response.status_code, f"HTTP {response.status_code}" + (f": {said}" if said else "")
 
-    def _drain(self, response: httpx.Response) -> int:
+    def _drain(self, response: httpx.Response) -> bytes:
         """Read at most max_response_bytes of the answer (raw: never decompressed), so a
         keep-alive connection can be reused after a small one; the status is all that counts,
-        so a body cut short or too slow does not turn an answer into a failure."""
+        so a body cut short or too slow does not turn an answer into a failure. Answers the
+        first bytes read (for the reason of a refusal)."""
         read = 0
+        head = b""
         try:
             for chunk in response.iter_raw():
+                if len(head) < 300:
+                    head += chunk[: 300 - len(head)]
                 read += len(chunk)
                 if read >= self.max_response_bytes:
                     break
         except httpx.HTTPError:
             pass
-        return read
+        return head
 
     def deliver(self, sub: Subscription, alert: Alert) -> Outcome:
         """Sent, or retried and then dead-lettered; never raises for anything the receiver,
@@ -195,21 +234,47 @@ class WebhookSender:
         # no error text leaves this method (delivery log, dead letter, log line) with either.
         hidden = (*webhook_secrets(url), secret)
         body = payload(alert, sub)
+        return self.retry(
+            sub,
+            alert,
+            "webhook",
+            lambda: self._attempt(url, secret, alert, body),
+            url,
+            hidden=hidden,
+        )
+
+    def retry(
+        self,
+        sub: Subscription,
+        alert: Alert,
+        channel: str,
+        attempt_once: Callable[[], tuple[int | None, str]],
+        target: str,
+        done_outcome: str = "sent",
+        hidden: tuple[str, ...] = (),
+    ) -> Outcome:
+        """The one retry loop of every pushed channel: `attempt_once` answers (status, error),
+        error "" on success, or raises one of REFUSED when waiting cannot help. Retried with
+        backoff, then dead-lettered with the reason; every attempt goes to the delivery log.
+        `hidden`: secrets of this channel (URL parts, keys) masked in every error text."""
         status: int | None = None
         error = ""
         attempt = 0
         for attempt in range(1, self.max_attempts + 1):
             try:
-                status, error = self._attempt(url, secret, alert, body)
+                status, error = attempt_once()
             except REFUSED as exc:
                 status = None
                 error = mask_text(f"refused: {type(exc).__name__}: {exc}", *hidden)
                 # An address the policy refuses will not become allowed by waiting.
-                self.log_delivery(sub.id, alert.alert_id, "webhook", "failed", attempt, None, error)
+                self.log_delivery(sub.id, alert.alert_id, channel, "failed", attempt, None, error)
                 break
+            except Abandoned:
+                raise
             except Exception as exc:  # anything else is one failed attempt, never a dead worker
                 log.warning(
-                    "webhook attempt failed unexpectedly",
+                    "%s attempt failed unexpectedly",
+                    channel,
                     extra={
                         "subscription": sub.id,
                         "trace": mask_text(traceback.format_exc(), *hidden),
@@ -218,30 +283,41 @@ class WebhookSender:
                 status, error = None, f"{type(exc).__name__}: {exc}"
             error = mask_text(error, *hidden) if error else error
             if not error:
-                metrics.DELIVERIES.labels(channel="webhook", outcome="sent").inc()
-                self.log_delivery(sub.id, alert.alert_id, "webhook", "sent", attempt, status, None)
+                metrics.DELIVERIES.labels(channel=channel, outcome=done_outcome).inc()
+                self.log_delivery(
+                    sub.id, alert.alert_id, channel, done_outcome, attempt, status, None
+                )
+                self.health.succeeded(sub.id, channel)
                 return Outcome(True, attempt, status)
             if attempt < self.max_attempts:
-                metrics.DELIVERIES.labels(channel="webhook", outcome="retried").inc()
+                metrics.DELIVERIES.labels(channel=channel, outcome="retried").inc()
                 self.log_delivery(
-                    sub.id, alert.alert_id, "webhook", "retried", attempt, status, error
+                    sub.id, alert.alert_id, channel, "retried", attempt, status, error
                 )
-                self.sleep(backoff_delay(attempt, self.backoff_s, self.backoff_max_s, self.rng))
+                delay = backoff_delay(attempt, self.backoff_s, self.backoff_max_s, self.rng)
+                asked = getattr(self._asked_wait, "seconds", None)
+                self._asked_wait.seconds = None
+                if asked:  # a rate limit says how long: waited, up to the longest backoff
+                    delay = max(delay, min(asked, self.backoff_max_s))
+                self.sleep(delay)
             else:
-                self.log_delivery(
-                    sub.id, alert.alert_id, "webhook", "failed", attempt, status, error
-                )
-        metrics.DELIVERIES.labels(channel="webhook", outcome="failed").inc()
+                self.log_delivery(sub.id, alert.alert_id, channel, "failed", attempt, status, error)
+        metrics.DELIVERIES.labels(channel=channel, outcome="failed").inc()
         metrics.DEAD_LETTERS.labels(stage="delivery").inc()
         self.dead_letter(
             DeadLetter.of(
                 Stage.DELIVERY,
-                f"webhook {mask_webhook_url(url)} failed after {attempt} attempt(s): {error}",
+                f"{channel} {mask_text(target, *hidden)[:300]} failed after {attempt} attempt(s): "
+                f"{error}",
                 alert.model_dump_json(),
-                error_type="webhook_failed",
+                error_type=f"{channel}_failed",
                 source=sub.id,
                 original_key=alert.alert_id,
                 attempts=max(attempt, 1),
             )
         )
+        if self.health.failed(sub.id, channel, error):
+            self.log_delivery(
+                sub.id, alert.alert_id, channel, "channel_failing", attempt, status, error
+            )
         return Outcome(False, attempt, status, error)

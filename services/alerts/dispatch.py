@@ -1,4 +1,4 @@
-"""Webhook dispatch: alerts from the alert topic to their receivers, each subscription on its
+"""Dispatch: alerts from the alert topic to their pushed channels (webhook, email, chat), each subscription on its
 own, offsets committed only behind what is finished.
 
 - `Lanes`: one FIFO queue per subscription on a bounded pool of workers. A subscription's
@@ -27,26 +27,23 @@ from pydantic import ValidationError
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
-from services.alerts.models import ChannelKind, Subscription
+from services.alerts.delivery import Abandoned
+from services.alerts.models import PUSHED, Subscription
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_RETRY_S = 5.0
 
 
-class Abandoned(Exception):  # noqa: N818 - a signal, not an error
-    """The service is stopping: leave the delivery unfinished (it is redone after a restart)."""
-
-
 def pending_webhooks(
     alerts: Sequence[Alert], subs: dict[str, Subscription], delivered: set[str]
 ) -> list[tuple[Subscription, Alert]]:
-    """(subscription, alert) to POST: webhook subscriptions only, each alert id once (the
-    first record of it), none in `delivered`."""
+    """(subscription, alert) to send: subscriptions of a pushed channel (webhook, email, chat)
+    only, each alert id once (the first record of it), none in `delivered`."""
     todo: dict[str, tuple[Subscription, Alert]] = {}
     for alert in alerts:
         sub = subs.get(alert.subscription_id)
-        if sub is None or sub.channel.kind != ChannelKind.WEBHOOK or alert.alert_id in delivered:
+        if sub is None or sub.channel.kind not in PUSHED or alert.alert_id in delivered:
             continue
         todo.setdefault(alert.alert_id, (sub, alert))
     return list(todo.values())
@@ -187,7 +184,7 @@ class Dispatcher:
         webhook_ids = [
             a.alert_id
             for _, a, _ in parsed
-            if a is not None and _is_webhook(subs.get(a.subscription_id))
+            if a is not None and _is_pushed(subs.get(a.subscription_id))
         ]
         try:
             delivered = self.delivered(list(dict.fromkeys(webhook_ids)))
@@ -200,7 +197,7 @@ class Dispatcher:
         todo = {a.alert_id: s for s, a in pending_webhooks(alerts, subs, skip)}
         skipped = len(webhook_ids) - len(todo)
         if skipped:
-            metrics.DELIVERIES.labels(channel="webhook", outcome="repeat_skipped").inc(skipped)
+            metrics.DELIVERIES.labels(channel="any", outcome="repeat_skipped").inc(skipped)
         for record, alert, error in parsed:
             tp = TopicPartition(record.topic, record.partition)
             if not self.tracker.add(tp, record.offset):
@@ -263,5 +260,5 @@ class Dispatcher:
         self.lanes.close()
 
 
-def _is_webhook(sub: Subscription | None) -> bool:
-    return sub is not None and sub.channel.kind == ChannelKind.WEBHOOK
+def _is_pushed(sub: Subscription | None) -> bool:
+    return sub is not None and sub.channel.kind in PUSHED

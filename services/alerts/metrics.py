@@ -45,3 +45,22 @@ LIVE_CLIENTS_CLOSED = Counter(
     "cwatch_live_slow_clients_closed_total",
     "SSE streams closed because the client did not keep up",
 )
+DELIVERY_SECONDS = Histogram(
+    "cwatch_alerts_delivery_seconds",
+    "Time of one delivery attempt, by channel",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+CHANNELS_FAILING = Gauge(
+    "cwatch_alerts_channels_failing",
+    "Subscriptions whose channel had several dead letters in a row, by channel",
+    ["channel"],
+)
+CHANNEL_FAILING_EVENTS = Counter(
+    "cwatch_alerts_channel_failing_events_total",
+    "Times a subscription's channel started failing (an operator alert)",
+    ["channel"],
+)
+DIGESTS_PENDING = Gauge(
+    "cwatch_alerts_email_digest_pending", "Alerts queued for email digests not sent yet"
+)

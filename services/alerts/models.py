@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.alerts.channelconfig import EmailConfig, TelegramConfig
 from services.common.netguard import check_url_text
 from services.query.bodies import build_query
 from services.query.params import Filters, SearchParams
@@ -26,6 +27,27 @@ class ChannelKind(StrEnum):
     WEBHOOK = "webhook"
     SSE = "sse"
     KAFKA = "kafka"  # only the alert topic; every channel also writes there
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+    SLACK = "slack"  # incoming webhook
+    MATTERMOST = "mattermost"  # incoming webhook
+    TEAMS = "teams"  # incoming webhook / Workflows, Adaptive Card
+
+
+# Channels the dispatcher sends to (each subscription on its own lane); SSE and Kafka are read.
+PUSHED = frozenset(
+    {
+        ChannelKind.WEBHOOK,
+        ChannelKind.EMAIL,
+        ChannelKind.TELEGRAM,
+        ChannelKind.SLACK,
+        ChannelKind.MATTERMOST,
+        ChannelKind.TEAMS,
+    }
+)
+_NEEDS_URL = frozenset(
+    {ChannelKind.WEBHOOK, ChannelKind.SLACK, ChannelKind.MATTERMOST, ChannelKind.TEAMS}
+)
 
 
 class Mode(StrEnum):
@@ -38,20 +60,31 @@ class Channel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ChannelKind = ChannelKind.SSE
-    url: str | None = Field(default=None, max_length=2048, description="Webhook URL")
-    secret: str | None = Field(
-        default=None, min_length=16, max_length=256, description="HMAC key; generated if omitted"
+    url: str | None = Field(
+        default=None, max_length=2048, description="Webhook / Slack / Mattermost / Teams URL"
     )
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="HMAC key of webhook signatures and of the email unsubscribe links; "
+        "generated if omitted",
+    )
+    email: EmailConfig | None = None
+    telegram: TelegramConfig | None = None
 
     @model_validator(mode="after")
-    def _webhook_needs_url(self) -> Channel:
+    def _config_of_kind(self) -> Channel:
         if self.url is not None:
             check_webhook_url(self.url)
-        if self.kind == ChannelKind.WEBHOOK:
-            if not self.url:
-                raise ValueError("a webhook channel needs a url")
-            if not self.secret:
-                self.secret = secrets.token_urlsafe(32)
+        if self.kind in _NEEDS_URL and not self.url:
+            raise ValueError(f"a {self.kind.value} channel needs a url")
+        if self.kind == ChannelKind.EMAIL and self.email is None:
+            raise ValueError("an email channel needs email settings (to, schedule)")
+        if self.kind == ChannelKind.TELEGRAM and self.telegram is None:
+            raise ValueError("a telegram channel needs telegram settings (chat_id, bot_token)")
+        if self.kind in (ChannelKind.WEBHOOK, ChannelKind.EMAIL) and not self.secret:
+            self.secret = secrets.token_urlsafe(32)
         return self
 
 
@@ -113,6 +146,8 @@ class Subscription(SubscriptionInput):
         data = self.model_dump(mode="json")
         if data["channel"].get("secret"):
             data["channel"]["secret"] = "***"
+        if data["channel"].get("telegram"):
+            data["channel"]["telegram"]["bot_token"] = "***"
         return data
 
 
@@ -128,6 +163,9 @@ def apply_update(current: Subscription, changes: dict[str, Any]) -> Subscription
                 merged = dict(value)
             if merged.get("secret") == "***":
                 merged["secret"] = data["channel"].get("secret")
+            telegram, before = merged.get("telegram"), data["channel"].get("telegram")
+            if isinstance(telegram, dict) and telegram.get("bot_token") == "***" and before:
+                merged["telegram"] = {**telegram, "bot_token": before["bot_token"]}
             data["channel"] = merged
         else:
             data[key] = value

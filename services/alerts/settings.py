@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.common.settings import CommonSettings
 
@@ -47,7 +47,8 @@ class AlertsSettings(CommonSettings):
     alerts_webhook_workers: int = Field(
         default=16,
         ge=1,
-        description="Webhook deliveries in parallel; one subscription uses at most one at a time",
+        description="Deliveries in parallel (webhook, email, chat); one subscription uses at "
+        "most one at a time",
     )
     alerts_webhook_in_flight_max: int = Field(
         default=2000,
@@ -55,7 +56,9 @@ class AlertsSettings(CommonSettings):
         description="Alerts read but not yet delivered or dead-lettered before reading pauses",
     )
     alerts_webhook_max_attempts: int = Field(
-        default=5, ge=1, description="Attempts before a webhook delivery is dead-lettered"
+        default=5,
+        ge=1,
+        description="Attempts before a delivery (any channel) is dead-lettered",
     )
     alerts_webhook_backoff_s: float = Field(
         default=0.5, ge=0, description="First retry delay; doubles per attempt, with jitter"
@@ -74,6 +77,50 @@ class AlertsSettings(CommonSettings):
         default=False, description="Allow webhooks to private / link-local networks"
     )
     alerts_es_timeout_s: float = Field(default=10.0, gt=0)
+    alerts_smtp_host: str = Field(default="127.0.0.1", description="SMTP server of alert emails")
+    alerts_smtp_port: int = Field(default=25, ge=1, le=65535)
+    alerts_smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="'starttls' (submission, 587), 'tls' (implicit TLS, 465) or 'none' "
+        "(a local relay only)",
+    )
+    alerts_smtp_ca_file: str | None = Field(
+        default=None,
+        description="CA bundle the SMTP server's certificate is checked against (a private "
+        "relay's CA); unset: the system's",
+    )
+    alerts_smtp_username: str = Field(default="", description="SMTP login; empty: no login")
+    alerts_smtp_password: SecretStr = Field(default=SecretStr(""))
+    alerts_smtp_from: str = Field(
+        default="cwatch alerts <alerts@localhost>", description="From: of alert emails"
+    )
+    alerts_smtp_timeout_s: float = Field(
+        default=10.0, gt=0, description="Per connect / command of an SMTP exchange"
+    )
+    alerts_smtp_deadline_s: float = Field(
+        default=30.0, gt=0, description="Total time of one email's SMTP exchange"
+    )
+    alerts_email_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=4096,
+        description="Text of one email at most (a digest over it shows fewer stories and says so)",
+    )
+    alerts_public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The API's address as readers reach it: base of email unsubscribe links",
+    )
+    alerts_telegram_api_url: str = Field(
+        default="https://api.telegram.org", description="Telegram Bot API base URL"
+    )
+    alerts_channel_failing_after: int = Field(
+        default=3,
+        ge=1,
+        description="Dead letters in a row after which a subscription's channel is reported "
+        "failing (log, metric, delivery log)",
+    )
+    alerts_digest_check_s: float = Field(
+        default=5.0, gt=0, description="How often due email digests are looked for"
+    )
     # Matching runs in the background with no one waiting: two resends of a dropped
     # connection are cheaper than a round of alerts held back (or the store's writes lost).
     ES_RETRIES: ClassVar[int] = 2

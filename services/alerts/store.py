@@ -13,6 +13,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import ValidationError
 
+from schemas.alert import Alert
 from services.alerts import metrics
 from services.alerts.dedup import StoryState
 from services.alerts.models import Subscription
@@ -52,7 +53,18 @@ DELIVERY_MAPPING: dict[str, Any] = {
         "at": {"type": "date"},
     },
 }
+DIGEST_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "subscription_id": _KW,
+        "alert_id": _KW,
+        "story_id": _KW,
+        "queued_at": {"type": "date"},
+        "alert": {"type": "object", "enabled": False},
+    },
+}
 MAX_LIST = 10_000
+MAX_DIGEST_ITEMS = 1000  # per subscription and digest; the next digest takes the rest
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +96,9 @@ class AlertStore:
         self.subscriptions_index = f"{prefix}-subscriptions"
         self.state_index = f"{prefix}-alert-state"
         self.deliveries_index = f"{prefix}-deliveries"
+        self.digest_index = f"{prefix}-email-digest"
         self._ensured = False
+        self._digest_ensured = False
 
     def ensure(self) -> None:
         if self._ensured:
@@ -230,6 +244,7 @@ class AlertStore:
         status: int | None = None,
         error: str | None = None,
         line_id: str | None = None,
+        at: datetime | None = None,
     ) -> None:
         self.ensure()
         self.es.index(
@@ -243,7 +258,7 @@ class AlertStore:
                 "attempt": attempt,
                 "status": status,
                 "error": (error or "")[:1000] or None,
-                "at": datetime.now(UTC).isoformat(),
+                "at": (at or datetime.now(UTC)).isoformat(),
             },
         )
 
@@ -280,6 +295,45 @@ class AlertStore:
             )
         self.es.bulk(operations=ops)
 
+    def failing(self, sub_ids: Sequence[str]) -> set[str]:
+        """The subscriptions whose channel's latest verdict in the log is `channel_failing`
+        (not followed by a delivery that went out): one request for a whole list."""
+        if not sub_ids:
+            return set()
+        self.ensure()
+        resp = self.es.search(
+            index=self.deliveries_index,
+            size=0,
+            query={
+                "bool": {
+                    "filter": [
+                        {"terms": {"subscription_id": list(sub_ids)}},
+                        {"terms": {"outcome": ["sent", "queued", "channel_failing"]}},
+                    ]
+                }
+            },
+            aggs={
+                "subs": {
+                    "terms": {"field": "subscription_id", "size": len(sub_ids)},
+                    "aggs": {
+                        "latest": {
+                            "top_hits": {
+                                "size": 1,
+                                "sort": [{"at": "desc"}],
+                                "_source": ["outcome"],
+                            }
+                        }
+                    },
+                }
+            },
+        )
+        out: set[str] = set()
+        for bucket in resp["aggregations"]["subs"]["buckets"]:
+            hits = bucket["latest"]["hits"]["hits"]
+            if hits and hits[0]["_source"].get("outcome") == "channel_failing":
+                out.add(bucket["key"])
+        return out
+
     def deliveries(self, sub_id: str, size: int = 100) -> list[dict[str, Any]]:
         self.ensure()
         self.es.indices.refresh(index=self.deliveries_index)
@@ -290,3 +344,60 @@ class AlertStore:
             size=size,
         )
         return [h["_source"] for h in resp["hits"]["hits"]]
+
+    # ---- email digests: alerts waiting for their subscription's next digest ---------------------
+    # Kept here, not in memory, so a restart loses none; the id (subscription + alert) makes
+    # queueing the same alert twice (a replay) one item.
+
+    def _ensure_digest(self) -> None:
+        """Created by the first queued item only: the API and deployments without email
+        digests never pay for one more index."""
+        if self._digest_ensured:
+            return
+        if not self.es.indices.exists(index=self.digest_index):
+            self.es.options(ignore_status=400).indices.create(
+                index=self.digest_index,
+                mappings=DIGEST_MAPPING,
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            )
+        self._digest_ensured = True
+
+    def queue_digest(self, sub_id: str, alert: Alert, queued_at: datetime) -> None:
+        self._ensure_digest()
+        self.es.index(
+            index=self.digest_index,
+            id=f"{sub_id}-{alert.alert_id}",
+            document={
+                "subscription_id": sub_id,
+                "alert_id": alert.alert_id,
+                "story_id": alert.story_id,
+                "queued_at": queued_at.isoformat(),
+                "alert": alert.model_dump(mode="json"),
+            },
+        )
+
+    def digest_items(self) -> dict[str, list[tuple[str, datetime, Alert]]]:
+        """Queued alerts per subscription, oldest first: (item id, queued_at, alert)."""
+        quiet = self.es.options(ignore_status=404)  # no index yet: nothing queued
+        quiet.indices.refresh(index=self.digest_index)
+        resp = quiet.search(
+            index=self.digest_index,
+            sort=[{"queued_at": "asc"}],
+            size=MAX_LIST,
+        )
+        if "hits" not in resp:
+            return {}
+        out: dict[str, list[tuple[str, datetime, Alert]]] = {}
+        for hit in resp["hits"]["hits"]:
+            src = hit["_source"]
+            items = out.setdefault(src["subscription_id"], [])
+            if len(items) < MAX_DIGEST_ITEMS:
+                at = datetime.fromisoformat(src["queued_at"])
+                items.append((hit["_id"], at, Alert.model_validate(src["alert"])))
+        return out
+
+    def drop_digest_items(self, item_ids: Sequence[str]) -> None:
+        if not item_ids:
+            return
+        ops = [{"delete": {"_index": self.digest_index, "_id": i}} for i in item_ids]
+        self.es.bulk(operations=ops, refresh=True)

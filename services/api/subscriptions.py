@@ -7,18 +7,21 @@ Elasticsearch client and settings on `app.state` (and creates its own state on f
 from __future__ import annotations
 
 import asyncio
+import hmac
+import html
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import ValidationError
 
 from services.alerts.deliverylog import DeliveryLogWriter
+from services.alerts.emailmsg import link_token
 from services.alerts.live import LiveClient, LiveHub, TooManyClients, sse
-from services.alerts.models import ChannelKind, Subscription, SubscriptionInput, apply_update
+from services.alerts.models import PUSHED, Subscription, SubscriptionInput, apply_update
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
 from services.api.search import search_params
@@ -100,7 +103,7 @@ def _checked(state: AlertsState, sub: Subscription) -> Subscription:
         sub.check()
     except QueryError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    if sub.channel.kind == ChannelKind.WEBHOOK and sub.channel.url:
+    if sub.channel.kind in PUSHED and sub.channel.url:
         try:
             state.policy.check_url(sub.channel.url)
         except (BlockedAddress, ConnectionError) as exc:
@@ -133,7 +136,14 @@ def create(state: State, body: SubscriptionInput) -> dict[str, Any]:
 @router.get("/subscriptions", summary="List subscriptions")
 def list_all(state: State) -> dict[str, Any]:
     subs = state.store.list_subscriptions()
-    return {"total": len(subs), "subscriptions": [s.public() for s in subs]}
+    try:
+        failing = state.store.failing([s.id for s in subs])
+    except Exception:  # a hint for operators; the list is what matters
+        failing = set()
+    return {
+        "total": len(subs),
+        "subscriptions": [{**s.public(), "failing": s.id in failing} for s in subs],
+    }
 
 
 @router.get("/subscriptions/{sub_id}", summary="One subscription")
@@ -188,7 +198,59 @@ def deliveries(state: State, sub_id: str, size: int = 100) -> dict[str, Any]:
     for entry in log:
         counts[entry["outcome"]] = counts.get(entry["outcome"], 0) + 1
     stories = [s.model_dump(mode="json") for s in state.store.stories(sub_id)]
-    return {"subscription_id": sub_id, "counts": counts, "deliveries": log, "stories": stories}
+    # Failing: the newest line that says how the channel is doing says it keeps failing.
+    verdicts = [e for e in log if e["outcome"] in ("sent", "queued", "channel_failing")]
+    failing = bool(verdicts) and verdicts[0]["outcome"] == "channel_failing"
+    return {
+        "subscription_id": sub_id,
+        "counts": counts,
+        "failing": failing,
+        "deliveries": log,
+        "stories": stories,
+    }
+
+
+_ACTIONS = ("pause", "delete")
+
+
+def _link_checked(state: AlertsState, sub_id: str, action: str, token: str) -> Subscription:
+    sub = _found(state, sub_id)
+    expected = link_token(sub.channel.secret or "", sub.id, action)
+    if action not in _ACTIONS or not sub.channel.secret or not hmac.compare_digest(expected, token):
+        raise HTTPException(status_code=403, detail="this link is not valid (any more)")
+    return sub
+
+
+@router.get(
+    "/subscriptions/{sub_id}/unsubscribe",
+    response_class=HTMLResponse,
+    summary="The page of an email's pause / unsubscribe link: asks to confirm",
+)
+def unsubscribe_page(state: State, sub_id: str, action: str, token: str) -> HTMLResponse:
+    # A GET changes nothing: mail scanners open links; the button POSTs (as RFC 8058 clients do).
+    sub = _link_checked(state, sub_id, action, token)
+    verb = "Pause" if action == "pause" else "Unsubscribe from"
+    e = html.escape
+    return HTMLResponse(
+        f"<!doctype html><meta charset=utf-8><title>{verb} alerts</title>"
+        f"<p>{verb} the alerts <b>{e(sub.name or sub.id)}</b>?</p>"
+        f'<form method="post"><input type="hidden" name="action" value="{e(action)}">'
+        f'<button type="submit">{verb}</button></form>'
+    )
+
+
+@router.post(
+    "/subscriptions/{sub_id}/unsubscribe",
+    response_class=HTMLResponse,
+    summary="Pause or delete a subscription from an email's signed link (RFC 8058 one-click)",
+)
+def unsubscribe(state: State, sub_id: str, action: str, token: str) -> HTMLResponse:
+    sub = _link_checked(state, sub_id, action, token)
+    if action == "pause":
+        state.store.put(apply_update(sub, {"active": False}))
+        return HTMLResponse("<!doctype html><p>Paused. Resume it in the subscriptions page.</p>")
+    state.store.delete(sub.id)
+    return HTMLResponse("<!doctype html><p>Unsubscribed: no more of these alerts.</p>")
 
 
 async def _stream(request: Request, state: AlertsState, client: LiveClient) -> AsyncIterator[str]:

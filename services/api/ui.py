@@ -16,9 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.api.highlight import shape
 from services.api.search import search_params
-from services.api.sides import claims, group_by_side
 from services.query.bodies import build_overview, build_story_versions
 from services.query.params import SearchParams
+from services.query.sides import claims, group_by_side
 from services.query.syntax import QueryError
 from services.search.service import SearchService
 

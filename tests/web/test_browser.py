@@ -163,3 +163,71 @@ def test_a_late_first_subscription_list_does_not_hide_one_just_created(ui: str, 
     held[0].fulfill(json={"subscriptions": []})  # what that list said before the create
     page.wait_for_timeout(500)
     expect(row).to_be_visible()
+
+
+def test_an_email_subscription_created_in_the_ui_shows_its_deliveries(
+    ui: str, page, alerts_settings, es_client
+) -> None:  # type: ignore[no-untyped-def]
+    """Created through the form, delivered for real (SMTP on loopback, refused once), and
+    the deliveries view shows sent, retrying and failed with the reasons."""
+    from datetime import UTC, datetime
+
+    from schemas.alert import Alert
+    from services.alerts.delivery import WebhookSender
+    from services.alerts.senders import ChannelSenders, SmtpMailer
+    from services.alerts.store import AlertStore
+    from services.common.netguard import NetPolicy
+    from tests.alerts.smtp import smtp_server
+
+    page.goto(f"{ui}/ui/#/subscriptions")
+    page.fill("#q", "Tegh")
+    page.fill("#sub-name", "Tegh by email")
+    page.select_option("#sub-channel", "email")
+    assert page.locator("#sub-url").is_hidden() and page.locator("#sub-email").is_visible()
+    page.fill("#sub-email", "analyst@example.org")
+    page.select_option("#sub-schedule", "daily")
+    page.fill("#sub-timezone", "Asia/Yerevan")
+    page.click("#sub-create")
+    row = page.locator("#sub-table tbody tr", has_text="Tegh by email")
+    row.wait_for(timeout=TIMEOUT_MS)
+    assert "analyst@example.org (daily 08:00 Asia/Yerevan)" in row.inner_text()
+
+    store = AlertStore(es_client, alerts_settings.index_prefix())
+    sub = store.get(row.get_attribute("data-sub-id"))
+    sub.channel.email.schedule = "immediate"  # sent now, not at 08:00
+    with smtp_server() as box:
+        box.refuse_next = ["451 4.3.0 greylisted, try again"]
+        settings = alerts_settings.model_copy(
+            update={"alerts_smtp_port": box.port, "alerts_smtp_security": "none"}
+        )
+        webhooks = WebhookSender(
+            NetPolicy(allow_loopback=True),
+            log_delivery=lambda *line: store.log_delivery(*line),
+            dead_letter=lambda letter: None,
+            max_attempts=2,
+            backoff_s=0.01,
+        )
+        senders = ChannelSenders(
+            settings, webhooks, SmtpMailer(settings), lambda ids: [], lambda *a: None
+        )
+        alert = Alert(
+            alert_id="a-tegh",
+            subscription_id=sub.id,
+            report_ids=["r1"],
+            story_id="story-tegh",
+            headline="Shelling near Tegh",
+            matched_at=datetime.now(UTC),
+        )
+        assert senders.deliver(sub, alert).delivered
+        senders.mailer.close()
+    assert len(box.messages) == 1
+
+    row.get_by_text("Log").click()
+    page.locator("#delivery-list li.outcome-retrying", has_text="greylisted").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    page.locator("#delivery-list li.outcome-sent", has_text="email sent").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert "sent 1 · retrying 1 · failed 0" in page.locator("#delivery-counts").inner_text()
+    assert page.errors == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.api.highlight import segments
-from services.api.sides import claims, group_by_side, side_of
+from services.query.sides import claims, group_by_side, side_of
 
 
 def test_highlight_keeps_matches_and_turns_markup_into_text() -> None:

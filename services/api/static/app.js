@@ -451,10 +451,10 @@ async function loadSubscriptions() {
     const body = $("#sub-table tbody");
     clear(body);
     for (const s of data.subscriptions) {
-      const target = s.channel.kind === "webhook" ? s.channel.url : s.channel.kind;
+      const target = channelTarget(s.channel);
       body.append(el("tr", { "data-sub-id": s.id },
         el("td", {}, s.name), el("td", {}, s.query), el("td", {}, target), el("td", {}, s.mode === "digest" ? `digest ${s.digest_minutes} min` : s.mode),
-        el("td", { class: "sub-state" }, s.active ? "active" : "paused"),
+        el("td", { class: "sub-state" + (s.failing ? " failing" : "") }, (s.active ? "active" : "paused") + (s.failing ? " · channel failing" : "")),
         el("td", {},
           el("button", { type: "button", onclick: () => subAction(s.id, s.active ? "pause" : "resume") }, s.active ? "Pause" : "Resume"),
           el("button", { type: "button", onclick: () => showDeliveries(s.id, s.name) }, "Log"),
@@ -498,13 +498,33 @@ async function subAction(id, action) {
   }
 }
 
+function channelTarget(channel) {
+  if (channel.kind === "email" && channel.email) {
+    const when = channel.email.schedule === "daily" ? `daily ${channel.email.daily_at.slice(0, 5)} ${channel.email.timezone}` : channel.email.schedule;
+    return `email ${channel.email.to.join(", ")} (${when})`;
+  }
+  if (channel.kind === "telegram" && channel.telegram) return `Telegram ${channel.telegram.chat_id}`;
+  if (channel.url) return `${channel.kind} ${channel.url}`;
+  return channel.kind;
+}
+
+// What a delivery log line means to a reader: sent and queued went out (or wait for the
+// digest), retried is still being tried, failed and channel_failing need someone.
+const OUTCOME_GROUP = { sent: "sent", queued: "sent", retried: "retrying", failed: "failed", channel_failing: "failed" };
+
 async function showDeliveries(id, name) {
   $("#log-for").textContent = name;
   const list = $("#delivery-list");
+  const counts = $("#delivery-counts");
   clear(list);
+  counts.textContent = "";
   try {
     const data = await getJSON(`/v1/subscriptions/${encodeURIComponent(id)}/deliveries`);
-    for (const d of data.deliveries) list.append(el("li", {}, `${d.at} ${d.channel} ${d.outcome} attempt ${d.attempt}${d.status ? " HTTP " + d.status : ""}${d.error ? " " + d.error : ""}`));
+    const groups = { sent: 0, retrying: 0, failed: 0 };
+    for (const [outcome, n] of Object.entries(data.counts)) groups[OUTCOME_GROUP[outcome] || "sent"] += n;
+    counts.textContent = `sent ${groups.sent} · retrying ${groups.retrying} · failed ${groups.failed}` + (data.failing ? " · this channel keeps failing" : "");
+    counts.classList.toggle("failing", Boolean(data.failing));
+    for (const d of data.deliveries) list.append(el("li", { class: `outcome-${OUTCOME_GROUP[d.outcome] || "sent"}` }, `${d.at} ${d.channel} ${d.outcome} attempt ${d.attempt}${d.status ? " status " + d.status : ""}${d.error ? " — " + d.error : ""}`));
     for (const s of data.stories) list.append(el("li", {}, `story ${s.story_id}: ${s.count} report(s), ${s.alerts} alert(s)`));
     if (!list.children.length) list.append(el("li", {}, "nothing delivered yet"));
   } catch (err) {
@@ -512,11 +532,25 @@ async function showDeliveries(id, name) {
   }
 }
 
+function showChannelFields() {
+  const kind = $("#sub-channel").value;
+  for (const label of document.querySelectorAll("#sub-form label[data-for]")) label.hidden = !label.dataset.for.split(" ").includes(kind);
+}
+
 async function createSubscription(event) {
   event.preventDefault();
   const channelKind = $("#sub-channel").value;
   const channel = { kind: channelKind };
-  if (channelKind === "webhook") channel.url = $("#sub-url").value.trim();
+  if (["webhook", "slack", "mattermost", "teams"].includes(channelKind)) channel.url = $("#sub-url").value.trim();
+  if (channelKind === "email") {
+    channel.email = {
+      to: $("#sub-email").value.split(",").map((a) => a.trim()).filter(Boolean),
+      schedule: $("#sub-schedule").value,
+      daily_at: $("#sub-daily-at").value || "08:00",
+      timezone: $("#sub-timezone").value.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+    };
+  }
+  if (channelKind === "telegram") channel.telegram = { chat_id: $("#sub-chat").value.trim(), bot_token: $("#sub-token").value.trim() };
   const body = {
     name: $("#sub-name").value.trim(),
     query: $("#q").value.trim(),
@@ -566,6 +600,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#export-format").addEventListener("change", updateExportLink);
   $("#save-form").addEventListener("submit", saveSearch);
   $("#export-link").addEventListener("click", updateExportLink); // the filters as typed now
+  $("#sub-channel").addEventListener("change", showChannelFields);
+  showChannelFields();
   window.addEventListener("hashchange", refresh);
   $("#status").textContent = "";
   refresh();

@@ -1,0 +1,190 @@
+"""Email alert latency: ingest -> the SMTP server received the email, at 50 reports/s with 1,000
+email subscriptions (immediate).
+
+The set-up of bench_alerts (the same saved searches, reports and steady rate; an in-process
+Indexer and AlertsService with default settings) with every subscription on the email channel
+and a real SMTP server (aiosmtpd) on loopback. Each report's number is in its headline, hence in
+the email's subject; latency per email = when the server accepted it minus the report's
+ingested_at. Also reported: emails received and their rate. Full: 60 s of input; --quick: 15 s.
+`--subscriptions N` (run as a script) scales the subscriptions down for a smoke run.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import socket
+import statistics
+import sys
+import threading
+import time
+import uuid
+from email import message_from_bytes
+from email.policy import default as email_policy
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import bench_alerts  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
+from elasticsearch import Elasticsearch  # noqa: E402
+
+from schemas.topics import TopicNames  # noqa: E402
+from services.alerts.app import AlertsService  # noqa: E402
+from services.alerts.channelconfig import EmailConfig  # noqa: E402
+from services.alerts.models import Channel, ChannelKind  # noqa: E402
+from services.alerts.settings import AlertsSettings  # noqa: E402
+from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
+from services.common.settings import CommonSettings  # noqa: E402
+from services.indexer.app import Indexer  # noqa: E402
+from services.indexer.settings import IndexerSettings  # noqa: E402
+
+NUMBER = re.compile(r"#(\d+)\b")
+
+
+class Inbox:
+    """Keeps (received, report number) of every email the server accepted."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[float, int]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        at = time.time()
+        subject = str(message_from_bytes(envelope.content, policy=email_policy)["Subject"] or "")
+        found = NUMBER.search(subject)
+        if found:
+            with self.lock:
+                self.received.append((at, int(found.group(1))))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(quick: bool = False, subscriptions: int = bench_alerts.SUBSCRIPTIONS) -> dict[str, float]:
+    duration_s = 15.0 if quick else 60.0
+    base = CommonSettings()
+    ns = f"b{uuid.uuid4().hex[:8]}"
+    topics = TopicNames.for_namespace(ns)
+    ensure_topics(base.kafka_bootstrap_servers, topics)
+    es = Elasticsearch(base.elasticsearch_url, request_timeout=60)
+    common = {
+        "namespace": ns,
+        "kafka_bootstrap_servers": base.kafka_bootstrap_servers,
+        "elasticsearch_url": base.elasticsearch_url,
+    }
+    inbox = Inbox()
+    port = _free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    indexer = Indexer(IndexerSettings(**common, indexer_group_id=f"{ns}-indexer"))
+    alerts = AlertsService(
+        AlertsSettings(
+            **common,
+            alerts_group_id=f"{ns}-alerts",
+            alerts_smtp_host="127.0.0.1",
+            alerts_smtp_port=port,
+            alerts_smtp_security="none",
+        )
+    )
+    rng = random.Random(6)
+    threads: list[threading.Thread] = []
+    sent_at: dict[int, float] = {}
+    try:
+        subs = bench_alerts.make_subscriptions(rng)[:subscriptions]
+        for sub in subs:
+            sub.channel = Channel(
+                kind=ChannelKind.EMAIL, email=EmailConfig(to=["bench@example.org"])
+            )
+        alerts.store.put_many(subs)
+        threads = [
+            threading.Thread(target=indexer.run, daemon=True),
+            threading.Thread(target=alerts.run, daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        producer = make_producer(base.kafka_bootstrap_servers, client_id="bench-email", linger_ms=0)
+
+        def send(n: int, run_id: str) -> None:
+            report = bench_alerts.make_report(rng, n, run_id)
+            report.headline += f" #{n}"
+            sent_at[n] = report.ingested_at.timestamp()
+            producer.send(
+                topics.report,
+                key=report.report_id.encode(),
+                value=report.model_dump_json().encode(),
+            )
+
+        # Warm-up (index creation, connections), numbered apart and not measured.
+        for n in range(20):
+            send(1_000_000 + n, "warm" + uuid.uuid4().hex[:6])
+        producer.flush()
+        time.sleep(5)
+        run_id = uuid.uuid4().hex[:6]
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() - started < duration_s:
+            delay = started + n / bench_alerts.RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            send(n, run_id)
+            n += 1
+        producer.flush()
+        sent_rate = n / (time.monotonic() - started)
+        time.sleep(10)  # drain
+        with inbox.lock:
+            received = [(at, k) for at, k in inbox.received if k < 1_000_000]
+        latencies = [at - sent_at[k] for at, k in received if k in sent_at]
+        return {
+            "email_alert_p50_s": round(statistics.median(latencies), 3)
+            if latencies
+            else float("nan"),
+            "email_alert_p99_s": round(_percentile(latencies, 0.99), 3),
+            "email_subscriptions": float(len(subs)),
+            "email_input_per_s": round(sent_rate, 1),
+            "email_reports": float(n),
+            "email_received": float(len(latencies)),
+        }
+    finally:
+        indexer.stopping.set()
+        alerts.stopping.set()
+        for t in threads:
+            t.join(timeout=30)
+        smtp.stop()
+        try:
+            delete_topics(base.kafka_bootstrap_servers, [name for name, _ in topics.all()])
+        except Exception:
+            pass
+        quiet = es.options(ignore_status=404)
+        names = [
+            x
+            for x in quiet.indices.get(index=f"{ns}-*", expand_wildcards="all")
+            if x.startswith(f"{ns}-")
+        ]
+        if names:
+            quiet.indices.delete(index=",".join(names))
+        for tpl in quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", []):
+            quiet.indices.delete_index_template(name=tpl["name"])
+
+
+if __name__ == "__main__":
+    import json
+
+    count = bench_alerts.SUBSCRIPTIONS
+    if "--subscriptions" in sys.argv:
+        count = int(sys.argv[sys.argv.index("--subscriptions") + 1])
+    print(json.dumps(run(quick="--quick" in sys.argv, subscriptions=count), indent=2))
