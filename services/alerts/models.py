@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -95,8 +95,33 @@ class SubscriptionInput(BaseModel):
         return self
 
 
+def mask_webhook_url(url: str | None) -> str | None:
+    """A webhook URL as shown after creation: scheme, host, port and the first path segment.
+    Many receivers (Slack, Discord, Teams, chat bots) put their bearer secret in the rest of the
+    path, the query or the user part, so those are never shown again."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
+    if ":" in host:
+        host = f"[{host}]"
+    segments = [seg for seg in parts.path.split("/") if seg]
+    path = "/" + segments[0] if segments else "/"
+    if len(segments) > 1:
+        path += "/***"
+    netloc = ("***@" if parts.username or parts.password else "") + host + port
+    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
+
+
 class Subscription(SubscriptionInput):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    owner: str | None = Field(
+        default=None, max_length=64, description="The user it belongs to; None: operators' own"
+    )
     created: datetime = Field(default_factory=_now)
     updated: datetime = Field(default_factory=_now)
 
@@ -109,10 +134,12 @@ class Subscription(SubscriptionInput):
         build_query(self.search_params(), now or _now())
 
     def public(self) -> dict[str, Any]:
-        """As shown by the API: the webhook secret is never echoed back after creation."""
+        """As shown by the API after creation: the webhook secret and the parts of its URL that
+        may hold a bearer secret are never echoed back."""
         data = self.model_dump(mode="json")
         if data["channel"].get("secret"):
             data["channel"]["secret"] = "***"
+        data["channel"]["url"] = mask_webhook_url(data["channel"].get("url"))
         return data
 
 
@@ -126,8 +153,14 @@ def apply_update(current: Subscription, changes: dict[str, Any]) -> Subscription
             merged = {**data["channel"], **value}
             if value.get("kind") and value.get("kind") != data["channel"].get("kind"):
                 merged = dict(value)
+            old_url = data["channel"].get("url")
+            if merged.get("url") and merged.get("url") == mask_webhook_url(old_url):
+                merged["url"] = old_url  # the masked URL sent back unchanged: no change
             if merged.get("secret") == "***":
                 merged["secret"] = data["channel"].get("secret")
+            if merged.get("url") != old_url and value.get("secret") in (None, "", "***"):
+                # The old secret must not sign alerts for whoever holds the new URL.
+                merged["secret"] = None
             data["channel"] = merged
         else:
             data[key] = value

@@ -22,6 +22,7 @@ SUBSCRIPTION_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
         "id": _KW,
+        "owner": _KW,
         "name": {"type": "text", "fields": {"raw": _KW}},
         "active": {"type": "boolean"},
         "mode": _KW,
@@ -100,6 +101,10 @@ class AlertStore:
                     mappings=mapping,
                     settings={"number_of_shards": 1, "number_of_replicas": 0},
                 )
+        # Fields added since an index was created (`owner`): adding a field is always allowed.
+        self.es.indices.put_mapping(
+            index=self.subscriptions_index, properties=SUBSCRIPTION_MAPPING["properties"]
+        )
         self._ensured = True
 
     # ---- subscriptions ------------------------------------------------------------------------
@@ -152,9 +157,15 @@ class AlertStore:
         newest = resp["aggregations"]["newest"].get("value_as_string")
         return int(resp["hits"]["total"]["value"]), newest
 
-    def list_subscriptions(self, active_only: bool = False) -> list[Subscription]:
+    def list_subscriptions(
+        self, active_only: bool = False, owner: str | None = None
+    ) -> list[Subscription]:
+        """Every subscription, or those of one `owner`."""
         self.ensure()
-        query: dict[str, Any] = {"term": {"active": True}} if active_only else {"match_all": {}}
+        filters: list[dict[str, Any]] = [{"term": {"active": True}}] if active_only else []
+        if owner is not None:
+            filters.append({"term": {"owner": owner}})
+        query: dict[str, Any] = {"bool": {"filter": filters}}
         subs: list[Subscription] = []
         after: list[Any] | None = None
         while True:

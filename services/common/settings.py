@@ -7,7 +7,7 @@ and docker-compose.yml use too.
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,3 +77,27 @@ class CommonSettings(BaseSettings):
     @property
     def index_alias(self) -> str:
         return index_alias(self.namespace)
+
+
+class AuthSettings(CommonSettings):
+    """Accounts on the HTTP faces (the API and the ingestor's push server), which share them."""
+
+    api_auth: Literal["on", "off"] = Field(
+        default="on",
+        description="'off': no accounts, every request acts as a local admin; refused unless "
+        "the server listens on a loopback address (one person on their own machine)",
+    )
+    auth_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=5,
+        description="A credential check is reused this long: a revoked token, ended session or "
+        "disabled user is refused by every process after at most this long",
+    )
+
+    @property
+    def auth_on(self) -> bool:
+        return self.api_auth == "on"
+
+    def account_prefix(self) -> str:
+        return f"{self.namespace}-cwatch" if self.namespace else "cwatch"

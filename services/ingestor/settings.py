@@ -7,12 +7,12 @@ from pathlib import Path
 from pydantic import Field
 
 from services.common.kafka import MAX_MESSAGE_BYTES
-from services.common.settings import CommonSettings
+from services.common.settings import AuthSettings
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 
 
-class IngestorSettings(CommonSettings):
+class IngestorSettings(AuthSettings):
     sources_file: Path = Field(
         default=DEFAULT_SOURCES_FILE, description="YAML list of feeds and sitemaps to poll"
     )

@@ -35,12 +35,96 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// ---- credentials ------------------------------------------------------------------------------
+// The session is an HttpOnly cookie the page never sees; the CSRF cookie is readable and goes
+// back as X-CSRF-Token on every request (the server compares the two on state-changing ones).
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}
+
+function withCredentials(options) {
+  const headers = { ...((options && options.headers) || {}) };
+  const csrf = cookie("cwatch_csrf");
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  return { ...(options || {}), headers, credentials: "same-origin" };
+}
+
+class LoginNeeded extends Error {}
+
 async function getJSON(url, options) {
-  const response = await fetch(url, options);
+  const response = await fetch(url, withCredentials(options));
+  if (response.status === 401 && !url.startsWith("/v1/auth/login")) {
+    showLogin();
+    throw new LoginNeeded("log in first");
+  }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : `HTTP ${response.status}`);
   return data;
+}
+
+function postJSON(url, body) {
+  return getJSON(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+let me = null;
+
+function showUser(user) {
+  me = user;
+  $("#who").textContent = user ? `${user.user} (${user.role})` : "";
+  $("#logout").hidden = !user || user.local;
+  $("#filters").hidden = !user;
+  document.querySelector("nav").hidden = !user;
+}
+
+function stopStreams() {
+  if (liveSource) { liveSource.close(); liveSource = null; }
+  for (const source of alertStreams.values()) source.close();
+  alertStreams.clear();
+  streamsReady.clear();
+}
+
+function showLogin() {
+  stopStreams();
+  showUser(null);
+  // What the last user saw does not stay in the page for the next one.
+  for (const list of document.querySelectorAll("#sub-table tbody, .results, .log, #facets, #timeline, #map, #story-columns, #claims tbody")) clear(list);
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-login";
+}
+
+async function logIn(body) {
+  showError("");
+  try {
+    await postJSON("/v1/auth/login", body);
+    showUser(await getJSON("/v1/auth/me"));
+    if (!location.hash.startsWith("#/") || location.hash === "#/login") location.hash = "#/live";
+    refresh();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function logOut() {
+  try { await postJSON("/v1/auth/logout", {}); } catch (err) { /* ended anyway */ }
+  showLogin();
+  location.reload();  // nothing of the session survives in this page's memory
+}
+
+async function setPassword(event) {
+  event.preventDefault();
+  showError("");
+  try {
+    await postJSON("/v1/auth/password", { current: $("#pw-current").value, new: $("#pw-new").value });
+    $("#pw-current").value = ""; $("#pw-new").value = "";
+    $("#pw-done").hidden = false;
+  } catch (err) {
+    showError(err.message);
+  }
 }
 
 // ---- filters ---------------------------------------------------------------------------------
@@ -390,7 +474,7 @@ async function createSubscription(event) {
     digest_minutes: Number($("#sub-digest").value || 60),
   };
   try {
-    const created = await getJSON("/v1/subscriptions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const created = await postJSON("/v1/subscriptions", body);
     showError("");
     const secret = $("#sub-secret");
     secret.hidden = channelKind !== "webhook";
@@ -411,6 +495,7 @@ function currentView() {
 }
 
 function refresh() {
+  if (!me) { showLogin(); return; }
   const { view, arg } = currentView();
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === view);
@@ -419,6 +504,7 @@ function refresh() {
   else if (view === "story") showStory(arg);
   else if (view === "overview") showOverview();
   else if (view === "subscriptions") loadSubscriptions();
+  else if (view === "account") { $("#account-name").textContent = me.user; $("#pw-done").hidden = true; }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -426,6 +512,20 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#more").addEventListener("click", () => runSearch(true));
   $("#sub-form").addEventListener("submit", createSubscription);
   window.addEventListener("hashchange", refresh);
+  $("#login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    logIn({ username: $("#login-user").value.trim(), password: $("#login-password").value });
+    $("#login-password").value = "";
+  });
+  $("#logout").addEventListener("click", logOut);
+  $("#password-form").addEventListener("submit", setPassword);
   $("#status").textContent = "";
-  refresh();
+  // A one-time login link (#login=cwl_...): the fragment never reaches a server or a log.
+  const link = (location.hash.match(/^#login=([A-Za-z0-9_-]+)$/) || [])[1];
+  if (link) {
+    history.replaceState(null, "", "#/account");
+    logIn({ link });
+    return;
+  }
+  getJSON("/v1/auth/me").then((user) => { showUser(user); refresh(); }).catch(() => showLogin());
 });
