@@ -7,18 +7,23 @@ import logging
 import threading
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.auth.authenticator import Authenticator
+from services.common.auth.local import check_local_mode
+from services.common.auth.store import AccountStore
+from services.common.es import make_es
 from services.common.metrics import serve_metrics
 from services.ingestor.app import Ingestor
 from services.ingestor.daemons import FolderWatcher, Poller
 from services.ingestor.http import SafeHttpClient
 from services.ingestor.producer import RawSink
 from services.ingestor.push import make_push_router
+from services.ingestor.push_guard import PushGuard, PushRefused
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.sources import SourceEntry, load_sources
 from services.ingestor.state import IngestState
@@ -69,9 +74,20 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
         }
 
+    def guard(self) -> PushGuard:
+        """Tokens from the shared account store (the API's), sources from the sources file."""
+        authenticator = None
+        if self.settings.auth_on:
+            store = AccountStore(make_es(self.settings), self.settings.account_prefix())
+            authenticator = Authenticator(store, self.settings.auth_cache_s)
+        return PushGuard(authenticator, lambda: self.entries)
+
     def app(self) -> FastAPI:
         api = FastAPI(title="cwatch ingestor", version="1")
-        api.include_router(make_push_router(self.push_worker, self.settings.push_max_body_bytes))
+        guard = self.guard()
+        api.include_router(
+            make_push_router(self.push_worker, self.settings.push_max_body_bytes, guard)
+        )
 
         @api.get("/healthz")
         def healthz(response: Response) -> dict[str, Any]:
@@ -80,9 +96,16 @@ class Daemon:
                 response.status_code = 503
             return body
 
+        def editor(authorization: str | None) -> None:
+            try:
+                guard.principal(authorization)
+            except PushRefused as exc:
+                raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+
         @api.get("/v1/sources")
-        def sources() -> list[dict[str, Any]]:
-            """Each source's health, as `cwatch sources status --json` shows it."""
+        def sources(authorization: Annotated[str | None, Header()] = None) -> list[dict[str, Any]]:
+            """Each source's health, as `cwatch sources status --json` shows it (editors)."""
+            editor(authorization)
             return [
                 {
                     "name": entry.name,
@@ -95,7 +118,9 @@ class Daemon:
             ]
 
         @api.get("/metrics")
-        def metrics() -> Response:
+        def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+            """Editors' tokens here; Prometheus scrapes CWATCH_METRICS_PORT (internal)."""
+            editor(authorization)
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         return api
@@ -110,6 +135,7 @@ class Daemon:
         self.state.close()
 
     def serve(self) -> None:
+        check_local_mode(self.settings.push_host, self.settings.auth_on)
         # /metrics is also served on the push port.
         serve_metrics(self.settings.metrics_port, self.settings.metrics_host)
         self.start_workers()
