@@ -37,9 +37,13 @@ def _store() -> Any:
     from services.alerts.settings import AlertsSettings
     from services.alerts.store import AlertStore
     from services.common.es import make_es
+    from services.common.secretbox import SecretBox
 
     settings = AlertsSettings()
-    return AlertStore(make_es(settings), settings.index_prefix()), settings
+    return (
+        AlertStore(make_es(settings), settings.index_prefix(), SecretBox.from_settings(settings)),
+        settings,
+    )
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from services.alerts import metrics
 from services.alerts.dedup import StoryState
 from services.alerts.models import Subscription
+from services.common.secretbox import SecretBox, SecretUnreadable
 
 _KW = {"type": "keyword"}
 SUBSCRIPTION_MAPPING: dict[str, Any] = {
@@ -64,13 +65,13 @@ def sent_line_id(alert_id: str) -> str:
     return f"sent-{alert_id}"
 
 
-def _loaded(hit: dict[str, Any]) -> Subscription | None:
+def _loaded(hit: dict[str, Any], box: SecretBox) -> Subscription | None:
     """A stored subscription, validated again: one saved before today's rules (a webhook URL
-    with a control character, say) is skipped with the reason, never handed to the matcher or
-    the dispatcher, and never stops the others from loading."""
+    with a control character, say) or sealed with another key is skipped with the reason,
+    never handed to the matcher or the dispatcher, and never stops the others from loading."""
     try:
-        return Subscription.model_validate(hit["_source"])
-    except ValidationError as exc:
+        return _opened(hit["_source"], box)
+    except (ValidationError, SecretUnreadable) as exc:
         metrics.SUBSCRIPTION_ERRORS.inc()
         log.warning(
             "stored subscription invalid; skipped",
@@ -79,9 +80,25 @@ def _loaded(hit: dict[str, Any]) -> Subscription | None:
         return None
 
 
+def _opened(source: dict[str, Any], box: SecretBox) -> Subscription:
+    channel = source.get("channel") or {}
+    if isinstance(channel, dict) and isinstance(channel.get("secret"), str):
+        source = {**source, "channel": {**channel, "secret": box.open(channel["secret"])}}
+    return Subscription.model_validate(source)
+
+
+def _sealed(sub: Subscription, box: SecretBox) -> dict[str, Any]:
+    doc = sub.model_dump(mode="json")
+    if doc["channel"].get("secret"):
+        doc["channel"]["secret"] = box.seal(doc["channel"]["secret"])
+    return doc
+
+
 class AlertStore:
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+    def __init__(self, es: Elasticsearch, prefix: str, box: SecretBox | None = None) -> None:
+        """`box` seals webhook secrets (default: the key of the environment's settings)."""
         self.es = es
+        self.box = box or SecretBox.from_settings()
         self.subscriptions_index = f"{prefix}-subscriptions"
         self.state_index = f"{prefix}-alert-state"
         self.deliveries_index = f"{prefix}-deliveries"
@@ -114,7 +131,7 @@ class AlertStore:
         self.es.index(
             index=self.subscriptions_index,
             id=sub.id,
-            document=sub.model_dump(mode="json"),
+            document=_sealed(sub, self.box),
             refresh=True,  # rare writes; the next list must see them
         )
         return sub
@@ -124,7 +141,7 @@ class AlertStore:
         self.ensure()
         for sub in subs:
             self.es.index(
-                index=self.subscriptions_index, id=sub.id, document=sub.model_dump(mode="json")
+                index=self.subscriptions_index, id=sub.id, document=_sealed(sub, self.box)
             )
         self.es.indices.refresh(index=self.subscriptions_index)
 
@@ -134,7 +151,7 @@ class AlertStore:
             doc = self.es.get(index=self.subscriptions_index, id=sub_id)
         except NotFoundError:
             return None
-        return Subscription.model_validate(doc["_source"])
+        return _opened(doc["_source"], self.box)
 
     def delete(self, sub_id: str) -> bool:
         self.ensure()
@@ -178,7 +195,7 @@ class AlertStore:
                 **kwargs,
             )
             hits = resp["hits"]["hits"]
-            subs.extend(sub for sub in map(_loaded, hits) if sub is not None)
+            subs.extend(sub for hit in hits if (sub := _loaded(hit, self.box)) is not None)
             if len(hits) < 1000 or len(subs) >= MAX_LIST * 10:
                 return subs
             after = hits[-1]["sort"]

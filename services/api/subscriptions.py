@@ -27,6 +27,7 @@ from services.common.auth.accounts import Accounts
 from services.common.auth.models import Principal
 from services.common.auth.roles import Role, allows
 from services.common.netguard import BlockedAddress, NetPolicy
+from services.common.secretbox import SecretBox
 from services.query.bodies import build_query
 from services.query.params import SearchParams
 from services.query.syntax import QueryError
@@ -60,7 +61,7 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
                 else {}
             )
         )
-    store = AlertStore(app.state.es, settings.index_prefix())
+    store = AlertStore(app.state.es, settings.index_prefix(), SecretBox.from_settings(settings))
     delivery_log = DeliveryLogWriter(store)
 
     def sent(sub_id: str, alert_id: str) -> None:

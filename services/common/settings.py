@@ -7,9 +7,10 @@ and docker-compose.yml use too.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, Literal, Self
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import TopicNames, index_alias
@@ -38,6 +39,16 @@ class CommonSettings(BaseSettings):
     log_json: bool = Field(default=True, description="Structured JSON logs on stderr")
     metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
     metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (base64) sealing webhook secrets in Elasticsearch; unset: "
+        "read from CWATCH_SECRET_KEY_FILE",
+    )
+    secret_key_file: Path = Field(
+        default=Path(".run/secret.key"),
+        description="File holding that key, created (0600) when missing; every process that "
+        "reads or writes subscriptions needs the same one",
+    )
     group_instance_id: str = Field(
         default="",
         description="Static consumer-group membership: this process's stable name in its groups, "

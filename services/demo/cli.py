@@ -73,8 +73,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    import os
-
     import httpx
 
     from services.demo.push import PushSummary, push
@@ -94,7 +92,7 @@ def _push(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        token = args.token or os.environ.get("CWATCH_TOKEN", "")
+        token = args.token
         client = httpx.Client(
             timeout=30, headers={"Authorization": f"Bearer {token}"} if token else {}
         )
@@ -164,7 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     live.add_argument(
         "--token",
         default=None,
-        help="an editor's API token (default: $CWATCH_TOKEN; `cwatch tokens create --user NAME`)",
+        help="an editor's API token (`cwatch tokens create --user NAME`)",
     )
     live.set_defaults(func=_push)
     run = demo_sub.add_parser(

@@ -65,6 +65,10 @@ def test_a_user_cannot_see_change_delete_or_stream_anothers_subscriptions(
     )
     assert made.status_code == 201, made.text
     sid = made.json()["id"]
+    secret = made.json()["channel"]["secret"]  # shown once
+    stored = es_client.get(index=f"{namespace}-cwatch-subscriptions", id=sid)["_source"]
+    assert stored["owner"] == "alice" and stored["channel"]["secret"].startswith("enc:v1:")
+    assert secret not in str(stored)  # a reader of the index alone cannot sign alerts
     assert bob.post("/v1/subscriptions", json={"name": "b"}).status_code == 201
 
     assert [s["name"] for s in alice.get("/v1/subscriptions").json()["subscriptions"]] == ["a"]
