@@ -5,7 +5,6 @@ the audit log as done by `cli:<login name>`)."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from typing import Any
@@ -22,10 +21,9 @@ def _accounts() -> Any:
 
 
 def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+    from services.common.auth.accounts import cli_actor
+
+    return cli_actor()
 
 
 def _print(data: Any) -> None:

@@ -3,6 +3,7 @@ sessions, logins. Used by the API's account routes and by `cwatch users|tokens`.
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,14 @@ class AccountError(Exception):
 class NewCredential:
     record: Credential
     text: str  # shown once: only its hash is kept
+
+
+def cli_actor() -> str:
+    """Who runs an operator's command, as the audit log names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def audit_entry(
