@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from elasticsearch import ApiError, TransportError
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -46,11 +47,18 @@ def authenticate(request: Request) -> Principal | None:
     else:
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
-        if header and scheme.lower() == "bearer":
-            principal = authenticator.principal(value.strip(), (Kind.TOKEN,))
-        else:
-            cookie = request.cookies.get(SESSION_COOKIE)
-            principal = authenticator.principal(cookie, (Kind.SESSION,)) if cookie else None
+        try:
+            if header and scheme.lower() == "bearer":
+                principal = authenticator.principal(value.strip(), (Kind.TOKEN,))
+            else:
+                cookie = request.cookies.get(SESSION_COOKIE)
+                principal = authenticator.principal(cookie, (Kind.SESSION,)) if cookie else None
+        except (ApiError, TransportError):
+            raise HTTPException(
+                status_code=503,
+                detail="the account store (Elasticsearch) does not answer; try again",
+                headers={"Retry-After": "5"},
+            ) from None
         request.state.session_auth = principal is not None and principal.kind == Kind.SESSION
     request.state.principal, request.state.principal_checked = principal, True
     return principal
@@ -85,13 +93,14 @@ class Requirement:
 
 
 class Open(Requirement):
-    """Answers anyone: the reason is stated where it is used."""
+    """Answers anyone, without looking at credentials (health answers even when the account
+    store does not): the reason is stated where it is used."""
 
     def __init__(self) -> None:
         super().__init__(None)
 
-    def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
-        return authenticate(request)
+    def __call__(self) -> None:  # type: ignore[override]
+        return None
 
 
 _REQUIREMENTS = {role: Requirement(role) for role in Role}

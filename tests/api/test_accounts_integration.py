@@ -129,6 +129,9 @@ def test_a_disabled_user_is_refused_and_logins_are_audited(
     two_apis: list[str], namespace: str, es_client: Any
 ) -> None:
     url = two_apis[1]
+    only_admin = bearer(api_token(es_client, namespace, "admin"))
+    demote = httpx.patch(f"{url}/v1/users/test-admin", json={"role": "viewer"}, headers=only_admin)
+    assert demote.status_code == 409 and "last admin" in demote.text
     admin = httpx.Client(
         base_url=url, headers=bearer(api_token(es_client, namespace, "admin")), timeout=30
     )
@@ -158,3 +161,23 @@ def test_a_disabled_user_is_refused_and_logins_are_audited(
     ]
     assert ("user.create", "ok") in outcomes and ("user.update", "ok") in outcomes
     assert ("login", "failed") in outcomes and ("login", "ok") in outcomes
+
+
+def test_without_the_account_store_a_credential_gets_503_and_health_still_answers() -> None:
+    from elasticsearch import Elasticsearch
+    from fastapi.testclient import TestClient
+
+    from services.api.app import create_app
+    from services.search.settings import SearchSettings
+
+    app = create_app(SearchSettings(), es=Elasticsearch("http://127.0.0.1:9", max_retries=0))
+    from services.common.auth.credentials import Kind, issue
+
+    token = issue(Kind.TOKEN).text
+    with TestClient(app) as client:
+        assert (
+            client.get("/v1/search", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 503
+        )
+        assert client.get("/v1/search").status_code == 401  # no credential: no store needed
+        assert client.get("/healthz", cookies={"cwatch_session": token}).status_code == 200

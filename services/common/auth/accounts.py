@@ -105,6 +105,9 @@ class Accounts:
         **where: Any,
     ) -> User:
         user = self.found(name)
+        demoted = (role is not None and role != Role.ADMIN) or disabled
+        if user.role == Role.ADMIN and not user.disabled and demoted and self._last_admin(name):
+            raise AccountError(f"{name} is the last admin: make another admin first", 409)
         if role is not None:
             user.role = role
         if disabled is not None:
@@ -122,6 +125,11 @@ class Accounts:
             **where,
         )
         return user
+
+    def _last_admin(self, name: str) -> bool:
+        return not any(
+            u.role == Role.ADMIN and not u.disabled and u.name != name for u in self.store.users()
+        )
 
     def set_password(
         self, name: str, password: str, actor: str, current: str | None = None, **where: Any
