@@ -75,3 +75,17 @@ def test_a_one_time_login_link_logs_in_once(ui_server: tuple[str, Any], page) ->
     expect(page.locator("#pw-done")).to_be_visible(timeout=TIMEOUT_MS)
     again = httpx.post(f"{url}/v1/auth/login", json={"link": link.text}, timeout=10)
     assert again.status_code == 401
+
+    # A personal API token, made and revoked in the page.
+    page.fill("#token-label", "feed reader")
+    page.click("#token-form button")
+    expect(page.locator("#token-new")).to_contain_text("cwt_", timeout=TIMEOUT_MS)
+    token = page.locator("#token-new").inner_text().split(": ")[-1].strip()
+    me = httpx.get(f"{url}/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.json()["user"] == "bob"
+    row = page.locator("#token-table tbody tr", has_text="feed reader")
+    row.locator("button").click()
+    expect(row).to_contain_text("revoked", timeout=TIMEOUT_MS)
+    gone = httpx.get(f"{url}/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert gone.status_code == 401
+    assert page.errors == []

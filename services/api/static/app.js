@@ -93,7 +93,9 @@ function showLogin() {
   stopStreams();
   showUser(null);
   // What the last user saw does not stay in the page for the next one.
-  for (const list of document.querySelectorAll("#sub-table tbody, .results, .log, #facets, #timeline, #map, #story-columns, #claims tbody")) clear(list);
+  $("#token-new").hidden = true;
+  $("#token-new").textContent = "";
+  for (const list of document.querySelectorAll("#sub-table tbody, #token-table tbody, .results, .log, #facets, #timeline, #map, #story-columns, #claims tbody")) clear(list);
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-login";
 }
 
@@ -113,6 +115,46 @@ async function logOut() {
   try { await postJSON("/v1/auth/logout", {}); } catch (err) { /* ended anyway */ }
   showLogin();
   location.reload();  // nothing of the session survives in this page's memory
+}
+
+async function loadTokens() {
+  try {
+    const data = await getJSON(`/v1/tokens?user=${encodeURIComponent(me.user)}`);
+    const body = $("#token-table tbody");
+    clear(body);
+    for (const t of data.tokens) {
+      const revoke = t.revoked ? null : el("button", { type: "button", onclick: () => revokeToken(t.id) }, "Revoke");
+      body.append(el("tr", { "data-token-id": t.id },
+        el("td", {}, el("code", {}, t.id)), el("td", {}, t.label), el("td", {}, (t.created || "").slice(0, 16)),
+        el("td", {}, (t.expires || "never").slice(0, 16)), el("td", {}, t.revoked ? "revoked" : "active"), el("td", {}, revoke)));
+    }
+  } catch (err) {
+    if (!(err instanceof LoginNeeded)) showError(err.message);
+  }
+}
+
+async function createToken(event) {
+  event.preventDefault();
+  showError("");
+  try {
+    const made = await postJSON("/v1/tokens", { label: $("#token-label").value.trim() });
+    const shown = $("#token-new");
+    shown.textContent = `New token (shown once, copy it now): ${made.token}`;
+    shown.hidden = false;
+    $("#token-label").value = "";
+    await loadTokens();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function revokeToken(id) {
+  try {
+    await getJSON(`/v1/tokens/${encodeURIComponent(id)}`, { method: "DELETE" });
+    await loadTokens();
+  } catch (err) {
+    showError(err.message);
+  }
 }
 
 async function setPassword(event) {
@@ -504,7 +546,12 @@ function refresh() {
   else if (view === "story") showStory(arg);
   else if (view === "overview") showOverview();
   else if (view === "subscriptions") loadSubscriptions();
-  else if (view === "account") { $("#account-name").textContent = me.user; $("#pw-done").hidden = true; }
+  else if (view === "account") {
+    $("#account-name").textContent = `${me.user} (${me.role})`;
+    $("#pw-done").hidden = true;
+    $("#token-new").hidden = true;
+    loadTokens();
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -519,6 +566,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#logout").addEventListener("click", logOut);
   $("#password-form").addEventListener("submit", setPassword);
+  $("#token-form").addEventListener("submit", createToken);
   $("#status").textContent = "";
   // A one-time login link (#login=cwl_...): the fragment never reaches a server or a log.
   const link = (location.hash.match(/^#login=([A-Za-z0-9_-]+)$/) || [])[1];
