@@ -46,9 +46,17 @@ def _api_run(args: argparse.Namespace) -> int:
 
 def first_start(accounts: Any, settings: Any) -> None:
     """On an empty account store: create the first admin and print its one-time login link."""
+    from elasticsearch import ApiError, TransportError
+
     from services.api.accounts_cli import login_link_text
 
-    link = accounts.bootstrap()
+    try:
+        link = accounts.bootstrap()
+    except (ApiError, TransportError) as exc:
+        # Serve anyway (health answers, requests get 503 until the store is back); the
+        # first admin is made on the next start, or with `cwatch users create`.
+        print(f"could not check the account store for a first admin: {exc}", file=sys.stderr)
+        return
     if link is None:
         return
     print(
