@@ -59,6 +59,7 @@ def authenticate(request: Request) -> Principal | None:
                 detail="the account store (Elasticsearch) does not answer; try again",
                 headers={"Retry-After": "5"},
             ) from None
+        # For the CSRF check: only requests authenticated by the cookie need its token.
         request.state.session_auth = principal is not None and principal.kind == Kind.SESSION
     request.state.principal, request.state.principal_checked = principal, True
     return principal
@@ -185,9 +186,3 @@ def clear_session_cookie(response: Response, secure: bool) -> None:
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, secure=secure, samesite="strict"
     )
-
-
-def describe(principal: Principal | None) -> dict[str, Any]:
-    if principal is None:
-        return {}
-    return {"user": principal.user, "role": principal.role.value, "local": principal.local}
