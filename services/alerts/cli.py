@@ -119,6 +119,7 @@ def _create(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "digest_minutes": args.digest_minutes,
         "active": not args.paused,
+        "owner": args.owner,
     }
     channel = _channel(args)
     if channel:
@@ -134,21 +135,29 @@ def _create(args: argparse.Namespace) -> int:
         return 2
     store.put(sub)
     result = sub.public()
+    # Shown once, so the receiver can be configured with them.
     result["channel"]["secret"] = sub.channel.secret
+    result["channel"]["url"] = sub.channel.url
     _print(result)
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
+    from services.alerts.models import mask_webhook_url
+
     store, _ = _store()
-    subs = store.list_subscriptions(active_only=args.active)
+    subs = store.list_subscriptions(active_only=args.active, owner=args.owner)
     if args.json:
         _print([s.public() for s in subs])
         return 0
     for s in subs:
         state = "active" if s.active else "paused"
-        target = s.channel.url or s.channel.kind.value
-        print(f"{s.id}  {state:6}  {s.mode.value:9}  {target:30}  {s.name!r}  q={s.query!r}")
+        target = mask_webhook_url(s.channel.url) or s.channel.kind.value
+        owner = s.owner or "-"
+        print(
+            f"{s.id}  {state:6}  {s.mode.value:9}  {owner:12}  {target:30}  {s.name!r}  "
+            f"q={s.query!r}"
+        )
     return 0
 
 
@@ -253,12 +262,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--mode", choices=["every", "per_story", "digest"], default="per_story")
     create.add_argument("--digest-minutes", type=int, default=60)
     create.add_argument("--paused", action="store_true", help="Create it paused")
+    create.add_argument(
+        "--owner", default=None, help="The user it belongs to (who sees it in the API and UI)"
+    )
     _add_filter_args(create)
     _add_channel_args(create)
     create.set_defaults(func=_create)
 
     ls = cmds.add_parser("list", help="Every subscription")
     ls.add_argument("--active", action="store_true", help="Only active ones")
+    ls.add_argument("--owner", default=None, help="Only those of this user")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
 
