@@ -130,6 +130,8 @@ def test_a_disabled_user_is_refused_and_logins_are_audited(
 ) -> None:
     url = two_apis[1]
     only_admin = bearer(api_token(es_client, namespace, "admin"))
+    huge = httpx.patch(f"{url}/v1/users/{'x' * 5000}", json={"role": "viewer"}, headers=only_admin)
+    assert huge.status_code == 404  # never sent to the store as an id
     demote = httpx.patch(f"{url}/v1/users/test-admin", json={"role": "viewer"}, headers=only_admin)
     assert demote.status_code == 409 and "last admin" in demote.text
     admin = httpx.Client(

@@ -16,7 +16,7 @@ from services.common.auth.credentials import (
     parse,
     verify_password,
 )
-from services.common.auth.models import Credential, Principal, User
+from services.common.auth.models import USER_NAME, Credential, Principal, User
 from services.common.auth.roles import Role, allows
 from services.common.auth.store import AccountStore
 
@@ -91,7 +91,7 @@ class Accounts:
         return user
 
     def found(self, name: str) -> User:
-        user = self.store.user(name)
+        user = self.store.user(name) if USER_NAME.match(name) else None
         if user is None:
             raise AccountError(f"no user named {name!r}", status=404)
         return user
@@ -203,7 +203,7 @@ class Accounts:
     def login_password(
         self, name: str, password: str, session_hours: float, **where: Any
     ) -> NewCredential:
-        user = self.store.user(name) if name else None
+        user = self.store.user(name) if USER_NAME.match(name) else None
         ok = verify_password(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
             self.audit("login", name[:64] or None, outcome="failed", method="password", **where)
