@@ -251,7 +251,7 @@ def revoke_token(
     request: Request, token_id: str, principal: Viewer, accounts: AccountsDep
 ) -> dict[str, Any]:
     try:
-        cred = accounts.revoke(token_id[:64], principal, client=client_of(request))
+        cred = accounts.revoke(token_id, principal, client=client_of(request))
     except AccountError as exc:
         raise _answer(exc) from None
     _forget(request, cred.id)

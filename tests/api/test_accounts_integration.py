@@ -85,6 +85,9 @@ def test_a_user_cannot_see_change_delete_or_stream_anothers_subscriptions(
         ("GET", f"/v1/subscriptions/{sid}/deliveries", None),
         ("GET", f"/v1/subscriptions/{sid}/stream", None),
         ("DELETE", f"/v1/subscriptions/{sid}", None),
+        ("GET", f"/v1/subscriptions/{'x' * 600}", None),  # no such id can exist: 404, not 500
+        ("DELETE", f"/v1/subscriptions/{'x' * 600}", None),
+        ("DELETE", f"/v1/tokens/{'x' * 600}", None),
     ]:
         with bob.stream(method, path, json=body) as answer:
             assert answer.status_code == 404, (method, path, answer.status_code)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.auth.credentials import (
+    CREDENTIAL_ID,
     Kind,
     hash_password,
     issue,
@@ -189,7 +190,7 @@ class Accounts:
         return new
 
     def revoke(self, cred_id: str, actor: Principal, **where: Any) -> Credential:
-        cred = self.store.credential(cred_id)
+        cred = self.store.credential(cred_id) if CREDENTIAL_ID.match(cred_id) else None
         if cred is None or (cred.user != actor.user and not allows(actor.role, Role.ADMIN)):
             raise AccountError(f"no token with id {cred_id!r}", status=404)
         if cred.revoked is None:

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     LOGIN = "cwl"
 
 
+CREDENTIAL_ID = re.compile(r"^[0-9a-f]{12}$")
 _FORMAT = re.compile(r"^(cwt|cws|cwl)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 
 
