@@ -27,7 +27,9 @@ def _api_run(args: argparse.Namespace) -> int:
     if args.no_auth:
         settings.api_auth = "off"
     setup_logging(settings.log_level, settings.log_json)
-    host = args.host or settings.api_host
+    host = settings.api_host = args.host or settings.api_host
+    if args.port is not None:
+        settings.api_port = args.port
     check_local_mode(host, settings.auth_on)
     app = create_app(settings)
     if settings.auth_on:
@@ -38,7 +40,7 @@ def _api_run(args: argparse.Namespace) -> int:
         # The one HTTP face of the system: search, subscriptions, live feed and the web UI.
         app,
         host=host,
-        port=args.port if args.port is not None else settings.api_port,
+        port=settings.api_port,
         log_config=None,
     )
     return 0

@@ -33,7 +33,9 @@ class SearchSettings(AuthSettings):
     ES_RETRIES: ClassVar[int] = 1
 
     def public_url(self) -> str:
-        return (self.api_public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+        """Where users open the UI: the configured URL, else this machine's own address."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return (self.api_public_url or f"http://{host}:{self.api_port}").rstrip("/")
 
     @property
     def es_timeout_s(self) -> float:

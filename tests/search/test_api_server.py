@@ -52,7 +52,8 @@ def test_api_run_serves_health_openapi_and_search(
         wait_for(lambda: _get(f"{base}/healthz"), timeout_s=30, what="the API to listen")
         assert httpx.get(f"{base}/openapi.json").status_code == 401
         assert httpx.get(f"{base}/v1/search", params={"q": "x"}).status_code == 401
-        [link] = re.findall(r"#login=(cwl_\S+)", stderr.read_text())
+        [(address, link)] = re.findall(r"(http://\S+)/ui/#login=(cwl_\S+)", stderr.read_text())
+        assert address == base  # the printed link opens this server
         with httpx.Client(base_url=base) as browser:
             assert browser.post("/v1/auth/login", json={"link": link}).status_code == 200
             assert "/v1/search" in browser.get("/openapi.json").json()["paths"]
