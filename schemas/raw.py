@@ -59,6 +59,11 @@ class RawArticle(ContractModel):
     ingested_at: datetime = Field(description="When the ingestor read it (UTC)")
     content_hash: str | None = Field(default=None, max_length=128)
     post: PostInfo | None = Field(default=None, description="Set for messaging-platform posts")
+    pushed_by: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Pushed articles: the id of the API token that pushed it (and its user)",
+    )
     version: int = Field(
         default=1, ge=1, description="1 for the first text; +1 per edit or withdrawal seen"
     )

@@ -163,6 +163,30 @@ def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-
         quiet.indices.delete_index_template(name=template["name"])
 
 
+def api_token(es: Any, namespace: str, role: str = "admin", user: str | None = None) -> str:
+    """An API token of a user of `role` (created if new) in `namespace`'s account store: the
+    one way tests authenticate to the API and the push server."""
+    from services.common.auth.accounts import Accounts
+    from services.common.auth.models import User
+    from services.common.auth.roles import Role
+    from services.common.auth.store import AccountStore
+    from services.common.settings import AuthSettings
+
+    if isinstance(es, str):
+        from elasticsearch import Elasticsearch
+
+        es = Elasticsearch(es)
+    name = user or f"test-{role}"
+    prefix = AuthSettings(namespace=namespace).account_prefix()
+    accounts = Accounts(AccountStore(es, prefix))
+    accounts.store.create_user(User(name=name, role=Role(role)))
+    return str(accounts.create_token(name, "tests", "tests").text)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -182,13 +206,20 @@ class Deployment:
         self.push_url = f"http://127.0.0.1:{env['CWATCH_PUSH_PORT']}"
         self.env = env
         self.alias = index_alias(namespace)
+        self._tokens: dict[str, str] = {}
 
-    def api(self) -> httpx.Client:
-        return as_page_of(httpx.Client(base_url=self.api_url, timeout=30))
+    def token(self, role: str = "admin") -> str:
+        if role not in self._tokens:
+            self._tokens[role] = api_token(self.env["ELASTICSEARCH_URL"], self.namespace, role)
+        return self._tokens[role]
 
-    def push(self) -> httpx.Client:
-        """The ingestor daemon's HTTP face (POST /v1/articles, /healthz)."""
-        return httpx.Client(base_url=self.push_url, timeout=60)
+    def api(self, role: str = "admin") -> httpx.Client:
+        """A client of the API, authenticated as a user of `role`."""
+        return httpx.Client(base_url=self.api_url, timeout=30, headers=bearer(self.token(role)))
+
+    def push(self, role: str = "editor") -> httpx.Client:
+        """The ingestor daemon's HTTP face (POST /v1/articles, /healthz), as an editor."""
+        return httpx.Client(base_url=self.push_url, timeout=60, headers=bearer(self.token(role)))
 
     def ready(self, name: str, timeout_s: float = 90) -> None:
         """Wait until a started service answers: the API and the ingestor on /healthz."""

@@ -60,6 +60,7 @@ from services.common.kafka import (
 )
 from services.common.membership import instance_id, release
 from services.common.netguard import NetPolicy
+from services.common.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class AlertsService:
         self.topics = settings.topics
         self.alias = settings.index_alias
         self.es = es or make_es(settings)
-        self.store = AlertStore(self.es, settings.index_prefix())
+        self.store = AlertStore(self.es, settings.index_prefix(), SecretBox.from_settings(settings))
         self.cache = SubscriptionCache(self.store, settings.alerts_subscription_refresh_s)
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-alerts", linger_ms=2

@@ -37,9 +37,13 @@ def _store() -> Any:
     from services.alerts.settings import AlertsSettings
     from services.alerts.store import AlertStore
     from services.common.es import make_es
+    from services.common.secretbox import SecretBox
 
     settings = AlertsSettings()
-    return AlertStore(make_es(settings), settings.index_prefix()), settings
+    return (
+        AlertStore(make_es(settings), settings.index_prefix(), SecretBox.from_settings(settings)),
+        settings,
+    )
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,6 +132,7 @@ def _create(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "digest_minutes": args.digest_minutes,
         "active": not args.paused,
+        "owner": args.owner,
     }
     channel = _channel(args)
     if channel:
@@ -143,7 +148,9 @@ def _create(args: argparse.Namespace) -> int:
         return 2
     store.put(sub)
     result = sub.public()
+    # Shown once, so the receiver can be configured with them.
     result["channel"]["secret"] = sub.channel.secret
+    result["channel"]["url"] = sub.channel.url
     _print(result)
     return 0
 
@@ -152,7 +159,7 @@ def _list(args: argparse.Namespace) -> int:
     from services.common.redact import mask_webhook_url
 
     store, _ = _store()
-    subs = store.list_subscriptions(active_only=args.active)
+    subs = store.list_subscriptions(active_only=args.active, owner=args.owner)
     if args.json:
         _print([s.public() for s in subs])
         return 0
@@ -160,7 +167,11 @@ def _list(args: argparse.Namespace) -> int:
         state = "active" if s.active else "paused"
         # A webhook URL may be its receiver's bearer secret (Slack-style): host only.
         target = mask_webhook_url(s.channel.url) if s.channel.url else s.channel.kind.value
-        print(f"{s.id}  {state:6}  {s.mode.value:9}  {target:30}  {s.name!r}  q={s.query!r}")
+        owner = s.owner or "-"
+        print(
+            f"{s.id}  {state:6}  {s.mode.value:9}  {owner:12}  {target:30}  {s.name!r}  "
+            f"q={s.query!r}"
+        )
     return 0
 
 
@@ -280,12 +291,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--mode", choices=["every", "per_story", "digest"], default="per_story")
     create.add_argument("--digest-minutes", type=int, default=60)
     create.add_argument("--paused", action="store_true", help="Create it paused")
+    create.add_argument(
+        "--owner", default=None, help="The user it belongs to (who sees it in the API and UI)"
+    )
     _add_filter_args(create)
     _add_channel_args(create)
     create.set_defaults(func=_create)
 
     ls = cmds.add_parser("list", help="Every subscription")
     ls.add_argument("--active", action="store_true", help="Only active ones")
+    ls.add_argument("--owner", default=None, help="Only those of this user")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.alerts.channelconfig import EmailConfig, TelegramConfig
 from services.common.netguard import check_url_text
+from services.common.redact import mask_webhook_url
 from services.query.bodies import build_query
 from services.query.params import Filters, SearchParams
 
@@ -128,8 +129,17 @@ class SubscriptionInput(BaseModel):
         return self
 
 
+def shown_url(url: str | None) -> str | None:
+    """A webhook URL as shown after creation (services/common/redact.mask_webhook_url: scheme,
+    host and port; the path, query and user part may hold the receiver's bearer secret)."""
+    return mask_webhook_url(url) if url else url
+
+
 class Subscription(SubscriptionInput):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    owner: str | None = Field(
+        default=None, max_length=64, description="The user it belongs to; None: operators' own"
+    )
     created: datetime = Field(default_factory=_now)
     updated: datetime = Field(default_factory=_now)
 
@@ -142,12 +152,14 @@ class Subscription(SubscriptionInput):
         build_query(self.search_params(), now or _now())
 
     def public(self) -> dict[str, Any]:
-        """As shown by the API: the webhook secret is never echoed back after creation."""
+        """As shown by the API after creation: the webhook secret and the parts of its URL that
+        may hold a bearer secret are never echoed back."""
         data = self.model_dump(mode="json")
         if data["channel"].get("secret"):
             data["channel"]["secret"] = "***"
         if data["channel"].get("telegram"):
             data["channel"]["telegram"]["bot_token"] = "***"
+        data["channel"]["url"] = shown_url(data["channel"].get("url"))
         return data
 
 
@@ -161,11 +173,17 @@ def apply_update(current: Subscription, changes: dict[str, Any]) -> Subscription
             merged = {**data["channel"], **value}
             if value.get("kind") and value.get("kind") != data["channel"].get("kind"):
                 merged = dict(value)
+            old_url = data["channel"].get("url")
+            if merged.get("url") and merged.get("url") == shown_url(old_url):
+                merged["url"] = old_url  # the masked URL sent back unchanged: no change
             if merged.get("secret") == "***":
                 merged["secret"] = data["channel"].get("secret")
             telegram, before = merged.get("telegram"), data["channel"].get("telegram")
             if isinstance(telegram, dict) and telegram.get("bot_token") == "***" and before:
                 merged["telegram"] = {**telegram, "bot_token": before["bot_token"]}
+            if merged.get("url") != old_url and value.get("secret") in (None, "", "***"):
+                # The old secret must not sign alerts for whoever holds the new URL.
+                merged["secret"] = None
             data["channel"] = merged
         else:
             data[key] = value

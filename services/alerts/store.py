@@ -17,12 +17,14 @@ from schemas.alert import Alert
 from services.alerts import metrics
 from services.alerts.dedup import StoryState
 from services.alerts.models import Subscription
+from services.common.secretbox import SecretBox, SecretUnreadable
 
 _KW = {"type": "keyword"}
 SUBSCRIPTION_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
         "id": _KW,
+        "owner": _KW,
         "name": {"type": "text", "fields": {"raw": _KW}},
         "active": {"type": "boolean"},
         "mode": _KW,
@@ -75,13 +77,13 @@ def sent_line_id(alert_id: str) -> str:
     return f"sent-{alert_id}"
 
 
-def _loaded(hit: dict[str, Any]) -> Subscription | None:
+def _loaded(hit: dict[str, Any], box: SecretBox) -> Subscription | None:
     """A stored subscription, validated again: one saved before today's rules (a webhook URL
-    with a control character, say) is skipped with the reason, never handed to the matcher or
-    the dispatcher, and never stops the others from loading."""
+    with a control character, say) or sealed with another key is skipped with the reason,
+    never handed to the matcher or the dispatcher, and never stops the others from loading."""
     try:
-        return Subscription.model_validate(hit["_source"])
-    except ValidationError as exc:
+        return _opened(hit["_source"], box)
+    except (ValidationError, SecretUnreadable) as exc:
         metrics.SUBSCRIPTION_ERRORS.inc()
         log.warning(
             "stored subscription invalid; skipped",
@@ -90,9 +92,25 @@ def _loaded(hit: dict[str, Any]) -> Subscription | None:
         return None
 
 
+def _opened(source: dict[str, Any], box: SecretBox) -> Subscription:
+    channel = source.get("channel") or {}
+    if isinstance(channel, dict) and isinstance(channel.get("secret"), str):
+        source = {**source, "channel": {**channel, "secret": box.open(channel["secret"])}}
+    return Subscription.model_validate(source)
+
+
+def _sealed(sub: Subscription, box: SecretBox) -> dict[str, Any]:
+    doc = sub.model_dump(mode="json")
+    if doc["channel"].get("secret"):
+        doc["channel"]["secret"] = box.seal(doc["channel"]["secret"])
+    return doc
+
+
 class AlertStore:
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+    def __init__(self, es: Elasticsearch, prefix: str, box: SecretBox | None = None) -> None:
+        """`box` seals webhook secrets (default: the key of the environment's settings)."""
         self.es = es
+        self.box = box or SecretBox.from_settings()
         self.subscriptions_index = f"{prefix}-subscriptions"
         self.state_index = f"{prefix}-alert-state"
         self.deliveries_index = f"{prefix}-deliveries"
@@ -114,6 +132,10 @@ class AlertStore:
                     mappings=mapping,
                     settings={"number_of_shards": 1, "number_of_replicas": 0},
                 )
+        # Fields added since an index was created (`owner`): adding a field is always allowed.
+        self.es.indices.put_mapping(
+            index=self.subscriptions_index, properties=SUBSCRIPTION_MAPPING["properties"]
+        )
         self._ensured = True
 
     # ---- subscriptions ------------------------------------------------------------------------
@@ -123,7 +145,7 @@ class AlertStore:
         self.es.index(
             index=self.subscriptions_index,
             id=sub.id,
-            document=sub.model_dump(mode="json"),
+            document=_sealed(sub, self.box),
             refresh=True,  # rare writes; the next list must see them
         )
         return sub
@@ -133,7 +155,7 @@ class AlertStore:
         self.ensure()
         for sub in subs:
             self.es.index(
-                index=self.subscriptions_index, id=sub.id, document=sub.model_dump(mode="json")
+                index=self.subscriptions_index, id=sub.id, document=_sealed(sub, self.box)
             )
         self.es.indices.refresh(index=self.subscriptions_index)
 
@@ -143,7 +165,7 @@ class AlertStore:
             doc = self.es.get(index=self.subscriptions_index, id=sub_id)
         except NotFoundError:
             return None
-        return Subscription.model_validate(doc["_source"])
+        return _opened(doc["_source"], self.box)
 
     def delete(self, sub_id: str) -> bool:
         self.ensure()
@@ -166,9 +188,15 @@ class AlertStore:
         newest = resp["aggregations"]["newest"].get("value_as_string")
         return int(resp["hits"]["total"]["value"]), newest
 
-    def list_subscriptions(self, active_only: bool = False) -> list[Subscription]:
+    def list_subscriptions(
+        self, active_only: bool = False, owner: str | None = None
+    ) -> list[Subscription]:
+        """Every subscription, or those of one `owner`."""
         self.ensure()
-        query: dict[str, Any] = {"term": {"active": True}} if active_only else {"match_all": {}}
+        filters: list[dict[str, Any]] = [{"term": {"active": True}}] if active_only else []
+        if owner is not None:
+            filters.append({"term": {"owner": owner}})
+        query: dict[str, Any] = {"bool": {"filter": filters}}
         subs: list[Subscription] = []
         after: list[Any] | None = None
         while True:
@@ -181,7 +209,7 @@ class AlertStore:
                 **kwargs,
             )
             hits = resp["hits"]["hits"]
-            subs.extend(sub for sub in map(_loaded, hits) if sub is not None)
+            subs.extend(sub for hit in hits if (sub := _loaded(hit, self.box)) is not None)
             if len(hits) < 1000 or len(subs) >= MAX_LIST * 10:
                 return subs
             after = hits[-1]["sort"]

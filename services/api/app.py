@@ -14,13 +14,16 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from elasticsearch import Elasticsearch
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.alerts.settings import AlertsSettings
+from services.api.accounts import router as accounts_router
+from services.api.auth import OPEN, Viewer, mark_roles, require
 from services.api.changes import router as changes_router
 from services.api.exports import router as exports_router
 from services.api.feeds import router as feeds_router
@@ -32,6 +35,10 @@ from services.api.subscriptions import install
 from services.api.subscriptions import router as subscriptions_router
 from services.api.ui import SECURITY_HEADERS
 from services.api.ui import router as ui_router
+from services.common.auth.accounts import Accounts
+from services.common.auth.authenticator import Authenticator
+from services.common.auth.roles import Role
+from services.common.auth.store import AccountStore
 from services.common.es import make_es
 from services.search.service import SearchService
 from services.search.settings import SearchSettings
@@ -108,11 +115,22 @@ def create_app(
     app = FastAPI(
         title="caucasus-watch API",
         version="1",
-        description="Search structured reports on the Caucasus conflict, in every language.",
+        description="Search structured reports on the Caucasus conflict, in every language. "
+        "Every operation needs a credential (an API token as `Authorization: Bearer cwt_...`, "
+        "or the web UI's session cookie) of the role named in its description "
+        "(`x-cwatch-role`): viewer < editor < admin.",
+        openapi_url=None,  # served below, behind a login like everything else
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.es = es
     app.state.search_service = SearchService(es, settings.index_alias)
+    app.state.accounts = Accounts(AccountStore(es, settings.account_prefix()))
+    # None: the explicit local mode without accounts (`cwatch api run` allows it on loopback only)
+    app.state.authenticator = (
+        Authenticator(app.state.accounts.store, settings.auth_cache_s) if settings.auth_on else None
+    )
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_middleware(RefuseInvalidUtf8)
     for router in (
@@ -124,23 +142,47 @@ def create_app(
         ui_router,
         changes_router,
         sources_router,
+        accounts_router,
     ):
         app.include_router(router)
 
-    @app.get("/healthz", tags=["ops"], summary="The process is alive")
+    # Open: a liveness probe (orchestrators, load balancers) has no credential, and the answer
+    # says nothing but "the process runs" / "Elasticsearch answers".
+    @app.get("/healthz", tags=["ops"], summary="The process is alive", dependencies=[Depends(OPEN)])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Elasticsearch reachable and the alias exists")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Elasticsearch reachable and the alias exists",
+        dependencies=[Depends(OPEN)],
+    )
     def readyz() -> JSONResponse:
         ok, why = app.state.search_service.ready()
         return JSONResponse(status_code=200 if ok else 503, content={"ready": ok, "detail": why})
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    # Metrics name subscriptions and sources' volumes: admins only on this port; Prometheus
+    # scrapes the internal metrics port instead (CWATCH_METRICS_PORT, loopback by default).
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        include_in_schema=False,
+        dependencies=[Depends(require(Role.ADMIN))],
+    )
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode("utf-8"), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(principal: Viewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(principal: Viewer) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
     install(app, alerts_settings)
     install_guards(app, settings)
     add_security_headers(app)
+    mark_roles(app)
     return app

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from services.api.auth import require
+from services.common.auth.roles import Role
 from services.query.bodies import build_report
 from services.search.service import SearchService
 
-router = APIRouter(tags=["web"])
+router = APIRouter(tags=["web"], dependencies=[Depends(require(Role.VIEWER))])
 
 MAX_DIFF_LINES = 300
 MAX_DIFF_LINE_CHARS = 500

@@ -17,16 +17,18 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from services.api.auth import require
 from services.api.search import Params, _answer
+from services.common.auth.roles import Role
 from services.query.exports import FORMATS
 from services.search.export import Export, ExportIncomplete, ExportLimits
 from services.search.settings import SearchSettings
 
-router = APIRouter(prefix="/v1", tags=["exports"])
+router = APIRouter(prefix="/v1", tags=["exports"], dependencies=[Depends(require(Role.VIEWER))])
 log = logging.getLogger(__name__)
 
 

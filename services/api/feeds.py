@@ -20,9 +20,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.alerts.models import Mode
+from services.api.auth import OPEN, require
 from services.api.feedtokens import FeedTarget, FeedTokenStore
 from services.api.saved_searches import get_saved_searches
 from services.api.subscriptions import get_state
+from services.common.auth.roles import Role
 from services.query.atom import MEDIA_TYPE, FeedInfo, build_feed
 from services.query.bodies import build_search, build_version_counts
 from services.query.params import SearchParams
@@ -73,7 +75,12 @@ def feed_url(request: Request, token: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/feeds/{token}"
 
 
-@router.post("/v1/feeds", status_code=201, summary="A feed URL (with its token) for a target")
+@router.post(
+    "/v1/feeds",
+    status_code=201,
+    dependencies=[Depends(require(Role.VIEWER))],
+    summary="A feed URL (with its token) for a target",
+)
 def create(request: Request, tokens: Tokens, body: FeedRequest) -> dict[str, Any]:
     _target(request, body.target, body.id)
     record, token = tokens.create(body.target, body.id)
@@ -81,7 +88,11 @@ def create(request: Request, tokens: Tokens, body: FeedRequest) -> dict[str, Any
     return {**record.public(), "token": token, "url": feed_url(request, token)}
 
 
-@router.get("/v1/feeds", summary="The feeds of a subscription or saved search")
+@router.get(
+    "/v1/feeds",
+    dependencies=[Depends(require(Role.VIEWER))],
+    summary="The feeds of a subscription or saved search",
+)
 def list_feeds(
     tokens: Tokens, target: FeedTarget, id: Annotated[str, Query(max_length=200)]
 ) -> dict[str, Any]:
@@ -89,7 +100,12 @@ def list_feeds(
     return {"total": len(found), "feeds": [t.public() for t in found]}
 
 
-@router.delete("/v1/feeds/{feed_id}", status_code=204, summary="Revoke a feed's token")
+@router.delete(
+    "/v1/feeds/{feed_id}",
+    status_code=204,
+    dependencies=[Depends(require(Role.VIEWER))],
+    summary="Revoke a feed's token",
+)
 def revoke(tokens: Tokens, feed_id: str) -> Response:
     if not tokens.revoke(feed_id):
         raise HTTPException(status_code=404, detail=f"no feed with id {feed_id!r}")
@@ -115,7 +131,12 @@ def _hits(
     return hits, versions
 
 
-@router.get("/feeds/{token}", summary="Atom feed (the token is the feed's URL)")
+# Open: feed readers cannot log in; the token in the URL is the credential (revocable).
+@router.get(
+    "/feeds/{token}",
+    dependencies=[Depends(OPEN)],
+    summary="Atom feed (the token is the feed's URL)",
+)
 def feed(request: Request, tokens: Tokens, token: str) -> Response:
     record = tokens.resolve(token)
     if record is None:

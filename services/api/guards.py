@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from services.api.auth import SESSION_COOKIE
 from services.common.httpguard import (
     CSRF_HEADER,
     BodyLimit,
@@ -27,6 +28,8 @@ from services.search.settings import SearchSettings
 BODY_LIMIT_OVERRIDES: dict[str, tuple[int, str]] = {}
 
 SEARCH_PATHS = (r"/v1/search$", r"/v1/facets$", r"/v1/reports/", r"/ui/v1/")
+# Authenticated by the signed token in their URL (email unsubscribe links, RFC 8058 one-click).
+CSRF_EXEMPT = (r"/v1/subscriptions/[^/]+/unsubscribe$",)
 LIVE_PATHS = (r"/v1/live$", r"/v1/subscriptions/[^/]+/stream$")
 
 
@@ -47,7 +50,11 @@ def rate_rules(settings: SearchSettings) -> list[RateRule]:
 def install_guards(app: FastAPI, settings: SearchSettings) -> None:
     """Add the guards to `app` (Starlette runs the last added first)."""
     app.add_middleware(
-        CsrfGuard, trusted_origins=settings.api_public_origins, setting="CWATCH_API_PUBLIC_ORIGINS"
+        CsrfGuard,
+        trusted_origins=settings.api_public_origins,
+        setting="CWATCH_API_PUBLIC_ORIGINS",
+        exempt=CSRF_EXEMPT,
+        session_cookie=SESSION_COOKIE,
     )
     app.add_middleware(
         BodyLimit,

@@ -14,12 +14,14 @@ from elasticsearch import Elasticsearch, NotFoundError
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.api.auth import require
 from services.api.subscriptions import get_state
+from services.common.auth.roles import Role
 from services.query.bodies import build_query
 from services.query.params import Filters, SearchParams
 from services.query.syntax import QueryError
 
-router = APIRouter(prefix="/v1", tags=["feeds"])
+router = APIRouter(prefix="/v1", tags=["feeds"], dependencies=[Depends(require(Role.VIEWER))])
 
 MAPPING: dict[str, Any] = {
     "dynamic": False,

@@ -11,12 +11,15 @@ from typing import Annotated, Any
 from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from services.api.auth import require
+from services.common.auth.roles import Role
 from services.query.params import SearchParams
 from services.query.syntax import QueryError
 from services.search import metrics
 from services.search.service import ReportNotFound, SearchService
 
-router = APIRouter(prefix="/v1", tags=["search"])
+# Every search route: viewers and up (declared once, for the whole router).
+router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require(Role.VIEWER))])
 log = logging.getLogger(__name__)
 
 

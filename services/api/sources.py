@@ -8,9 +8,14 @@ import json
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
-router = APIRouter(tags=["web"])
+from services.api.auth import SESSION_COOKIE, require
+from services.common.auth.roles import Role
+
+# Managing sources is an editor's job; the ingestor answers editors only, so the API forwards
+# its caller's credential (token, or web session) rather than holding one of its own.
+router = APIRouter(tags=["web"], dependencies=[Depends(require(Role.EDITOR))])
 
 MAX_SOURCES_BYTES = 4 * 1024 * 1024
 TIMEOUT_S = 3.0
@@ -40,9 +45,12 @@ def shape_sources(rows: Any) -> dict[str, Any]:
     return {"sources": sources, "flagged": flagged}
 
 
-def fetch_sources(base_url: str) -> Any:
-    with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:
-        with client.stream("GET", f"{base_url.rstrip('/')}/v1/sources") as response:
+def fetch_sources(base_url: str, authorization: str | None = None) -> Any:
+    headers = {"Authorization": authorization} if authorization else {}
+    with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False) as client:
+        with client.stream(
+            "GET", f"{base_url.rstrip('/')}/v1/sources", headers=headers
+        ) as response:
             response.raise_for_status()
             body = bytearray()
             for chunk in response.iter_bytes():
@@ -55,8 +63,11 @@ def fetch_sources(base_url: str) -> Any:
 @router.get("/ui/v1/sources", summary="Each source's health (from the ingestor daemon)")
 def ui_sources(request: Request) -> dict[str, Any]:
     base_url = request.app.state.settings.api_ingestor_url
+    authorization = request.headers.get("authorization")
+    if not authorization and request.cookies.get(SESSION_COOKIE):
+        authorization = f"Bearer {request.cookies[SESSION_COOKIE]}"
     try:
-        return shape_sources(fetch_sources(base_url))
+        return shape_sources(fetch_sources(base_url, authorization))
     except (httpx.HTTPError, ValueError) as exc:
         raise HTTPException(
             status_code=503,

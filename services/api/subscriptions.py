@@ -24,8 +24,13 @@ from services.alerts.live import LiveClient, LiveHub, TooManyClients, sse
 from services.alerts.models import PUSHED, Subscription, SubscriptionInput, apply_update
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
+from services.api.auth import OPEN, Viewer, client_of
 from services.api.search import search_params
+from services.common.auth.accounts import Accounts
+from services.common.auth.models import Principal
+from services.common.auth.roles import Role, allows
 from services.common.netguard import BlockedAddress, NetPolicy
+from services.common.secretbox import SecretBox
 from services.query.bodies import build_query
 from services.query.params import SearchParams
 from services.query.syntax import QueryError
@@ -59,7 +64,7 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
                 else {}
             )
         )
-    store = AlertStore(app.state.es, settings.index_prefix())
+    store = AlertStore(app.state.es, settings.index_prefix(), SecretBox.from_settings(settings))
     delivery_log = DeliveryLogWriter(store)
 
     def sent(sub_id: str, alert_id: str) -> None:
@@ -111,31 +116,64 @@ def _checked(state: AlertsState, sub: Subscription) -> Subscription:
     return sub
 
 
-def _found(state: AlertsState, sub_id: str) -> Subscription:
+def _found(state: AlertsState, sub_id: str, principal: Principal) -> Subscription:
+    """The subscription, when `principal` owns it or is an admin; another user's answers 404,
+    exactly like one that does not exist."""
+    missing = HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
     try:
         sub = state.store.get(sub_id)
     except ValidationError as exc:  # saved before today's rules: only deleting it is left
+        if not allows(principal.role, Role.ADMIN):
+            raise missing from None
         raise HTTPException(
             status_code=409, detail=f"stored subscription no longer valid (delete it): {exc}"
         ) from None
-    if sub is None:
-        raise HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
+    if sub is None or not _owns(principal, sub.owner):
+        raise missing
     return sub
 
 
-@router.post("/subscriptions", status_code=201, summary="Create a subscription")
-def create(state: State, body: SubscriptionInput) -> dict[str, Any]:
-    sub = _checked(state, Subscription(**body.model_dump()))
-    state.store.put(sub)
+def _owns(principal: Principal, owner: str | None) -> bool:
+    return owner == principal.user or allows(principal.role, Role.ADMIN)
+
+
+def _audit_admin(
+    request: Request, principal: Principal, action: str, sub_id: str, owner: str | None
+) -> None:
+    """An admin acting on someone else's subscription is written to the audit log."""
+    if principal.local or owner == principal.user:
+        return
+    accounts: Accounts = request.app.state.accounts
+    accounts.audit(
+        f"subscription.{action}",
+        principal.user,
+        target=owner,
+        credential=principal.credential,
+        client=client_of(request),
+        subscription=sub_id,
+    )
+
+
+def _shown_once(sub: Subscription) -> dict[str, Any]:
+    """A subscription as answered when its secret is new: the secret and the full URL are in
+    this answer only, so the receiver can be configured with them."""
     result = sub.public()
-    # The secret is shown once, so the receiver can be configured with it.
     result["channel"]["secret"] = sub.channel.secret
+    result["channel"]["url"] = sub.channel.url
     return result
 
 
-@router.get("/subscriptions", summary="List subscriptions")
-def list_all(state: State) -> dict[str, Any]:
-    subs = state.store.list_subscriptions()
+@router.post("/subscriptions", status_code=201, summary="Create a subscription (yours)")
+def create(state: State, principal: Viewer, body: SubscriptionInput) -> dict[str, Any]:
+    sub = _checked(state, Subscription(**body.model_dump(), owner=principal.user))
+    state.store.put(sub)
+    return _shown_once(sub)
+
+
+@router.get("/subscriptions", summary="List your subscriptions (admins: everyone's)")
+def list_all(state: State, principal: Viewer) -> dict[str, Any]:
+    owner = None if allows(principal.role, Role.ADMIN) else principal.user
+    subs = state.store.list_subscriptions(owner=owner)
     try:
         failing = state.store.failing([s.id for s in subs])
     except Exception:  # a hint for operators; the list is what matters
@@ -147,41 +185,62 @@ def list_all(state: State) -> dict[str, Any]:
 
 
 @router.get("/subscriptions/{sub_id}", summary="One subscription")
-def get_one(state: State, sub_id: str) -> dict[str, Any]:
-    return _found(state, sub_id).public()
+def get_one(state: State, principal: Viewer, sub_id: str) -> dict[str, Any]:
+    return _found(state, sub_id, principal).public()
 
 
-@router.patch("/subscriptions/{sub_id}", summary="Change some fields of a subscription")
-def update(state: State, sub_id: str, body: dict[str, Any]) -> dict[str, Any]:
+@router.patch(
+    "/subscriptions/{sub_id}",
+    summary="Change some fields of a subscription (a new webhook URL gets a new secret)",
+)
+def update(
+    request: Request, state: State, principal: Viewer, sub_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
     unknown = set(body) - set(SubscriptionInput.model_fields)
     if unknown:
         raise HTTPException(status_code=400, detail=f"unknown fields: {sorted(unknown)}")
+    current = _found(state, sub_id, principal)
     try:
-        sub = apply_update(_found(state, sub_id), body)
+        sub = apply_update(current, body)
     except ValidationError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    return state.store.put(_checked(state, sub)).public()
+    state.store.put(_checked(state, sub))
+    _audit_admin(request, principal, "update", sub_id, current.owner)
+    if sub.channel.secret and sub.channel.secret != current.channel.secret:
+        return _shown_once(sub)
+    return sub.public()
 
 
-def _set_active(state: AlertsState, sub_id: str, active: bool) -> dict[str, Any]:
-    sub = apply_update(_found(state, sub_id), {"active": active})
-    return state.store.put(sub).public()
+def _set_active(
+    request: Request, state: AlertsState, principal: Principal, sub_id: str, active: bool
+) -> dict[str, Any]:
+    current = _found(state, sub_id, principal)
+    sub = state.store.put(apply_update(current, {"active": active}))
+    _audit_admin(request, principal, "pause" if not active else "resume", sub_id, current.owner)
+    return sub.public()
 
 
 @router.post("/subscriptions/{sub_id}/pause", summary="Stop matching until resumed")
-def pause(state: State, sub_id: str) -> dict[str, Any]:
-    return _set_active(state, sub_id, False)
+def pause(request: Request, state: State, principal: Viewer, sub_id: str) -> dict[str, Any]:
+    return _set_active(request, state, principal, sub_id, False)
 
 
 @router.post("/subscriptions/{sub_id}/resume", summary="Match again")
-def resume(state: State, sub_id: str) -> dict[str, Any]:
-    return _set_active(state, sub_id, True)
+def resume(request: Request, state: State, principal: Viewer, sub_id: str) -> dict[str, Any]:
+    return _set_active(request, state, principal, sub_id, True)
 
 
 @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Delete a subscription")
-def delete(state: State, sub_id: str) -> Response:
+def delete(request: Request, state: State, principal: Viewer, sub_id: str) -> Response:
+    try:
+        owner = _found(state, sub_id, principal).owner
+    except HTTPException as exc:
+        if exc.status_code != 409:  # an invalid stored one (admins only) may still go
+            raise
+        owner = None
     if not state.store.delete(sub_id):
         raise HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
+    _audit_admin(request, principal, "delete", sub_id, owner)
     return Response(status_code=204)
 
 
@@ -189,8 +248,8 @@ def delete(state: State, sub_id: str) -> Response:
     "/subscriptions/{sub_id}/deliveries",
     summary="Delivery log (sent, retried, failed) and the stories alerted so far",
 )
-def deliveries(state: State, sub_id: str, size: int = 100) -> dict[str, Any]:
-    _found(state, sub_id)
+def deliveries(state: State, principal: Viewer, sub_id: str, size: int = 100) -> dict[str, Any]:
+    _found(state, sub_id, principal)
     size = max(1, min(size, 1000))
     state.delivery_log.flush()  # what this process streamed is in the log it shows
     log = state.store.deliveries(sub_id, size)
@@ -214,7 +273,13 @@ _ACTIONS = ("pause", "delete")
 
 
 def _link_checked(state: AlertsState, sub_id: str, action: str, token: str) -> Subscription:
-    sub = _found(state, sub_id)
+    # The signed token is the credential (whoever holds the email): no account, no ownership.
+    try:
+        sub = state.store.get(sub_id)
+    except ValidationError:
+        sub = None
+    if sub is None:
+        raise HTTPException(status_code=403, detail="this link is not valid (any more)")
     expected = link_token(sub.channel.secret or "", sub.id, action)
     if action not in _ACTIONS or not sub.channel.secret or not hmac.compare_digest(expected, token):
         raise HTTPException(status_code=403, detail="this link is not valid (any more)")
@@ -225,6 +290,7 @@ def _link_checked(state: AlertsState, sub_id: str, action: str, token: str) -> S
     "/subscriptions/{sub_id}/unsubscribe",
     response_class=HTMLResponse,
     summary="The page of an email's pause / unsubscribe link: asks to confirm",
+    dependencies=[Depends(OPEN)],  # the signed token in the link is the credential
 )
 def unsubscribe_page(state: State, sub_id: str, action: str, token: str) -> HTMLResponse:
     # A GET changes nothing: mail scanners open links; the button POSTs (as RFC 8058 clients do).
@@ -243,6 +309,7 @@ def unsubscribe_page(state: State, sub_id: str, action: str, token: str) -> HTML
     "/subscriptions/{sub_id}/unsubscribe",
     response_class=HTMLResponse,
     summary="Pause or delete a subscription from an email's signed link (RFC 8058 one-click)",
+    dependencies=[Depends(OPEN)],  # the signed token in the link is the credential
 )
 def unsubscribe(state: State, sub_id: str, action: str, token: str) -> HTMLResponse:
     sub = _link_checked(state, sub_id, action, token)
@@ -288,8 +355,10 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @router.get(
     "/subscriptions/{sub_id}/stream", summary="Server-Sent Events: this subscription's alerts"
 )
-async def stream(request: Request, state: State, sub_id: str) -> StreamingResponse:
-    await asyncio.to_thread(_found, state, sub_id)
+async def stream(
+    request: Request, state: State, principal: Viewer, sub_id: str
+) -> StreamingResponse:
+    await asyncio.to_thread(_found, state, sub_id, principal)
     client = _added(state, asyncio.get_running_loop(), subscription_id=sub_id)
     return StreamingResponse(
         _stream(request, state, client), media_type="text/event-stream", headers=_SSE_HEADERS
@@ -298,7 +367,10 @@ async def stream(request: Request, state: State, sub_id: str) -> StreamingRespon
 
 @router.get("/live", summary="Server-Sent Events: newly indexed reports, with the search filters")
 async def live(
-    request: Request, state: State, params: Annotated[SearchParams, Depends(search_params)]
+    request: Request,
+    state: State,
+    principal: Viewer,
+    params: Annotated[SearchParams, Depends(search_params)],
 ) -> StreamingResponse:
     try:
         build_query(params, datetime.now(UTC))

@@ -14,8 +14,10 @@ from elasticsearch import ApiError, TransportError
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from services.api.auth import OPEN, require
 from services.api.highlight import shape
 from services.api.search import search_params
+from services.common.auth.roles import Role
 from services.query.bodies import build_overview, build_story_versions
 from services.query.params import SearchParams
 from services.query.sides import claims, group_by_side
@@ -48,19 +50,21 @@ def _static(name: str) -> bytes:
     return resources.files("services.api").joinpath("static", name).read_bytes()
 
 
-@router.get("/", include_in_schema=False)
+# Open: the page and its static files hold no data; the page shows the login form when its
+# first request answers 401. Everything it shows comes from the routes below, which need a login.
+@router.get("/", include_in_schema=False, dependencies=[Depends(OPEN)])
 def root() -> RedirectResponse:
     return RedirectResponse("/ui/", status_code=307)
 
 
-@router.get("/ui/", include_in_schema=False)
+@router.get("/ui/", include_in_schema=False, dependencies=[Depends(OPEN)])
 def page() -> Response:
     return Response(
         _static("index.html"), media_type=STATIC_TYPES["index.html"], headers=SECURITY_HEADERS
     )
 
 
-@router.get("/ui/static/{name}", include_in_schema=False)
+@router.get("/ui/static/{name}", include_in_schema=False, dependencies=[Depends(OPEN)])
 def static(name: str) -> Response:
     if name not in STATIC_TYPES:  # a fixed list: no path ever reaches the file system
         raise HTTPException(status_code=404, detail="not found")
@@ -88,7 +92,11 @@ def _guard(exc: Exception) -> HTTPException:
     return HTTPException(status_code=503, detail="search backend unavailable, try again")
 
 
-@router.get("/ui/v1/search", summary="Search for the UI: highlights as text segments")
+@router.get(
+    "/ui/v1/search",
+    summary="Search for the UI: highlights as text segments",
+    dependencies=[Depends(require(Role.VIEWER))],
+)
 def ui_search(
     service: Service,
     params: Params,
@@ -108,7 +116,11 @@ def ui_search(
     return result
 
 
-@router.get("/ui/v1/story/{story_id}", summary="Every version of a story, by side")
+@router.get(
+    "/ui/v1/story/{story_id}",
+    summary="Every version of a story, by side",
+    dependencies=[Depends(require(Role.VIEWER))],
+)
 def ui_story(service: Service, story_id: str) -> dict[str, Any]:
     try:
         raw = service.run(build_story_versions(story_id, size=STORY_MAX_VERSIONS))
@@ -137,7 +149,11 @@ def ui_story(service: Service, story_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/ui/v1/overview", summary="Timeline per event type and the places mentioned")
+@router.get(
+    "/ui/v1/overview",
+    summary="Timeline per event type and the places mentioned",
+    dependencies=[Depends(require(Role.VIEWER))],
+)
 def ui_overview(
     service: Service,
     params: Params,

@@ -165,20 +165,32 @@ class CsrfGuard:
     had none. Trusted: the origin whose host:port is the request's Host, and `trusted_origins`.
 
     Without `require_token` (a server no browser logs into, the ingestor's push) only a foreign
-    Origin or Referer is refused; a request without either (a script) passes."""
+    Origin or Referer is refused; a request without either (a script) passes.
+
+    `session_cookie`: when set, the token is required only of requests that carry that cookie
+    (a browser with a session, the one thing a forged request can abuse); a request with no
+    credential at all is refused only for a foreign Origin (login CSRF) and otherwise reaches
+    the route, which answers 401.
+
+    `exempt`: path patterns whose requests carry their own credential in the URL (an email's
+    signed unsubscribe link, posted by mail clients without Origin or cookie, RFC 8058): a
+    forged request cannot know it, so the origin and token checks do not apply."""
 
     def __init__(self, app: ASGIApp, trusted_origins: Iterable[str] = (),
-                 require_token: bool = True, setting: str = "") -> None:  # fmt: skip
+                 require_token: bool = True, setting: str = "",
+                 exempt: Iterable[str] = (), session_cookie: str | None = None) -> None:  # fmt: skip
         self.app = app
+        self.session_cookie = session_cookie
+        self.exempt = [re.compile(p) for p in exempt]
         self.trusted = frozenset(n for o in trusted_origins if (n := origin_netloc(o)))
         self.require_token = require_token
         self.setting = setting
 
-    def _origin_problem(self, headers: Headers) -> str | None:
+    def _origin_problem(self, headers: Headers, strict: bool) -> str | None:
         origin = headers.get("origin")
         if origin is None or origin == "null":
             referer = headers.get("referer")
-            if origin == "null" or (referer is None and self.require_token):
+            if origin == "null" or (referer is None and strict):
                 return (
                     "a state-changing request from a browser must name its origin (Origin or "
                     "Referer header); scripts authenticate with an Authorization header"
@@ -208,9 +220,13 @@ class CsrfGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if scope["method"] in UNSAFE_METHODS and "authorization" not in headers:
-            problem = self._origin_problem(headers)
-            if problem is None and self.require_token:
+        exempt = any(p.match(scope.get("path", "")) for p in self.exempt)
+        if scope["method"] in UNSAFE_METHODS and "authorization" not in headers and not exempt:
+            strict = self.require_token and (
+                self.session_cookie is None or _cookie(headers, self.session_cookie) is not None
+            )
+            problem = self._origin_problem(headers, strict)
+            if problem is None and strict:
                 sent = headers.get(CSRF_HEADER)
                 if sent is None and _is_form(headers):
                     sent, receive = await _form_field(receive, CSRF_FORM_FIELD)

@@ -7,9 +7,10 @@ and docker-compose.yml use too.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import TopicNames, index_alias
@@ -51,6 +52,16 @@ class CommonSettings(BaseSettings):
     log_json: bool = Field(default=True, description="Structured JSON logs on stderr")
     metrics_port: int = Field(default=0, description="Prometheus /metrics port; 0 = disabled")
     metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (base64) sealing webhook secrets in Elasticsearch; unset: "
+        "read from CWATCH_SECRET_KEY_FILE",
+    )
+    secret_key_file: Path = Field(
+        default=Path(".run/secret.key"),
+        description="File holding that key, created (0600) when missing; every process that "
+        "reads or writes subscriptions needs the same one",
+    )
     group_instance_id: str = Field(
         default="",
         description="Static consumer-group membership: this process's stable name in its groups, "
@@ -90,3 +101,27 @@ class CommonSettings(BaseSettings):
     @property
     def index_alias(self) -> str:
         return index_alias(self.namespace)
+
+
+class AuthSettings(CommonSettings):
+    """Accounts on the HTTP faces (the API and the ingestor's push server), which share them."""
+
+    api_auth: Literal["on", "off"] = Field(
+        default="on",
+        description="'off': no accounts, every request acts as a local admin; refused unless "
+        "the server listens on a loopback address (one person on their own machine)",
+    )
+    auth_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=5,
+        description="A credential check is reused this long: a revoked token, ended session or "
+        "disabled user is refused by every process after at most this long",
+    )
+
+    @property
+    def auth_on(self) -> bool:
+        return self.api_auth == "on"
+
+    def account_prefix(self) -> str:
+        return f"{self.namespace}-cwatch" if self.namespace else "cwatch"

@@ -73,6 +73,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
+    import httpx
+
     from services.demo.push import PushSummary, push
 
     def progress(summary: PushSummary) -> None:
@@ -90,7 +92,13 @@ def _push(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        summary = push(args.url, args.count, args.seed, args.rate, args.batch, progress=progress)
+        token = args.token
+        client = httpx.Client(
+            timeout=30, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
+        summary = push(
+            args.url, args.count, args.seed, args.rate, args.batch, client=client, progress=progress
+        )
     except ValueError as exc:
         print(f"cwatch demo push: {exc}", file=sys.stderr)
         return 2
@@ -151,6 +159,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=1007, help="seed; a new one gives news not yet seen"
     )
     live.add_argument("--quiet", action="store_true", help="no progress lines")
+    live.add_argument(
+        "--token",
+        default=None,
+        help="an editor's API token (`cwatch tokens create --user NAME`)",
+    )
     live.set_defaults(func=_push)
     run = demo_sub.add_parser(
         "run", help="Start everything locally, ingest the demo corpus, print where to look"

@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 from pydantic import AliasChoices, Field
 
-from services.common.settings import CommonSettings
+from services.common.settings import AuthSettings
 from services.ops.supervisor import SERVICE_COMMANDS, Stack, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class DemoSettings(CommonSettings):
+class DemoSettings(AuthSettings):
     demo_source: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DEMO_SOURCE", "CWATCH_DEMO_SOURCE"),
@@ -115,6 +115,21 @@ def wait_searchable(settings: DemoSettings, stack: Stack, before: int, produced:
         time.sleep(1)
 
 
+def login_link(settings: DemoSettings, api: str) -> str:
+    """A one-time login link for the admin the API created on its first start (a new one on
+    every `make demo`: the first is in the API's log and may have been used)."""
+    from services.common.auth.accounts import FIRST_ADMIN, AccountError, Accounts
+    from services.common.auth.store import AccountStore
+    from services.common.es import make_es
+
+    accounts = Accounts(AccountStore(make_es(settings), settings.account_prefix()))
+    try:
+        made = accounts.bootstrap("demo") or accounts.login_link(FIRST_ADMIN, "demo")
+    except AccountError:
+        return "(no user 'admin': create one with .venv/bin/cwatch users create NAME --role admin)"
+    return f"{api}/ui/#login={made.text}"
+
+
 def main() -> int:
     settings = DemoSettings()
     env = {
@@ -172,6 +187,7 @@ def main() -> int:
             "    nothing new: this corpus was ingested before (the ingestor remembers)", flush=True
         )
 
+    login = login_link(settings, api)
     step('an example search: cwatch search "ceasefire" --since 7d --size 5')
     subprocess.run(
         [
@@ -192,10 +208,15 @@ def main() -> int:
         f"""
 caucasus-watch demo is running ({took:.0f}s to get here).
 
+  Log in          {login}
+                  (one-time link for user 'admin', 24 h; then set a password under Account.
+                  Another link: .venv/bin/cwatch users login-link admin)
   Web UI          {api}/ui/
-  Search API      {api}/v1/search?q=Pashinyan    (OpenAPI: {api}/docs)
-  Push articles   POST http://127.0.0.1:{settings.push_port}/v1/articles
-  Metrics         {api}/metrics
+  Search API      {api}/v1/search?q=Pashinyan    (OpenAPI: {api}/docs; needs a token:
+                  .venv/bin/cwatch tokens create --user admin, then
+                  curl -H "Authorization: Bearer cwt_..." ...)
+  Push articles   POST http://127.0.0.1:{settings.push_port}/v1/articles  (an editor's token)
+  Metrics         {api}/metrics (admins)
   CLI             .venv/bin/cwatch search "Pashinyan Aliyev" --lang ru --since 7d
                   .venv/bin/cwatch subscriptions --help
   Logs            {service_dir}/*.log   (make logs for Kafka and Elasticsearch)

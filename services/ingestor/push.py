@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any, Protocol
 
@@ -15,9 +16,11 @@ from fastapi.responses import JSONResponse
 
 from schemas.common import SourceInfo, SourceKind
 from schemas.raw import RawArticle
+from services.common.auth.models import Principal
 from services.common.netguard import UnsafeURL, check_url_text
 from services.ingestor.adapters.base import ItemError
 from services.ingestor.adapters.page import parse_page
+from services.ingestor.push_guard import PushGuard, PushRefused
 
 MAX_BATCH = 1000
 # Records with only a URL are fetched one after the other, each under the total fetch
@@ -26,6 +29,7 @@ MAX_FETCHED = 20
 # A request that is well-formed JSON/HTML but names an unusable URL: 422, not 400.
 UNPROCESSABLE = frozenset({"invalid_url"})
 PUSH_SOURCE = SourceInfo(name="push", kind=SourceKind.PUSH)
+log = logging.getLogger(__name__)
 
 
 class PushBackend(Protocol):
@@ -57,7 +61,11 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
+def make_push_router(
+    backend: PushBackend, max_body_bytes: int, guard: PushGuard | None = None
+) -> APIRouter:
+    """The push route. The daemon always passes a `guard` (tokens, registered sources); without
+    one (the parsing tests) every push is accepted as the generic push source."""
     router = APIRouter()
     lock = threading.Lock()  # one batch at a time through the shared sink
 
@@ -67,6 +75,15 @@ def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
 
     @router.post("/v1/articles", status_code=202)
     async def post_articles(request: Request) -> JSONResponse:
+        principal: Principal | None = None
+        source = PUSH_SOURCE
+        if guard is not None:
+            try:  # before the body is read: an anonymous caller costs nothing
+                principal = guard.principal(request.headers.get("authorization"))
+                named = request.query_params.get("source") or request.headers.get("x-cwatch-source")
+                source = guard.source(named, principal)
+            except PushRefused as exc:
+                return _error(exc.status, str(exc))
         mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if mime not in ("application/json", "text/html", "application/xhtml+xml"):
             return _error(
@@ -86,15 +103,35 @@ def make_push_router(backend: PushBackend, max_body_bytes: int) -> APIRouter:
         try:
             if mime == "application/json":
                 records = _records(body)
-                articles = await run_in_threadpool(
-                    backend.articles_from_records, records, PUSH_SOURCE
-                )
+                if guard is not None:
+                    # Identity comes from the registered source, never from the body.
+                    records = [_without_source(r) for r in records]
+                    guard.check_urls(source, [r.get("url") for r in records if isinstance(r, dict)])
+                articles = await run_in_threadpool(backend.articles_from_records, records, source)
             else:
+                if guard is not None:
+                    guard.check_urls(source, [request.query_params.get("url")])
                 # parsing a page is CPU work: never on the event loop that answers /healthz
-                articles = [await run_in_threadpool(_html_article, body, request)]
+                articles = [
+                    await run_in_threadpool(_html_article, body, request, guard is None, source)
+                ]
+            if guard is not None:  # where a fetched URL was redirected to
+                guard.check_urls(source, [a.url for a in articles])
         except ItemError as exc:
             status = 422 if exc.error_type in UNPROCESSABLE else 400
             return _error(status, exc.reason, error_type=exc.error_type)
+        except PushRefused as exc:
+            return _error(exc.status, str(exc))
+        if principal is not None and principal.credential:
+            articles = [a.model_copy(update={"pushed_by": principal.credential}) for a in articles]
+            log.info(
+                "articles pushed",
+                extra={
+                    "user": principal.user,
+                    "token": principal.credential,
+                    "count": len(articles),
+                },
+            )
         produced, duplicates, pending = await run_in_threadpool(publish, articles)
         if pending:
             return _error(
@@ -147,7 +184,15 @@ def _records(body: bytes) -> list[Any]:
     return data
 
 
-def _html_article(body: bytes, request: Request) -> RawArticle:
+def _without_source(record: Any) -> Any:
+    if isinstance(record, dict) and "source" in record:
+        return {k: v for k, v in record.items() if k != "source"}
+    return record
+
+
+def _html_article(
+    body: bytes, request: Request, name_from_query: bool = True, source: SourceInfo = PUSH_SOURCE
+) -> RawArticle:
     url = request.query_params.get("url")
     if not url or not url.startswith(("http://", "https://")):
         raise ItemError("invalid_record", "raw HTML needs its page address: ?url=https://...")
@@ -155,9 +200,8 @@ def _html_article(body: bytes, request: Request) -> RawArticle:
         check_url_text(url)
     except UnsafeURL as exc:
         raise ItemError("invalid_url", f"?url= is not a usable address: {exc}") from exc
-    source = PUSH_SOURCE
     name = request.query_params.get("source")
-    if name:
+    if name and name_from_query:
         source = source.model_copy(update={"name": name[:300]})
     charset = None
     for part in request.headers.get("content-type", "").split(";")[1:]:

@@ -7,12 +7,17 @@ import logging
 import threading
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.auth.authenticator import Authenticator
+from services.common.auth.credentials import Kind
+from services.common.auth.local import check_local_mode
+from services.common.auth.store import AccountStore
+from services.common.es import make_es
 from services.common.httpguard import (
     BodyLimit,
     CsrfGuard,
@@ -27,6 +32,7 @@ from services.ingestor.daemons import FolderWatcher, Poller
 from services.ingestor.http import SafeHttpClient
 from services.ingestor.producer import RawSink
 from services.ingestor.push import make_push_router
+from services.ingestor.push_guard import PushGuard, PushRefused
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.sources import SourceEntry, load_sources
 from services.ingestor.state import IngestState
@@ -38,7 +44,7 @@ log = logging.getLogger(__name__)
 OTHER_MAX_BODY_BYTES = 64 * 1024
 
 
-def guard(api: FastAPI, settings: IngestorSettings) -> None:
+def install_guards(api: FastAPI, settings: IngestorSettings) -> None:
     """The push server is an HTTP entry point as well: the Host allow-list (a page rebound to
     127.0.0.1 must not push), a foreign Origin refused (no cookies here, so no token), body
     sizes, and a per-client push rate (services/common/httpguard.py)."""
@@ -103,9 +109,20 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
         }
 
+    def guard(self) -> PushGuard:
+        """Tokens from the shared account store (the API's), sources from the sources file."""
+        authenticator = None
+        if self.settings.auth_on:
+            store = AccountStore(make_es(self.settings), self.settings.account_prefix())
+            authenticator = Authenticator(store, self.settings.auth_cache_s)
+        return PushGuard(authenticator, lambda: self.entries)
+
     def app(self) -> FastAPI:
         api = FastAPI(title="cwatch ingestor", version="1")
-        api.include_router(make_push_router(self.push_worker, self.settings.push_max_body_bytes))
+        guard = self.guard()
+        api.include_router(
+            make_push_router(self.push_worker, self.settings.push_max_body_bytes, guard)
+        )
 
         @api.get("/healthz")
         def healthz(response: Response) -> dict[str, Any]:
@@ -114,9 +131,17 @@ class Daemon:
                 response.status_code = 503
             return body
 
+        def editor(authorization: str | None) -> None:
+            try:
+                # an API token, or the web session the API forwards for its source-health view
+                guard.principal(authorization, (Kind.TOKEN, Kind.SESSION))
+            except PushRefused as exc:
+                raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+
         @api.get("/v1/sources")
-        def sources() -> list[dict[str, Any]]:
-            """Each source's health, as `cwatch sources status --json` shows it."""
+        def sources(authorization: Annotated[str | None, Header()] = None) -> list[dict[str, Any]]:
+            """Each source's health, as `cwatch sources status --json` shows it (editors)."""
+            editor(authorization)
             return [
                 {
                     "name": entry.name,
@@ -129,10 +154,12 @@ class Daemon:
             ]
 
         @api.get("/metrics")
-        def metrics() -> Response:
+        def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+            """Editors' tokens here; Prometheus scrapes CWATCH_METRICS_PORT (internal)."""
+            editor(authorization)
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        guard(api, self.settings)
+        install_guards(api, self.settings)
         return api
 
     def shutdown(self) -> None:
@@ -145,6 +172,7 @@ class Daemon:
         self.state.close()
 
     def serve(self) -> None:
+        check_local_mode(self.settings.push_host, self.settings.auth_on)
         # /metrics is also served on the push port.
         serve_metrics(self.settings.metrics_port, self.settings.metrics_host)
         self.start_workers()

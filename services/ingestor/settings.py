@@ -10,12 +10,12 @@ from pydantic_settings import NoDecode
 
 from services.common.httpguard import check_rate
 from services.common.kafka import MAX_MESSAGE_BYTES
-from services.common.settings import CommonSettings, comma_list
+from services.common.settings import AuthSettings, comma_list
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 
 
-class IngestorSettings(CommonSettings):
+class IngestorSettings(AuthSettings):
     sources_file: Path = Field(
         default=DEFAULT_SOURCES_FILE, description="YAML list of feeds and sitemaps to poll"
     )

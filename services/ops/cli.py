@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from typing import Any
 
 from schemas.deadletter import Stage
 from schemas.topics import SCHEMA_VERSION
@@ -86,6 +88,29 @@ def run_dlq_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_replay(settings: OpsSettings, args: argparse.Namespace, result: Any) -> None:
+    """A replay sends old messages through the pipeline again: the audit log says who did."""
+    from services.common.auth.accounts import audit_entry, cli_actor
+    from services.common.auth.store import AccountStore
+    from services.common.es import make_es
+    from services.common.settings import AuthSettings
+
+    prefix = AuthSettings(namespace=settings.namespace).account_prefix()
+    entry = audit_entry(
+        "dlq.replay",
+        cli_actor(),
+        target=args.stage,
+        outcome="ok" if not result.failed else "partial",
+        grep=args.grep,
+        replayed=result.replayed,
+        failed=result.failed,
+    )
+    try:
+        AccountStore(make_es(settings), prefix).audit(entry)
+    except Exception as exc:  # noqa: BLE001 - the replay happened; say the audit did not
+        print(f"warning: the replay is not in the audit log: {exc}", file=sys.stderr)
+
+
 def run_dlq_replay(args: argparse.Namespace) -> int:
     settings = OpsSettings()
     result = dlq.replay(
@@ -95,6 +120,8 @@ def run_dlq_replay(args: argparse.Namespace) -> int:
         args.grep,
         args.dry_run,
     )
+    if not args.dry_run:
+        _audit_replay(settings, args, result)
     verb = "would replay" if args.dry_run else "replayed"
     print(
         f"{verb} {result.replayed} message(s) of stage {args.stage}; {result.left} of the stage "

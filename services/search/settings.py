@@ -8,14 +8,27 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from services.common.httpguard import check_rate
-from services.common.settings import CommonSettings, comma_list
+from services.common.settings import AuthSettings, comma_list
 
 Names = Annotated[list[str], NoDecode]
 
 
-class SearchSettings(CommonSettings):
+class SearchSettings(AuthSettings):
     api_host: str = Field(default="127.0.0.1", description="Address `cwatch api run` binds")
     api_port: int = Field(default=8080, ge=0, le=65535)
+    api_behind_tls: bool = Field(
+        default=False,
+        description="The API is reached through HTTPS (a reverse proxy): session cookies get "
+        "the Secure flag",
+    )
+    api_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="A browser session ends this long after login"
+    )
+    api_public_url: str = Field(
+        default="",
+        description="The address users open (https://watch.example.org); login links printed "
+        "by `cwatch users login-link` start with it. Empty: http://<api host>:<api port>",
+    )
     search_es_timeout_s: float = Field(
         default=5.0, gt=0, description="Client-side cap on one Elasticsearch request"
     )
@@ -83,6 +96,11 @@ class SearchSettings(CommonSettings):
     @classmethod
     def _rate(cls, value: Any) -> str:
         return check_rate(str(value))
+
+    def public_url(self) -> str:
+        """Where users open the UI: the configured URL, else this machine's own address."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return (self.api_public_url or f"http://{host}:{self.api_port}").rstrip("/")
 
     @property
     def es_timeout_s(self) -> float:

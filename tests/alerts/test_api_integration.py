@@ -16,9 +16,11 @@ from services.api.app import create_app
 from services.search.settings import SearchSettings
 from tests.alerts.conftest import indexed_event, produce, serve, sse_events
 from tests.alerts.factories import corpus
-from tests.support import as_page_of
+from tests.support import api_token, bearer
 
 pytestmark = pytest.mark.integration
+# The credential of this test's user, set by the `base_url` fixture (one test at a time).
+AUTH: dict[str, str] = {}
 
 
 @pytest.fixture
@@ -29,13 +31,15 @@ def base_url(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str
         elasticsearch_url=alerts_settings.elasticsearch_url,
     )
     app = create_app(settings, es_client, alerts_settings)
+    AUTH.clear()
+    AUTH.update(bearer(api_token(es_client, alerts_settings.namespace, "viewer")))
     with serve(app) as url:
         yield url
     app.state.alerts.hub.stop()
 
 
 def test_subscription_lifecycle_create_list_update_pause_resume_delete(base_url: str) -> None:
-    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
+    with httpx.Client(base_url=base_url, timeout=10, headers=AUTH) as http:
         created = http.post(
             "/v1/subscriptions",
             json={
@@ -88,15 +92,16 @@ def test_invalid_subscription_is_refused_with_a_reason(
     body: dict,
     message: str,  # type: ignore[type-arg]
 ) -> None:
-    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
-        response = http.post("/v1/subscriptions", json={"name": "x", **body})
+    response = httpx.post(
+        f"{base_url}/v1/subscriptions", headers=AUTH, json={"name": "x", **body}, timeout=10
+    )
     assert response.status_code in (400, 422), response.text
     assert message in response.text
 
 
 def _stream(url: str, out: queue.Queue, stop: threading.Event) -> None:  # type: ignore[type-arg]
     try:
-        with httpx.stream("GET", url, timeout=httpx.Timeout(60, read=60)) as response:
+        with httpx.stream("GET", url, headers=AUTH, timeout=httpx.Timeout(60, read=60)) as response:
             for event in sse_events(response.iter_lines()):
                 out.put(event)
                 if stop.is_set():
@@ -133,8 +138,9 @@ def test_live_feed_streams_new_reports_that_match_its_filters_only(
 
 
 def test_subscription_stream_delivers_its_alerts(base_url: str, topics, kafka_bootstrap) -> None:  # type: ignore[no-untyped-def]
-    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
-        sid = http.post("/v1/subscriptions", json={"name": "s", "query": "x"}).json()["id"]
+    sid = httpx.post(
+        f"{base_url}/v1/subscriptions", headers=AUTH, json={"name": "s", "query": "x"}, timeout=30
+    ).json()["id"]
     events, stop = _open(f"{base_url}/v1/subscriptions/{sid}/stream")
     other = Alert(
         alert_id="a0",
@@ -159,12 +165,14 @@ def test_subscription_stream_delivers_its_alerts(base_url: str, topics, kafka_bo
     event, data = events.get(timeout=30)
     stop.set()
     assert (event, data["alert_id"], data["headline"]) == ("alert", "a1", "Ceasefire")
-    log = httpx.get(f"{base_url}/v1/subscriptions/{sid}/deliveries").json()
+    log = httpx.get(f"{base_url}/v1/subscriptions/{sid}/deliveries", headers=AUTH).json()
     assert log["counts"] == {"sent": 1} and log["deliveries"][0]["channel"] == "sse"
 
 
 def test_live_feed_refuses_an_invalid_query(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/v1/live", params={"q": "(ceasefire"}, timeout=10)
+    response = httpx.get(
+        f"{base_url}/v1/live", headers=AUTH, params={"q": "(ceasefire"}, timeout=10
+    )
     assert response.status_code == 400
     assert "parenthesis" in json.loads(response.text)["detail"]
 
@@ -176,7 +184,7 @@ def test_webhook_urls_with_control_characters_are_refused_and_old_ones_do_not_br
     from services.alerts.store import AlertStore
 
     hostile = "https://example.org/\x01hook"
-    with as_page_of(httpx.Client(base_url=base_url, timeout=10)) as http:
+    with httpx.Client(base_url=base_url, timeout=10, headers=AUTH) as http:
         created = http.post(
             "/v1/subscriptions", json={"channel": {"kind": "webhook", "url": hostile}}
         )
@@ -193,6 +201,9 @@ def test_webhook_urls_with_control_characters_are_refused_and_old_ones_do_not_br
         doc = old.model_dump(mode="json")
         doc["channel"]["url"] = hostile
         es_client.index(index=store.subscriptions_index, id=old.id, document=doc, refresh=True)
+        # It has no owner (saved before accounts): only an admin sees it.
+        assert http.get(f"/v1/subscriptions/{old.id}").status_code == 404
+        http.headers.update(bearer(api_token(es_client, alerts_settings.namespace, "admin")))
         listed = http.get("/v1/subscriptions").json()
         assert [s["id"] for s in listed["subscriptions"]] == [sid]
         assert http.get(f"/v1/subscriptions/{old.id}").status_code == 409

@@ -28,15 +28,20 @@ def test_cli_creates_lists_updates_pauses_resumes_and_deletes(
             "shelling_strike",
             "--mode",
             "every",
+            "--owner",
+            "alice",
         ]
     )
     assert code == 0
     created = json.loads(capsys.readouterr().out)
     sid = created["id"]
     assert created["filters"]["lang"] == ["en", "ru"] and created["mode"] == "every"
+    assert created["owner"] == "alice"
 
     assert main(["subscriptions", "list"]) == 0
     assert sid in capsys.readouterr().out
+    assert main(["subscriptions", "list", "--owner", "bob"]) == 0
+    assert sid not in capsys.readouterr().out
     assert main(["subscriptions", "update", sid, "--query", "Shusha", "--mode", "digest"]) == 0
     updated = json.loads(capsys.readouterr().out)
     assert updated["query"] == "Shusha" and updated["mode"] == "digest"

@@ -84,14 +84,53 @@ def test_webhook_channel_needs_an_http_url_and_gets_a_secret() -> None:
     assert channel.secret and len(channel.secret) >= 32
 
 
-def test_public_view_hides_the_secret_and_update_keeps_it() -> None:
+def test_public_view_hides_the_secret_and_an_unchanged_url_keeps_it() -> None:
     sub = Subscription(
         channel=Channel(kind="webhook", url="https://example.org/h", secret="s" * 20)
     )
     assert sub.public()["channel"]["secret"] == "***"
-    updated = apply_update(sub, {"channel": {"url": "https://example.org/other", "secret": "***"}})
-    assert updated.channel.secret == "s" * 20 and updated.channel.url.endswith("/other")
+    same = apply_update(sub, {"channel": {"url": "https://example.org/h", "secret": "***"}})
+    assert same.channel.secret == "s" * 20
     assert apply_update(sub, {"filters": {"lang": ["hy"]}}).filters.languages == ["hy"]
+    assert apply_update(sub, {"name": "renamed"}).channel.secret == "s" * 20
+
+
+@pytest.mark.parametrize("secret", [None, "***", ""])
+def test_a_new_webhook_url_gets_a_new_secret(secret: str | None) -> None:
+    """Whoever holds the new URL must not receive alerts signed with the old key."""
+    sub = Subscription(
+        channel=Channel(kind="webhook", url="https://example.org/h", secret="s" * 20)
+    )
+    change: dict[str, str | None] = {"url": "https://attacker.example/h"}
+    if secret is not None:
+        change["secret"] = secret
+    moved = apply_update(sub, {"channel": change})
+    assert moved.channel.url == "https://attacker.example/h"
+    assert moved.channel.secret and moved.channel.secret != "s" * 20
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+            "https://hooks.slack.com/services/***",
+        ),
+        ("https://discord.com/api/webhooks/123/tok3n", "https://discord.com/api/***"),
+        ("https://user:pw@example.org/hook?token=abc", "https://***@example.org/hook?***"),
+        ("http://127.0.0.1:8080/h", "http://127.0.0.1:8080/h"),
+        ("https://example.org", "https://example.org/"),
+    ],
+)
+def test_webhook_urls_are_shown_without_the_parts_that_may_hold_a_secret(
+    url: str, shown: str
+) -> None:
+    sub = Subscription(channel=Channel(kind="webhook", url=url))
+    assert sub.public()["channel"]["url"] == shown
+    assert "SECRET" not in str(sub.public()) and "tok3n" not in str(sub.public())
+    # The masked URL sent back (a form that echoes what it was shown) changes nothing.
+    kept = apply_update(sub, {"channel": {"url": shown, "secret": "***"}})
+    assert kept.channel.url == url and kept.channel.secret == sub.channel.secret
 
 
 def test_ten_versions_of_one_story_make_one_alert_with_a_count() -> None:

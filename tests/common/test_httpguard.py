@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
+from services.api.auth import SESSION_COOKIE
 from services.common.httpguard import (
     CSRF_COOKIE,
     CSRF_FORM_FIELD,
@@ -162,6 +163,7 @@ def test_a_form_post_without_the_token_is_refused() -> None:
     app = create_app(SearchSettings(), es=Elasticsearch("http://127.0.0.1:9"))
     with TestClient(app, base_url=LOCAL_BASE_URL) as client:
         client.cookies.set(CSRF_COOKIE, TEST_CSRF_TOKEN)  # SameSite lets it through same-site
+        client.cookies.set(SESSION_COOKIE, "a-logged-in-browser")  # what a forgery abuses
         form = client.post(
             "/v1/subscriptions/x/pause",
             data={"a": "b"},
@@ -180,6 +182,7 @@ def test_without_origin_the_referer_decides_and_without_either_it_is_refused() -
     app = create_app(SearchSettings(), es=Elasticsearch("http://127.0.0.1:9"))
     plain = TestClient(app, base_url=LOCAL_BASE_URL, raise_server_exceptions=False)
     with as_page_of(plain) as client:
+        client.cookies.set(SESSION_COOKIE, "a-logged-in-browser")
         del client.headers["Origin"]
         assert client.delete("/v1/subscriptions/x").status_code == 403
         foreign = client.delete("/v1/subscriptions/x", headers={"Referer": "http://evil.example/"})
@@ -187,6 +190,16 @@ def test_without_origin_the_referer_decides_and_without_either_it_is_refused() -
         own = client.delete("/v1/subscriptions/x", headers={"Referer": f"{LOCAL_BASE_URL}/ui/"})
         assert own.status_code != 403
         assert client.delete("/v1/subscriptions/x", headers={"Origin": "null"}).status_code == 403
+
+
+def test_a_request_without_any_credential_is_left_to_authentication_unless_foreign() -> None:
+    # No session cookie: nothing a forged request could abuse; the route answers 401. A foreign
+    # Origin is still refused (a login forged by another site).
+    app = create_app(SearchSettings(), es=Elasticsearch("http://127.0.0.1:9"))
+    with TestClient(app, base_url=LOCAL_BASE_URL) as client:
+        assert client.delete("/v1/subscriptions/x").status_code == 401
+        foreign = client.post("/v1/auth/login", headers={"Origin": "http://evil.example"})
+        assert foreign.status_code == 403
 
 
 def test_a_request_with_an_authorization_header_is_left_to_authentication() -> None:

@@ -16,6 +16,7 @@ from services.indexer.migrate import put_template
 from services.indexer.settings import IndexerSettings
 from services.search.settings import SearchSettings
 from tests.indexer.reportgen import ALIYEV, LACHIN, OSCE, PASHINYAN, make_report
+from tests.support import api_token, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TAVUSH = EntityMention(
@@ -151,6 +152,7 @@ def api(es_client: Any) -> Iterator[Any]:
     try:
         index_reports(es_client, IndexerSettings(namespace=ns), corpus())
         with local_client(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+            client.headers.update(bearer(api_token(es_client, ns, "admin")))
             yield client
     finally:
         _drop(es_client, ns)

@@ -195,11 +195,12 @@ def test_openapi_health_readiness_and_metrics(api: Any) -> None:
     assert "cwatch_search_requests_total" in api.get("/metrics").text
 
 
-def test_readyz_is_503_before_anything_is_indexed(es_client: Any) -> None:
+def test_readyz_is_503_before_anything_is_indexed(es_client: Any, namespace: str) -> None:
     from services.api.app import create_app
     from services.search.settings import SearchSettings
-    from tests.support import local_client
+    from tests.support import api_token, bearer, local_client
 
-    with local_client(create_app(SearchSettings(namespace="tnothing0"), es=es_client)) as client:
+    with local_client(create_app(SearchSettings(namespace=namespace), es=es_client)) as client:
+        client.headers.update(bearer(api_token(es_client, namespace, "viewer")))
         assert client.get("/readyz").status_code == 503
         assert client.get("/v1/search", params={"q": "x"}).json()["total"] == 0

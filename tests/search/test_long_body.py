@@ -21,6 +21,7 @@ def test_a_body_past_the_highlight_limit_does_not_fail_the_search(es_client: Any
     search was refused whole (search_phase_execution_exception) for every query that hit it."""
 
     from services.api.app import create_app
+    from tests.support import api_token, bearer
 
     ns = f"t{uuid.uuid4().hex[:8]}"
     sentence = "Officials met near Lachin to discuss the corridor and the border. "
@@ -29,6 +30,7 @@ def test_a_body_past_the_highlight_limit_does_not_fail_the_search(es_client: Any
     try:
         index_reports(es_client, IndexerSettings(namespace=ns), [report])
         with local_client(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+            client.headers.update(bearer(api_token(es_client, ns, "viewer")))
             response = client.get("/v1/search", params={"q": "corridor"})
             assert response.status_code == 200, response.text
             assert [hit["report_id"] for hit in response.json()["hits"]] == ["r-long-body"]

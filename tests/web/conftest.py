@@ -6,12 +6,17 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.alerts.settings import AlertsSettings
 from services.api.app import create_app
+from services.common.auth.credentials import Kind
+from services.common.auth.models import User
+from services.common.auth.roles import Role
 from services.search.settings import SearchSettings
 from tests.alerts.conftest import (  # noqa: F401  (fixtures shared with the alerts tests)
     alerts_settings,
@@ -83,7 +88,8 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:  # type: 
 
 
 @pytest.fixture
-def ui(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str]:  # type: ignore[no-untyped-def]  # noqa: F811
+def ui_server(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The API and UI on loopback, nobody logged in: (base URL, the app)."""
     settings = SearchSettings(
         namespace=alerts_settings.namespace,
         kafka_bootstrap_servers=alerts_settings.kafka_bootstrap_servers,
@@ -91,5 +97,16 @@ def ui(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str]:  # 
     )
     app = create_app(settings, es_client, alerts_settings)
     with serve(app) as url:
-        yield url
+        yield url, app
     app.state.alerts.hub.stop()
+
+
+@pytest.fixture
+def ui(ui_server: tuple[str, Any], page) -> str:  # type: ignore[no-untyped-def]
+    """The UI's base URL, with `page` logged in as a viewer (a session cookie, as after login)."""
+    url, app = ui_server
+    accounts = app.state.accounts
+    accounts.store.create_user(User(name="web-viewer", role=Role.VIEWER))
+    session = accounts.issue(Kind.SESSION, "web-viewer", timedelta(hours=1))
+    page.context.add_cookies([{"name": "cwatch_session", "value": session.text, "url": url}])
+    return url

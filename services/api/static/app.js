@@ -35,23 +35,138 @@ function showError(message) {
   box.hidden = !message;
 }
 
-// The API refuses a state-changing request without header X-CSRF-Token equal to the
-// cwatch_csrf cookie it sets (double submit): a page of another origin can send neither.
-function csrfToken() {
-  const found = document.cookie.split("; ").find((c) => c.startsWith("cwatch_csrf="));
-  return found ? decodeURIComponent(found.slice("cwatch_csrf=".length)) : "";
+// ---- credentials ------------------------------------------------------------------------------
+// The session is an HttpOnly cookie the page never sees; the CSRF cookie is readable and goes
+// back as X-CSRF-Token on every request (the server compares the two on state-changing ones).
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
 }
 
+function withCredentials(options) {
+  const headers = { ...((options && options.headers) || {}) };
+  const csrf = cookie("cwatch_csrf");
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  return { ...(options || {}), headers, credentials: "same-origin" };
+}
+
+class LoginNeeded extends Error {}
+
 async function getJSON(url, options) {
-  const method = ((options && options.method) || "GET").toUpperCase();
-  if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
-    options = { ...options, headers: { ...(options.headers || {}), "X-CSRF-Token": csrfToken() } };
+  const response = await fetch(url, withCredentials(options));
+  if (response.status === 401 && !url.startsWith("/v1/auth/login")) {
+    showLogin();
+    throw new LoginNeeded("log in first");
   }
-  const response = await fetch(url, options);
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : `HTTP ${response.status}`);
   return data;
+}
+
+function postJSON(url, body) {
+  return getJSON(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+let me = null;
+
+function showUser(user) {
+  me = user;
+  $("#who").textContent = user ? `${user.user} (${user.role})` : "";
+  $("#logout").hidden = !user || user.local;
+  $("#filters").hidden = !user;
+  document.querySelector("nav").hidden = !user;
+}
+
+function stopStreams() {
+  if (liveSource) { liveSource.close(); liveSource = null; }
+  for (const source of alertStreams.values()) source.close();
+  alertStreams.clear();
+  streamsReady.clear();
+}
+
+function showLogin() {
+  stopStreams();
+  showUser(null);
+  // What the last user saw does not stay in the page for the next one.
+  $("#token-new").hidden = true;
+  $("#token-new").textContent = "";
+  for (const list of document.querySelectorAll("#sub-table tbody, #token-table tbody, .results, .log, #facets, #timeline, #map, #story-columns, #claims tbody")) clear(list);
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-login";
+}
+
+async function logIn(body) {
+  showError("");
+  try {
+    await postJSON("/v1/auth/login", body);
+    showUser(await getJSON("/v1/auth/me"));
+    if (!location.hash.startsWith("#/") || location.hash === "#/login") location.hash = "#/live";
+    refresh();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function logOut() {
+  try { await postJSON("/v1/auth/logout", {}); } catch (err) { /* ended anyway */ }
+  showLogin();
+  location.reload();  // nothing of the session survives in this page's memory
+}
+
+async function loadTokens() {
+  try {
+    const data = await getJSON(`/v1/tokens?user=${encodeURIComponent(me.user)}`);
+    const body = $("#token-table tbody");
+    clear(body);
+    for (const t of data.tokens) {
+      const revoke = t.revoked ? null : el("button", { type: "button", onclick: () => revokeToken(t.id) }, "Revoke");
+      body.append(el("tr", { "data-token-id": t.id },
+        el("td", {}, el("code", {}, t.id)), el("td", {}, t.label), el("td", {}, (t.created || "").slice(0, 16)),
+        el("td", {}, (t.expires || "never").slice(0, 16)), el("td", {}, t.revoked ? "revoked" : "active"), el("td", {}, revoke)));
+    }
+  } catch (err) {
+    if (!(err instanceof LoginNeeded)) showError(err.message);
+  }
+}
+
+async function createToken(event) {
+  event.preventDefault();
+  showError("");
+  try {
+    const made = await postJSON("/v1/tokens", { label: $("#token-label").value.trim() });
+    const shown = $("#token-new");
+    shown.textContent = `New token (shown once, copy it now): ${made.token}`;
+    shown.hidden = false;
+    $("#token-label").value = "";
+    await loadTokens();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function revokeToken(id) {
+  try {
+    await getJSON(`/v1/tokens/${encodeURIComponent(id)}`, { method: "DELETE" });
+    await loadTokens();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function setPassword(event) {
+  event.preventDefault();
+  showError("");
+  try {
+    await postJSON("/v1/auth/password", { current: $("#pw-current").value, new: $("#pw-new").value });
+    $("#pw-current").value = ""; $("#pw-new").value = "";
+    $("#pw-done").hidden = false;
+  } catch (err) {
+    showError(err.message);
+  }
 }
 
 // ---- filters ---------------------------------------------------------------------------------
@@ -560,7 +675,7 @@ async function createSubscription(event) {
     digest_minutes: Number($("#sub-digest").value || 60),
   };
   try {
-    const created = await getJSON("/v1/subscriptions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const created = await postJSON("/v1/subscriptions", body);
     showError("");
     const secret = $("#sub-secret");
     secret.hidden = channelKind !== "webhook";
@@ -581,6 +696,7 @@ function currentView() {
 }
 
 function refresh() {
+  if (!me) { showLogin(); return; }
   const { view, arg } = currentView();
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === view);
@@ -591,6 +707,12 @@ function refresh() {
   else if (view === "subscriptions") loadSubscriptions();
   else if (view === "report") showHistory(arg);
   else if (view === "sources") showSources();
+  else if (view === "account") {
+    $("#account-name").textContent = `${me.user} (${me.role})`;
+    $("#pw-done").hidden = true;
+    $("#token-new").hidden = true;
+    loadTokens();
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -603,6 +725,21 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#sub-channel").addEventListener("change", showChannelFields);
   showChannelFields();
   window.addEventListener("hashchange", refresh);
+  $("#login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    logIn({ username: $("#login-user").value.trim(), password: $("#login-password").value });
+    $("#login-password").value = "";
+  });
+  $("#logout").addEventListener("click", logOut);
+  $("#password-form").addEventListener("submit", setPassword);
+  $("#token-form").addEventListener("submit", createToken);
   $("#status").textContent = "";
-  refresh();
+  // A one-time login link (#login=cwl_...): the fragment never reaches a server or a log.
+  const link = (location.hash.match(/^#login=([A-Za-z0-9_-]+)$/) || [])[1];
+  if (link) {
+    history.replaceState(null, "", "#/account");
+    logIn({ link });
+    return;
+  }
+  getJSON("/v1/auth/me").then((user) => { showUser(user); refresh(); }).catch(() => showLogin());
 });
