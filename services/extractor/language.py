@@ -11,10 +11,14 @@ text is reported as that language. A text in a script no configured language use
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import yaml
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
 from schemas.report import LanguageSpan
@@ -62,6 +66,9 @@ ALPHABETS = {
     "uk": frozenset("абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'"),
 }
 MARGIN = 0.5  # an unconfigured language must lead the configured answer by this much
+MARKERS_FILE = Path(__file__).resolve().parent / "data" / "language_markers.yaml"
+MARKER_WORDS = 3  # distinct marker words that settle a language without the wide detector
+_WORDS = re.compile(r"\w+")
 
 _detectors: dict[bool, LanguageDetector] = {}
 _wide: dict[str, LanguageDetector] = {}
@@ -99,6 +106,7 @@ def detector(fast: bool = False) -> LanguageDetector:
 
 def preload() -> None:
     """Load the language models now (a worker does it at start, not on its first message)."""
+    load_markers()
     for fast in (False, True):
         for sample in ("warm up the language models", "ok"):
             detector(fast).compute_language_confidence_values(sample)
@@ -155,6 +163,40 @@ def _common_words(text: str) -> str:
     return " ".join(w for w in text.split() if not w.lstrip("«\"'“„‘(-")[:1].isupper())
 
 
+@dataclass(frozen=True, slots=True)
+class Markers:
+    letters: frozenset[str]
+    words: frozenset[str]
+
+
+@functools.cache
+def load_markers(path: Path = MARKERS_FILE) -> dict[str, Markers]:
+    """Per configured language: letters and words no unconfigured language of its script
+    writes (data/language_markers.yaml)."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        str(code): Markers(
+            frozenset(str(spec.get("letters") or "")),
+            frozenset(str(w).lower() for w in spec.get("words") or []),
+        )
+        for code, spec in data.items()
+    }
+
+
+def _settled(language: str, words: str) -> bool:
+    """Whether the common words show `language` by its markers: then no language outside the
+    configured set is in play and the wide detector is not needed (most reports)."""
+    markers = load_markers().get(language)
+    if markers is None:
+        return False
+    lower = words.lower()
+    if markers.letters and not markers.letters.isdisjoint(lower):
+        return True
+    return bool(markers.words) and len(markers.words.intersection(_WORDS.findall(lower))) >= (
+        MARKER_WORDS
+    )
+
+
 def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
     """The restricted detector's answer, unless the text's common words are clearly (by
     MARGIN) more likely in a language outside the configured set: then that language."""
@@ -167,7 +209,9 @@ def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
         return guess
     alphabet = ALPHABETS.get(guess.language)
     foreign = alphabet is not None and any(c.isalpha() and c.lower() not in alphabet for c in words)
-    if not foreign and sum(c.isalpha() for c in words) < WIDE_MIN_LETTERS:
+    if not foreign and (
+        sum(c.isalpha() for c in words) < WIDE_MIN_LETTERS or _settled(guess.language, words)
+    ):
         return guess
     values = wide.compute_language_confidence_values(words)
     if not values:
