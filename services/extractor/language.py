@@ -14,6 +14,7 @@ import functools
 import re
 import threading
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,10 +148,10 @@ def _letter_script(char: str) -> str:
 def _main_script(text: str) -> tuple[str, int]:
     """The script most letters of `text` are written in, and how many letters it has."""
     counts: dict[str, int] = {}
-    for char in text:
+    for char, n in Counter(text).items():  # each distinct character once (C-level count)
         if char.isalpha():
             script = _letter_script(char)
-            counts[script] = counts.get(script, 0) + 1
+            counts[script] = counts.get(script, 0) + n
     if not counts:
         return "", 0
     script = max(counts, key=lambda k: counts[k])
@@ -207,11 +208,11 @@ def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
     words = _common_words(sample)
     if wide is None:
         return guess
+    chars = Counter(words)
     alphabet = ALPHABETS.get(guess.language)
-    foreign = alphabet is not None and any(c.isalpha() and c.lower() not in alphabet for c in words)
-    if not foreign and (
-        sum(c.isalpha() for c in words) < WIDE_MIN_LETTERS or _settled(guess.language, words)
-    ):
+    foreign = alphabet is not None and any(c.isalpha() and c.lower() not in alphabet for c in chars)
+    letters = sum(n for c, n in chars.items() if c.isalpha())
+    if not foreign and (letters < WIDE_MIN_LETTERS or _settled(guess.language, words)):
         return guess
     values = wide.compute_language_confidence_values(words)
     if not values:
