@@ -145,17 +145,18 @@ def _letter_script(char: str) -> str:
     return unicodedata.name(char, "").split(" ", 1)[0]
 
 
-def _main_script(text: str) -> tuple[str, int]:
-    """The script most letters of `text` are written in, and how many letters it has."""
+def _main_script(text: str) -> str:
+    """The script most letters of `text` are written in ("" when it has no letter)."""
+    if text.isascii():  # most English and Indonesian samples: no per-character work
+        return "LATIN" if any(c.isalpha() for c in set(text)) else ""
     counts: dict[str, int] = {}
     for char, n in Counter(text).items():  # each distinct character once (C-level count)
         if char.isalpha():
             script = _letter_script(char)
             counts[script] = counts.get(script, 0) + n
     if not counts:
-        return "", 0
-    script = max(counts, key=lambda k: counts[k])
-    return script, counts[script]
+        return ""
+    return max(counts, key=lambda k: counts[k])
 
 
 def _common_words(text: str) -> str:
@@ -201,7 +202,7 @@ def _settled(language: str, words: str) -> bool:
 def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
     """The restricted detector's answer, unless the text's common words are clearly (by
     MARGIN) more likely in a language outside the configured set: then that language."""
-    script, _ = _main_script(sample)
+    script = _main_script(sample)
     if script not in SCRIPT_LANGUAGES:
         return UNKNOWN
     wide = wide_detector(script)
