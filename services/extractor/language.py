@@ -209,11 +209,14 @@ def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
     words = _common_words(sample)
     if wide is None:
         return guess
-    chars = Counter(words)
     alphabet = ALPHABETS.get(guess.language)
-    foreign = alphabet is not None and any(c.isalpha() and c.lower() not in alphabet for c in chars)
-    letters = sum(n for c, n in chars.items() if c.isalpha())
-    if not foreign and (letters < WIDE_MIN_LETTERS or _settled(guess.language, words)):
+    foreign = alphabet is not None and any(
+        c.isalpha() and c.lower() not in alphabet for c in set(words)
+    )
+    # the markers first: they settle most reports, and then the letters need no count
+    if not foreign and (
+        _settled(guess.language, words) or sum(map(str.isalpha, words)) < WIDE_MIN_LETTERS
+    ):
         return guess
     values = wide.compute_language_confidence_values(words)
     if not values:
