@@ -6,7 +6,10 @@ it would also read every other language as one of them (Bulgarian and Kazakh as 
 its answer is checked a second time: a cheap detector (lingua's low-accuracy mode, about 90 MB
 for all of them) over every lingua language written in the text's script decides whether an
 unconfigured language is clearly more likely (its common words, names left out); then the
-text is reported as that language. A text in a script no configured language uses is `und`."""
+text is reported as that language. The check is skipped when the text shows its language by
+letters or words no unconfigured language writes (data/language_markers.yaml): most reports,
+since the wide detector costs several times the first call. A text in a script no configured
+language uses is `und`."""
 
 from __future__ import annotations
 
