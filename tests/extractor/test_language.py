@@ -103,3 +103,8 @@ def test_marker_words_need_several_distinct_ones() -> None:
     assert not _settled("en", "the the the minister")
     assert _settled("en", "the minister said that talks would resume")
     assert not _settled("fr", "le ministre a dit")  # no markers: always the wide check
+
+
+def test_markers_name_only_configured_languages() -> None:
+    # a marker says "no unconfigured language": it belongs to a language of the configured set
+    assert set(language.load_markers()) <= set(language.LANGUAGES)
