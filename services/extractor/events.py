@@ -20,6 +20,7 @@ on the dev part of the labelled set (`python -m services.extractor.calibrate_eve
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -312,6 +313,20 @@ def _is_history(tokens: list[str], rules: EventRules, before_year: int) -> bool:
     return bool(years) and max(years) < before_year
 
 
+_YEAR_START = re.compile(r" (?=\d{4})")  # a folded word that starts with four digits
+
+
+def _year_words(ft: FoldedText) -> list[int]:
+    """Indexes of the words that may be years (four digits first), in order: the only
+    sentences `_is_history` needs to read (most sentences have none)."""
+    words = (ft.starts.get(m.end()) for m in _YEAR_START.finditer(ft.folded))
+    return [w for w in words if w is not None]
+
+
+def _has_word_in(words: list[int], first: int, stop: int) -> bool:
+    return bisect_left(words, first) < bisect_left(words, stop)
+
+
 def history_sentences(
     ft: FoldedText,
     sentence_spans: list[tuple[int, int]],
@@ -322,11 +337,16 @@ def history_sentences(
     the publication): their figures are not the story's ("the 2020 war killed 6,500")."""
     rules = rules or load_rules()
     before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year
+    years = _year_words(ft)
+    if not years:
+        return set()
     word_starts = [start for start, _ in ft.spans]
     old = set()
     for i, (start, end) in enumerate(sentence_spans):
         first, stop = bisect_left(word_starts, start), bisect_left(word_starts, end)
-        if _is_history(ft.tokens[first:stop], rules, before_year):
+        if _has_word_in(years, first, stop) and _is_history(
+            ft.tokens[first:stop], rules, before_year
+        ):
             old.add(i)
     return old
 
@@ -431,10 +451,13 @@ def _evidence(
         head_hits = _folded_sentence_hits(alone, [(0, len(headline))], rules).get(0, ([], ()))[0]
         head_tokens = alone.tokens
     before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year if published else 0
+    years = _year_words(ft) if before_year else []
     found: dict[EventType, _Evidence] = defaultdict(_Evidence)
     for i in sorted(hits):
         sentence_hits, (first, stop) = hits[i]
-        history = bool(before_year) and _is_history(ft.tokens[first:stop], rules, before_year)
+        history = _has_word_in(years, first, stop) and _is_history(
+            ft.tokens[first:stop], rules, before_year
+        )
         for event_type, keywords in _sentence_types(sentence_hits, history).items():
             _add(found[event_type], keywords, i)
     if head_hits:

@@ -6,15 +6,23 @@ it would also read every other language as one of them (Bulgarian and Kazakh as 
 its answer is checked a second time: a cheap detector (lingua's low-accuracy mode, about 90 MB
 for all of them) over every lingua language written in the text's script decides whether an
 unconfigured language is clearly more likely (its common words, names left out); then the
-text is reported as that language. A text in a script no configured language uses is `und`."""
+text is reported as that language. The check is skipped when the text shows its language by
+letters or words no unconfigured language writes (data/language_markers.yaml): most reports,
+since the wide detector costs several times the first call. A text in a script no configured
+language uses is `und`."""
 
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import yaml
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
 from schemas.report import LanguageSpan
@@ -62,6 +70,9 @@ ALPHABETS = {
     "uk": frozenset("абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'"),
 }
 MARGIN = 0.5  # an unconfigured language must lead the configured answer by this much
+MARKERS_FILE = Path(__file__).resolve().parent / "data" / "language_markers.yaml"
+MARKER_WORDS = 3  # distinct marker words that settle a language without the wide detector
+_WORDS = re.compile(r"\w+")
 
 _detectors: dict[bool, LanguageDetector] = {}
 _wide: dict[str, LanguageDetector] = {}
@@ -99,6 +110,7 @@ def detector(fast: bool = False) -> LanguageDetector:
 
 def preload() -> None:
     """Load the language models now (a worker does it at start, not on its first message)."""
+    load_markers()
     for fast in (False, True):
         for sample in ("warm up the language models", "ok"):
             detector(fast).compute_language_confidence_values(sample)
@@ -136,17 +148,18 @@ def _letter_script(char: str) -> str:
     return unicodedata.name(char, "").split(" ", 1)[0]
 
 
-def _main_script(text: str) -> tuple[str, int]:
-    """The script most letters of `text` are written in, and how many letters it has."""
+def _main_script(text: str) -> str:
+    """The script most letters of `text` are written in ("" when it has no letter)."""
+    if text.isascii():  # most English and Indonesian samples: no per-character work
+        return "LATIN" if any(c.isalpha() for c in set(text)) else ""
     counts: dict[str, int] = {}
-    for char in text:
+    for char, n in Counter(text).items():  # each distinct character once (C-level count)
         if char.isalpha():
             script = _letter_script(char)
-            counts[script] = counts.get(script, 0) + 1
+            counts[script] = counts.get(script, 0) + n
     if not counts:
-        return "", 0
-    script = max(counts, key=lambda k: counts[k])
-    return script, counts[script]
+        return ""
+    return max(counts, key=lambda k: counts[k])
 
 
 def _common_words(text: str) -> str:
@@ -155,10 +168,44 @@ def _common_words(text: str) -> str:
     return " ".join(w for w in text.split() if not w.lstrip("«\"'“„‘(-")[:1].isupper())
 
 
+@dataclass(frozen=True, slots=True)
+class Markers:
+    letters: frozenset[str]
+    words: frozenset[str]
+
+
+@functools.cache
+def load_markers(path: Path = MARKERS_FILE) -> dict[str, Markers]:
+    """Per configured language: letters and words no unconfigured language of its script
+    writes (data/language_markers.yaml)."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        str(code): Markers(
+            frozenset(str(spec.get("letters") or "")),
+            frozenset(str(w).lower() for w in spec.get("words") or []),
+        )
+        for code, spec in data.items()
+    }
+
+
+def _settled(language: str, words: str) -> bool:
+    """Whether the common words show `language` by its markers: then no language outside the
+    configured set is in play and the wide detector is not needed (most reports)."""
+    markers = load_markers().get(language)
+    if markers is None:
+        return False
+    lower = words.lower()
+    if markers.letters and not markers.letters.isdisjoint(lower):
+        return True
+    return bool(markers.words) and len(markers.words.intersection(_WORDS.findall(lower))) >= (
+        MARKER_WORDS
+    )
+
+
 def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
     """The restricted detector's answer, unless the text's common words are clearly (by
     MARGIN) more likely in a language outside the configured set: then that language."""
-    script, _ = _main_script(sample)
+    script = _main_script(sample)
     if script not in SCRIPT_LANGUAGES:
         return UNKNOWN
     wide = wide_detector(script)
@@ -166,8 +213,13 @@ def _second_check(sample: str, guess: LanguageGuess) -> LanguageGuess:
     if wide is None:
         return guess
     alphabet = ALPHABETS.get(guess.language)
-    foreign = alphabet is not None and any(c.isalpha() and c.lower() not in alphabet for c in words)
-    if not foreign and sum(c.isalpha() for c in words) < WIDE_MIN_LETTERS:
+    foreign = alphabet is not None and any(
+        c.isalpha() and c.lower() not in alphabet for c in set(words)
+    )
+    # the markers first: they settle most reports, and then the letters need no count
+    if not foreign and (
+        _settled(guess.language, words) or sum(map(str.isalpha, words)) < WIDE_MIN_LETTERS
+    ):
         return guess
     values = wide.compute_language_confidence_values(words)
     if not values:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.extractor.language import detect, detect_report
+from services.extractor import language
+from services.extractor.language import _settled, detect, detect_report
 
 from .conftest import fixture_text
 
@@ -70,3 +71,40 @@ def test_a_script_no_configured_language_writes_is_undetermined() -> None:
 def test_russian_and_ukrainian_stay_themselves_after_the_second_check() -> None:
     assert detect("Переговоры продолжатся в Баку на следующей неделе.").language == "ru"
     assert detect("Уряд ухвалив рішення про підтримку переселенців.").language == "uk"
+
+
+def test_a_text_its_markers_settle_skips_the_wide_detector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the wide detector costs several times the first call: ordinary news in a configured
+    # language shows it by its common words or letters and does not need it
+    class NoWide:
+        def compute_language_confidence_values(self, text: str) -> list[object]:
+            raise AssertionError(f"wide detector called on {text!r}")
+
+    for script in ("LATIN", "CYRILLIC"):
+        monkeypatch.setitem(language._wide, script, NoWide())
+    texts = {
+        "en": "The minister said on Monday that the talks with the delegation would resume.",
+        "ru": "Переговоры продолжатся в Баку на следующей неделе, сообщили в министерстве обороны.",
+        "tr": "Bakan, görüşmelerin önümüzdeki hafta Bakü'de yeniden başlayacağını açıkladı.",
+    }
+    for code, text in texts.items():
+        assert detect(text).language == code
+
+
+def test_markers_alone_never_settle_a_text_with_letters_outside_the_alphabet() -> None:
+    # Kazakh writes ы like Russian, and also letters Russian lacks: it still gets the wide check
+    text = "Елордада жаңа мектеп ашылды, оған мыңнан астам оқушы барады, мектепте қазақ тілі оқытылады."
+    assert detect(text).language in {"kk", "und"}
+
+
+def test_marker_words_need_several_distinct_ones() -> None:
+    assert not _settled("en", "the the the minister")
+    assert _settled("en", "the minister said that talks would resume")
+    assert not _settled("fr", "le ministre a dit")  # no markers: always the wide check
+
+
+def test_markers_name_only_configured_languages() -> None:
+    # a marker says "no unconfigured language": it belongs to a language of the configured set
+    assert set(language.load_markers()) <= set(language.LANGUAGES)
