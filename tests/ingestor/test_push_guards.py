@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from services.ingestor.push import make_push_router
-from services.ingestor.server import OTHER_MAX_BODY_BYTES, guard
+from services.ingestor.server import OTHER_MAX_BODY_BYTES, install_guards
 from services.ingestor.settings import IngestorSettings
 from tests.support import LOCAL_BASE_URL
 
@@ -36,7 +36,7 @@ def _client(**settings: object) -> TestClient:
     async def other(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
-    guard(api, IngestorSettings(**settings))  # type: ignore[arg-type]
+    install_guards(api, IngestorSettings(**settings))  # type: ignore[arg-type]
     return TestClient(api, base_url=LOCAL_BASE_URL)
 
 
