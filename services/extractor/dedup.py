@@ -194,6 +194,9 @@ class DedupState:
             self.prune(ts)
         return DedupResult(None, near, story_id)
 
+    def resolve_story(self, story_id: str) -> str:
+        return story_id
+
     def prune(self, now: float) -> int:
         """Forget signatures and hashes older than the window (and the oldest beyond max)."""
         removed = 0
