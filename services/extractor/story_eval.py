@@ -266,10 +266,11 @@ def run_offline(
     state = DedupState()
     stories: dict[str, str] = {}
     links: dict[str, str | None] = {}
-    for raw, article_drafts in drafts:
+    for _raw, article_drafts in drafts:
         for report in finish(article_drafts, state):
-            stories.setdefault(raw.article_id, report.story_id)
-            links.setdefault(raw.article_id, report.near_duplicate_of or report.duplicate_of)
+            # a later report of the same id is a correction (a copy whose original came later)
+            stories[report.report_id] = report.story_id
+            links[report.report_id] = report.near_duplicate_of or report.duplicate_of
     # A report's story may later be merged into another: follow the merges.
     return {a: state.resolve_story(s) for a, s in stories.items()}, links
 
