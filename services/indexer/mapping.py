@@ -15,6 +15,9 @@ filtered or returned, never sorted, aggregated or collapsed on (`_stored()`).
 
 Version 3 adds `primary_event`, the event a report is about, so that the overview counts each
 report once (issue 18); a v2 document gets it from its most confident label when migrated.
+
+Version 4 adds `merged_stories`, the stories a report merged into its own (issue 20), so the
+story view can follow a merged story to the one it lives on as.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 3
+MAPPING_VERSION = 4
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -79,6 +82,7 @@ def mappings() -> dict[str, Any]:
             "report_id": _keyword(),
             "article_id": _stored(_keyword()),
             "story_id": _keyword(),
+            "merged_stories": _stored(_keyword()),
             "content_hash": _stored(_keyword()),
             "duplicate_of": _stored(_keyword()),
             "near_duplicate_of": _stored(_keyword()),
