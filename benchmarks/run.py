@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery")
+MODULES = ("ingest", "extract", "index", "alerts", "e2e", "recovery", "stories")
 
 # (key, target, "min" = figure must be at least target, "max" = at most)
 TARGETS: list[tuple[str, float, str]] = [
@@ -39,6 +39,16 @@ TARGETS: list[tuple[str, float, str]] = [
     ("recovery_indexer_s", 15.0, "max"),
     ("recovery_alerts_s", 15.0, "max"),
     ("recovery_clean_restart_s", 15.0, "max"),
+    ("story_f1_1w", 0.8, "min"),
+    ("story_f1_3w", 0.8, "min"),
+    ("story_f1_1w_own", 0.8, "min"),
+    ("story_f1_3w_own", 0.8, "min"),
+    ("neardup_recall_1w", 0.9, "min"),
+    ("neardup_recall_3w", 0.9, "min"),
+    ("neardup_recall_1w_own", 0.9, "min"),
+    ("neardup_recall_3w_own", 0.9, "min"),
+    ("story_disagreement_1w_3w", 0.02, "max"),
+    ("story_disagreement_1w_3w_own", 0.02, "max"),
 ]
 
 

@@ -26,8 +26,16 @@ import faust
 
 from services.common.membership import instance_id
 from services.extractor.dedup import DedupState
-from services.extractor.handler import Origin, handle_staged, stage_raw
+from services.extractor.handler import (
+    Origin,
+    Outcome,
+    handle_draft,
+    handle_staged,
+    parse_draft,
+    stage_raw,
+)
 from services.extractor.language import preload
+from services.extractor.order import OrderBuffer
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
 from services.extractor.rewind import RewindingApp
@@ -35,6 +43,7 @@ from services.extractor.settings import ExtractorSettings
 
 log = logging.getLogger(__name__)
 STORY_KEY = b"story"  # one partition: the key only has to be constant
+TICK = b"tick"  # wakes the ordered story stage when no draft comes
 TABLES = ("story-hashes", "story-signatures", "story-profiles")
 STORY_PARTITIONS = 1  # the story stage: one owner, hence one answer
 
@@ -168,17 +177,54 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             # faust then warned ("producer buffer full") and stalled on every message.
             await asyncio.sleep(0)
 
+    window = settings.story_order_window_s
+    max_bytes = config.budget.max_report_bytes
+
     @app.agent(story_topic)
     async def place(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            message = event.message
-            value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
-            origin = Origin(message.topic, message.partition, message.offset, message.key)
-            outcome = handle_staged(value, origin, state, config.budget.max_report_bytes)
-            await publish(outcome, value, origin, report_topic, dead_topic)
-            await asyncio.sleep(0)  # let the table's changelog writes go out (see above)
+        if window <= 0:
+            async for event in stream.events():
+                value, origin = _value_and_origin(event)
+                outcome = handle_staged(value, origin, state, max_bytes)
+                await publish(outcome, value, origin, report_topic, dead_topic)
+                await asyncio.sleep(0)  # let the table's changelog writes go out (see above)
+            return
+        # Ordered: each draft waits `window` seconds in a heap by publication time, then the
+        # due ones are decided oldest first. Acknowledged only once decided, so a draft held
+        # by a worker that dies is read again by the next owner. Ticks (below) wake the loop.
+        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
+        unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
+        async for event in unacked.events():
+            value, origin = _value_and_origin(event)
+            if value == TICK:
+                event.ack()
+            else:
+                draft = parse_draft(value, origin)
+                if isinstance(draft, Outcome):
+                    await publish(draft, value, origin, report_topic, dead_topic)
+                    event.ack()
+                else:
+                    held.add(
+                        draft.features.when, draft.report.report_id, (draft, value, origin, event)
+                    )
+            for draft, value, origin, held_event in held.due():
+                outcome = handle_draft(draft, value, origin, state, max_bytes)
+                await publish(outcome, value, origin, report_topic, dead_topic)
+                held_event.ack()
+            await asyncio.sleep(0)
+
+    @app.timer(1.0)
+    async def tick() -> None:
+        if window > 0:
+            await story_topic.send(key=STORY_KEY, value=TICK)
 
     return app
+
+
+def _value_and_origin(event: Any) -> tuple[bytes, Origin]:
+    message = event.message
+    value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
+    return value, Origin(message.topic, message.partition, message.offset, message.key)
 
 
 def run_worker(settings: ExtractorSettings) -> int:

@@ -99,10 +99,24 @@ def handle_staged(
 ) -> Outcome:
     """The story stage: one draft -> its report (and a corrected earlier copy, if any).
     Never raises."""
+    draft = parse_draft(value, origin)
+    if isinstance(draft, Outcome):
+        return draft
+    return _finished([draft], value, origin, state, max_report_bytes)
+
+
+def parse_draft(value: bytes, origin: Origin) -> Draft | Outcome:
+    """A draft from the story stage's topic, or the dead letter of a message that is none."""
     try:
-        draft = Draft.from_json(value)
+        return Draft.from_json(value)
     except (ValidationError, ValueError, TypeError, KeyError) as exc:
         return Outcome(dead_letter=_letter(value, origin, f"invalid draft: {exc}", "invalid_draft"))
+
+
+def handle_draft(
+    draft: Draft, value: bytes, origin: Origin, state: DedupState, max_report_bytes: int
+) -> Outcome:
+    """The story stage on a draft already parsed (held for ordering). Never raises."""
     return _finished([draft], value, origin, state, max_report_bytes)
 
 
