@@ -268,12 +268,14 @@ class DedupState:
             if float(self.signatures[near]["t"]) > ts:
                 # published before its copy: this one is the original
                 correction, near = (near, "near_duplicate_of"), None
+                self._relink(correction[0], report_id)
         story = self.story_index.assign(features, original_story)
         self.hashes[chash] = {"r": report_id, "s": story.story_id, "t": ts, "n": near}
         if report_id not in self.signatures:
             self.signatures[report_id] = {
                 "h": mh.hashvalues.tolist(),  # plain ints, for JSON
                 "c": text.size,
+                "k": chash,
                 **details,
                 "s": story.story_id,
                 "t": ts,
@@ -293,6 +295,14 @@ class DedupState:
 
     def recent_report(self, report_id: str) -> Any | None:
         return self._recent.get(report_id)
+
+    def _relink(self, copy_id: str, original_id: str) -> None:
+        """Record that a copy names `original_id`: the copy's draft, read again after a
+        worker died, then gets the corrected answer, not the first one."""
+        chash = (self.signatures.get(copy_id) or {}).get("k")
+        entry = self.hashes.get(chash) if chash else None
+        if entry and entry["r"] == copy_id:
+            self.hashes[chash] = {**entry, "n": original_id}  # re-set: a table write
 
     def resolve_story(self, story_id: str) -> str:
         """The story a story id lives on as after merges."""

@@ -218,14 +218,21 @@ def finish(drafts: list[Draft], state: DedupState) -> list[Report]:
                 "merged_stories": list(dedup.merged_stories),
             }
         )
-        reports.append(report)
+        correction = None
         if dedup.copy_seen_first is not None:
             copy_id, link = dedup.copy_seen_first
             earlier = state.recent_report(copy_id)
-            if earlier is not None:
-                reports.append(
-                    earlier.model_copy(update={link: report_id, "story_id": report.story_id})
+            if earlier is None:
+                # The copy's report is no longer at hand (the story stage moved to another
+                # worker since): keep the pair linked, the wrong way round, rather than lose it.
+                report = report.model_copy(update={link: copy_id})
+            else:
+                correction = earlier.model_copy(
+                    update={link: report_id, "story_id": report.story_id}
                 )
+        reports.append(report)
+        if correction is not None:
+            reports.append(correction)
         state.remember_report(report)
     return reports
 

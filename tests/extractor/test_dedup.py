@@ -129,3 +129,33 @@ def test_after_an_index_reset_near_duplicates_are_still_found() -> None:
     _check(state, "a-1", TEXT)
     state.reset_index()  # a rebalance: the LSH is rebuilt from the signatures mapping
     assert _check(state, "b-1", TEXT + " Officials said.").near_duplicate_of == "a-1"
+
+
+def test_a_late_original_whose_copy_is_no_longer_at_hand_stays_linked() -> None:
+    from services.extractor.pipeline import Draft, finish
+
+    def draft(report_id: str, text: str, when: datetime) -> Draft:
+        from services.extractor.dedup import TextPrint
+        from tests.indexer.reportgen import make_report
+
+        tokens = fold_text(text).split()
+        report = make_report(1, report_id=report_id, story_id="", content_hash=content_hash(text))
+        features = StoryFeatures(report_id, when.timestamp(), "en", (), ("place:jermuk",))
+        return Draft(report, features, TextPrint.of(tokens))
+
+    state = DedupState()
+    [copy] = finish([draft("copy-report", TEXT + " (Armenpress)", T0 + timedelta(hours=1))], state)
+    fresh = DedupState.restore(state.snapshot())  # the story stage moved: no reports in memory
+    [original] = finish([draft("orig-report", TEXT, T0)], fresh)
+    assert copy.near_duplicate_of is None
+    assert original.near_duplicate_of == "copy-report"  # inverted, but the pair is not lost
+    both = finish([draft("orig-again", TEXT + " More.", T0 - timedelta(hours=1))], state)
+    assert [r.report_id for r in both] == ["orig-again", "copy-report"]  # corrected copy follows
+
+
+def test_a_copy_read_again_after_its_late_original_names_the_original() -> None:
+    state = DedupState()
+    _check(state, "copy", TEXT + " (Armenpress)", T0 + timedelta(minutes=40))
+    _check(state, "orig", TEXT, T0)
+    again = _check(state, "copy", TEXT + " (Armenpress)", T0 + timedelta(minutes=40))
+    assert again.near_duplicate_of == "orig"  # a redelivery repeats the corrected answer

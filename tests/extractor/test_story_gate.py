@@ -13,8 +13,10 @@ from services.demo.score import story_set
 from services.extractor.story_eval import (
     STORY_FLOORS,
     LabelledArticle,
+    below_floors,
     disagreement,
     load_own_set,
+    load_story_floors,
     near_duplicates,
     pairwise,
     run_offline,
@@ -22,18 +24,6 @@ from services.extractor.story_eval import (
 )
 
 FLOORS: dict[str, Any] = yaml.safe_load(STORY_FLOORS.read_text())
-
-
-def _check(figures: dict[str, float], floors: dict[str, float]) -> list[str]:
-    failures = []
-    for key, bound in floors.items():
-        if key.startswith("max_"):
-            value = figures[key[4:]]
-            if value > bound:
-                failures.append(f"{key[4:]}={value} > {bound}")
-        elif figures[key] < bound:
-            failures.append(f"{key}={figures[key]} < {bound}")
-    return failures
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +64,14 @@ def test_republications_change_headline_lead_or_agency_line(own: list[LabelledAr
 def test_own_set_scores_stay_above_their_floors(own: list[LabelledArticle]) -> None:
     predicted, links = run_offline([a.raw for a in own])
     figures = story_figures("", predicted, links, own)
-    assert not _check(figures, FLOORS["own"]), figures
+    assert not below_floors(figures, load_story_floors(part="own")), figures
 
 
 def test_generated_corpus_scores_stay_above_their_floors() -> None:
     articles = story_set(FLOORS["generated_count"], FLOORS["generated_seed"])
     predicted, links = run_offline([a.raw for a in articles])
     figures = story_figures("", predicted, links, articles)
-    assert not _check(figures, FLOORS["generated"]), figures
+    assert not below_floors(figures, load_story_floors(part="generated")), figures
 
 
 def test_pairwise_counts_pairs_sharing_a_story() -> None:

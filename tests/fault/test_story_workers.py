@@ -1,5 +1,6 @@
 """One of three extractor workers killed mid-stream (issue 20): nothing is lost and no
-near-duplicate pair of the own story set is missed, whichever worker held the story stage."""
+near-duplicate pair of the own story set is missed. The first worker started is killed; which
+worker holds the story stage is the group's choice, so a run may or may not kill its owner."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def _reports(bootstrap: str, topic: str) -> dict[str, Report]:
     return last
 
 
+@pytest.mark.parametrize("order_window_s", ["0", "5"])
 def test_killing_one_of_three_workers_loses_no_report_and_no_duplicate_pair(
-    kafka_bootstrap: str, namespace: str, topics: TopicNames, tmp_path: Path
+    kafka_bootstrap: str, namespace: str, topics: TopicNames, tmp_path: Path, order_window_s: str
 ) -> None:
     articles = load_own_set()
     env = {
@@ -37,6 +39,8 @@ def test_killing_one_of_three_workers_loses_no_report_and_no_duplicate_pair(
         "CWATCH_NAMESPACE": namespace,
         "CWATCH_DATA_DIR": str(tmp_path / "extractor"),
         "CWATCH_LOG_LEVEL": "WARNING",
+        # with a window, the story stage holds drafts unacknowledged: a dead owner's are re-read
+        "CWATCH_STORY_ORDER_WINDOW_S": order_window_s,
     }
     workers = [
         ServiceProcess(f"x{n}", SERVICE_COMMANDS["extractor"], tmp_path / f"x{n}.log", env).start()
