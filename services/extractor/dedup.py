@@ -299,7 +299,7 @@ class DedupState:
     def _relink(self, copy_id: str, original_id: str) -> None:
         """Record that a copy names `original_id`: the copy's draft, read again after a
         worker died, then gets the corrected answer, not the first one."""
-        chash = (self.signatures.get(copy_id) or {}).get("k")
+        chash = str((self.signatures.get(copy_id) or {}).get("k") or "")
         entry = self.hashes.get(chash) if chash else None
         if entry and entry["r"] == copy_id:
             self.hashes[chash] = {**entry, "n": original_id}  # re-set: a table write
