@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ("ingest", "extract", "index", "alerts", "email", "e2e", "recovery", "telegram", "export")
+MODULES = (
+    "ingest", "extract", "index", "alerts", "email", "e2e", "recovery", "telegram", "export",
+    "stories",
+)  # fmt: skip
 
 # (key, target, "min" = figure must be at least target, "max" = at most)
 TARGETS: list[tuple[str, float, str]] = [
@@ -42,6 +45,16 @@ TARGETS: list[tuple[str, float, str]] = [
     ("recovery_clean_restart_s", 15.0, "max"),
     # one page of reports in memory at a time, whatever the export's size
     ("export_rss_mb", 256, "max"),
+    ("story_f1_1w", 0.8, "min"),
+    ("story_f1_3w", 0.8, "min"),
+    ("story_f1_1w_own", 0.8, "min"),
+    ("story_f1_3w_own", 0.8, "min"),
+    ("neardup_recall_1w", 0.9, "min"),
+    ("neardup_recall_3w", 0.9, "min"),
+    ("neardup_recall_1w_own", 0.9, "min"),
+    ("neardup_recall_3w_own", 0.9, "min"),
+    ("story_disagreement_1w_3w", 0.02, "max"),
+    ("story_disagreement_1w_3w_own", 0.02, "max"),
 ]
 
 

@@ -128,6 +128,10 @@ class Report(ContractModel):
     duplicate_of: str | None = Field(default=None, description="Exact duplicate of this report")
     near_duplicate_of: str | None = None
     story_id: str = Field(description="Groups reports of one event across sources and sides")
+    merged_stories: list[str] = Field(
+        default_factory=list,
+        description="Stories this report merged into story_id (they live on as story_id)",
+    )
     folded_text: str = Field(
         default="",
         description="Transliterated, case-folded headline + body for cross-script search",

@@ -1,9 +1,19 @@
-"""The faust-streaming edge: raw topic -> pipeline -> report topic (and dead letters).
+"""The faust-streaming edge, two stages (issue 20):
 
-Only wiring lives here. Every event goes through `handler.handle_raw`, which never raises:
-faust acknowledges a message whose agent raised, so an uncaught error would lose it silently
-(and stop the agent); instead the message becomes a DeadLetter and the stream goes on. Dedup and story state are changelog-backed faust Tables: a
-restarted worker replays their changelog and remembers what it saw."""
+raw topic -> extraction (`handler.stage_raw`, every worker, every raw partition) -> the story
+stage's topic (one partition) -> duplicates and stories (`handler.handle_staged`, the one
+worker that holds that partition) -> report topic (and dead letters).
+
+Extraction is the costly part and scales with the workers; deciding duplicates and stories is
+cheap (well under a millisecond per report) and is done in one place, over changelog-backed
+tables that no other worker writes: whatever the number of workers and however the raw
+partitions are spread, every report meets every possible original and story, so the answer
+does not depend on the number of workers. A worker that dies hands the stage's partition to
+another, which rebuilds the tables from their changelog.
+
+Only wiring lives here. Both handlers never raise: faust acknowledges a message whose agent
+raised, so an uncaught error would lose it silently (and stop the agent); instead the message
+becomes a DeadLetter and the stream goes on."""
 
 from __future__ import annotations
 
@@ -16,15 +26,30 @@ import faust
 
 from services.common.membership import instance_id
 from services.extractor.dedup import DedupState
-from services.extractor.handler import Origin, handle_raw
+from services.extractor.handler import (
+    Origin,
+    Outcome,
+    handle_draft,
+    handle_staged,
+    parse_draft,
+    stage_raw,
+)
 from services.extractor.language import preload
+from services.extractor.order import OrderBuffer
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
 from services.extractor.rewind import RewindingApp
 from services.extractor.settings import ExtractorSettings
 
 log = logging.getLogger(__name__)
-TABLES = ("dedup-hashes", "dedup-signatures", "stories")
+STORY_KEY = b"story"  # one partition: the key only has to be constant
+TICK = b"tick"  # wakes the ordered story stage when no draft comes
+TABLES = ("story-hashes", "story-signatures", "story-profiles")
+STORY_PARTITIONS = 1  # the story stage: one owner, hence one answer
+
+
+def story_topic_name(settings: ExtractorSettings) -> str:
+    return f"{settings.faust_id}-story-stage"
 
 
 def changelog_topics(settings: ExtractorSettings) -> list[str]:
@@ -45,12 +70,13 @@ def ensure_changelogs(settings: ExtractorSettings) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_list(settings.kafka_bootstrap_servers))
     try:
         existing = set(admin.list_topics())
-        partitions = settings.topics.spec("raw").partitions
         wanted = [
-            NewTopic(name, partitions, 1, topic_configs={"cleanup.policy": "compact"})
+            NewTopic(name, STORY_PARTITIONS, 1, topic_configs={"cleanup.policy": "compact"})
             for name in changelog_topics(settings)
             if name not in existing
         ]
+        if story_topic_name(settings) not in existing:
+            wanted.append(NewTopic(story_topic_name(settings), STORY_PARTITIONS, 1))
         if wanted:
             try:
                 admin.create_topics(wanted)
@@ -100,22 +126,28 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
     raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
     report_topic = app.topic(topics.report, key_type=bytes, value_type=bytes)
     dead_topic = app.topic(topics.deadletter, key_type=bytes, value_type=bytes)
+    story_topic = app.topic(
+        story_topic_name(settings),
+        key_type=bytes,
+        value_type=bytes,
+        partitions=STORY_PARTITIONS,
+        internal=True,
+    )
 
     def table(name: str) -> Any:
         return app.Table(
             name,
             default=None,
-            partitions=partitions,
+            partitions=STORY_PARTITIONS,
             schema=faust.Schema(key_serializer="json", value_serializer="json"),
         )
 
     state = DedupState(
-        hashes=table("dedup-hashes"),
-        signatures=table("dedup-signatures"),
-        stories=table("stories"),
+        hashes=table("story-hashes"),
+        signatures=table("story-signatures"),
+        stories=table("story-profiles"),
         threshold=settings.near_dup_threshold,
         window_hours=settings.dedup_window_hours,
-        story_window_hours=settings.story_window_hours,
         max_recent=settings.max_recent,
     )
     config = ExtractorConfig.from_settings(settings)
@@ -135,7 +167,9 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             message = event.message
             value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
             origin = Origin(message.topic, message.partition, message.offset, message.key)
-            outcome = handle_raw(value, origin, state, config)
+            outcome = stage_raw(value, origin, config)
+            for draft in outcome.drafts:
+                await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)
             # The table writes above wait in faust's producer buffer for a task of the same
             # event loop, and none of these awaits suspends while the stream has events ready:
@@ -143,7 +177,54 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             # faust then warned ("producer buffer full") and stalled on every message.
             await asyncio.sleep(0)
 
+    window = settings.story_order_window_s
+    max_bytes = config.budget.max_report_bytes
+
+    @app.agent(story_topic)
+    async def place(stream: faust.StreamT[Any]) -> None:
+        if window <= 0:
+            async for event in stream.events():
+                value, origin = _value_and_origin(event)
+                outcome = handle_staged(value, origin, state, max_bytes)
+                await publish(outcome, value, origin, report_topic, dead_topic)
+                await asyncio.sleep(0)  # let the table's changelog writes go out (see above)
+            return
+        # Ordered: each draft waits `window` seconds in a heap by publication time, then the
+        # due ones are decided oldest first. Acknowledged only once decided, so a draft held
+        # by a worker that dies is read again by the next owner. Ticks (below) wake the loop.
+        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
+        unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
+        async for event in unacked.events():
+            value, origin = _value_and_origin(event)
+            if value == TICK:
+                event.ack()
+            else:
+                draft = parse_draft(value, origin)
+                if isinstance(draft, Outcome):
+                    await publish(draft, value, origin, report_topic, dead_topic)
+                    event.ack()
+                else:
+                    held.add(
+                        draft.features.when, draft.report.report_id, (draft, value, origin, event)
+                    )
+            for draft, value, origin, held_event in held.due():
+                outcome = handle_draft(draft, value, origin, state, max_bytes)
+                await publish(outcome, value, origin, report_topic, dead_topic)
+                held_event.ack()
+            await asyncio.sleep(0)
+
+    @app.timer(1.0)
+    async def tick() -> None:
+        if window > 0:
+            await story_topic.send(key=STORY_KEY, value=TICK)
+
     return app
+
+
+def _value_and_origin(event: Any) -> tuple[bytes, Origin]:
+    message = event.message
+    value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
+    return value, Origin(message.topic, message.partition, message.offset, message.key)
 
 
 def run_worker(settings: ExtractorSettings) -> int:

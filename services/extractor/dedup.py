@@ -1,10 +1,12 @@
 """Duplicates and stories.
 
 * exact duplicates: same content hash (folded headline + body) as an earlier report;
-* near duplicates: MinHash over word 3-shingles, LSH lookup among recent reports;
-* story_id: reports of one event across sources, languages and sides share the key
-  (main event type, the two most salient entities, time bucket); a duplicate joins the story
-  of its original.
+* near duplicates: MinHash over the body's word 3-shingles (the headline left out: a
+  re-publication often rewrites it), LSH lookup among recent reports, then the share of the
+  shorter text's shingles found in the other (containment, estimated from the Jaccard and the
+  two sizes): a wire copy with a lead paragraph added or the agency line moved still matches;
+* of two copies, the one published first is the original, whatever order they arrive in;
+* story_id: services/extractor/stories.py; a duplicate joins the story of its original.
 
 The state lives in three string-keyed mappings of JSON values. In the worker they are faust
 Tables (changelog-backed, so the state survives a restart); in tests and `cwatch extract` plain
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import zlib
+from collections import OrderedDict
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +26,16 @@ from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from services.extractor.stories import StoryFeatures, StoryIndex
+
 NUM_PERM = 64
 SHINGLE = 3
 PRUNE_EVERY = 500
 MAX_CANDIDATES = 16
+RECENT_REPORTS = 2000
+MAX_DETAILS = 40
+LSH_THRESHOLD = 0.5  # candidates; the containment decides
+MIN_JACCARD = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,10 @@ class DedupResult:
     duplicate_of: str | None
     near_duplicate_of: str | None
     story_id: str
+    merged_stories: tuple[str, ...] = ()
+    # A copy seen before this, its original (published earlier, arrived later): that copy's
+    # report is corrected to name this one, as "duplicate_of" or "near_duplicate_of".
+    copy_seen_first: tuple[str, str] | None = None
 
 
 def content_hash(folded_text: str) -> str:
@@ -68,23 +81,76 @@ def _new_lsh(threshold: float) -> MinHashLSH:
     return MinHashLSH(threshold=threshold, num_perm=NUM_PERM, params=_LSH_PARAMS[threshold])
 
 
+def shingles_of(tokens: list[str]) -> set[bytes]:
+    if len(tokens) < SHINGLE:
+        return {" ".join(tokens).encode("utf-8")} if tokens else set()
+    return {" ".join(s).encode("utf-8") for s in zip(tokens, tokens[1:], tokens[2:], strict=False)}
+
+
 def minhash_of(tokens: list[str], scratch: MinHash | None = None) -> LeanMinHash:
     """The signature of word 3-shingles; `scratch` is a MinHash to reuse (it is cleared)."""
+    return _signature(shingles_of(tokens), scratch)
+
+
+def _signature(shingles: set[bytes], scratch: MinHash | None = None) -> LeanMinHash:
     mh = scratch if scratch is not None else _new_minhash()
     mh.clear()
-    if len(tokens) < SHINGLE:
-        shingles = [" ".join(tokens).encode("utf-8")] if tokens else []
-    else:
-        shingles = [
-            " ".join(s).encode("utf-8") for s in zip(tokens, tokens[1:], tokens[2:], strict=False)
-        ]
     if shingles:
-        mh.update_batch(shingles)
+        mh.update_batch(list(shingles))
     return _lean(mh.hashvalues)
 
 
-def story_key(event_type: str | None, entity_ids: list[str]) -> str:
-    return f"{event_type or 'none'}|{','.join(sorted(entity_ids[:2]))}"
+def containment(jaccard: float, size_a: int, size_b: int) -> float:
+    """Share of the smaller set inside the other, from their Jaccard and sizes."""
+    if not size_a or not size_b:
+        return 0.0
+    shared = jaccard * (size_a + size_b) / (1 + jaccard)
+    return min(1.0, shared / min(size_a, size_b))
+
+
+@dataclass(frozen=True)
+class TextPrint:
+    """What near-duplicate detection keeps of a text: the MinHash of its body's word
+    3-shingles (the headline left out: a re-publication often rewrites it), how many shingles,
+    and the numbers it holds. Computed by the extraction, so only these travel to the story
+    stage, not the text."""
+
+    hashvalues: tuple[int, ...]
+    size: int
+    numbers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, tokens: list[str], body_from: int = 0) -> TextPrint:
+        body = tokens[body_from:] if len(tokens) - body_from >= SHINGLE else tokens
+        shingles = shingles_of(body)
+        numbers = tuple(sorted({t for t in body if t.isdigit()})[:MAX_DETAILS])
+        return cls(tuple(_signature(shingles).hashvalues.tolist()), len(shingles), numbers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"h": list(self.hashvalues), "c": self.size, "d": list(self.numbers)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> TextPrint:
+        return cls(tuple(int(h) for h in value["h"]), int(value["c"]), tuple(value["d"]))
+
+
+def _details(text: TextPrint, features: StoryFeatures) -> dict[str, list[str]]:
+    """What tells two templated texts apart (a ministry's daily report, a wire's standard
+    wording): the numbers (dates, counts) and the places, people and bodies named."""
+    return {"d": list(text.numbers), "x": sorted(set(features.entities))[:MAX_DETAILS]}
+
+
+def _consistent(mine: dict[str, list[str]], theirs: dict[str, Any], size: int, other: int) -> bool:
+    """A copy holds (nearly) all of its original: the numbers and names of the shorter text
+    must all be in the longer one."""
+    for key in ("d", "x"):
+        if key not in theirs:
+            continue
+        a, b = set(mine[key]), set(theirs[key])
+        shorter, longer = (a, b) if size <= other else (b, a)
+        if len(mine[key]) < MAX_DETAILS and len(theirs[key]) < MAX_DETAILS and shorter - longer:
+            return False
+    return True
 
 
 class DedupState:
@@ -95,20 +161,25 @@ class DedupState:
         stories: MutableMapping[str, Any] | None = None,
         threshold: float = 0.8,
         window_hours: int = 72,
-        story_window_hours: int = 48,
         max_recent: int = 20_000,
     ) -> None:
         self.hashes: MutableMapping[str, Any] = {} if hashes is None else hashes
         self.signatures: MutableMapping[str, Any] = {} if signatures is None else signatures
-        self.stories: MutableMapping[str, Any] = {} if stories is None else stories
+        self.story_index = StoryIndex(stories)
         self.threshold = threshold
         self.window_s = window_hours * 3600
-        self.story_bucket_s = story_window_hours * 3600
         self.max_recent = max_recent
         self._lsh: MinHashLSH | None = None
         self._minhashes: dict[str, LeanMinHash] = {}  # decoded signatures, not re-decoded per query
-        self._scratch = _new_minhash()
         self._inserts = 0
+        # The last reports produced, to correct a copy whose original arrives after it. In
+        # memory only: after a restart such a late original is left unlinked (rare: it takes
+        # a copy overtaking its original by more than the story stage's ordering window).
+        self._recent: OrderedDict[str, Any] = OrderedDict()
+
+    @property
+    def stories(self) -> MutableMapping[str, Any]:
+        return self.story_index.stories
 
     # -- snapshots (tests, `cwatch extract --state FILE`) --------------------------------
     def snapshot(self) -> dict[str, dict[str, Any]]:
@@ -130,73 +201,115 @@ class DedupState:
     # -- the check -------------------------------------------------------------------------
     def _index(self) -> MinHashLSH:
         if self._lsh is None:
-            self._lsh = _new_lsh(self.threshold)
+            self._lsh = _new_lsh(LSH_THRESHOLD)
             for report_id, value in list(self.signatures.items()):
                 self._lsh.insert(report_id, _lean(value["h"]))
         return self._lsh
 
     def reset_index(self) -> None:
-        """Forget the in-memory LSH index; it is rebuilt from `signatures` when next needed
-        (after a rebalance the worker owns other partitions of the tables)."""
+        """Forget the in-memory indices; they are rebuilt from the tables when next needed
+        (after a rebalance the worker may own other partitions of the tables)."""
         self._lsh = None
         self._minhashes.clear()
+        self.story_index.reset()
 
-    def _story(self, key: str, when: float) -> str:
-        bucket = int(when // self.story_bucket_s)
-        for b in (bucket, bucket - 1):
-            found = self.stories.get(f"{b}|{key}")
-            if found:
-                story_id = str(found["s"])
-                self.stories[f"{bucket}|{key}"] = {"s": story_id, "t": when}
-                return story_id
-        story_id = "story-" + hashlib.sha1(f"{bucket}|{key}".encode()).hexdigest()[:16]
-        self.stories[f"{bucket}|{key}"] = {"s": story_id, "t": when}
-        return story_id
-
-    def check(
-        self, report_id: str, chash: str, tokens: list[str], key: str, when: datetime
-    ) -> DedupResult:
-        ts = when.timestamp()
-        seen = self.hashes.get(chash)
-        if seen and seen["r"] != report_id:
-            return DedupResult(str(seen["r"]), None, str(seen["s"]))
-        if seen:  # the same report again (a redelivery): same answer, no new state
-            return DedupResult(None, seen.get("n"), str(seen["s"]))
-        mh = minhash_of(tokens, self._scratch)
-        lsh = self._index()
+    def _near(
+        self, report_id: str, mh: LeanMinHash, size: int, details: dict[str, list[str]]
+    ) -> str | None:
         near = None
-        best = 0.0
+        best = (0.0, 0.0)
         # A big story has many near-identical versions; comparing with a few is enough.
-        for other in heapq.nsmallest(MAX_CANDIDATES, lsh.query(mh)):
+        for other in heapq.nsmallest(MAX_CANDIDATES, self._index().query(mh)):
             if other == report_id:
+                continue
+            value = self.signatures.get(other)
+            if value is None:
                 continue
             other_mh = self._minhashes.get(other)
             if other_mh is None:
-                value = self.signatures.get(other)
-                if value is None:
-                    continue
                 other_mh = self._minhashes[other] = _lean(value["h"])
-            similarity = mh.jaccard(other_mh)
-            if similarity >= self.threshold and similarity > best:
-                near, best = other, similarity
+            jaccard = mh.jaccard(other_mh)
+            contained = containment(jaccard, size, int(value.get("c", size)))
+            if (
+                jaccard >= MIN_JACCARD
+                and contained >= self.threshold
+                and (contained, jaccard) > best
+                and _consistent(details, value, size, int(value.get("c", size)))
+            ):
+                near, best = other, (contained, jaccard)
+        return near
+
+    def check(
+        self,
+        report_id: str,
+        chash: str,
+        text: TextPrint | list[str],
+        when: datetime,
+        features: StoryFeatures | None = None,
+    ) -> DedupResult:
+        """Duplicates and the story of one report (`text`: its print, or its folded tokens)."""
+        if not isinstance(text, TextPrint):
+            text = TextPrint.of(text)
+        ts = when.timestamp()
+        features = features or StoryFeatures(report_id, ts, "und")
+        seen = self.hashes.get(chash)
+        if seen and seen["r"] == report_id:  # a redelivery: same answer, no new state
+            return DedupResult(None, seen.get("n"), self.story_index.resolve(str(seen["s"])))
+        if seen and float(seen["t"]) <= ts:
+            story = self.story_index.assign(features, str(seen["s"]))
+            return DedupResult(str(seen["r"]), None, story.story_id, story.merged)
+        correction = (str(seen["r"]), "duplicate_of") if seen else None
+        mh = _lean(text.hashvalues)
+        details = _details(text, features)
         own = self.signatures.get(report_id)
+        near = None if seen or own else self._near(report_id, mh, text.size, details)
+        original_story = str(seen["s"]) if seen else None
         if own is not None:  # a later version of this report (an edit): it keeps its story
-            story_id = str(own["s"])
-        else:
-            story_id = str(self.signatures[near]["s"]) if near else self._story(key, ts)
-        self.hashes[chash] = {"r": report_id, "s": story_id, "t": ts, "n": near}
+            original_story = str(own["s"])
+        if near is not None:
+            original_story = str(self.signatures[near]["s"])
+            if float(self.signatures[near]["t"]) > ts:
+                # published before its copy: this one is the original
+                correction, near = (near, "near_duplicate_of"), None
+                self._relink(correction[0], report_id)
+        story = self.story_index.assign(features, original_story)
+        self.hashes[chash] = {"r": report_id, "s": story.story_id, "t": ts, "n": near}
         if report_id not in self.signatures:
             self.signatures[report_id] = {
                 "h": mh.hashvalues.tolist(),  # plain ints, for JSON
-                "s": story_id,
+                "c": text.size,
+                "k": chash,
+                **details,
+                "s": story.story_id,
                 "t": ts,
             }
-            lsh.insert(report_id, mh)
+            self._index().insert(report_id, mh)
             self._minhashes[report_id] = mh
         self._inserts += 1
         if self._inserts % PRUNE_EVERY == 0:
             self.prune(ts)
-        return DedupResult(None, near, story_id)
+        return DedupResult(None, near, story.story_id, story.merged, correction)
+
+    def remember_report(self, report: Any) -> None:
+        self._recent[report.report_id] = report
+        self._recent.move_to_end(report.report_id)
+        while len(self._recent) > RECENT_REPORTS:
+            self._recent.popitem(last=False)
+
+    def recent_report(self, report_id: str) -> Any | None:
+        return self._recent.get(report_id)
+
+    def _relink(self, copy_id: str, original_id: str) -> None:
+        """Record that a copy names `original_id`: the copy's draft, read again after a
+        worker died, then gets the corrected answer, not the first one."""
+        chash = str((self.signatures.get(copy_id) or {}).get("k") or "")
+        entry = self.hashes.get(chash) if chash else None
+        if entry and entry["r"] == copy_id:
+            self.hashes[chash] = {**entry, "n": original_id}  # re-set: a table write
+
+    def resolve_story(self, story_id: str) -> str:
+        """The story a story id lives on as after merges."""
+        return self.story_index.resolve(story_id)
 
     def prune(self, now: float) -> int:
         """Forget signatures and hashes older than the window (and the oldest beyond max)."""
@@ -211,11 +324,8 @@ class DedupState:
                 self._lsh.remove(report_id)
             self._minhashes.pop(report_id, None)
             removed += 1
-        for mapping, horizon in (
-            (self.hashes, self.window_s),
-            (self.stories, 2 * self.story_bucket_s),
-        ):
-            for key, value in list(mapping.items()):
-                if now - value["t"] > horizon:
-                    del mapping[key]
+        for key, value in list(self.hashes.items()):
+            if now - value["t"] > self.window_s:
+                del self.hashes[key]
+        self.story_index.prune(now)
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from schemas.report import EntityType, Report
 from services.common.fold import fold_token, fold_words
 from services.extractor.budget import Budget, bound_input, clamp_date
 from services.extractor.clean import CleanDoc, clean, sentence_spans
-from services.extractor.dedup import DedupState, content_hash, story_key
+from services.extractor.dedup import DedupState, TextPrint, content_hash
 from services.extractor.entities import match_entities
 from services.extractor.events import MIN_CONFIDENCE, find_events_folded, history_sentences
 from services.extractor.figures import find_figures
@@ -19,8 +20,7 @@ from services.extractor.gazetteer import Gazetteer, default_gazetteer
 from services.extractor.language import detect_report
 from services.extractor.relevance import is_relevant, relevance_score
 from services.extractor.settings import ExtractorSettings
-
-COUNTRY_IDS = {"place:armenia", "place:azerbaijan", "place:russia", "place:turkey", "place:iran"}
+from services.extractor.stories import COUNTRY_IDS, StoryFeatures, content_tokens
 
 
 @dataclass
@@ -49,10 +49,12 @@ class ExtractorConfig:
         )
 
 
-def _salient_ids(report_entities: list[tuple[str, float]]) -> list[str]:
-    """Entities that say what a story is about: the specific ones before countries."""
-    ranked = sorted(report_entities, key=lambda e: (e[0] in COUNTRY_IDS, -e[1], e[0]))
-    return [entity_id for entity_id, _ in ranked]
+def _lead_entities(doc: CleanDoc, gaz: Gazetteer) -> tuple[str, ...]:
+    """Entities of the headline and first paragraph: what the report is about, where the
+    background paragraphs name whatever the conflict's history holds."""
+    first = (doc.paragraphs[0] if doc.paragraphs else doc.body)[:1000]
+    lead = fold_words(f"{doc.headline}\n\n{first}")
+    return tuple(dict.fromkeys(m.id for m in match_entities(lead, gaz) if m.id not in COUNTRY_IDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +81,31 @@ def text_layout(doc: CleanDoc) -> TextLayout:
 
 @dataclass
 class Draft:
-    """A report before dedup: everything the (timed) analysis found."""
+    """A report before dedup and story: everything the (timed) analysis found, and what the
+    story stage needs to place it (the report's story_id is still empty)."""
 
-    fields: dict[str, Any]
-    content_hash: str
-    tokens: list[str]
-    story_key: str
-    when: datetime
+    report: Report
+    features: StoryFeatures
+    text: TextPrint
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "report": self.report.model_dump(mode="json"),
+                "features": self.features.to_json(),
+                "text": self.text.to_json(),
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, value: bytes | str) -> Draft:
+        data = json.loads(value)
+        return cls(
+            Report.model_validate(data["report"]),
+            StoryFeatures.from_json(data["features"]),
+            TextPrint.from_json(data["text"]),
+        )
 
 
 def _draft(
@@ -120,9 +140,18 @@ def _draft(
     )
     folded_text = " ".join(ft.tokens)
     chash = content_hash(folded_text)
-    weights = [(m.id, gaz.entries[m.id].weight * m.count) for m in entities if m.id in gaz.entries]
-    key = story_key(events[0].type.value if events else None, _salient_ids(weights))
     when = published or raw.published or raw.ingested_at
+    body_from = len(fold_words(doc.headline).tokens) if layout.headline_span else 0
+    features = StoryFeatures(
+        report_id=report_id,
+        when=when.timestamp(),
+        language=guess.language,
+        events=tuple(e.type.value for e in sorted(events, key=lambda e: not e.primary)),
+        entities=tuple(m.id for m in entities if m.id not in COUNTRY_IDS),
+        lead=_lead_entities(doc, gaz),
+        figures=tuple(sorted({(f.kind.value, f.value) for f in figures})),
+        tokens=content_tokens(ft.tokens),
+    )
     fields: dict[str, Any] = dict(
         report_id=report_id,
         article_id=raw.article_id,
@@ -157,7 +186,8 @@ def _draft(
         fields["published_original"] = doc.published
     if text_cut:
         fields["truncated"] = True
-    return Draft(fields, chash, ft.tokens, key, when)
+    report = Report(**fields, extracted_at=datetime.now(UTC), story_id="")
+    return Draft(report, features, TextPrint.of(ft.tokens, body_from))
 
 
 def analyse(raw: RawArticle, config: ExtractorConfig | None = None) -> list[Draft]:
@@ -173,22 +203,37 @@ def analyse(raw: RawArticle, config: ExtractorConfig | None = None) -> list[Draf
 
 
 def finish(drafts: list[Draft], state: DedupState) -> list[Report]:
-    """Dedup and story state of each draft: quick, and never interrupted half way."""
+    """Dedup and story state of each draft: quick, and never interrupted half way. A copy
+    reported before its original arrived comes out again, corrected to name the original."""
     reports = []
     for draft in drafts:
-        report_id = draft.fields["report_id"]
-        dedup = state.check(
-            report_id, draft.content_hash, draft.tokens, draft.story_key, draft.when
+        report_id = draft.report.report_id
+        when = datetime.fromtimestamp(draft.features.when, UTC)
+        dedup = state.check(report_id, draft.report.content_hash, draft.text, when, draft.features)
+        report = draft.report.model_copy(
+            update={
+                "duplicate_of": dedup.duplicate_of,
+                "near_duplicate_of": dedup.near_duplicate_of,
+                "story_id": dedup.story_id,
+                "merged_stories": list(dedup.merged_stories),
+            }
         )
-        reports.append(
-            Report(
-                **draft.fields,
-                extracted_at=datetime.now(UTC),
-                duplicate_of=dedup.duplicate_of,
-                near_duplicate_of=dedup.near_duplicate_of,
-                story_id=dedup.story_id,
-            )
-        )
+        correction = None
+        if dedup.copy_seen_first is not None:
+            copy_id, link = dedup.copy_seen_first
+            earlier = state.recent_report(copy_id)
+            if earlier is None:
+                # The copy's report is no longer at hand (the story stage moved to another
+                # worker since): keep the pair linked, the wrong way round, rather than lose it.
+                report = report.model_copy(update={link: copy_id})
+            else:
+                correction = earlier.model_copy(
+                    update={link: report_id, "story_id": report.story_id}
+                )
+        reports.append(report)
+        if correction is not None:
+            reports.append(correction)
+        state.remember_report(report)
     return reports
 
 

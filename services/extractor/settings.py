@@ -28,9 +28,22 @@ class ExtractorSettings(CommonSettings):
     gazetteer_dir: Path | None = Field(
         default=None, description="Extra gazetteer YAML/TSV folder merged over the packaged one"
     )
-    near_dup_threshold: float = Field(default=0.8, ge=0, le=1, description="MinHash Jaccard")
+    near_dup_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Share of the shorter body's word 3-shingles found in the other (MinHash "
+        "estimate) at which it is a near-duplicate",
+    )
     dedup_window_hours: int = Field(default=72, ge=1, description="How long near-dups are kept")
-    story_window_hours: int = Field(default=48, ge=1, description="Time bucket of a story")
+    story_order_window_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=600,
+        description="Seconds the story stage holds a report so that it decides reports in "
+        "publication order, not in the order workers finished them (0: arrival order). A few "
+        "seconds make stories nearly independent of the number of workers, at that much latency",
+    )
     max_recent: int = Field(default=20_000, ge=100, description="Signatures kept for near-dups")
     fast_html: bool = Field(
         default=True, description="trafilatura without fallback extractors (faster, same F1)"

@@ -22,6 +22,9 @@ change (`edited` or `withdrawn`, absent for a first version) that the `change` f
 A new version of a report has the same id and replaces the earlier one in place (its diff
 keeps what changed); the indexer writes with the item version as external version, so a
 late copy of an older version never overwrites a newer one.
+
+Version 5 adds `merged_stories`, the stories a report merged into its own (issue 20), so the
+story view can follow a merged story to the one it lives on as.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 4
+MAPPING_VERSION = 5
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -86,6 +89,7 @@ def mappings() -> dict[str, Any]:
             "report_id": _keyword(),
             "article_id": _stored(_keyword()),
             "story_id": _keyword(),
+            "merged_stories": _stored(_keyword()),
             "content_hash": _stored(_keyword()),
             "duplicate_of": _stored(_keyword()),
             "near_duplicate_of": _stored(_keyword()),

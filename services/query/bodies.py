@@ -328,10 +328,43 @@ def build_report(report_id: str) -> dict[str, Any]:
     }
 
 
-def build_story_versions(story_id: str, size: int = 100) -> dict[str, Any]:
-    """A story's versions, oldest first (the report page, the UI's story view)."""
+MAX_MERGE_HOPS = 8
+
+
+def build_story_merges(story_ids: Sequence[str], size: int = 100) -> dict[str, Any]:
+    """Reports that record a merge touching these stories (issue 20: a story merged into
+    another lives on as that one): those that absorbed one of them (`merged_stories`) and
+    those of these stories that absorbed others."""
+    ids = list(story_ids)
     return {
-        "query": {"term": {"story_id": story_id}},
+        "query": {
+            "bool": {
+                "should": [
+                    {"terms": {"merged_stories": ids}},
+                    {
+                        "bool": {
+                            "filter": [
+                                {"terms": {"story_id": ids}},
+                                {"exists": {"field": "merged_stories"}},
+                            ]
+                        }
+                    },
+                ],
+                "minimum_should_match": 1,
+            }
+        },
+        "size": size,
+        "_source": ["story_id", "merged_stories"],
+        "timeout": SEARCH_TIMEOUT,
+    }
+
+
+def build_story_versions(story_id: str | Sequence[str], size: int = 100) -> dict[str, Any]:
+    """A story's versions, oldest first (the report page, the UI's story view); with several
+    ids, those of a story and of the stories merged into it."""
+    ids = [story_id] if isinstance(story_id, str) else list(story_id)
+    return {
+        "query": {"terms": {"story_id": ids}},
         "size": size,
         "sort": [{"date": {"order": "asc"}}, {"report_id": {"order": "asc"}}],
         "_source": {"excludes": STORY_SOURCE_EXCLUDES},

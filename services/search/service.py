@@ -12,10 +12,12 @@ from elasticsearch import ApiError, Elasticsearch
 
 from services.query.answers import shape_aggs, summary
 from services.query.bodies import (
+    MAX_MERGE_HOPS,
     build_facets,
     build_report,
     build_search,
     build_similar,
+    build_story_merges,
     build_story_versions,
     build_version_counts,
     next_cursor,
@@ -108,14 +110,40 @@ class SearchService:
         """The report and every version of its story (all sources, oldest first)."""
         hit = self._get(report_id)
         source = hit["_source"]
-        versions = self._search(build_story_versions(source["story_id"]))["hits"]
+        story_id, members = self._story_family(source["story_id"])
+        versions = self._search(build_story_versions(members))["hits"]
         return {
             "report": source,
             "index": hit["_index"],
-            "story_id": source["story_id"],
+            "story_id": story_id,
             "versions_total": versions["total"]["value"],
             "versions": [summary(h) for h in versions["hits"]],
         }
+
+    def _story_family(self, story_id: str) -> tuple[str, list[str]]:
+        """The story `story_id` lives on as after merges, and every story merged into it."""
+        absorbed_by: dict[str, str] = {}
+        known = {story_id}
+        frontier = {story_id}
+        for _ in range(MAX_MERGE_HOPS):
+            if not frontier:
+                break
+            hits = self._search(build_story_merges(sorted(frontier)))["hits"]["hits"]
+            found = set()
+            for merge in hits:
+                survivor = merge["_source"].get("story_id")
+                for absorbed in merge["_source"].get("merged_stories") or []:
+                    if survivor and absorbed != survivor:
+                        absorbed_by.setdefault(absorbed, survivor)
+                        found |= {absorbed, survivor}
+            frontier = found - known
+            known |= found
+        top = story_id
+        for _ in range(MAX_MERGE_HOPS):
+            if top not in absorbed_by:
+                break
+            top = absorbed_by[top]
+        return top, sorted(known)
 
     def similar(self, report_id: str, size: int = 10) -> dict[str, Any]:
         hit = self._get(report_id)
