@@ -76,3 +76,34 @@ def test_the_extractor_app_uses_the_rewinding_consumer() -> None:
     consumer = app.consumer
     assert type(consumer).__module__ == "services.extractor.rewind"
     assert type(consumer._thread).seek_to_committed.__module__ == "services.extractor.rewind"  # type: ignore[attr-defined]
+
+
+def _consumer() -> Any:
+    from services.extractor.app import create_app
+    from services.extractor.settings import ExtractorSettings
+
+    return create_app(ExtractorSettings()).consumer
+
+
+def test_the_worker_does_not_commit_past_the_unprocessed_first_record_of_a_partition() -> None:
+    consumer, tp = _consumer(), TP("raw", 4)
+    consumer._start_offset[tp] = 0  # never committed: reading started at offset 0
+    consumer._acked[tp].extend(range(1, 22))  # offset 0 dropped, 1..21 processed
+    assert consumer._new_offset(tp) is None  # faust's own: 22
+    consumer._acked[tp].append(0)
+    assert consumer._new_offset(tp) == 22
+
+
+def test_the_worker_does_not_commit_past_an_unprocessed_record_at_its_commit() -> None:
+    consumer, tp = _consumer(), TP("raw", 1)
+    consumer._committed_offset[tp] = 15
+    consumer._acked[tp].extend([16, 17])
+    assert consumer._new_offset(tp) is None  # faust's own: 18
+
+
+def test_a_jump_in_offsets_is_not_counted_as_processed() -> None:
+    consumer, tp = _consumer(), TP("raw", 2)
+    consumer._committed_offset[tp] = 10
+    asyncio.run(consumer._add_gap(tp, 10, 19))  # records 10..19 dropped, 20 processed
+    consumer._acked[tp].append(20)
+    assert consumer._new_offset(tp) is None  # faust's own: 21
