@@ -92,6 +92,11 @@ class _Consumer(driver.Consumer):
         """Seek to committed-or-first; faust then reads from there and commits from there.
         Acknowledgements from before the seek are dropped: what they covered past the commit
         is read again (and a stream skipping a stale message acknowledges it unprocessed)."""
+        if not partitions:
+            # The agent's partitions only: faust's recovery positions the changelogs itself.
+            partitions = tuple(tp for tp in self.assignment() if not self._is_changelog_tp(tp))
+            if not partitions:
+                return {}
         starts = await self._thread.seek_to_start(*partitions)
         out = {}
         for aio_tp, start in starts.items():
