@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import faust
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
@@ -46,7 +46,9 @@ async def seek_to_committed_or_beginning(
 ) -> dict[Any, Start]:
     """Seek the partitions (all assigned ones by default) to their committed offsets, and those
     without one (None, or 0, which aiokafka leaves alone too) to their first offsets."""
-    committed: Mapping[Any, Any] = await consumer.seek_to_committed(*partitions)
+    # aiokafka wants its own TopicPartition (faust hands out its TP, an equal tuple).
+    tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+    committed: Mapping[Any, Any] = await consumer.seek_to_committed(*tps)
     fresh = [tp for tp, offset in committed.items() if not offset]
     if fresh:
         await consumer.seek_to_beginning(*fresh)

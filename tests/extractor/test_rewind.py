@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from aiokafka import TopicPartition
 from faust.types import TP
 
 from services.extractor.rewind import Start, processed_run, seek_to_committed_or_beginning
@@ -21,6 +22,8 @@ class FakeConsumer:
         self.first = {FRESH: 0, ZERO: 2, DONE: 0}
 
     async def seek_to_committed(self, *tps: TP) -> dict[TP, Any]:
+        if not all(isinstance(tp, TopicPartition) for tp in tps):  # as aiokafka does
+            raise TypeError("partitions must be TopicPartition instances")
         committed = {FRESH: None, ZERO: 0, DONE: 12}
         committed = {tp: offset for tp, offset in committed.items() if not tps or tp in tps}
         for tp, offset in committed.items():
