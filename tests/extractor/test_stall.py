@@ -43,3 +43,62 @@ def test_a_partition_no_longer_held_is_forgotten() -> None:
     assert watch.stalled(10, {}, idle=True) == []
     assert watch.stalled(25, {0: BEHIND}, idle=True) == []  # its wait started again at 25
     assert watch.stalled(45, {0: BEHIND}, idle=True) == [0]
+
+
+def test_the_watchdog_rewinds_through_the_consumer_and_puts_the_partitions_back() -> None:
+    import asyncio
+    from typing import Any
+
+    from faust.types import TP
+
+    from services.extractor.rewind import Start
+    from services.extractor.watchdog import StallWatchdog
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._buffered_partitions = {TP("raw", 0)}
+            self.resumed: set[Any] = set()
+            self.rewound: tuple[Any, ...] = ()
+
+        async def rewind(self, *tps: TP) -> dict[TP, Start]:
+            self.rewound = tps
+            return {tp: Start(15, 15) for tp in tps}
+
+        def resume_partitions(self, tps: Any) -> None:
+            self.resumed |= set(tps)
+
+    class App:
+        consumer = Consumer()
+
+    app = App()
+    watchdog = StallWatchdog(app, "raw", after_s=20)
+    asyncio.run(watchdog.rewind([0], {0: {}}, {0: BEHIND}))
+    assert app.consumer.rewound == (TP("raw", 0),)
+    assert app.consumer.resumed == {TP("raw", 0)}
+    assert app.consumer._buffered_partitions == set()
+
+
+def test_a_rewind_resets_where_faust_reads_and_commits_from() -> None:
+    import asyncio
+
+    from aiokafka import TopicPartition
+    from faust.types import TP
+
+    from services.extractor.app import create_app
+    from services.extractor.rewind import Start
+    from services.extractor.settings import ExtractorSettings
+
+    consumer = create_app(ExtractorSettings()).consumer
+    tp = TP("raw", 2)
+
+    async def seek_to_start(*tps: TP) -> dict[TopicPartition, Start]:
+        assert tps == (tp,)
+        return {TopicPartition("raw", 2): Start(None, 3)}
+
+    consumer._thread.seek_to_start = seek_to_start  # type: ignore[attr-defined]
+    consumer._read_offset[tp] = 40  # faust believes 40 was read: 3..39 would be dropped
+    consumer._acked[tp].extend([38, 39])
+    asyncio.run(consumer.rewind(tp))  # type: ignore[attr-defined]
+    assert consumer._read_offset[tp] == 3
+    assert consumer._start_offset[tp] == 3  # type: ignore[attr-defined]
+    assert not consumer._acked[tp]
