@@ -88,8 +88,15 @@ class StallWatchdog:
         consumer.resume_partitions(tps)
         metrics.STALLED_PARTITIONS.inc(len(partitions))
         for partition in partitions:
+            # The facts in the message too: faust's worker log prints no extras.
             log.warning(
-                "raw partition stalled: records waiting, none processed; read again from its commit",
+                "raw partition %s stalled: records up to %s waiting, none processed for %ss; "
+                "read again from %s (faust saw %s)",
+                partition,
+                progress[partition].end,
+                self.watch.after_s,
+                starts[TP(self.topic, partition)].offset,
+                seen[partition],
                 extra={
                     "topic": self.topic,
                     "partition": partition,
