@@ -40,6 +40,7 @@ from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
 from services.extractor.rewind import RewindingApp
 from services.extractor.settings import ExtractorSettings
+from services.extractor.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
 STORY_KEY = b"story"  # one partition: the key only has to be constant
@@ -155,6 +156,16 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
     @app.on_rebalance_complete.connect
     def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         state.reset_index()
+
+    if settings.extractor_stall_rewind_s > 0:
+        watchdog = StallWatchdog(app, topics.raw, settings.extractor_stall_rewind_s)
+
+        @app.timer(interval=min(5.0, settings.extractor_stall_rewind_s / 3))
+        async def _watch_for_stalls() -> None:
+            try:
+                await watchdog.check()
+            except Exception:  # a failed look is retried at the next tick
+                log.exception("stall watchdog check failed")
 
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:

@@ -18,3 +18,7 @@ EXTRACT_SECONDS = Histogram(
     "Time to extract one raw article",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+STALLED_PARTITIONS = Counter(
+    "cwatch_extractor_stalled_partitions_total",
+    "Raw partitions found stalled (records waiting, none processed while idle) and read again",
+)

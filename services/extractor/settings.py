@@ -55,6 +55,12 @@ class ExtractorSettings(CommonSettings):
         description="A worker that died and is not restarted hands its partitions on after this "
         "long (a restarted one takes them back at once)",
     )
+    extractor_stall_rewind_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="A raw partition with records waiting that an idle worker has not processed "
+        "for this long is read again from its commit (0 = never); above the extraction budget",
+    )
     extract_timeout_s: float = Field(
         default=10.0,
         ge=0,
