@@ -1,6 +1,7 @@
 """Ownership beyond subscriptions, against the real Elasticsearch: saved searches and Atom feeds
 belong to a user (another user's answer 404, admins' actions on them are audited), a feed stops
-answering once its target is deleted or its owner disabled."""
+answering once its target is deleted or its owner disabled, and every export is audited and
+capped per user (whatever credentials they use)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from services.api.app import create_app
+from services.api.exports import ExportSlots
 from services.indexer.settings import IndexerSettings
 from services.search.settings import SearchSettings
 from tests.alerts.conftest import serve
@@ -112,3 +114,29 @@ def test_feeds_belong_to_their_targets_owner_and_stop_with_it(
     assert reader.get(path).status_code == 404
     audit = _audit(admin, "feed.revoke")
     assert [(e["actor"], e["target"]) for e in audit] == [("test-admin", "alice")]
+
+
+def test_every_export_is_audited_with_its_size_and_capped_per_user(
+    api: tuple[str, Any], namespace: str, es_client: Any
+) -> None:
+    url, app = api
+    alice = _client(url, es_client, namespace, "viewer", "alice")
+    alice_again = _client(url, es_client, namespace, "viewer", "alice")  # a second token
+    bob = _client(url, es_client, namespace, "viewer", "bob")
+    admin = _client(url, es_client, namespace, "admin")
+    done = alice.get("/v1/export", params={"format": "jsonl"})
+    assert done.status_code == 200, done.text
+    rows = len(done.text.splitlines())
+    audit = _audit(admin, "export")
+    assert [(e["actor"], e["detail"]["reports"], e["detail"]["format"]) for e in audit] == [
+        ("alice", rows, "jsonl")
+    ]
+
+    app.state.export_slots = slots = ExportSlots(4, 1)
+    held = slots.take("alice")  # alice's one export is running
+    assert callable(held)
+    busy = alice_again.get("/v1/export")
+    assert busy.status_code == 429 and "CWATCH_EXPORT_MAX_PER_USER" in busy.json()["detail"]
+    assert bob.get("/v1/export").status_code == 200
+    held()
+    assert alice_again.get("/v1/export").status_code == 200
