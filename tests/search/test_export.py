@@ -25,7 +25,7 @@ from services.query.params import SearchParams
 from services.search.export import Export, ExportLimits
 from tests.query.test_exports import check_feature_collection
 from tests.search.conftest import _drop
-from tests.support import local_client
+from tests.support import api_token, bearer, local_client
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -268,5 +268,6 @@ def test_the_api_aborts_a_response_its_time_budget_cut(es_client: Any, big_names
 
     settings = SearchSettings(namespace=big_namespace, export_time_budget_s=1e-9)
     with local_client(create_app(settings, es=es_client)) as client:
+        client.headers.update(bearer(api_token(es_client, big_namespace, "viewer")))
         with pytest.raises(ExportCut, match="time budget"):
             client.get("/v1/export", params={"format": "csv"})
