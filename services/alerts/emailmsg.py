@@ -5,6 +5,12 @@ headline, time) and the casualty claims with who made them. Everything from repo
 escaped in the HTML part; the size is bounded (stories, versions, characters) and what was
 left out is said. The Message-ID is derived from (subscription, story, version), so a resend
 after a crash carries the same id and mail clients show it once.
+
+Recipients never see each other (they may be targets of what they follow): one address goes
+in To; several go in Bcc (the envelope, `recipients`) under `To: undisclosed-recipients:;`,
+which smtplib strips before sending. One message, not one per address: one SMTP transaction
+keeps one Message-ID and one retry state, so a retry never resends to those who had it, and
+the server still refuses an address alone without failing the others.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +50,15 @@ class StoryItem:
 def message_id(sub_id: str, story_id: str, version: str, domain: str) -> str:
     digest = hashlib.sha256(f"{sub_id}\x00{story_id}\x00{version}".encode()).hexdigest()[:40]
     return f"<{digest}@{domain}>"
+
+
+UNDISCLOSED = "undisclosed-recipients:;"  # RFC 5322 empty group
+
+
+def recipients(msg: EmailMessage) -> list[str]:
+    """The envelope's addresses (To, Cc, Bcc), without the empty group's placeholder."""
+    fields = [str(v) for name in ("to", "cc", "bcc") for v in msg.get_all(name, [])]
+    return [address for _, address in getaddresses(fields) if address]
 
 
 def link_token(secret: str, sub_id: str, action: str) -> str:
@@ -151,7 +166,11 @@ def build(
     msg = EmailMessage()
     msg["Subject"] = cut(" ".join(subject.split()), 200)  # a header never holds a line break
     msg["From"] = sender
-    msg["To"] = ", ".join(sub.channel.email.to)
+    to = sub.channel.email.to
+    if len(to) == 1:
+        msg["To"] = to[0]
+    else:
+        msg["To"], msg["Bcc"] = UNDISCLOSED, ", ".join(to)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = msg_id
     msg["Auto-Submitted"] = "auto-generated"

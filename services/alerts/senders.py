@@ -173,7 +173,9 @@ class SmtpMailer:
             for reuse_allowed in (True, False):
                 smtp, fresh = self._connection(deadline_at)
                 try:
-                    smtp.send_message(msg)  # a refusal leaves the session reset (RSET), usable
+                    # Bcc is the envelope and is stripped from what is sent (emailmsg); a
+                    # refusal leaves the session reset (RSET), usable.
+                    refused = smtp.send_message(msg, to_addrs=emailmsg.recipients(msg))
                     break
                 except (smtplib.SMTPServerDisconnected, ConnectionError):
                     self._drop(smtp)
@@ -181,6 +183,11 @@ class SmtpMailer:
                         raise
                     # The server closed the kept connection while it was idle: a new one.
             self._local.used = time.monotonic()
+            if refused:  # some addresses only: the others have it, a retry would resend
+                log.warning(
+                    "email refused for some recipients",
+                    extra={"refused": {k: v[0] for k, v in refused.items()}},
+                )
         except smtplib.SMTPRecipientsRefused as exc:
             self._local.used = time.monotonic()
             codes = [code for code, _ in exc.recipients.values()]

@@ -6,12 +6,17 @@
 - `GET /feeds/{token}`: the newest reports the target's query and filters match, the same
   search as `/v1/search?sort=time`; a subscription that alerts once per story (per_story,
   digest) gets one entry per story, its newest version, updated as the story grows. Anything
-  but a valid, unrevoked token is a 404 that says nothing more.
+  but a valid, unrevoked token of a target that still exists, whose owner is not disabled, is
+  a 404 that says nothing more.
+
+A feed belongs to its target's owner: making, listing and revoking the feeds of a target
+need owning it (or the admin role, audited); another user's target answers 404.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,10 +25,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.alerts.models import Mode
-from services.api.auth import OPEN, require
+from services.api.auth import OPEN, Viewer, require
 from services.api.feedtokens import FeedTarget, FeedTokenStore
+from services.api.ownership import audit_admin, owner_active, owns
 from services.api.saved_searches import get_saved_searches
 from services.api.subscriptions import get_state
+from services.common.auth.models import Principal
 from services.common.auth.roles import Role
 from services.query.atom import MEDIA_TYPE, FeedInfo, build_feed
 from services.query.bodies import build_search, build_version_counts
@@ -55,20 +62,40 @@ def get_tokens(request: Request) -> FeedTokenStore:
 Tokens = Annotated[FeedTokenStore, Depends(get_tokens)]
 
 
-def _target(request: Request, target: FeedTarget, target_id: str) -> tuple[str, SearchParams, bool]:
-    """(name, search, one entry per story) of a feed's target; 404 when it is gone."""
+@dataclass(frozen=True)
+class Target:
+    name: str
+    params: SearchParams
+    per_story: bool  # one entry per story
+    owner: str | None
+
+
+def _target(request: Request, target: FeedTarget, target_id: str) -> Target | None:
+    """A feed's target; None when it is gone."""
     if target == FeedTarget.SUBSCRIPTION:
         try:
-            sub = get_state(request).store.get(target_id)
+            sub = get_state(request).store.get(target_id) if len(target_id) <= 200 else None
         except ValidationError:
             sub = None
         if sub is None:
-            raise HTTPException(status_code=404, detail=f"no subscription with id {target_id!r}")
-        return sub.name, sub.search_params(), sub.mode in (Mode.PER_STORY, Mode.DIGEST)
-    saved = get_saved_searches(request).get(target_id)
+            return None
+        per_story = sub.mode in (Mode.PER_STORY, Mode.DIGEST)
+        return Target(sub.name, sub.search_params(), per_story, sub.owner)
+    saved = get_saved_searches(request).get(target_id) if len(target_id) <= 200 else None
     if saved is None:
-        raise HTTPException(status_code=404, detail=f"no saved search with id {target_id!r}")
-    return saved.name, saved.search_params(), False
+        return None
+    return Target(saved.name, saved.search_params(), False, saved.owner)
+
+
+def _owned_target(
+    request: Request, principal: Principal, target: FeedTarget, target_id: str
+) -> Target:
+    """The target when `principal` owns it or is an admin; 404 otherwise, as when missing."""
+    found = _target(request, target, target_id)
+    if found is None or not owns(principal, found.owner):
+        what = "subscription" if target == FeedTarget.SUBSCRIPTION else "saved search"
+        raise HTTPException(status_code=404, detail=f"no {what} with id {target_id!r}")
+    return found
 
 
 def feed_url(request: Request, token: str) -> str:
@@ -81,9 +108,12 @@ def feed_url(request: Request, token: str) -> str:
     dependencies=[Depends(require(Role.VIEWER))],
     summary="A feed URL (with its token) for a target",
 )
-def create(request: Request, tokens: Tokens, body: FeedRequest) -> dict[str, Any]:
-    _target(request, body.target, body.id)
-    record, token = tokens.create(body.target, body.id)
+def create(
+    request: Request, tokens: Tokens, principal: Viewer, body: FeedRequest
+) -> dict[str, Any]:
+    owner = _owned_target(request, principal, body.target, body.id).owner
+    record, token = tokens.create(body.target, body.id, owner)
+    audit_admin(request, principal, "feed.create", owner, feed=record.feed_id)
     # The token is shown once: only its digest is stored.
     return {**record.public(), "token": token, "url": feed_url(request, token)}
 
@@ -94,8 +124,13 @@ def create(request: Request, tokens: Tokens, body: FeedRequest) -> dict[str, Any
     summary="The feeds of a subscription or saved search",
 )
 def list_feeds(
-    tokens: Tokens, target: FeedTarget, id: Annotated[str, Query(max_length=200)]
+    request: Request,
+    tokens: Tokens,
+    principal: Viewer,
+    target: FeedTarget,
+    id: Annotated[str, Query(max_length=200)],
 ) -> dict[str, Any]:
+    _owned_target(request, principal, target, id)
     found = tokens.list(target, id)
     return {"total": len(found), "feeds": [t.public() for t in found]}
 
@@ -106,9 +141,12 @@ def list_feeds(
     dependencies=[Depends(require(Role.VIEWER))],
     summary="Revoke a feed's token",
 )
-def revoke(tokens: Tokens, feed_id: str) -> Response:
-    if not tokens.revoke(feed_id):
+def revoke(request: Request, tokens: Tokens, principal: Viewer, feed_id: str) -> Response:
+    # The feed's own owner (its target may be gone already: revoking stays possible).
+    record = tokens.get(feed_id)
+    if record is None or not owns(principal, record.owner) or not tokens.revoke(feed_id):
         raise HTTPException(status_code=404, detail=f"no feed with id {feed_id!r}")
+    audit_admin(request, principal, "feed.revoke", record.owner, feed=feed_id)
     return Response(status_code=204)
 
 
@@ -139,9 +177,11 @@ def _hits(
 )
 def feed(request: Request, tokens: Tokens, token: str) -> Response:
     record = tokens.resolve(token)
-    if record is None:
+    target = _target(request, record.target, record.target_id) if record else None
+    # Deleted target, or an owner disabled since: the same 404 as a wrong token.
+    if record is None or target is None or not owner_active(request, target.owner):
         raise HTTPException(status_code=404, detail=NO_FEED)
-    name, params, per_story = _target(request, record.target, record.target_id)
+    name, params, per_story = target.name, target.params, target.per_story
     service: SearchService = request.app.state.search_service
     try:
         hits, versions = _hits(service, params, per_story)

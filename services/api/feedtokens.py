@@ -25,6 +25,7 @@ MAPPING: dict[str, Any] = {
         "feed_id": {"type": "keyword"},
         "target": {"type": "keyword"},
         "target_id": {"type": "keyword"},
+        "owner": {"type": "keyword"},
         "created": {"type": "date"},
     },
 }
@@ -43,6 +44,7 @@ class FeedToken(BaseModel):
     feed_id: str
     target: FeedTarget
     target_id: str
+    owner: str | None = None  # the target's owner: the feed is theirs (None: made before)
     secret_sha256: str = Field(repr=False)
     created: datetime
 
@@ -78,9 +80,13 @@ class FeedTokenStore:
                 mappings=MAPPING,
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
             )
+        # Fields added since an index was created (`owner`): adding a field is always allowed.
+        self.es.indices.put_mapping(index=self.index, properties=MAPPING["properties"])
         self._ensured = True
 
-    def create(self, target: FeedTarget, target_id: str) -> tuple[FeedToken, str]:
+    def create(
+        self, target: FeedTarget, target_id: str, owner: str | None
+    ) -> tuple[FeedToken, str]:
         """A new token for a feed: (its record, the token, to be shown once)."""
         self.ensure()
         feed_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
@@ -88,6 +94,7 @@ class FeedTokenStore:
             feed_id=feed_id,
             target=target,
             target_id=target_id,
+            owner=owner,
             secret_sha256=_digest(secret),
             created=datetime.now(UTC),
         )
@@ -96,19 +103,26 @@ class FeedTokenStore:
         )
         return record, f"{feed_id}.{secret}"
 
-    def resolve(self, token: str) -> FeedToken | None:
-        """The record of a valid, unrevoked token; None for anything else."""
-        parts = split_token(token)
-        if parts is None:
+    def get(self, feed_id: str) -> FeedToken | None:
+        if not feed_id.isalnum() or len(feed_id) > MAX_TOKEN_CHARS:
             return None
-        feed_id, secret = parts
         self.ensure()
         try:
             doc = self.es.get(index=self.index, id=feed_id)
         except NotFoundError:
             return None
-        record = FeedToken.model_validate(doc["_source"])
-        if not hmac.compare_digest(record.secret_sha256, _digest(secret)):
+        return FeedToken.model_validate(doc["_source"])
+
+    def resolve(self, token: str) -> FeedToken | None:
+        """The record of a valid, unrevoked token; None for anything else. Whether its target
+        still exists and its owner may still read it is the caller's to check
+        (services/api/feeds.py)."""
+        parts = split_token(token)
+        if parts is None:
+            return None
+        feed_id, secret = parts
+        record = self.get(feed_id)
+        if record is None or not hmac.compare_digest(record.secret_sha256, _digest(secret)):
             return None
         return record
 

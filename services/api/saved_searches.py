@@ -2,6 +2,9 @@
 (`<prefix>-saved-searches`), with nothing to deliver: the matcher never sees them, so they cost
 nothing until their Atom feed or an export reads them. A subscription is a saved search with a
 channel; both have feeds (services/api/feeds.py).
+
+Each belongs to the user who saved it (`owner`): a user lists, reads and deletes only their
+own (another user's answers 404, like a missing one); admins all, audited when not theirs.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from elasticsearch import Elasticsearch, NotFoundError
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.api.auth import require
+from services.api.auth import Viewer, require
+from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.subscriptions import get_state
+from services.common.auth.models import Principal
 from services.common.auth.roles import Role
 from services.query.bodies import build_query
 from services.query.params import Filters, SearchParams
@@ -27,11 +32,13 @@ MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
         "id": {"type": "keyword"},
+        "owner": {"type": "keyword"},
         "name": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
         "created": {"type": "date"},
     },
 }
 MAX_LIST = 1000
+MAX_ID = 200  # longer is no id of ours (and Elasticsearch refuses ids over 512 bytes)
 
 
 class SavedSearchInput(BaseModel):
@@ -49,6 +56,7 @@ class SavedSearchInput(BaseModel):
 
 class SavedSearch(SavedSearchInput):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    owner: str | None = None  # the user who saved it; None: saved before accounts (admins')
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     def search_params(self) -> SearchParams:
@@ -70,6 +78,8 @@ class SavedSearchStore:
                 mappings=MAPPING,
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
             )
+        # Fields added since an index was created (`owner`): adding a field is always allowed.
+        self.es.indices.put_mapping(index=self.index, properties=MAPPING["properties"])
         self._ensured = True
 
     def put(self, saved: SavedSearch) -> SavedSearch:
@@ -87,9 +97,13 @@ class SavedSearchStore:
             return None
         return SavedSearch.model_validate(doc["_source"])
 
-    def list(self) -> list[SavedSearch]:
+    def list(self, owner: str | None = None) -> list[SavedSearch]:
+        """Every saved search, or those of one `owner`."""
         self.ensure()
-        resp = self.es.search(index=self.index, sort=[{"created": "asc"}], size=MAX_LIST)
+        query = {"term": {"owner": owner}} if owner is not None else {"match_all": {}}
+        resp = self.es.search(
+            index=self.index, query=query, sort=[{"created": "asc"}], size=MAX_LIST
+        )
         return [SavedSearch.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
 
     def delete(self, saved_id: str) -> bool:
@@ -113,16 +127,18 @@ def get_saved_searches(request: Request) -> SavedSearchStore:
 Store = Annotated[SavedSearchStore, Depends(get_saved_searches)]
 
 
-def found(store: SavedSearchStore, saved_id: str) -> SavedSearch:
-    saved = store.get(saved_id)
-    if saved is None:
+def found(store: SavedSearchStore, saved_id: str, principal: Principal) -> SavedSearch:
+    """The saved search, when `principal` owns it or is an admin; another user's answers 404,
+    exactly like one that does not exist."""
+    saved = store.get(saved_id) if len(saved_id) <= MAX_ID else None
+    if saved is None or not owns(principal, saved.owner):
         raise HTTPException(status_code=404, detail=f"no saved search with id {saved_id!r}")
     return saved
 
 
-@router.post("/saved-searches", status_code=201, summary="Save a search (query + filters)")
-def create(store: Store, body: SavedSearchInput) -> dict[str, Any]:
-    saved = SavedSearch(**body.model_dump())
+@router.post("/saved-searches", status_code=201, summary="Save a search (query + filters): yours")
+def create(store: Store, principal: Viewer, body: SavedSearchInput) -> dict[str, Any]:
+    saved = SavedSearch(**body.model_dump(), owner=principal.user)
     try:
         build_query(saved.search_params(), datetime.now(UTC))
     except QueryError as exc:
@@ -130,19 +146,21 @@ def create(store: Store, body: SavedSearchInput) -> dict[str, Any]:
     return store.put(saved).model_dump(mode="json")
 
 
-@router.get("/saved-searches", summary="List saved searches")
-def list_all(store: Store) -> dict[str, Any]:
-    saved = store.list()
+@router.get("/saved-searches", summary="List your saved searches (admins: everyone's)")
+def list_all(store: Store, principal: Viewer) -> dict[str, Any]:
+    saved = store.list(owner=owner_filter(principal))
     return {"total": len(saved), "saved_searches": [s.model_dump(mode="json") for s in saved]}
 
 
 @router.get("/saved-searches/{saved_id}", summary="One saved search")
-def get_one(store: Store, saved_id: str) -> dict[str, Any]:
-    return found(store, saved_id).model_dump(mode="json")
+def get_one(store: Store, principal: Viewer, saved_id: str) -> dict[str, Any]:
+    return found(store, saved_id, principal).model_dump(mode="json")
 
 
 @router.delete("/saved-searches/{saved_id}", status_code=204, summary="Delete a saved search")
-def delete(store: Store, saved_id: str) -> Response:
+def delete(request: Request, store: Store, principal: Viewer, saved_id: str) -> Response:
+    owner = found(store, saved_id, principal).owner
     if not store.delete(saved_id):
         raise HTTPException(status_code=404, detail=f"no saved search with id {saved_id!r}")
+    audit_admin(request, principal, "saved_search.delete", owner, saved_search=saved_id)
     return Response(status_code=204)

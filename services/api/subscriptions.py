@@ -24,9 +24,9 @@ from services.alerts.live import LiveClient, LiveHub, TooManyClients, sse
 from services.alerts.models import PUSHED, Subscription, SubscriptionInput, apply_update
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
-from services.api.auth import OPEN, Viewer, client_of
+from services.api.auth import OPEN, Viewer
+from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.search import search_params
-from services.common.auth.accounts import Accounts
 from services.common.auth.models import Principal
 from services.common.auth.roles import Role, allows
 from services.common.netguard import BlockedAddress, NetPolicy
@@ -128,30 +128,16 @@ def _found(state: AlertsState, sub_id: str, principal: Principal) -> Subscriptio
         raise HTTPException(
             status_code=409, detail=f"stored subscription no longer valid (delete it): {exc}"
         ) from None
-    if sub is None or not _owns(principal, sub.owner):
+    if sub is None or not owns(principal, sub.owner):
         raise missing
     return sub
-
-
-def _owns(principal: Principal, owner: str | None) -> bool:
-    return owner == principal.user or allows(principal.role, Role.ADMIN)
 
 
 def _audit_admin(
     request: Request, principal: Principal, action: str, sub_id: str, owner: str | None
 ) -> None:
     """An admin acting on someone else's subscription is written to the audit log."""
-    if principal.local or owner == principal.user:
-        return
-    accounts: Accounts = request.app.state.accounts
-    accounts.audit(
-        f"subscription.{action}",
-        principal.user,
-        target=owner,
-        credential=principal.credential,
-        client=client_of(request),
-        subscription=sub_id,
-    )
+    audit_admin(request, principal, f"subscription.{action}", owner, subscription=sub_id)
 
 
 def _shown_once(sub: Subscription) -> dict[str, Any]:
@@ -172,8 +158,7 @@ def create(state: State, principal: Viewer, body: SubscriptionInput) -> dict[str
 
 @router.get("/subscriptions", summary="List your subscriptions (admins: everyone's)")
 def list_all(state: State, principal: Viewer) -> dict[str, Any]:
-    owner = None if allows(principal.role, Role.ADMIN) else principal.user
-    subs = state.store.list_subscriptions(owner=owner)
+    subs = state.store.list_subscriptions(owner=owner_filter(principal))
     try:
         failing = state.store.failing([s.id for s in subs])
     except Exception:  # a hint for operators; the list is what matters

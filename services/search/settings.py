@@ -84,6 +84,12 @@ class SearchSettings(AuthSettings):
         ge=1,
         description="Exports one API process streams at once; one more is answered 429",
     )
+    export_max_per_user: int = Field(
+        default=2,
+        ge=1,
+        description="Exports one user streams at once (whatever tokens or sessions they use); "
+        "one more is answered 429, so one user never holds every slot",
+    )
     # A user is waiting on the answer: one resend of a dropped connection, not more (the
     # timeout above already bounds the wait of each try).
     ES_RETRIES: ClassVar[int] = 1

@@ -24,6 +24,8 @@ class Mailbox:
         self.host = "127.0.0.1"
         self.port = 0
         self.peers: list[Any] = []  # the client's address of each accepted message
+        self.envelopes: list[list[str]] = []  # the RCPT TO addresses of each accepted message
+        self.raw: list[bytes] = []  # each accepted message as received
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.lock:
@@ -34,6 +36,8 @@ class Mailbox:
         with self.lock:
             self.messages.append(msg)
             self.peers.append(session.peer)
+            self.envelopes.append(list(envelope.rcpt_tos))
+            self.raw.append(bytes(envelope.content))
         if self.on_receive is not None:
             self.on_receive(msg)
         return "250 2.0.0 Message accepted for delivery"

@@ -17,6 +17,7 @@ from services.alerts.store import AlertStore
 from services.api.app import create_app
 from services.search.settings import SearchSettings
 from tests.alerts.conftest import serve
+from tests.support import api_token, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,12 @@ def base_url(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[str
     with serve(app) as url:
         yield url
     app.state.alerts.hub.stop()
+
+
+def _client(url: str, settings: AlertsSettings, es_client) -> httpx.Client:  # type: ignore[no-untyped-def]
+    """A viewer's client: every subscription route needs a credential since accounts."""
+    token = api_token(es_client, settings.namespace, "viewer")
+    return httpx.Client(base_url=url, headers=bearer(token), timeout=10)
 
 
 def _email(http: httpx.Client) -> Subscription:
@@ -55,8 +62,10 @@ def _email(http: httpx.Client) -> Subscription:
     return Subscription.model_validate(created.json())  # with its secret, shown once
 
 
-def test_an_email_subscription_is_paused_only_by_a_post_on_its_signed_link(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as http:
+def test_an_email_subscription_is_paused_only_by_a_post_on_its_signed_link(
+    base_url: str, alerts_settings: AlertsSettings, es_client
+) -> None:  # type: ignore[no-untyped-def]
+    with _client(base_url, alerts_settings, es_client) as http:
         sub = _email(http)
         assert http.get(f"/v1/subscriptions/{sub.id}").json()["channel"]["secret"] == "***"
         url = urlsplit(link(base_url, sub, "pause"))
@@ -76,21 +85,23 @@ def test_an_email_subscription_is_paused_only_by_a_post_on_its_signed_link(base_
         assert http.get(f"/v1/subscriptions/{sub.id}").json()["active"] is False
 
 
-def test_the_unsubscribe_link_deletes_the_subscription(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as http:
+def test_the_unsubscribe_link_deletes_the_subscription(
+    base_url: str, alerts_settings: AlertsSettings, es_client
+) -> None:  # type: ignore[no-untyped-def]
+    with _client(base_url, alerts_settings, es_client) as http:
         sub = _email(http)
         url = urlsplit(link(base_url, sub, "delete"))
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         assert http.post(url.path, params=query).status_code == 200
         assert http.get(f"/v1/subscriptions/{sub.id}").status_code == 404
-        assert http.post(url.path, params=query).status_code == 404
+        assert http.post(url.path, params=query).status_code == 403  # not valid any more
 
 
 def test_the_deliveries_view_says_when_a_channel_keeps_failing_and_when_it_recovered(
     base_url: str, alerts_settings: AlertsSettings, es_client
 ) -> None:  # type: ignore[no-untyped-def]
     store = AlertStore(es_client, alerts_settings.index_prefix())
-    with httpx.Client(base_url=base_url, timeout=10) as http:
+    with _client(base_url, alerts_settings, es_client) as http:
         sub = _email(http)
         at = datetime.now(UTC) - timedelta(minutes=5)
         for i, outcome in enumerate(("sent", "failed", "failed", "channel_failing")):
@@ -118,7 +129,7 @@ def test_a_chat_subscription_to_a_refused_address_is_refused(
     )
     app = create_app(settings, es_client, strict)
     try:
-        with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        with serve(app) as url, _client(url, strict, es_client) as http:
             answer = http.post(
                 "/v1/subscriptions",
                 json={"channel": {"kind": "slack", "url": "http://127.0.0.1:9/services/x"}},

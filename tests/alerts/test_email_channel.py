@@ -122,6 +122,19 @@ def test_an_immediate_email_has_both_parts_both_sides_claims_and_a_stable_messag
     assert "<h4>Armenian</h4>" in page and "<h4>Azerbaijani</h4>" in page
 
 
+def test_recipients_of_one_subscription_never_see_each_others_addresses() -> None:
+    team = ["a@example.org", "b@example.org", "c@example.net"]
+    sub = _sub()
+    assert sub.channel.email is not None
+    sub.channel.email.to = team
+    with smtp_server() as box:
+        assert _senders(box, [], []).deliver(sub, _alert()).delivered
+    (msg,), (envelope,), (raw,) = box.messages, box.envelopes, box.raw
+    assert sorted(envelope) == sorted(team)  # one transaction: one Message-ID, one retry state
+    assert msg["To"] == "undisclosed-recipients:;" and msg["Bcc"] is None and msg["Cc"] is None
+    assert not any(address.encode() in raw for address in team)
+
+
 def test_an_email_refused_once_is_sent_on_the_retry_with_the_same_message_id() -> None:
     logged: list[tuple[Any, ...]] = []
     with smtp_server() as box:

@@ -25,7 +25,7 @@ from services.query.params import SearchParams
 from services.search.export import Export, ExportLimits
 from tests.query.test_exports import check_feature_collection
 from tests.search.conftest import _drop
-from tests.support import local_client
+from tests.support import api_token, bearer, local_client
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -107,13 +107,13 @@ def test_exports_beyond_the_concurrency_cap_are_refused_and_slots_come_back(api:
     from services.api.exports import ExportSlots
 
     previous = getattr(api.app.state, "export_slots", None)
-    api.app.state.export_slots = slots = ExportSlots(1)
+    api.app.state.export_slots = slots = ExportSlots(1, 1)
     try:
         for _ in range(3):  # each finished export (or refused one) frees its slot
             assert api.get("/v1/export", params={"format": "csv"}).status_code == 200
             assert api.get("/v1/export", params={"event": "picnic"}).status_code == 400
-        held = slots.take()
-        assert held is not None
+        held = slots.take("someone-else")
+        assert callable(held)
         busy = api.get("/v1/export", params={"format": "csv"})
         assert busy.status_code == 429 and busy.headers["retry-after"] == "30"
         assert "1 exports are running" in busy.json()["detail"]
@@ -268,5 +268,6 @@ def test_the_api_aborts_a_response_its_time_budget_cut(es_client: Any, big_names
 
     settings = SearchSettings(namespace=big_namespace, export_time_budget_s=1e-9)
     with local_client(create_app(settings, es=es_client)) as client:
+        client.headers.update(bearer(api_token(es_client, big_namespace, "viewer")))
         with pytest.raises(ExportCut, match="time budget"):
             client.get("/v1/export", params={"format": "csv"})

@@ -93,3 +93,19 @@ def test_a_first_page_answered_in_part_fails_before_any_byte() -> None:
     with pytest.raises(ExportIncomplete):
         export(es).open()
     assert es.closed == ["pit-1"]
+
+
+def test_export_slots_cap_each_user_and_the_process_and_come_back_once() -> None:
+    from services.api.exports import ExportSlots
+
+    slots = ExportSlots(size=3, per_user=2)
+    first, second = slots.take("alice"), slots.take("alice")
+    assert callable(first) and callable(second)
+    assert "CWATCH_EXPORT_MAX_PER_USER" in str(slots.take("alice"))  # her third: refused
+    bobs = slots.take("bob")
+    assert callable(bobs)
+    assert "CWATCH_EXPORT_MAX_CONCURRENT" in str(slots.take("carol"))  # the process is full
+    first()
+    first()  # twice is once: alice has one running, bob one
+    assert callable(slots.take("alice"))
+    assert "CWATCH_EXPORT_MAX_CONCURRENT" in str(slots.take("carol"))

@@ -231,3 +231,19 @@ def test_an_email_subscription_created_in_the_ui_shows_its_deliveries(
     )
     assert "sent 1 · retrying 1 · failed 0" in page.locator("#delivery-counts").inner_text()
     assert page.errors == []
+
+
+def test_a_subscriptions_feed_button_shows_a_feed_url_a_reader_can_read(ui: str, page) -> None:  # type: ignore[no-untyped-def]
+    import feedparser
+
+    row = _create_sse_subscription(page, ui, "shelling", "Feed watch")
+    row.get_by_role("button", name="Feed").click()
+    link = page.locator("#sub-feed-url")
+    expect(link).to_be_visible(timeout=TIMEOUT_MS)
+    assert page.locator("#sub-feed-for").inner_text() == "Feed watch"
+    url = link.get_attribute("href")
+    assert url and "/feeds/" in url and link.inner_text() == url
+    answer = httpx.get(url, timeout=30)  # a feed reader: no session, the URL is the key
+    assert answer.status_code == 200, answer.text
+    parsed = feedparser.parse(answer.content)
+    assert not parsed.bozo and "Feed watch" in parsed.feed.title

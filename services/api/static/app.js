@@ -573,6 +573,7 @@ async function loadSubscriptions() {
         el("td", {},
           el("button", { type: "button", onclick: () => subAction(s.id, s.active ? "pause" : "resume") }, s.active ? "Pause" : "Resume"),
           el("button", { type: "button", onclick: () => showDeliveries(s.id, s.name) }, "Log"),
+          el("button", { type: "button", class: "sub-feed", onclick: () => subscriptionFeed(s.id, s.name) }, "Feed"),
           el("button", { type: "button", onclick: () => subAction(s.id, "delete") }, "Delete"))));
       if (s.active && s.channel.kind === "sse") followAlerts(s);
       markStream(s.id);
@@ -608,6 +609,22 @@ async function subAction(id, action) {
     }
     showError("");
     loadSubscriptions();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// A new Atom feed of a subscription: its URL carries the feed's token, shown once.
+async function subscriptionFeed(id, name) {
+  try {
+    const feed = await postJSON("/v1/feeds", { target: "subscription", id });
+    showError("");
+    const link = $("#sub-feed-url");
+    link.href = feed.url;
+    link.textContent = feed.url;
+    $("#sub-feed-for").textContent = name || id;
+    $("#sub-feed-id").textContent = feed.feed_id;
+    $("#sub-feed").hidden = false;
   } catch (err) {
     showError(err.message);
   }
