@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-RUNTIME := $(PY) deploy/local/runtime.py
+RUNTIME := $(PY) -m deploy.local.runtime
 # Every install comes from these hash-checked locks (`make lock` refreshes them from pyproject.toml).
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
