@@ -32,12 +32,12 @@ sys.path.insert(0, str(REPO))
 
 from bench_e2e import drop_indices  # noqa: E402  (benchmarks/ is on the path)
 
+from devtools.supervisor import Stack, wait_until  # noqa: E402
 from schemas.common import SourceInfo  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.ops.supervisor import Stack, wait_until  # noqa: E402
 
 RATE = 10  # articles/s: a steady trickle, far below what the stack sustains
 OUTPUT = {"extractor": "report", "indexer": "indexed", "alerts": "alert"}

@@ -24,6 +24,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, TopicPartition
 
+from devtools.supervisor import wait_until
 from schemas.alert import Alert
 from schemas.common import SourceInfo
 from schemas.raw import RawArticle
@@ -32,7 +33,6 @@ from services.alerts.models import Channel, Mode, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
 from services.common.kafka import make_producer
-from services.ops.supervisor import wait_until
 from tests.support import Deployment, read_to_end, run_deployment
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
