@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-RUNTIME := $(PY) deploy/local/runtime.py
+RUNTIME := $(PY) -m deploy.local.runtime
 # Every install comes from these hash-checked locks (`make lock` refreshes them from pyproject.toml).
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
@@ -78,7 +78,7 @@ bench-quick: $(STAMP) ## The benchmarks on small inputs (a few minutes)
 	$(PY) benchmarks/run.py --quick $(BENCH_ARGS)
 
 demo: $(STAMP) ## Run the whole system locally with a demo corpus (DEMO_SOURCE=folder|feed URL for real data)
-	$(PY) -m services.demo.run
+	$(PY) -m devtools.demo
 
 .PHONY: migrate
 migrate: $(STAMP) ## Create or migrate the report indices to the current mapping version (new index, copy, alias switch)

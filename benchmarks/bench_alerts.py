@@ -33,6 +33,7 @@ from elasticsearch import Elasticsearch  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 from kafka.structs import TopicPartition  # noqa: E402
 
+from devtools import factories  # noqa: E402
 from schemas.alert import Alert  # noqa: E402
 from schemas.common import Affiliation, SourceInfo  # noqa: E402
 from schemas.indexed import IndexedEvent  # noqa: E402
@@ -41,7 +42,6 @@ from schemas.topics import TopicNames  # noqa: E402
 from services.alerts.app import AlertsService  # noqa: E402
 from services.alerts.models import Channel, Filters, Mode, Subscription  # noqa: E402
 from services.alerts.settings import AlertsSettings  # noqa: E402
-from services.common.fold import fold_text  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
 from services.indexer.app import Indexer  # noqa: E402
@@ -113,26 +113,24 @@ def make_report(rng: random.Random, n: int, run_id: str) -> Report:
         f"Officials said the situation near {rare[1]} and {words[2]} remained tense after "
         f"{rare[2]} and {rare[3]} were discussed; {rare[4]} was not mentioned again. " * 3
     )
-    return Report(
-        report_id=f"bench-{run_id}-{n:06d}",
+    return factories.report(
+        f"bench-{run_id}-{n:06d}",
+        headline,
+        body,
+        when=now,
         article_id=f"art-{run_id}-{n:06d}",
+        url=None,
         source=SourceInfo(
             name=rng.choice(["Azatutyun", "APA", "TASS", "Reuters", "Anadolu"]),
             country=rng.choice(["AM", "AZ", "RU", "GB", "TR"]),
             affiliation=rng.choice(list(Affiliation)),
         ),
-        headline=headline,
-        body=body,
-        published=now,
-        ingested_at=now,
-        extracted_at=now,
         language=rng.choice(LANGS),
         events=[EventLabel(type=rng.choice(list(EventType)), confidence=0.8, evidence=headline)],
         relevance=0.8,
         relevant=rng.random() < 0.7,
         content_hash=f"h{n}",
         story_id=f"story-{run_id}-{n // 3}",  # three versions per story
-        folded_text=fold_text(f"{headline}\n{body}"),
     )
 
 

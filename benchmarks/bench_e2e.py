@@ -38,12 +38,12 @@ from kafka import KafkaConsumer, TopicPartition
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from devtools.supervisor import Stack, cpu_seconds, process_tree, rss_kb, wait_until  # noqa: E402
 from schemas.common import SourceInfo, SourceKind  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.ops.supervisor import Stack, cpu_seconds, process_tree, rss_kb, wait_until  # noqa: E402
 
 INGESTED_AT = re.compile(rb'(?<!\\)"ingested_at":"([^"]+)"')  # unescaped: never inside a string
 TARGET_RATE = 50  # reports/s at which the issue sets the latency targets

@@ -11,7 +11,7 @@
   the chrome rules, headline and byline out: the pipeline's own `clean`) on the same pages,
   scored the same way, in the same run.
 * `extract_f1_own` / `trafilatura_f1_own`: ours and plain trafilatura's (defaults) on the second
-  evaluation set (services/extractor/own_pages.py: 162 pages, hand-written articles in nine
+  evaluation set (devtools/own_pages.py: 162 pages, hand-written articles in nine
   languages in six generated site templates), `extract_f1_own_<lang>` per language. The
   benchmark folder is ../shared/data, or $CWATCH_SHARED_DATA when set.
 * `extract_html_per_s`: the whole pipeline (clean, language, entities, events, figures,
@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))
 import newsplease_baseline  # noqa: E402
 import trafilatura  # noqa: E402
 
+from devtools.own_pages import build_pages, own_pages_f1  # noqa: E402
 from schemas.common import SourceInfo, SourceKind  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
 from services.extractor.clean import html_body  # noqa: E402
@@ -59,11 +60,9 @@ from services.extractor.evaluation import (  # noqa: E402
     evaluate,
     evaluate_events,
     load_labelled,
-    own_pages_f1,
     summary,
 )
 from services.extractor.language import preload  # noqa: E402
-from services.extractor.own_pages import build_pages  # noqa: E402
 from services.extractor.pipeline import ExtractorConfig, extract  # noqa: E402
 
 SHARED = Path(os.environ.get("CWATCH_SHARED_DATA") or REPO.parent / "shared" / "data")

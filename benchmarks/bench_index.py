@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from elasticsearch import Elasticsearch  # noqa: E402
 
+from devtools import factories  # noqa: E402
 from schemas.common import Affiliation, SourceInfo  # noqa: E402
 from schemas.indexed import IndexedEvent  # noqa: E402
 from schemas.report import (  # noqa: E402
@@ -147,15 +148,15 @@ def generate(n: int, seed: int = 7, fresh: bool = False) -> Iterator[Report]:
             kind = rng.choice(list(FigureKind))
             value = rng.randint(1, 500)
             figures.append(Figure(kind=kind, value=value, text=str(value), evidence=headline))
-        yield Report(
-            report_id=f"bench-{rid}",
+        yield factories.report(
+            f"bench-{rid}",
+            headline[:300],
+            body,
+            when=ingested,
             article_id=f"a-{rid}",
             url=f"https://example.org/{rid}",
             source=source,
-            headline=headline[:300],
-            body=body,
             published=ingested - timedelta(minutes=rng.randint(1, 120)),
-            ingested_at=ingested,
             extracted_at=ingested + timedelta(seconds=1),
             language=source.language or "en",
             language_confidence=0.9,

@@ -13,7 +13,6 @@ language models, gazetteer: most of the extractor's figure).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import statistics
@@ -22,7 +21,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
@@ -32,12 +30,13 @@ sys.path.insert(0, str(REPO))
 
 from bench_e2e import drop_indices  # noqa: E402  (benchmarks/ is on the path)
 
+from devtools.factories import raw_article  # noqa: E402
+from devtools.supervisor import Stack, wait_until  # noqa: E402
 from schemas.common import SourceInfo  # noqa: E402
 from schemas.raw import RawArticle  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.ops.supervisor import Stack, wait_until  # noqa: E402
 
 RATE = 10  # articles/s: a steady trickle, far below what the stack sustains
 OUTPUT = {"extractor": "report", "indexer": "indexed", "alerts": "alert"}
@@ -46,9 +45,10 @@ PLACES = ["Lachin", "Stepanakert", "Tavush", "Syunik", "Gazakh", "Shusha", "Gori
 
 def article(serial: int, tag: str) -> RawArticle:
     place = PLACES[serial % len(PLACES)]
-    return RawArticle(
-        article_id=hashlib.sha256(f"{tag}-{serial}".encode()).hexdigest()[:32],
-        url=f"https://recovery.example/{tag}/{serial}",
+    return raw_article(
+        tag,
+        serial,
+        site="recovery.example",
         source=SourceInfo(name="Recovery Wire", country="AM", language="en"),
         title=f"Shooting reported near {place} ({serial})",
         text=(
@@ -56,7 +56,6 @@ def article(serial: int, tag: str) -> RawArticle:
             f"border overnight, and {serial % 7 + 1} soldiers were wounded. Baku denied the "
             f"claim and accused Yerevan of provocation. Report {tag} {serial}."
         ),
-        ingested_at=datetime.now(UTC),
     )
 
 

@@ -39,11 +39,11 @@ sys.path.insert(0, str(REPO))
 
 from bench_e2e import drop_indices, percentile  # noqa: E402
 
+from devtools.supervisor import Stack, wait_until  # noqa: E402
 from schemas.topics import TopicNames, index_alias  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
 from services.ingestor.settings import IngestorSettings  # noqa: E402
-from services.ops.supervisor import Stack, wait_until  # noqa: E402
 
 POLL_S = 5.0
 DRAWS = 100_000

@@ -2,7 +2,7 @@
 
 - Unmarked tests are unit tests: sockets are disabled (pytest-socket), as in snuba.
 - Tests marked integration / e2e / fault / browser get the real Kafka and Elasticsearch. When they
-  are not reachable, the session starts them with deploy/local/runtime.py (the same script as
+  are not reachable, the session starts them with deploy.local.runtime (the same package as
   `make up`) and stops them at the end. When they cannot be started, the run stops and fails
   with the reason (CI or not): never a skip, never a green run that tested nothing real.
   `make test-unit` is the explicit way to run without them.
@@ -57,12 +57,11 @@ def in_ci() -> bool:
 
 
 def _reachable(settings: CommonSettings) -> tuple[bool, str]:
-    sys.path.insert(0, str(REPO / "deploy" / "local"))
-    import runtime  # type: ignore[import-not-found]
+    from deploy.local.runtime import config, elasticsearch, kafka
 
-    cfg = runtime.load_config()
-    kafka_ok, kafka_why = runtime.kafka_healthy(cfg)
-    es_ok, es_why = runtime.es_healthy(cfg)
+    cfg = config.load_config()
+    kafka_ok, kafka_why = kafka.kafka_healthy(cfg)
+    es_ok, es_why = elasticsearch.es_healthy(cfg)
     return kafka_ok and es_ok, f"Kafka: {kafka_why}; Elasticsearch: {es_why}"
 
 
@@ -86,7 +85,8 @@ def real_services(
     if not ok:
         say(request, f"starting local Kafka + Elasticsearch ({why})")
         result = subprocess.run(
-            [sys.executable, str(REPO / "deploy" / "local" / "runtime.py"), "up"],
+            [sys.executable, "-m", "deploy.local.runtime", "up"],
+            cwd=REPO,
             env=env,
             capture_output=True,
             text=True,
@@ -105,7 +105,8 @@ def real_services(
     yield
     if started_here:
         subprocess.run(
-            [sys.executable, str(REPO / "deploy" / "local" / "runtime.py"), "down"],
+            [sys.executable, "-m", "deploy.local.runtime", "down"],
+            cwd=REPO,
             env=env,
             capture_output=True,
         )
@@ -146,10 +147,9 @@ def _kafka_release_from_log() -> str | None:
     """Kafka reports its release only in its log; read it when the local runtime started it."""
     import re
 
-    sys.path.insert(0, str(REPO / "deploy" / "local"))
-    import runtime
+    from deploy.local.runtime.config import load_config
 
-    log = runtime.load_config().kafka_dir / "kafka.log"
+    log = load_config().kafka_dir / "kafka.log"
     if not log.exists():
         return None
     found = re.findall(r"Kafka version: (\S+)", log.read_text(errors="replace"))

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from devtools.supervisor import Stack, wait_until
 from schemas.topics import TopicNames, index_alias
-from services.ops.supervisor import Stack, wait_until
 
 T = TypeVar("T")
 C = TypeVar("C", bound=httpx.Client)

@@ -1,1 +1,1 @@
-"""Generated demo corpus (clearly labelled, never third-party articles) and the `make demo` run."""
+"""Generated demo corpus (clearly labelled, never third-party articles); `make demo` runs it (devtools/demo.py)."""

@@ -110,9 +110,18 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from services.demo.run import main
+    """Kept for one release: the demo stack is a developer tool of the clone (devtools/demo.py,
+    `make demo`), not part of the installed package, so this only starts it as a process."""
+    import subprocess
 
-    return main()
+    repo = Path(__file__).resolve().parents[2]
+    print(
+        "cwatch demo run is deprecated: use `make demo` (python -m devtools.demo)", file=sys.stderr
+    )
+    if not (repo / "devtools" / "demo.py").is_file():
+        print("cwatch demo run: needs a clone of the repository (`make demo`)", file=sys.stderr)
+        return 2
+    return subprocess.run([sys.executable, "-m", "devtools.demo"], cwd=repo).returncode
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -166,6 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     live.set_defaults(func=_push)
     run = demo_sub.add_parser(
-        "run", help="Start everything locally, ingest the demo corpus, print where to look"
+        "run",
+        help="Deprecated, use `make demo`: start everything locally, ingest, print where to look",
     )
     run.set_defaults(func=_run)

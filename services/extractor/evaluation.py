@@ -52,23 +52,6 @@ def body_f1(predicted: str | None, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def own_pages_f1(fast: bool = True) -> dict[str, float]:
-    """Mean body F1 of our clean step on the second evaluation set (own_pages.py), overall
-    (`extract_f1_own`) and per language (`extract_f1_own_<lang>`)."""
-    from services.extractor.clean import html_body
-    from services.extractor.own_pages import build_pages
-
-    per: dict[str, list[float]] = defaultdict(list)
-    for page in build_pages():
-        score = body_f1(html_body(page.html, fast=fast), page.body)
-        per["all"].append(score)
-        per[page.lang].append(score)
-    out = {"extract_f1_own": round(sum(per["all"]) / len(per["all"]), 4)}
-    for lang in sorted(k for k in per if k != "all"):
-        out[f"extract_f1_own_{lang}"] = round(sum(per[lang]) / len(per[lang]), 4)
-    return out
-
-
 @dataclass
 class Score:
     tp: int = 0

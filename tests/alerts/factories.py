@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devtools.factories import report
 from schemas.common import Affiliation, SourceInfo
 from schemas.report import (
     EntityMention,
@@ -15,7 +16,6 @@ from schemas.report import (
     FigureKind,
     Report,
 )
-from services.common.fold import fold_text
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -38,16 +38,14 @@ def make_report(
     ingested_at: datetime | None = None,
 ) -> Report:
     when = NOW - age
-    return Report(
-        report_id=report_id,
+    return report(
+        report_id,
+        headline,
+        body,
+        when=when,
         article_id=f"art-{report_id}",
-        url=f"https://example.org/{report_id}",
         source=SourceInfo(name=source, country=country, affiliation=affiliation),
-        headline=headline,
-        body=body,
-        published=when,
         ingested_at=ingested_at or when,
-        extracted_at=when,
         language=language,
         entities=[
             EntityMention(
@@ -68,7 +66,6 @@ def make_report(
         relevant=relevant,
         content_hash=f"h-{report_id}",
         story_id=story_id or f"story-{report_id}",
-        folded_text=fold_text(f"{headline}\n{body}"),
     )
 
 

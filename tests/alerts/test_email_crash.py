@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.supervisor import ServiceProcess, wait_until
 from schemas.report import Report
 from schemas.topics import TopicNames
 from services.alerts.channelconfig import EmailConfig
@@ -27,7 +28,6 @@ from services.alerts.emailmsg import message_id
 from services.alerts.models import Channel, ChannelKind, Mode, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
-from services.ops.supervisor import ServiceProcess, wait_until
 from tests.alerts.conftest import indexed_event, produce
 from tests.alerts.factories import make_report
 from tests.alerts.smtp import smtp_server

@@ -1,4 +1,5 @@
-"""The layers of the code, enforced: nothing imports upward, no stage imports another.
+"""The layers of the code, enforced: nothing imports upward, no stage imports another, nothing
+shipped imports the developer tools (devtools/, deploy/, tests/, benchmarks/).
 
 The table below is the one in the README's layout section; keep them in step. A package may
 import its own modules and any package of a LOWER layer; two packages of one layer never
@@ -26,13 +27,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     + ("services.search",),
     # 4: the HTTP process, its one composition root
     ("services.api",),
-    # 5: operators' commands; 6: the demo corpus and its stack (which uses them)
+    # 5: operators' commands; 6: the demo corpus (its stack, `make demo`, is devtools/demo.py)
     ("services.ops",),
     ("services.demo",),
     # 7: the command line: every service registers its commands
     ("services.cli",),
 )
 ROOTS = ("schemas", "services")
+# Not shipped (pyproject installs schemas* and services* only): code there may import the
+# shipped packages, never the reverse, or the installed package would fail to import.
+UNSHIPPED = ("devtools", "deploy", "tests", "benchmarks")
 
 
 def layer_of(module: str) -> tuple[int, str] | None:
@@ -78,6 +82,9 @@ def violations(root: Path) -> list[str]:
             here = layer_of(module)
             assert here is not None
             for line, imported in imports(path, module):
+                if imported.split(".")[0] in UNSHIPPED:
+                    found.append(f"{path.relative_to(root)}:{line} imports {imported}: not shipped")
+                    continue
                 there = layer_of(imported)
                 if there is None or there[1] == here[1]:
                     continue
@@ -130,6 +137,17 @@ def test_the_checker_finds_a_lower_layer_importing_a_higher_one(tmp_path: Path) 
         "services/search/cli.py:1 imports services.api: upward "
         "(services.search is below services.api)",
     ]
+
+
+def test_the_checker_finds_a_shipped_module_importing_a_developer_tool(tmp_path: Path) -> None:
+    tree = _plant(
+        tmp_path,
+        {
+            "schemas/__init__.py": "",
+            "services/demo/cli.py": "def f():\n    from devtools.supervisor import Stack\n",
+        },
+    )
+    assert violations(tree) == ["services/demo/cli.py:2 imports devtools.supervisor: not shipped"]
 
 
 def test_every_package_of_the_tree_has_a_layer() -> None:

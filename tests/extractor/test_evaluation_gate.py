@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.own_pages import build_pages, own_pages_f1
 from schemas.report import EventType
 from services.extractor.evaluation import (
     DEFAULT_SET,
@@ -21,11 +22,9 @@ from services.extractor.evaluation import (
     load_event_floors,
     load_floors,
     load_labelled,
-    own_pages_f1,
     summary,
 )
 from services.extractor.language import LANGUAGES
-from services.extractor.own_pages import build_pages
 
 FLOORS = {
     "entities_precision": 0.97,

@@ -32,6 +32,7 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from devtools.supervisor import ServiceProcess, wait_until
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawArticle
@@ -46,7 +47,6 @@ from services.extractor.settings import ExtractorSettings
 from services.ingestor.adapters.files import read_file
 from services.ingestor.producer import FLUSH_EVERY
 from services.ingestor.state import IngestState
-from services.ops.supervisor import ServiceProcess, wait_until
 from tests.alerts.factories import make_report
 from tests.support import (
     Deployment,

@@ -12,18 +12,18 @@ return of that wait, not a slow machine.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, TopicPartition
 
+from devtools.factories import raw_article
+from devtools.supervisor import wait_until
 from schemas.alert import Alert
 from schemas.common import SourceInfo
 from schemas.raw import RawArticle
@@ -32,7 +32,6 @@ from services.alerts.models import Channel, Mode, Subscription
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
 from services.common.kafka import make_producer
-from services.ops.supervisor import wait_until
 from tests.support import Deployment, read_to_end, run_deployment
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
@@ -43,16 +42,16 @@ OUTPUT = {"extractor": "report", "indexer": "indexed", "alerts": "alert"}
 
 
 def article(tag: str, serial: int) -> RawArticle:
-    return RawArticle(
-        article_id=hashlib.sha256(f"{tag}-{serial}".encode()).hexdigest()[:32],
-        url=f"https://restart.example/{tag}/{serial}",
+    return raw_article(
+        tag,
+        serial,
+        site="restart.example",
         source=SourceInfo(name="Restart Wire", country="AM", language="en"),
         title=f"Shelling reported near Tavush ({tag} {serial})",
         text=(
             f"Armenia's defence ministry said Azerbaijani forces shelled villages in Tavush "
             f"overnight; {serial % 5 + 1} people were wounded. Baku denied it. {tag} {serial}."
         ),
-        ingested_at=datetime.now(UTC),
     )
 
 

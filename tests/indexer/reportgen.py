@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devtools.factories import report
 from schemas.common import Affiliation, SourceInfo
 from schemas.report import (
     EntityMention,
@@ -16,7 +17,6 @@ from schemas.report import (
     FigureKind,
     Report,
 )
-from services.common.fold import fold_text
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -41,14 +41,10 @@ def make_report(n: int = 0, **overrides: Any) -> Report:
     rid = overrides.pop("report_id", f"r-{n:06d}-{hashlib.sha1(str(n).encode()).hexdigest()[:8]}")
     published = overrides.pop("published", NOW - timedelta(hours=n))
     values: dict[str, Any] = {
-        "report_id": rid,
-        "article_id": f"a-{rid}",
         "url": f"https://example.org/news/{rid}",
         "source": SourceInfo(
             name="Example Wire", country="GB", language="en", affiliation=Affiliation.WIRE
         ),
-        "headline": headline,
-        "body": body,
         "published": published,
         "ingested_at": published + timedelta(minutes=5) if published else NOW,
         "extracted_at": (published or NOW) + timedelta(minutes=6),
@@ -61,14 +57,9 @@ def make_report(n: int = 0, **overrides: Any) -> Report:
         "figures": [],
         "relevance": 0.9,
         "relevant": True,
-        "content_hash": hashlib.sha1(f"{headline}{body}".encode()).hexdigest(),
         "story_id": f"s-{rid}",
-        "folded_text": fold_text(f"{headline}\n{body}"),
     }
-    values.update(overrides)
-    if "folded_text" not in overrides and ("headline" in values or "body" in values):
-        values["folded_text"] = fold_text(f"{values['headline']}\n{values['body']}")
-    return Report(**values)
+    return report(rid, headline, body, when=published or NOW, **{**values, **overrides})
 
 
 def killed(value: int = 3) -> Figure:

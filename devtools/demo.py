@@ -1,6 +1,6 @@
-"""`make demo`: the whole system on local Kafka and Elasticsearch, fed a corpus, ready to explore.
+"""`make demo` (`python -m devtools.demo`): the whole system on local Kafka and Elasticsearch, fed a corpus, ready to explore.
 
-Starts the runtime (deploy/local/runtime.py), every service as a local process, ingests the
+Starts the runtime (deploy.local.runtime), every service as a local process, ingests the
 generated demo corpus (or DEMO_SOURCE: a folder or a feed URL), waits until the reports are
 searchable and prints where to look. `make down` stops everything it started.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 from pydantic import AliasChoices, Field
 
+from devtools.supervisor import SERVICE_COMMANDS, Stack, wait_until
 from services.common.settings import AuthSettings
-from services.ops.supervisor import SERVICE_COMMANDS, Stack, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 class DemoSettings(AuthSettings):

@@ -1,4 +1,5 @@
-"""Runs the services as local processes: for the demo, the benchmarks and the fault tests.
+"""Runs the services as local processes: for the demo, the benchmarks and the fault tests (dev-only:
+not shipped; the services themselves never import it).
 
 Each service is `cwatch <service> run` in its own process group, logging to a file, so it can be
 stopped gracefully (SIGTERM: flush producers, commit offsets) or killed (SIGKILL) on purpose.

@@ -1,0 +1,1 @@
+"""Deployment: the local runtime (`deploy.local.runtime`), the Dockerfile, Prometheus. Not shipped."""

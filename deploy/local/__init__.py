@@ -1,0 +1,1 @@
+"""The Docker-free local Kafka and Elasticsearch (`python -m deploy.local.runtime`)."""
