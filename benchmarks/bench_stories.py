@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
+from devtools.supervisor import SERVICE_COMMANDS, ServiceProcess, wait_until  # noqa: E402
 from schemas.report import Report  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
@@ -40,7 +41,6 @@ from services.extractor.story_eval import (  # noqa: E402
     load_own_set,
     story_figures,
 )
-from services.ops.supervisor import SERVICE_COMMANDS, ServiceProcess, wait_until  # noqa: E402
 
 SEED = 123
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.supervisor import Stack, wait_until
 from schemas.common import SourceInfo
 from schemas.deadletter import DeadLetter
 from schemas.raw import RawArticle
 from schemas.topics import TopicNames, index_alias
 from services.common.kafka import make_producer
-from services.ops.supervisor import Stack, wait_until
 from tests.fault.conftest import PrivateRuntime
 from tests.support import consume_all, topic_size
 
