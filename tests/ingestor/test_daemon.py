@@ -81,7 +81,7 @@ def test_push_api_produces_to_kafka_and_health_and_metrics_answer(
 def test_a_push_needs_an_editor_and_takes_its_identity_from_a_registered_source(
     daemon: Daemon, kafka_bootstrap: str, topics: TopicNames, server: LoopbackServer
 ) -> None:
-    client = TestClient(daemon.app())
+    client = TestClient(daemon.app(), base_url=LOCAL_BASE_URL)
     es = daemon.settings.elasticsearch_url
     article = {
         "url": "https://news.am/eng/news/2.html",

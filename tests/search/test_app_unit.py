@@ -67,7 +67,7 @@ def test_filter_lists_and_queries_over_their_bounds_are_refused_naming_the_limit
     limit: str,  # type: ignore[type-arg]
 ) -> None:
     # Refused before any search or store write: no Elasticsearch behind it.
-    app = create_app(SearchSettings(), es=Elasticsearch("http://127.0.0.1:9"))
+    app = create_app(SearchSettings(api_auth="off"), es=Elasticsearch("http://127.0.0.1:9"))
     with local_client(app) as client:
         response = client.request(method, path, **kwargs)
     assert response.status_code == 400, response.text

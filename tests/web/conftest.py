@@ -101,12 +101,19 @@ def ui_server(alerts_settings: AlertsSettings, es_client, topics) -> Iterator[tu
     app.state.alerts.hub.stop()
 
 
+def log_in(page, url: str, app: Any, role: Role = Role.VIEWER) -> None:  # type: ignore[no-untyped-def]
+    """`page` logged in to the API at `url` as a user of `role` (a session cookie, as after
+    login)."""
+    accounts = app.state.accounts
+    name = f"web-{role.value}"
+    accounts.store.create_user(User(name=name, role=role))  # False when it exists
+    session = accounts.issue(Kind.SESSION, name, timedelta(hours=1))
+    page.context.add_cookies([{"name": "cwatch_session", "value": session.text, "url": url}])
+
+
 @pytest.fixture
 def ui(ui_server: tuple[str, Any], page) -> str:  # type: ignore[no-untyped-def]
     """The UI's base URL, with `page` logged in as a viewer (a session cookie, as after login)."""
     url, app = ui_server
-    accounts = app.state.accounts
-    accounts.store.create_user(User(name="web-viewer", role=Role.VIEWER))
-    session = accounts.issue(Kind.SESSION, "web-viewer", timedelta(hours=1))
-    page.context.add_cookies([{"name": "cwatch_session", "value": session.text, "url": url}])
+    log_in(page, url, app)
     return url

@@ -47,8 +47,11 @@ def attacker_site(host: str, action: str) -> Iterator[str]:
         server.server_close()
 
 
-def _active(ui: str, sub_id: str) -> bool:
+def _active(ui: str, sub_id: str, page) -> bool:  # type: ignore[no-untyped-def]
+    """Asked with the page's own session (the subscription is its user's)."""
+    session = {c["name"]: c["value"] for c in page.context.cookies(ui)}["cwatch_session"]
     with as_page_of(httpx.Client(base_url=ui, timeout=10)) as api:
+        api.cookies.set("cwatch_session", session)
         return bool(api.get(f"/v1/subscriptions/{sub_id}").json()["active"])
 
 
@@ -71,4 +74,4 @@ def test_a_cross_site_form_post_is_refused(ui: str, page, attacker_host: str) ->
             page.click("#go")
         answer = page.content()
     assert "cross-origin request refused" in answer, answer
-    assert _active(ui, sub_id), "the cross-site post paused the subscription"
+    assert _active(ui, sub_id, page), "the cross-site post paused the subscription"

@@ -13,12 +13,14 @@ from playwright.sync_api import expect
 from schemas.topics import TopicNames
 from services.alerts.settings import AlertsSettings
 from services.api.app import create_app
+from services.common.auth.roles import Role
 from services.ingestor.server import Daemon
 from services.ingestor.settings import IngestorSettings
 from services.search.settings import SearchSettings
 from tests.alerts.conftest import serve
 from tests.alerts.factories import make_report
 from tests.ingestor.loopback import LoopbackServer, rss
+from tests.web.conftest import log_in
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 30_000
@@ -35,7 +37,7 @@ DIFF = (
 
 @pytest.fixture
 def ingestor(
-    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path
+    kafka_bootstrap: str, topics: TopicNames, tmp_path: Path, alerts_settings: AlertsSettings
 ) -> Iterator[tuple[Daemon, str]]:
     """An ingestor daemon with a source that answers and one that fails, each polled once."""
     with LoopbackServer().running() as site:
@@ -54,6 +56,7 @@ def ingestor(
         )
         settings = IngestorSettings(
             kafka_bootstrap_servers=kafka_bootstrap,
+            elasticsearch_url=alerts_settings.elasticsearch_url,  # the accounts the API uses
             namespace=topics.namespace,
             state_path=tmp_path / "state.sqlite",
             sources_file=sources,
@@ -73,8 +76,9 @@ def ingestor(
 
 @pytest.fixture
 def ui_with_sources(
-    alerts_settings: AlertsSettings, es_client, ingestor: tuple[Daemon, str]
+    alerts_settings: AlertsSettings, es_client, ingestor: tuple[Daemon, str], page
 ) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The UI, with `page` logged in as an editor (source health is an editor's view)."""
     settings = SearchSettings(
         namespace=alerts_settings.namespace,
         kafka_bootstrap_servers=alerts_settings.kafka_bootstrap_servers,
@@ -83,6 +87,7 @@ def ui_with_sources(
     )
     app = create_app(settings, es_client, alerts_settings)
     with serve(app) as url:
+        log_in(page, url, app, Role.EDITOR)
         yield url
     app.state.alerts.hub.stop()
 
