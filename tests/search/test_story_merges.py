@@ -18,9 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_report_of_a_merged_story_shows_the_story_it_was_merged_into(es_client: Any) -> None:
-    from fastapi.testclient import TestClient
-
     from services.api.app import create_app
+    from tests.support import api_token, bearer, local_client
 
     reports = [
         make_report(
@@ -44,7 +43,8 @@ def test_report_of_a_merged_story_shows_the_story_it_was_merged_into(es_client: 
     ns = f"t{uuid.uuid4().hex[:8]}"
     try:
         index_reports(es_client, IndexerSettings(namespace=ns), reports)
-        with TestClient(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+        with local_client(create_app(SearchSettings(namespace=ns), es=es_client)) as client:
+            client.headers.update(bearer(api_token(es_client, ns, "viewer")))
             body = client.get("/v1/reports/r-young-story").json()
             assert body["story_id"] == "s-old"
             assert [v["report_id"] for v in body["versions"]] == [

@@ -59,7 +59,9 @@ def _chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Package scope: playwright's sync API keeps an event loop running on this thread while the
+# browser is open; left open for the session, it broke every later test that runs asyncio.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     try:
         from playwright.sync_api import sync_playwright
