@@ -49,7 +49,7 @@ from services.alerts.models import ChannelKind, Subscription
 from services.alerts.senders import ChannelSenders, SmtpMailer, es_versions
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore, sent_line_id
-from services.common.dlq import DeadLetterSink
+from services.common.dlq import DeadLetterCount, DeadLetterSink, DlqLimit, TooManyDeadLetters
 from services.common.es import make_es
 from services.common.kafka import (
     commit_offsets,
@@ -154,7 +154,13 @@ class AlertsService:
         self.producer = producer or make_producer(
             settings.kafka_bootstrap_servers, client_id="cwatch-alerts", linger_ms=2
         )
+        # Unlimited: deliveries, refused alerts and failing subscriptions are dead-lettered
+        # one subscriber at a time, and one bad subscriber must not stop the others' alerts.
         self.dlq = DeadLetterSink(self.producer, self.topics.deadletter)
+        # The records each loop consumed are capped (as the indexer's): a share of invalid
+        # ones that high is a bug or a contract change, which stops the service uncommitted.
+        limit = DlqLimit(max_ratio=settings.alerts_dlq_max_ratio or None)
+        self.matcher_dlq = DeadLetterSink(self.producer, self.topics.deadletter, limit)
         self.webhooks = WebhookSender(
             NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private),
             log_delivery=self._log_delivery,
@@ -183,6 +189,7 @@ class AlertsService:
             self.dlq.send,
             workers=settings.alerts_webhook_workers,
             stopping=self.stopping,
+            invalid_count=DeadLetterCount(limit),
         )
         self.delivery_log = DeliveryLogWriter(self.store)
         self.digests = EmailDigests(
@@ -227,12 +234,13 @@ class AlertsService:
 
     def parse(self, record: Any) -> IndexedEvent | None:
         metrics.EVENTS.inc()
+        self.matcher_dlq.seen()
         try:
-            return IndexedEvent.model_validate_json(record.value or b"")
+            event = IndexedEvent.model_validate_json(record.value or b"")
         except ValidationError as exc:
             metrics.INVALID.inc()
             metrics.DEAD_LETTERS.labels(stage="alert").inc()
-            self.dlq.send(
+            self.matcher_dlq.send(
                 DeadLetter.from_record(
                     Stage.ALERT,
                     f"invalid indexed event: {exc}",
@@ -241,6 +249,8 @@ class AlertsService:
                 )
             )
             return None
+        self.matcher_dlq.ok()
+        return event
 
     def process(self, events: Sequence[IndexedEvent], now: datetime | None = None) -> list[Alert]:
         """Match a batch, produce its alerts (acknowledged) and save the story state."""
@@ -394,6 +404,8 @@ class AlertsService:
                 try:
                     self.dispatcher.route(backlog)
                     backlog = []
+                except TooManyDeadLetters:
+                    raise  # a bug, not the store: stop, the backlog's offsets uncommitted
                 except Exception:
                     log.exception("alerts not routed (subscriptions unreadable); trying again")
                     self.stopping.wait(1.0)

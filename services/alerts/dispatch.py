@@ -29,6 +29,7 @@ from schemas.deadletter import DeadLetter, Stage
 from services.alerts import metrics
 from services.alerts.delivery import Abandoned
 from services.alerts.models import PUSHED, Subscription
+from services.common.dlq import DeadLetterCount
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,12 @@ class Dispatcher:
         dead_letter: Callable[[DeadLetter], None],
         workers: int,
         stopping: threading.Event,
+        invalid_count: DeadLetterCount | None = None,
     ) -> None:
         self.deliver = deliver
+        # Counted here, on the loop's thread, as the letters are sent from the lanes: an
+        # over-the-limit record raises out of `route`, before any of the batch is taken on.
+        self.invalid_count = invalid_count or DeadLetterCount()
         self.subscriptions = subscriptions
         self.delivered = delivered
         self.dead_letter = dead_letter
@@ -176,9 +181,12 @@ class Dispatcher:
         subscriptions cannot be read: the caller offers the same records again later."""
         parsed: list[tuple[Any, Alert | None, str]] = []
         for record in records:
+            self.invalid_count.seen()
             try:
                 parsed.append((record, Alert.model_validate_json(record.value or b""), ""))
+                self.invalid_count.ok()
             except ValidationError as exc:
+                self.invalid_count.dead()
                 parsed.append((record, None, str(exc)))
         subs = self.subscriptions() if parsed else {}
         webhook_ids = [

@@ -121,6 +121,14 @@ class AlertsSettings(CommonSettings):
     alerts_digest_check_s: float = Field(
         default=5.0, gt=0, description="How often due email digests are looked for"
     )
+    alerts_dlq_max_ratio: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Stop (offsets uncommitted) when more than this share of the last 1000 "
+        "indexed events (matching) or alerts (dispatch) would be dead-lettered as invalid: "
+        "a bug, not bad input; 0 = no limit",
+    )
     # Matching runs in the background with no one waiting: two resends of a dropped
     # connection are cheaper than a round of alerts held back (or the store's writes lost).
     ES_RETRIES: ClassVar[int] = 2

@@ -63,15 +63,13 @@ class DlqLimit:
     min_seen: int = 100
 
 
-class DeadLetterSink:
-    """Sends DeadLetter records; `send` blocks until the broker acknowledged, so a caller may
-    commit the original offset right after. Raises DeadLetterFailed when it was not, and
-    TooManyDeadLetters when the letter would break the limit (the caller reports each record
-    it consumed with `seen`)."""
+class DeadLetterCount:
+    """The counts a DlqLimit is checked against: the records consumed (`seen`), the run of
+    dead letters a good record ends (`ok`), and each record about to be dead-lettered (`dead`,
+    which raises TooManyDeadLetters when it would break the limit). Apart from the sink for a
+    stage that decides on one thread and sends its letters on others (alerts dispatch)."""
 
-    def __init__(self, producer: KafkaProducer, topic: str, limit: DlqLimit | None = None) -> None:
-        self._producer = producer
-        self._topic = topic
+    def __init__(self, limit: DlqLimit | None = None) -> None:
         self._limit = limit or DlqLimit()
         self._seen = 0
         self._dead = 0
@@ -87,7 +85,7 @@ class DeadLetterSink:
         """A record went through: the run of consecutive dead letters is over."""
         self._consecutive = 0
 
-    def _check_limit(self) -> None:
+    def dead(self) -> None:
         limit = self._limit
         self._dead += 1
         self._consecutive += 1
@@ -103,8 +101,28 @@ class DeadLetterSink:
                     f"(at most {limit.max_ratio:.0%})"
                 )
 
+
+class DeadLetterSink:
+    """Sends DeadLetter records; `send` blocks until the broker acknowledged, so a caller may
+    commit the original offset right after. Raises DeadLetterFailed when it was not, and
+    TooManyDeadLetters when the letter would break the limit (the caller reports each record
+    it consumed with `seen`)."""
+
+    def __init__(self, producer: KafkaProducer, topic: str, limit: DlqLimit | None = None) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._count = DeadLetterCount(limit)
+
+    def seen(self, count: int = 1) -> None:
+        """`count` records consumed (dead-lettered or not)."""
+        self._count.seen(count)
+
+    def ok(self) -> None:
+        """A record went through: the run of consecutive dead letters is over."""
+        self._count.ok()
+
     def send(self, letter: DeadLetter, timeout_s: float = 30.0) -> None:
-        self._check_limit()
+        self._count.dead()
         letter = masked(letter)
         log.warning(
             "dead-lettered",

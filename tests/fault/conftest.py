@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
 
+from devtools.supervisor import Stack
 from schemas.topics import TopicNames
-from services.common.kafka import ensure_topics
+from services.common.kafka import delete_topics, ensure_topics
+from tests.fault.helpers import SUBSCRIPTION_REFRESH_S
+from tests.support import Deployment, drop_namespace_indices, run_deployment
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "deploy" / "local" / "runtime.py"
@@ -113,3 +117,62 @@ def private_topics(private_runtime: PrivateRuntime) -> TopicNames:
     names = TopicNames.for_namespace(f"f{uuid.uuid4().hex[:8]}")
     ensure_topics(private_runtime.kafka_bootstrap, names)
     return names
+
+
+@pytest.fixture
+def stack_env(
+    private_runtime: PrivateRuntime, private_topics: TopicNames, tmp_path: Path
+) -> dict[str, str]:
+    return {
+        **private_runtime.env,
+        "CWATCH_NAMESPACE": private_topics.namespace,
+        "CWATCH_DATA_DIR": str(tmp_path / "extractor"),
+        "CWATCH_API_PORT": "0",
+        "CWATCH_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture
+def pipeline(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path / "logs", stack_env, services=["indexer", "extractor"]).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        for service in stack.services.values():
+            print(f"--- {service.name} ---\n{service.log_tail(20)}")
+
+
+@pytest.fixture(scope="module")
+def live(
+    kafka_bootstrap: str,
+    es_url: str,
+    es_client: Elasticsearch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Deployment]:
+    namespace = f"h{uuid.uuid4().hex[:8]}"
+    topics = TopicNames.for_namespace(namespace)
+    ensure_topics(kafka_bootstrap, topics)
+    try:
+        with run_deployment(
+            kafka_bootstrap,
+            es_url,
+            namespace,
+            topics,
+            tmp_path_factory.mktemp("live"),
+            services=("indexer", "extractor", "alerts", "api", "ingestor"),
+            env={"CWATCH_ALERTS_SUBSCRIPTION_REFRESH_S": str(SUBSCRIPTION_REFRESH_S)},
+            service_env={
+                "alerts": {
+                    "CWATCH_ALERTS_ALLOW_LOOPBACK": "true",
+                    # A held request must outlive the kill, not time out and be dead-lettered.
+                    "CWATCH_ALERTS_WEBHOOK_TIMEOUT_S": "120",
+                    "CWATCH_ALERTS_WEBHOOK_BACKOFF_S": "0.1",
+                    "CWATCH_ALERTS_WEBHOOK_BACKOFF_MAX_S": "0.5",
+                }
+            },
+        ) as deployment:
+            yield deployment
+    finally:
+        drop_namespace_indices(es_client, namespace)
+        delete_topics(kafka_bootstrap, [name for name, _ in topics.all()])
