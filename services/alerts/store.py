@@ -17,6 +17,7 @@ from schemas.alert import Alert
 from services.alerts import metrics
 from services.alerts.dedup import StoryState
 from services.alerts.models import Subscription
+from services.common.es import ensure_store_index
 from services.common.secretbox import SecretBox, SecretUnreadable
 
 _KW = {"type": "keyword"}
@@ -126,16 +127,8 @@ class AlertStore:
             (self.state_index, STATE_MAPPING),
             (self.deliveries_index, DELIVERY_MAPPING),
         ):
-            if not self.es.indices.exists(index=name):
-                self.es.options(ignore_status=400).indices.create(
-                    index=name,
-                    mappings=mapping,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
-        # Fields added since an index was created (`owner`): adding a field is always allowed.
-        self.es.indices.put_mapping(
-            index=self.subscriptions_index, properties=SUBSCRIPTION_MAPPING["properties"]
-        )
+            # `owner` came after the first release of the subscriptions index
+            ensure_store_index(self.es, name, mapping, add_fields=name == self.subscriptions_index)
         self._ensured = True
 
     # ---- subscriptions ------------------------------------------------------------------------
@@ -382,12 +375,7 @@ class AlertStore:
         digests never pay for one more index."""
         if self._digest_ensured:
             return
-        if not self.es.indices.exists(index=self.digest_index):
-            self.es.options(ignore_status=400).indices.create(
-                index=self.digest_index,
-                mappings=DIGEST_MAPPING,
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
-            )
+        ensure_store_index(self.es, self.digest_index, DIGEST_MAPPING)
         self._digest_ensured = True
 
     def queue_digest(self, sub_id: str, alert: Alert, queued_at: datetime) -> None:

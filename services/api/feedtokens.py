@@ -19,6 +19,8 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import BaseModel, Field
 
+from services.common.es import ensure_store_index
+
 MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
@@ -74,14 +76,8 @@ class FeedTokenStore:
     def ensure(self) -> None:
         if self._ensured:
             return
-        if not self.es.indices.exists(index=self.index):
-            self.es.options(ignore_status=400).indices.create(
-                index=self.index,
-                mappings=MAPPING,
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
-            )
-        # Fields added since an index was created (`owner`): adding a field is always allowed.
-        self.es.indices.put_mapping(index=self.index, properties=MAPPING["properties"])
+        # `owner` came after the first release of this index
+        ensure_store_index(self.es, self.index, MAPPING, add_fields=True)
         self._ensured = True
 
     def create(

@@ -22,6 +22,7 @@ from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.subscriptions import get_state
 from services.common.auth.models import Principal
 from services.common.auth.roles import Role
+from services.common.es import ensure_store_index
 from services.query.bodies import build_query
 from services.query.params import Filters, SearchParams
 from services.query.syntax import QueryError
@@ -72,14 +73,8 @@ class SavedSearchStore:
     def ensure(self) -> None:
         if self._ensured:
             return
-        if not self.es.indices.exists(index=self.index):
-            self.es.options(ignore_status=400).indices.create(
-                index=self.index,
-                mappings=MAPPING,
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
-            )
-        # Fields added since an index was created (`owner`): adding a field is always allowed.
-        self.es.indices.put_mapping(index=self.index, properties=MAPPING["properties"])
+        # `owner` came after the first release of this index
+        ensure_store_index(self.es, self.index, MAPPING, add_fields=True)
         self._ensured = True
 
     def put(self, saved: SavedSearch) -> SavedSearch:

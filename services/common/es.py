@@ -10,6 +10,8 @@ load at the moment the cluster is slowest, and doubles the caller's wait).
 
 from __future__ import annotations
 
+from typing import Any
+
 from elasticsearch import Elasticsearch
 
 from services.common.settings import CommonSettings
@@ -24,3 +26,18 @@ def make_es(settings: CommonSettings) -> Elasticsearch:
         max_retries=settings.ES_RETRIES,
         retry_on_timeout=False,
     )
+
+
+def ensure_store_index(
+    es: Elasticsearch, index: str, mapping: dict[str, Any], add_fields: bool = False
+) -> None:
+    """Create one of the small store indices (users, subscriptions, feeds, ...) if it is missing:
+    one shard, no replica, `mapping`. Two processes creating it at once is fine (the loser's 400
+    is ignored). `add_fields`: also put the mapping's fields on an index created by an older
+    release (adding a field is always allowed)."""
+    if not es.indices.exists(index=index):
+        es.options(ignore_status=400).indices.create(
+            index=index, mappings=mapping, settings={"number_of_shards": 1, "number_of_replicas": 0}
+        )
+    if add_fields:
+        es.indices.put_mapping(index=index, properties=mapping["properties"])

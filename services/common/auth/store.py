@@ -11,6 +11,7 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from services.common.auth.models import Credential, User
+from services.common.es import ensure_store_index
 
 _KW = {"type": "keyword"}
 USERS_MAPPING: dict[str, Any] = {
@@ -64,12 +65,7 @@ class AccountStore:
             (self.credentials_index, CREDENTIALS_MAPPING),
             (self.audit_index, AUDIT_MAPPING),
         ):
-            if not self.es.indices.exists(index=name):
-                self.es.options(ignore_status=400).indices.create(
-                    index=name,
-                    mappings=mapping,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
+            ensure_store_index(self.es, name, mapping)
         self._ensured = True
 
     # ---- users ------------------------------------------------------------------------------
