@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 from pydantic import BaseModel, Field
 
-from services.common.es import ensure_store_index
+from services.common.es import DocStore
 
 MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -67,18 +67,9 @@ def split_token(token: str) -> tuple[str, str] | None:
     return feed_id, secret
 
 
-class FeedTokenStore:
+class FeedTokenStore(DocStore[FeedToken]):
     def __init__(self, es: Elasticsearch, prefix: str) -> None:
-        self.es = es
-        self.index = f"{prefix}-feed-tokens"
-        self._ensured = False
-
-    def ensure(self) -> None:
-        if self._ensured:
-            return
-        # `owner` came after the first release of this index
-        ensure_store_index(self.es, self.index, MAPPING, add_fields=True)
-        self._ensured = True
+        super().__init__(es, f"{prefix}-feed-tokens", MAPPING, FeedToken)
 
     def create(
         self, target: FeedTarget, target_id: str, owner: str | None
@@ -94,20 +85,12 @@ class FeedTokenStore:
             secret_sha256=_digest(secret),
             created=datetime.now(UTC),
         )
-        self.es.index(
-            index=self.index, id=feed_id, document=record.model_dump(mode="json"), refresh=True
-        )
-        return record, f"{feed_id}.{secret}"
+        return self.put_doc(feed_id, record), f"{feed_id}.{secret}"
 
     def get(self, feed_id: str) -> FeedToken | None:
         if not feed_id.isalnum() or len(feed_id) > MAX_TOKEN_CHARS:
             return None
-        self.ensure()
-        try:
-            doc = self.es.get(index=self.index, id=feed_id)
-        except NotFoundError:
-            return None
-        return FeedToken.model_validate(doc["_source"])
+        return super().get(feed_id)
 
     def resolve(self, token: str) -> FeedToken | None:
         """The record of a valid, unrevoked token; None for anything else. Whether its target
@@ -123,26 +106,8 @@ class FeedTokenStore:
         return record
 
     def list(self, target: FeedTarget, target_id: str) -> list[FeedToken]:
-        self.ensure()
-        resp = self.es.search(
-            index=self.index,
-            query={
-                "bool": {
-                    "filter": [
-                        {"term": {"target": target.value}},
-                        {"term": {"target_id": target_id}},
-                    ]
-                }
-            },
-            sort=[{"created": "asc"}],
-            size=MAX_LIST,
-        )
-        return [FeedToken.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+        filters = [{"term": {"target": target.value}}, {"term": {"target_id": target_id}}]
+        return self.find({"bool": {"filter": filters}}, MAX_LIST)
 
     def revoke(self, feed_id: str) -> bool:
-        self.ensure()
-        try:
-            self.es.delete(index=self.index, id=feed_id, refresh=True)
-        except NotFoundError:
-            return False
-        return True
+        return self.delete(feed_id)

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +22,7 @@ from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.subscriptions import get_state
 from services.common.auth.models import Principal
 from services.common.auth.roles import Role
-from services.common.es import ensure_store_index
+from services.common.es import DocStore
 from services.query.bodies import build_query
 from services.query.params import Filters, SearchParams
 from services.query.syntax import QueryError
@@ -64,50 +64,18 @@ class SavedSearch(SavedSearchInput):
         return SearchParams(q=self.query, **self.filters.model_dump(by_alias=False))
 
 
-class SavedSearchStore:
+class SavedSearchStore(DocStore[SavedSearch]):
     def __init__(self, es: Elasticsearch, prefix: str) -> None:
-        self.es = es
-        self.index = f"{prefix}-saved-searches"
-        self._ensured = False
-
-    def ensure(self) -> None:
-        if self._ensured:
-            return
-        # `owner` came after the first release of this index
-        ensure_store_index(self.es, self.index, MAPPING, add_fields=True)
-        self._ensured = True
+        super().__init__(es, f"{prefix}-saved-searches", MAPPING, SavedSearch)
 
     def put(self, saved: SavedSearch) -> SavedSearch:
-        self.ensure()
-        self.es.index(
-            index=self.index, id=saved.id, document=saved.model_dump(mode="json"), refresh=True
-        )
-        return saved
-
-    def get(self, saved_id: str) -> SavedSearch | None:
-        self.ensure()
-        try:
-            doc = self.es.get(index=self.index, id=saved_id)
-        except NotFoundError:
-            return None
-        return SavedSearch.model_validate(doc["_source"])
+        return self.put_doc(saved.id, saved)
 
     def list(self, owner: str | None = None) -> list[SavedSearch]:
         """Every saved search, or those of one `owner`."""
-        self.ensure()
-        query = {"term": {"owner": owner}} if owner is not None else {"match_all": {}}
-        resp = self.es.search(
-            index=self.index, query=query, sort=[{"created": "asc"}], size=MAX_LIST
+        return self.find(
+            {"term": {"owner": owner}} if owner is not None else {"match_all": {}}, MAX_LIST
         )
-        return [SavedSearch.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
-
-    def delete(self, saved_id: str) -> bool:
-        self.ensure()
-        try:
-            self.es.delete(index=self.index, id=saved_id, refresh=True)
-        except NotFoundError:
-            return False
-        return True
 
 
 def get_saved_searches(request: Request) -> SavedSearchStore:

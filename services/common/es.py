@@ -10,11 +10,14 @@ load at the moment the cluster is slowest, and doubles the caller's wait).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, NotFoundError
+from pydantic import BaseModel
 
 from services.common.settings import CommonSettings
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def make_es(settings: CommonSettings) -> Elasticsearch:
@@ -41,3 +44,49 @@ def ensure_store_index(
         )
     if add_fields:
         es.indices.put_mapping(index=index, properties=mapping["properties"])
+
+
+class DocStore(Generic[M]):
+    """Documents of one pydantic model in one small store index, by id: what the API's saved
+    searches and feed tokens keep (refreshed writes: the next read sees them)."""
+
+    def __init__(
+        self, es: Elasticsearch, index: str, mapping: dict[str, Any], model: type[M]
+    ) -> None:
+        self.es, self.index, self.mapping, self.model = es, index, mapping, model
+        self._ensured = False
+
+    def ensure(self) -> None:
+        if not self._ensured:
+            # fields added after an index's first release (`owner`) are put on it too
+            ensure_store_index(self.es, self.index, self.mapping, add_fields=True)
+            self._ensured = True
+
+    def put_doc(self, doc_id: str, doc: M) -> M:
+        self.ensure()
+        self.es.index(
+            index=self.index, id=doc_id, document=doc.model_dump(mode="json"), refresh=True
+        )
+        return doc
+
+    def get(self, doc_id: str) -> M | None:
+        self.ensure()
+        try:
+            found = self.es.get(index=self.index, id=doc_id)
+        except NotFoundError:
+            return None
+        return self.model.model_validate(found["_source"])
+
+    def find(self, query: dict[str, Any], size: int) -> list[M]:
+        """The documents matching `query`, oldest first (`created`)."""
+        self.ensure()
+        resp = self.es.search(index=self.index, query=query, sort=[{"created": "asc"}], size=size)
+        return [self.model.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def delete(self, doc_id: str) -> bool:
+        self.ensure()
+        try:
+            self.es.delete(index=self.index, id=doc_id, refresh=True)
+        except NotFoundError:
+            return False
+        return True
