@@ -34,6 +34,7 @@ from kafka import KafkaConsumer  # noqa: E402
 from kafka.structs import TopicPartition  # noqa: E402
 
 from devtools import factories  # noqa: E402
+from devtools.cleanup import drop_namespace_indices  # noqa: E402
 from schemas.alert import Alert  # noqa: E402
 from schemas.common import Affiliation, SourceInfo  # noqa: E402
 from schemas.indexed import IndexedEvent  # noqa: E402
@@ -267,16 +268,7 @@ def run(quick: bool = False) -> dict[str, float]:
             delete_topics(base.kafka_bootstrap_servers, [name for name, _ in topics.all()])
         except Exception:
             pass
-        quiet = es.options(ignore_status=404)
-        names = [
-            x
-            for x in quiet.indices.get(index=f"{ns}-*", expand_wildcards="all")
-            if x.startswith(f"{ns}-")
-        ]
-        if names:
-            quiet.indices.delete(index=",".join(names))
-        for tpl in quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", []):
-            quiet.indices.delete_index_template(name=tpl["name"])
+        drop_namespace_indices(es, ns)
 
 
 if __name__ == "__main__":

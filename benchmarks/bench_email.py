@@ -32,6 +32,7 @@ import bench_alerts  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
+from devtools.cleanup import drop_namespace_indices  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
 from services.alerts.app import AlertsService  # noqa: E402
 from services.alerts.channelconfig import EmailConfig  # noqa: E402
@@ -169,16 +170,7 @@ def run(quick: bool = False, subscriptions: int = bench_alerts.SUBSCRIPTIONS) ->
             delete_topics(base.kafka_bootstrap_servers, [name for name, _ in topics.all()])
         except Exception:
             pass
-        quiet = es.options(ignore_status=404)
-        names = [
-            x
-            for x in quiet.indices.get(index=f"{ns}-*", expand_wildcards="all")
-            if x.startswith(f"{ns}-")
-        ]
-        if names:
-            quiet.indices.delete(index=",".join(names))
-        for tpl in quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", []):
-            quiet.indices.delete_index_template(name=tpl["name"])
+        drop_namespace_indices(es, ns)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from devtools.cleanup import drop_namespace_indices  # noqa: F401  (re-exported for tests)
 from devtools.supervisor import Stack, wait_until
 from schemas.topics import TopicNames, index_alias
 
@@ -149,18 +150,6 @@ def topic_size(bootstrap: str, topic: str) -> int:
         return size()
     finally:
         size.close()
-
-
-def drop_namespace_indices(client, ns: str) -> None:  # type: ignore[no-untyped-def]
-    """Delete by concrete names: a cluster may refuse wildcard deletes (destructive_requires_name)."""
-    quiet = client.options(ignore_status=404)
-    names = list(quiet.indices.get(index=f"{ns}-*", expand_wildcards="all", allow_no_indices=True))
-    names = [n for n in names if n.startswith(f"{ns}-")]
-    for start in range(0, len(names), 50):
-        quiet.indices.delete(index=",".join(names[start : start + 50]))
-    templates = quiet.indices.get_index_template(name=f"{ns}-*").get("index_templates", [])
-    for template in templates:
-        quiet.indices.delete_index_template(name=template["name"])
 
 
 def api_token(es: Any, namespace: str, role: str = "admin", user: str | None = None) -> str:
