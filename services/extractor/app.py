@@ -25,6 +25,7 @@ from typing import Any
 import faust
 
 from services.common.membership import instance_id
+from services.extractor.backpressure import settle_changelog
 from services.extractor.dedup import DedupState
 from services.extractor.handler import (
     Origin,
@@ -182,10 +183,8 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             for draft in outcome.drafts:
                 await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)
-            # The table writes above wait in faust's producer buffer for a task of the same
-            # event loop, and none of these awaits suspends while the stream has events ready:
-            # without a turn of the loop here, a backlog filled the buffer past its limit, and
-            # faust then warned ("producer buffer full") and stalled on every message.
+            # None of these awaits suspends while the stream has events ready: a turn of the
+            # loop here lets the story stage and the producer buffer's task run during a backlog.
             await asyncio.sleep(0)
 
     window = settings.story_order_window_s
@@ -198,7 +197,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 value, origin = _value_and_origin(event)
                 outcome = handle_staged(value, origin, state, max_bytes)
                 await publish(outcome, value, origin, report_topic, dead_topic)
-                await asyncio.sleep(0)  # let the table's changelog writes go out (see above)
+                await settle_changelog(app.producer.buffer)  # the table writes go out first
             return
         # Ordered: each draft waits `window` seconds in a heap by publication time, then the
         # due ones are decided oldest first. Acknowledged only once decided, so a draft held
@@ -222,7 +221,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 outcome = handle_draft(draft, value, origin, state, max_bytes)
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 held_event.ack()
-            await asyncio.sleep(0)
+            await settle_changelog(app.producer.buffer)
 
     @app.timer(1.0)
     async def tick() -> None:
