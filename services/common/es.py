@@ -42,6 +42,10 @@ def ensure_store_index(
         es.options(ignore_status=400).indices.create(
             index=index, mappings=mapping, settings={"number_of_shards": 1, "number_of_replicas": 0}
         )
+    # The loser of a creation race (or a process that saw the index exist a moment after
+    # another created it) would otherwise read before its shard started: a 503. Not
+    # wait_for_status: a new index's unassigned primary already counts as yellow.
+    es.cluster.health(index=index, wait_for_active_shards="1", timeout="30s")
     if add_fields:
         es.indices.put_mapping(index=index, properties=mapping["properties"])
 
