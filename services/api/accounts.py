@@ -4,9 +4,11 @@ tokens, and for admins the users, everyone's tokens and the audit log (`/v1/auth
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated, Any
 
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,13 +22,33 @@ from services.api.auth import (
     set_session_cookie,
 )
 from services.common.auth.accounts import AccountError, Accounts
+from services.common.auth.attempts import Attempts, LoginThrottle
 from services.common.auth.authenticator import Authenticator
 from services.common.auth.credentials import MAX_CREDENTIAL_CHARS, MAX_PASSWORD_CHARS
 from services.common.auth.models import Principal
 from services.common.auth.roles import Role, allows
+from services.common.auth.store import AccountStore
+from services.common.auth.throttle import Policy
 from services.search.settings import SearchSettings
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+def make_accounts(es: Elasticsearch, settings: SearchSettings) -> Accounts:
+    """The accounts of the API and of `cwatch users|tokens`, with the failed-login throttle."""
+    prefix = settings.account_prefix()
+    longest = settings.api_login_max_wait_s
+    forget_s = max(3600.0, 2 * longest)  # a quiet hour (or two longest waits) starts over
+
+    def policy(free: int) -> Policy:
+        return Policy(free=free, base_s=30.0, max_s=longest, forget_s=forget_s)
+
+    throttle = LoginThrottle(
+        Attempts(es, prefix),
+        account=policy(settings.api_login_failures),
+        address=policy(settings.api_login_address_failures),
+    )
+    return Accounts(AccountStore(es, prefix), throttle)
 
 
 def get_accounts(request: Request) -> Accounts:
@@ -38,7 +60,15 @@ AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
 def _answer(exc: AccountError) -> HTTPException:
-    return HTTPException(status_code=exc.status, detail=str(exc))
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+    return HTTPException(status_code=exc.status, detail=str(exc), headers=headers)
+
+
+STORE_DOWN = HTTPException(
+    status_code=503,
+    detail="the account store (Elasticsearch) does not answer; try again",
+    headers={"Retry-After": "5"},
+)
 
 
 def _forget(request: Request, cred_id: str | None = None, user: str | None = None) -> None:
@@ -74,6 +104,8 @@ def login(
             )
     except AccountError as exc:
         raise _answer(exc) from None
+    except (ApiError, TransportError):
+        raise STORE_DOWN from None  # refused, never let through uncounted
     set_session_cookie(response, new.text, int(hours * 3600), settings.api_behind_tls)
     if not request.cookies.get(CSRF_COOKIE):
         # Readable by the page (not HttpOnly): it sends it back as X-CSRF-Token.
@@ -156,10 +188,14 @@ def _link(request: Request, text: str) -> str:
     return f"{base}/ui/#login={text}"
 
 
-@router.get("/users", summary="Every user")
+@router.get("/users", summary="Every user, and how long each must wait to log in again")
 def users(principal: Admin, accounts: AccountsDep) -> dict[str, Any]:
     found = accounts.store.users()
-    return {"total": len(found), "users": [u.public() for u in found]}
+    waits = accounts.throttle.locked([u.name for u in found]) if accounts.throttle else {}
+    return {
+        "total": len(found),
+        "users": [{**u.public(), "login_wait_s": math.ceil(waits.get(u.name, 0.0))} for u in found],
+    }
 
 
 @router.post("/users", status_code=201, summary="Create a user (a login link if no password)")
@@ -201,6 +237,27 @@ def login_link(
     except AccountError as exc:
         raise _answer(exc) from None
     return {"user": name, "login_link": _link(request, link.text), "expires": link.record.expires}
+
+
+class UnlockBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(
+        default=None, max_length=64, description="Also let this client address try again"
+    )
+
+
+@router.post(
+    "/users/{name}/unlock", summary="Let a user try to log in again now (after failed logins)"
+)
+def unlock(
+    request: Request, name: str, body: UnlockBody, principal: Admin, accounts: AccountsDep
+) -> dict[str, Any]:
+    try:
+        cleared = accounts.unlock(name, principal.user, body.address, client=client_of(request))
+    except AccountError as exc:
+        raise _answer(exc) from None
+    return {"user": name, "address": body.address, "cleared": cleared}
 
 
 # ---- tokens -----------------------------------------------------------------------------------

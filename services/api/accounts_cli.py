@@ -1,4 +1,4 @@
-"""`cwatch users create|list|disable|enable|login-link` and `cwatch tokens create|list|revoke`:
+"""`cwatch users create|list|disable|enable|role|login-link|unlock` and `cwatch tokens create|list|revoke`:
 operators' account commands (they reach the store directly, as operators do; each change is in
 the audit log as done by `cli:<login name>`)."""
 
@@ -11,13 +11,12 @@ from typing import Any
 
 
 def _accounts() -> Any:
-    from services.common.auth.accounts import Accounts
-    from services.common.auth.store import AccountStore
+    from services.api.accounts import make_accounts
     from services.common.es import make_es
     from services.search.settings import SearchSettings
 
     settings = SearchSettings()
-    return Accounts(AccountStore(make_es(settings), settings.account_prefix())), settings
+    return make_accounts(make_es(settings), settings), settings
 
 
 def _actor() -> str:
@@ -101,6 +100,20 @@ def _users_login_link(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users_unlock(args: argparse.Namespace) -> int:
+    from services.common.auth.accounts import AccountError
+
+    if not args.name and not args.address:
+        return _fail(ValueError("name a user, or --address, or both"))
+    accounts, _ = _accounts()
+    try:
+        cleared = accounts.unlock(args.name, _actor(), args.address)
+    except AccountError as exc:
+        return _fail(exc)
+    _print({"user": args.name, "address": args.address, "cleared": cleared})
+    return 0
+
+
 def _tokens_create(args: argparse.Namespace) -> int:
     from services.common.auth.accounts import AccountError
     from services.common.auth.roles import Role
@@ -171,6 +184,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("login-link", help="A one-time login link (24 h) for a user")
     p.add_argument("name")
     p.set_defaults(func=_users_login_link)
+    p = cmds.add_parser(
+        "unlock", help="Let a user (or a client address) try to log in again after failed logins"
+    )
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--address", default=None, help="A client address locked out of logins")
+    p.set_defaults(func=_users_unlock)
     users.set_defaults(func=lambda args: (users.print_help(), 2)[1])
 
     tokens = sub.add_parser("tokens", help="Personal API tokens: create, list, revoke")

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.alerts.settings import AlertsSettings
+from services.api.accounts import make_accounts
 from services.api.accounts import router as accounts_router
 from services.api.auth import OPEN, Viewer, mark_roles, require
 from services.api.changes import router as changes_router
@@ -35,10 +36,8 @@ from services.api.subscriptions import install
 from services.api.subscriptions import router as subscriptions_router
 from services.api.ui import SECURITY_HEADERS
 from services.api.ui import router as ui_router
-from services.common.auth.accounts import Accounts
 from services.common.auth.authenticator import Authenticator
 from services.common.auth.roles import Role
-from services.common.auth.store import AccountStore
 from services.common.es import make_es
 from services.search.service import SearchService
 from services.search.settings import SearchSettings
@@ -126,7 +125,7 @@ def create_app(
     app.state.settings = settings
     app.state.es = es
     app.state.search_service = SearchService(es, settings.index_alias)
-    app.state.accounts = Accounts(AccountStore(es, settings.account_prefix()))
+    app.state.accounts = make_accounts(es, settings)
     # None: the explicit local mode without accounts (`cwatch api run` allows it on loopback only)
     app.state.authenticator = (
         Authenticator(app.state.accounts.store, settings.auth_cache_s) if settings.auth_on else None

@@ -30,12 +30,23 @@ BODY_LIMIT_OVERRIDES: dict[str, tuple[int, str]] = {}
 SEARCH_PATHS = (r"/v1/search$", r"/v1/facets$", r"/v1/reports/", r"/ui/v1/")
 # Authenticated by the signed token in their URL (email unsubscribe links, RFC 8058 one-click).
 CSRF_EXEMPT = (r"/v1/subscriptions/[^/]+/unsubscribe$",)
+LOGIN_PATHS = (r"/v1/auth/login$",)
 LIVE_PATHS = (r"/v1/live$", r"/v1/subscriptions/[^/]+/stream$")
 
 
 def rate_rules(settings: SearchSettings) -> list[RateRule]:
     return [
         RateRule("search", SEARCH_PATHS, settings.api_rate_search, "CWATCH_API_RATE_SEARCH"),
+        # Before the failed-login count shared in Elasticsearch: a flood of logins from one
+        # address costs that store nothing (services/common/auth/throttle.py).
+        RateRule(
+            "login",
+            LOGIN_PATHS,
+            settings.api_rate_login,
+            "CWATCH_API_RATE_LOGIN",
+            methods=frozenset({"POST"}),
+            by_address=True,
+        ),
         RateRule(
             "live stream",
             LIVE_PATHS,

@@ -329,6 +329,12 @@ def client_key(scope: Scope) -> str:
         credential, kind = _cookie(headers, SESSION_COOKIE) or "", "session"
     if credential:
         return f"{kind}:{hashlib.sha256(credential.encode()).hexdigest()[:32]}"
+    return address_key(scope)
+
+
+def address_key(scope: Scope) -> str:
+    """The client address alone: for requests whose credential the client makes up (a login's
+    guesses; a made-up bearer token per request must not get a fresh limit each time)."""
     client = scope.get("client")
     return f"addr:{client[0] if client else 'unknown'}"
 
@@ -356,6 +362,7 @@ class RateRule:
     methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
     concurrent: int | None = None
     concurrent_setting: str = ""
+    by_address: bool = False  # count per client address, whatever credential is sent
     item: RateLimitItem = field(init=False, repr=False, compare=False)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -390,8 +397,9 @@ class RateLimit:
         if not rules:
             await self.app(scope, receive, send)
             return
-        key = client_key(scope)
+        keys = {r.name: address_key(scope) if r.by_address else client_key(scope) for r in rules}
         for rule in rules:
+            key = keys[rule.name]
             if (
                 rule.concurrent is not None
                 and self.open.get((rule.name, key), 0) >= rule.concurrent
@@ -407,7 +415,7 @@ class RateLimit:
                 retry = str(self._retry_after(rule, key))
                 await _refuse(scope, receive, send, 429, detail, {"Retry-After": retry})
                 return
-        counted = [(r.name, key) for r in rules if r.concurrent is not None]
+        counted = [(r.name, keys[r.name]) for r in rules if r.concurrent is not None]
         for slot in counted:
             self.open[slot] = self.open.get(slot, 0) + 1
         try:

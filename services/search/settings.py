@@ -67,6 +67,31 @@ class SearchSettings(AuthSettings):
     api_live_per_client: int = Field(
         default=8, ge=1, description="Live-feed and alert streams open at once per client"
     )
+    # Failed logins (services/common/auth/throttle.py, README "Running it for a team").
+    api_login_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins one account name may have before each next attempt waits "
+        "(30 s, doubling after each further failure); a name no user has counts the same",
+    )
+    api_login_address_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins (passwords or login links) one client address may have "
+        "before each next attempt waits, the same way",
+    )
+    api_login_max_wait_s: float = Field(
+        default=900.0,
+        ge=30,
+        le=86400,
+        description="The longest wait between failed logins; an admin ends it with "
+        "`cwatch users unlock`",
+    )
+    api_rate_login: str = Field(
+        default="30/minute",
+        description="Login requests per client address and API process, whatever their outcome "
+        "(a cheap guard before the shared count above)",
+    )
     export_max_rows: int = Field(
         default=1_000_000,
         ge=1,
@@ -98,7 +123,7 @@ class SearchSettings(AuthSettings):
         "api_allowed_hosts", "api_public_origins", "api_cors_origins", mode="before"
     )(comma_list)
 
-    @field_validator("api_rate_search", "api_rate_live")
+    @field_validator("api_rate_search", "api_rate_live", "api_rate_login")
     @classmethod
     def _rate(cls, value: Any) -> str:
         return check_rate(str(value))

@@ -65,6 +65,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/users"): "admin",
     ("PATCH", "/v1/users/{name}"): "admin",
     ("POST", "/v1/users/{name}/login-link"): "admin",
+    ("POST", "/v1/users/{name}/unlock"): "admin",
     ("GET", "/v1/audit"): "admin",
     ("GET", "/v1/export"): "viewer",
     ("POST", "/v1/feeds"): "viewer",
@@ -92,6 +93,7 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/v1/tokens"): lambda: {"label": "matrix"},
     ("POST", "/v1/users"): lambda: {"name": f"u{uuid.uuid4().hex[:8]}"},
     ("PATCH", "/v1/users/{name}"): lambda: {"disabled": False},
+    ("POST", "/v1/users/{name}/unlock"): lambda: {},
     ("POST", "/v1/saved-searches"): lambda: {"name": "m", "query": "Lachin"},
     ("POST", "/v1/feeds"): lambda: {"target": "saved_search", "id": "no-such-search"},
 }

@@ -4,10 +4,12 @@ sessions, logins. Used by the API's account routes and by `cwatch users|tokens`.
 from __future__ import annotations
 
 import getpass
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.common.auth.attempts import LoginThrottle
 from services.common.auth.credentials import (
     CREDENTIAL_ID,
     Kind,
@@ -20,6 +22,7 @@ from services.common.auth.credentials import (
 from services.common.auth.models import USER_NAME, Credential, Principal, User
 from services.common.auth.roles import Role, allows
 from services.common.auth.store import AccountStore
+from services.common.auth.throttle import ACCOUNT, ADDRESS
 
 LOGIN_LINK_HOURS = 24.0
 FIRST_ADMIN = "admin"
@@ -28,9 +31,10 @@ FIRST_ADMIN = "admin"
 class AccountError(Exception):
     """A refused account change; `status` is the HTTP answer it maps to."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,12 @@ def audit_entry(
 
 
 class Accounts:
-    def __init__(self, store: AccountStore) -> None:
+    """`throttle`: the login tallies (services/common/auth/attempts.py); None counts nothing
+    (operators' commands, which log nobody in)."""
+
+    def __init__(self, store: AccountStore, throttle: LoginThrottle | None = None) -> None:
         self.store = store
+        self.throttle = throttle
 
     def audit(self, action: str, actor: str | None, **kwargs: Any) -> None:
         self.store.audit(audit_entry(action, actor, **kwargs))
@@ -136,13 +144,13 @@ class Accounts:
         self, name: str, password: str, actor: str, current: str | None = None, **where: Any
     ) -> None:
         user = self.found(name)
-        if (
-            current is not None
-            and user.password_hash
-            and not verify_password(user.password_hash, current)
-        ):
-            self.audit("user.password", actor, target=name, outcome="refused", **where)
-            raise AccountError("the current password is wrong", status=403)
+        if current is not None and user.password_hash:
+            # A stolen session must not be a way around the login's throttle.
+            self._begin(name, where, "password change")
+            if not verify_password(user.password_hash, current):
+                self.audit("user.password", actor, target=name, outcome="refused", **where)
+                raise AccountError("the current password is wrong", status=403)
+            self._succeeded(name, where)
         try:
             user.password_hash = hash_password(password)
         except ValueError as exc:
@@ -204,17 +212,22 @@ class Accounts:
     def login_password(
         self, name: str, password: str, session_hours: float, **where: Any
     ) -> NewCredential:
+        # The same steps, answers and cost whether or not the user exists: the name as typed is
+        # throttled like a real one, and a missing user's password check burns the same time.
+        self._begin(name, where, "password")
         user = self.store.user(name) if USER_NAME.match(name) else None
         ok = verify_password(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
             self.audit("login", name[:64] or None, outcome="failed", method="password", **where)
             raise AccountError("wrong user name or password", status=401)
+        self._succeeded(name, where)
         new = self.issue(Kind.SESSION, user.name, timedelta(hours=session_hours))
         self.audit("login", user.name, credential=new.record.id, method="password", **where)
         return new
 
     def login_once(self, text: str, session_hours: float, **where: Any) -> NewCredential:
         """A session for the holder of a one-time login, which is used up."""
+        self._begin(None, where, "one-time link")  # only its address: a link names no user
         parsed = parse(text)
         cred = self.store.credential(parsed.id) if parsed and parsed.kind == Kind.LOGIN else None
         user = self.store.user(cred.user) if cred else None
@@ -230,9 +243,54 @@ class Accounts:
         if not valid or cred is None or user is None or not self.store.take_login(cred.id):
             self.audit("login", None, outcome="failed", method="one-time link", **where)
             raise AccountError("this login link is not valid (used, expired or wrong)", 401)
+        self._succeeded(None, where)
         new = self.issue(Kind.SESSION, user.name, timedelta(hours=session_hours))
         self.audit("login", user.name, credential=new.record.id, method="one-time link", **where)
         return new
+
+    def _begin(self, name: str | None, where: dict[str, Any], method: str) -> None:
+        """Count a password or link attempt; AccountError 429 while its account or address
+        must wait (before any password is checked: a locked account's right password is
+        refused too, or the lock would tell a guesser when they got it right)."""
+        if self.throttle is None:
+            return
+        refused = self.throttle.begin(name[:64] if name else None, where.get("client"))
+        if refused is None:
+            return
+        scope, wait_s = refused
+        seconds = max(1, math.ceil(wait_s))
+        self.audit(
+            "login",
+            name[:64] if name else None,
+            outcome="throttled",
+            method=method,
+            scope=scope,
+            retry_after_s=seconds,
+            **where,
+        )
+        raise AccountError(
+            f"too many failed attempts: try again in {seconds} s", 429, retry_after_s=seconds
+        )
+
+    def _succeeded(self, name: str | None, where: dict[str, Any]) -> None:
+        if self.throttle is not None:
+            self.throttle.succeeded(name[:64] if name else None, where.get("client"))
+
+    def unlock(
+        self, name: str | None, actor: str, address: str | None = None, **where: Any
+    ) -> bool:
+        """Let an account (or a client address) try to log in again at once; True if it had
+        failed attempts counted."""
+        if self.throttle is None:
+            raise AccountError("logins are not throttled here", status=409)
+        if name is not None:
+            self.found(name)
+        cleared = False
+        for scope, subject in ((ACCOUNT, name), (ADDRESS, address)):
+            if subject:
+                cleared = self.throttle.unlock(scope, subject) or cleared
+        self.audit("login.unlock", actor, target=name, address=address, cleared=cleared, **where)
+        return cleared
 
     def logout(self, principal: Principal, **where: Any) -> None:
         if principal.credential and principal.kind == Kind.SESSION:
