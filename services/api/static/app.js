@@ -72,12 +72,17 @@ function postJSON(url, body) {
   return getJSON(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 }
 
+function patchJSON(url, body) {
+  return getJSON(url, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
 let me = null;
 
 function showUser(user) {
   me = user;
   $("#who").textContent = user ? `${user.user} (${user.role})` : "";
   $("#logout").hidden = !user || user.local;
+  $("#nav-users").hidden = !user || user.role !== "admin";
   $("#filters").hidden = !user;
   document.querySelector("nav").hidden = !user;
 }
@@ -93,9 +98,9 @@ function showLogin() {
   stopStreams();
   showUser(null);
   // What the last user saw does not stay in the page for the next one.
-  $("#token-new").hidden = true;
-  $("#token-new").textContent = "";
-  for (const list of document.querySelectorAll("#sub-table tbody, #token-table tbody, .results, .log, #facets, #timeline, #map, #story-columns, #claims tbody")) clear(list);
+  tokensOf = null;
+  for (const shown of ["#token-new", "#user-link"]) { $(shown).hidden = true; $(shown).textContent = ""; }
+  for (const list of document.querySelectorAll("#sub-table tbody, #token-table tbody, #user-table tbody, #user-token-table tbody, .results, .log, #facets, #timeline, #map, #story-columns, #claims tbody")) clear(list);
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-login";
 }
 
@@ -167,6 +172,114 @@ async function setPassword(event) {
   } catch (err) {
     showError(err.message);
   }
+}
+
+// ---- users (admins; the server refuses everyone else whatever this page shows) --------------
+
+const ROLES = ["viewer", "editor", "admin"];
+let tokensOf = null;  // whose tokens the table below the users shows
+
+async function loadUsers() {
+  try {
+    const data = await getJSON("/v1/users");
+    $("#users-total").textContent = `${data.total}`;
+    const body = $("#user-table tbody");
+    clear(body);
+    for (const u of data.users) {
+      const role = el("select", { class: "user-role", "aria-label": `role of ${u.name}`, onchange: (event) => changeUser(u.name, { role: event.target.value }) },
+        ROLES.map((r) => el("option", { value: r, selected: r === u.role }, r)));
+      body.append(el("tr", { "data-user": u.name },
+        el("td", {}, u.name), el("td", {}, role),
+        el("td", { class: "user-state" }, u.disabled ? "disabled" : "active"),
+        el("td", {}, u.has_password ? "set" : "none yet"),
+        el("td", { class: "user-wait" }, u.login_wait_s ? `${u.login_wait_s} s` : ""),
+        el("td", {},
+          el("button", { type: "button", class: "user-toggle", onclick: () => changeUser(u.name, { disabled: !u.disabled }) }, u.disabled ? "Enable" : "Disable"),
+          el("button", { type: "button", class: "user-login-link", onclick: () => userLoginLink(u.name) }, "Login link"),
+          u.login_wait_s ? el("button", { type: "button", class: "user-unlock", onclick: () => unlockUser(u.name) }, "Unlock") : null,
+          el("button", { type: "button", class: "user-tokens", onclick: () => loadUserTokens(u.name) }, "Tokens"))));
+    }
+    if (tokensOf) await loadUserTokens(tokensOf);
+  } catch (err) {
+    if (!(err instanceof LoginNeeded)) showError(err.message);
+  }
+}
+
+function showLoginLink(name, link) {
+  const shown = $("#user-link");
+  shown.textContent = `Login link for ${name} (shown once, valid 24 h, single use): ${link}`;
+  shown.hidden = false;
+}
+
+async function createUser(event) {
+  event.preventDefault();
+  showError("");
+  try {
+    const made = await postJSON("/v1/users", { name: $("#user-name").value.trim(), role: $("#user-role").value });
+    if (made.login_link) showLoginLink(made.name, made.login_link);
+    $("#user-name").value = "";
+  } catch (err) {
+    showError(err.message);
+  }
+  await loadUsers();
+}
+
+async function changeUser(name, change) {
+  showError("");
+  try {
+    await patchJSON(`/v1/users/${encodeURIComponent(name)}`, change);
+  } catch (err) {
+    showError(err.message);  // e.g. the last admin: the table shows what stands
+  }
+  await loadUsers();
+}
+
+async function userLoginLink(name) {
+  showError("");
+  try {
+    const made = await postJSON(`/v1/users/${encodeURIComponent(name)}/login-link`, {});
+    showLoginLink(name, made.login_link);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function unlockUser(name) {
+  showError("");
+  try {
+    await postJSON(`/v1/users/${encodeURIComponent(name)}/unlock`, {});
+  } catch (err) {
+    showError(err.message);
+  }
+  await loadUsers();
+}
+
+async function loadUserTokens(name) {
+  tokensOf = name;
+  $("#user-tokens-for").textContent = `of ${name}`;
+  try {
+    const data = await getJSON(`/v1/tokens?user=${encodeURIComponent(name)}`);
+    const body = $("#user-token-table tbody");
+    clear(body);
+    for (const t of data.tokens) {
+      const revoke = t.revoked ? null : el("button", { type: "button", class: "user-token-revoke", onclick: () => revokeUserToken(t.id) }, "Revoke");
+      body.append(el("tr", { "data-token-id": t.id },
+        el("td", {}, el("code", {}, t.id)), el("td", {}, t.label), el("td", {}, (t.created || "").slice(0, 16)),
+        el("td", {}, (t.expires || "never").slice(0, 16)), el("td", { class: "token-state" }, t.revoked ? "revoked" : "active"), el("td", {}, revoke)));
+    }
+  } catch (err) {
+    if (!(err instanceof LoginNeeded)) showError(err.message);
+  }
+}
+
+async function revokeUserToken(id) {
+  showError("");
+  try {
+    await getJSON(`/v1/tokens/${encodeURIComponent(id)}`, { method: "DELETE" });
+  } catch (err) {
+    showError(err.message);
+  }
+  if (tokensOf) await loadUserTokens(tokensOf);
 }
 
 // ---- filters ---------------------------------------------------------------------------------
@@ -715,6 +828,10 @@ function currentView() {
 function refresh() {
   if (!me) { showLogin(); return; }
   const { view, arg } = currentView();
+  if (view === "users" && me.role !== "admin") {
+    location.hash = "#/live";  // nothing to show: the server answers 403 to anyone else
+    return;
+  }
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === view);
   if (view === "live") startLive();
@@ -724,6 +841,7 @@ function refresh() {
   else if (view === "subscriptions") loadSubscriptions();
   else if (view === "report") showHistory(arg);
   else if (view === "sources") showSources();
+  else if (view === "users") { $("#user-link").hidden = true; loadUsers(); }
   else if (view === "account") {
     $("#account-name").textContent = `${me.user} (${me.role})`;
     $("#pw-done").hidden = true;
@@ -750,6 +868,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#logout").addEventListener("click", logOut);
   $("#password-form").addEventListener("submit", setPassword);
   $("#token-form").addEventListener("submit", createToken);
+  $("#user-form").addEventListener("submit", createUser);
   $("#status").textContent = "";
   // A one-time login link (#login=cwl_...): the fragment never reaches a server or a log.
   const link = (location.hash.match(/^#login=([A-Za-z0-9_-]+)$/) || [])[1];
