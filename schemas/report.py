@@ -143,6 +143,12 @@ class Report(ContractModel):
         "languages) were cut to the per-message budget, so the report fits the topic's limit",
     )
     post: PostInfo | None = Field(default=None, description="Messaging-platform post details")
+    pushed_by: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Pushed articles: the id of the API token that pushed it (its user: "
+        "`cwatch tokens list`), from the raw article",
+    )
     version: int = Field(default=1, ge=1, description="Version of the source item (edits)")
     edited_at: datetime | None = Field(default=None, description="When the edit was seen")
     withdrawn_at: datetime | None = Field(

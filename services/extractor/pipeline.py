@@ -177,6 +177,7 @@ def _draft(
         html_truncated=raw.html_truncated,
         # statement history: a later version of the same item replaces the report (same id)
         post=raw.post,
+        pushed_by=raw.pushed_by,  # provenance of a push: which token sent it
         version=raw.version,
         edited_at=raw.edited_at,
         withdrawn_at=raw.withdrawn_at,

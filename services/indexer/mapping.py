@@ -25,6 +25,10 @@ late copy of an older version never overwrites a newer one.
 
 Version 5 adds `merged_stories`, the stories a report merged into its own (issue 20), so the
 story view can follow a merged story to the one it lives on as.
+
+Version 6 adds `pushed_by`, the id of the API token that pushed a report's article (issue 15),
+so pushes can be found by who sent them (a term filter; the search API has none yet); absent for
+everything the ingestor fetched itself, and on documents migrated from older versions.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 5
+MAPPING_VERSION = 6
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -168,6 +172,7 @@ def mappings() -> dict[str, Any]:
             "withdrawn_at": _stored({"type": "date"}),
             "diff": _text(),
             "change": _keyword(),
+            "pushed_by": _stored(_keyword()),  # filtered on, never aggregated
         },
     }
 

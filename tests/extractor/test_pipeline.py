@@ -143,3 +143,12 @@ def test_a_casualty_figure_of_background_history_is_not_the_storys() -> None:
     then = make_raw(text=text, published=datetime(2020, 11, 16, tzinfo=UTC))
     [report] = extract(then, DedupState(), ExtractorConfig())  # news when it was published
     assert ("killed", 6500) in {(f.kind.value, f.value) for f in report.figures}
+
+
+def test_a_pushed_articles_token_is_carried_onto_its_report(state: DedupState) -> None:
+    text = fixture_text("ru_ceasefire.txt")
+    pushed = make_raw("pushed-0001", text=text).model_copy(update={"pushed_by": "0123456789ab"})
+    [report] = extract(pushed, state)
+    assert report.pushed_by == "0123456789ab"
+    [fetched] = extract(make_raw("fetched-0001", text=text + " Fetched."), DedupState())
+    assert fetched.pushed_by is None

@@ -94,7 +94,15 @@ def test_fields_searches_sort_aggregate_or_collapse_on_keep_their_doc_values() -
 def test_fields_only_filtered_or_returned_skip_doc_values_and_body_skips_offsets() -> None:
     """What v2 stopped writing for every document (the indexer shares two cores with ES)."""
     fields = dict(_walk(mappings()["properties"]))
-    for name in ("url", "canonical_url", "content_hash", "article_id", "indexed_at", "published"):
+    for name in (
+        "url",
+        "canonical_url",
+        "content_hash",
+        "article_id",
+        "indexed_at",
+        "published",
+        "pushed_by",  # which token pushed a report: filtered on only
+    ):
         assert fields[name]["doc_values"] is False, name
     assert "index_options" not in fields["body"]  # positions: phrases still work
     assert fields["headline"]["index_options"] == "offsets"

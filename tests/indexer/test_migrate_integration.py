@@ -61,6 +61,20 @@ def test_migration_rebuilds_old_indices_and_switches_the_alias(
     assert again.switched == [] and again.copied == {}
 
 
+def test_a_pushed_reports_token_survives_the_migration_and_can_be_filtered_on(
+    es_client: Any, namespace: str
+) -> None:
+    settings = IndexerSettings(namespace=namespace)
+    reports = [make_report(0, published=OCTOBER, pushed_by="0123456789ab"),
+               make_report(1, published=OCTOBER)]  # fmt: skip
+    _old_index(es_client, settings, reports)
+    migrate(es_client, settings, delete_old=True)
+    hits = es_client.search(
+        index=settings.index_alias, query={"term": {"pushed_by": "0123456789ab"}}
+    )["hits"]["hits"]
+    assert [h["_id"] for h in hits] == [reports[0].report_id]
+
+
 def test_migrate_command_installs_the_template_on_an_empty_cluster(
     es_client: Any, namespace: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
