@@ -161,6 +161,8 @@ def password(
         )
     except AccountError as exc:
         raise _answer(exc) from None
+    except (ApiError, TransportError):
+        raise STORE_DOWN from None  # the current password is never checked uncounted
     return {"changed": True}
 
 

@@ -156,3 +156,44 @@ def test_one_address_guessing_many_names_or_links_waits_until_unlocked(
     assert json.loads(capsys.readouterr().out)["cleared"] is True
     assert _login(urls[0], "yet-another-name", "a wrong long password").status_code == 401
     assert main(["users", "unlock"]) == 1  # names nothing
+
+
+def test_a_stolen_session_or_token_cannot_guess_the_password_past_the_throttle(
+    serving: Any, namespace: str, es_client: Any
+) -> None:
+    urls = serving(2, 1000)
+    token = bearer(api_token(es_client, namespace, "viewer", "gina"))
+    assert (
+        httpx.post(f"{urls[0]}/v1/auth/password", json={"new": PASSWORD}, headers=token)
+    ).status_code == 200  # no password yet: none to give
+    statuses = [
+        httpx.post(
+            f"{urls[n % 2]}/v1/auth/password",
+            json={"current": f"guess {n} of the password", "new": "another long password"},
+            headers=token,
+            timeout=60,
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [403, 403, 429]
+    assert _login(urls[0], "gina", PASSWORD).status_code == 429  # the same tally as logins
+
+
+def test_tallies_nobody_added_to_for_the_forget_time_are_deleted(
+    es_client: Any, namespace: str
+) -> None:
+    from services.common.auth.attempts import Attempts
+    from services.common.auth.throttle import ACCOUNT, Policy, key_id
+
+    now = [1_000_000.0]
+    attempts = Attempts(es_client, f"{namespace}-cwatch", clock=lambda: now[0])
+    policy = Policy()
+    assert attempts.begin(ACCOUNT, "made-up-name", policy) == 0.0
+    attempts.begin(ACCOUNT, "fresh-name", policy)
+    now[0] += policy.forget_s - 1
+    assert attempts.begin(ACCOUNT, "fresh-name", policy) == 0.0
+    now[0] += 2  # made-up-name is forgotten now; fresh-name was tried 2 s ago
+    assert attempts.prune(policy.forget_s, batch=1) == 1
+    es_client.indices.refresh(index=attempts.index)
+    hits = es_client.search(index=attempts.index, size=10)["hits"]["hits"]
+    assert {h["_id"] for h in hits} == {key_id(ACCOUNT, "fresh-name")}

@@ -6,11 +6,13 @@ Redis, Memcached, MongoDB and etcd, none of which this system runs; its memory s
 per process. Elasticsearch is the store the accounts already live in. Each key is one small
 document changed by compare-and-set (`if_seq_no`), so concurrent attempts on one key are
 counted one after the other and exactly `free` of them get through (services/common/auth/
-throttle.py has the policy). Old tallies are deleted by `prune`.
+throttle.py has the policy). Old tallies are deleted by `prune`, once per forget time.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,6 +41,7 @@ LOGINS_MAPPING: dict[str, Any] = {
     },
 }
 CAS_TRIES = 8
+log = logging.getLogger(__name__)
 
 
 class Attempts:
@@ -138,16 +141,27 @@ class Attempts:
             for s, i in zip(subjects, ids, strict=True)
         }
 
-    def prune(self, forget_s: float) -> None:
-        """Delete tallies nobody added to for `forget_s` (they count for nothing any more): a
-        spray of made-up user names leaves no lasting documents. In the background."""
+    def prune(self, forget_s: float, batch: int = 1000, batches: int = 20) -> int:
+        """Delete tallies nobody added to for `forget_s` (they count for nothing any more), so
+        a spray of made-up user names leaves no lasting documents; at most `batches` x `batch`
+        per call (the rest next time). Search and bulk delete: not every Elasticsearch build
+        has delete-by-query (the local one has no reindex module). How many it deleted."""
         self.ensure()
-        self.es.delete_by_query(
-            index=self.index,
-            query={"range": {"last": {"lt": self.clock() - forget_s}}},
-            conflicts="proceed",
-            wait_for_completion=False,
-        )
+        deleted = 0
+        for _ in range(batches):
+            self.es.indices.refresh(index=self.index)
+            hits = self.es.search(
+                index=self.index,
+                query={"range": {"last": {"lt": self.clock() - forget_s}}},
+                size=batch,
+                source=False,
+            )["hits"]["hits"]
+            if not hits:
+                break
+            ops = [{"delete": {"_index": self.index, "_id": h["_id"]}} for h in hits]
+            self.es.bulk(operations=ops)
+            deleted += len(hits)
+        return deleted
 
 
 class LoginThrottle:
@@ -188,7 +202,11 @@ class LoginThrottle:
         if self.attempts.clock() - self._pruned < forget_s:
             return
         self._pruned = self.attempts.clock()
+        # In the background: the login that happens to start it does not wait for it.
+        threading.Thread(target=self._prune, args=(forget_s,), daemon=True).start()
+
+    def _prune(self, forget_s: float) -> None:
         try:
             self.attempts.prune(forget_s)
         except (ApiError, TransportError):
-            pass  # the next prune deletes them; a login never fails for it
+            log.warning("could not delete old login tallies; the next prune will", exc_info=True)
