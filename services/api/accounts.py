@@ -89,6 +89,13 @@ class LoginBody(BaseModel):
     "/auth/login",
     summary="Log in with a password or a one-time login link; sets the session cookie",
     dependencies=[Depends(OPEN)],  # open: it is how one gets a credential
+    responses={
+        401: {"description": "Wrong user name or password, or a link not valid"},
+        429: {
+            "description": "Too many failed logins for this user name or from this address: "
+            "wait the seconds of the Retry-After header (the right password is refused too)"
+        },
+    },
 )
 def login(
     request: Request, response: Response, body: LoginBody, accounts: AccountsDep
