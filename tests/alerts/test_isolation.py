@@ -52,6 +52,7 @@ class _FakeES:
     def __init__(self, sources: list[dict[str, Any]]) -> None:
         self.sources = sources
         self.indices = SimpleNamespace(exists=lambda index: True, put_mapping=lambda **kw: None)
+        self.cluster = SimpleNamespace(health=lambda **kw: {"status": "green"})
 
     def search(self, **kwargs: Any) -> dict[str, Any]:
         hits = [{"_id": s["id"], "_source": s, "sort": [i]} for i, s in enumerate(self.sources)]
