@@ -13,9 +13,9 @@ EXIT_TOO_MANY_DEAD_LETTERS, for a supervisor to restart and an operator to read.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import threading
 from typing import NoReturn
 
 from services.common.dlq import DeadLetterCount, DlqLimit, TooManyDeadLetters
@@ -56,13 +56,24 @@ async def stop_uncommitted(app: RewindingApp, origin: Origin, exc: TooManyDeadLe
         origin.offset,
         exc,
     )
+    # The exit is due within COMMIT_TIMEOUT_S whatever the commit does: a timer thread, not
+    # asyncio.wait_for, which waits for the cancelled commit, and faust's commit can swallow a
+    # cancellation (it takes one for the end of a concurrent commit).
+    deadline = threading.Timer(COMMIT_TIMEOUT_S, _exit)
+    deadline.daemon = True
+    deadline.start()
     if origin.topic is not None and origin.partition is not None and origin.offset is not None:
         app.hold(origin.topic, origin.partition, origin.offset)
         try:
-            await asyncio.wait_for(app.consumer.commit(), COMMIT_TIMEOUT_S)
+            await app.consumer.commit()
         except Exception:  # noqa: BLE001 - not committed: read again after the restart
             log.exception("last commit before the stop failed")
-    logging.shutdown()
+    _exit()
+
+
+def _exit() -> NoReturn:
     # Not sys.exit nor app.crash: faust's orderly stop acknowledges and commits what the agent
     # holds, which here is the very message the stop is about.
+    for handler in logging.getLogger().handlers:
+        handler.flush()
     os._exit(EXIT_TOO_MANY_DEAD_LETTERS)
