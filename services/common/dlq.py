@@ -85,6 +85,12 @@ class DeadLetterCount:
         """A record went through: the run of consecutive dead letters is over."""
         self._consecutive = 0
 
+    @property
+    def ratio(self) -> float:
+        """The share of the current window's records dead-lettered (0 before any was seen)."""
+        seen = max(self._seen, self._dead)
+        return self._dead / seen if seen else 0.0
+
     def dead(self) -> None:
         limit = self._limit
         self._dead += 1

@@ -13,7 +13,8 @@ another, which rebuilds the tables from their changelog.
 
 Only wiring lives here. Both handlers never raise: faust acknowledges a message whose agent
 raised, so an uncaught error would lose it silently (and stop the agent); instead the message
-becomes a DeadLetter and the stream goes on."""
+becomes a DeadLetter and the stream goes on. Past the dead-letter cap (`dlq_cap.py`, off by
+default) the worker exits instead, without acknowledging the message that broke it."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from typing import Any
 
 import faust
 
+from services.common.dlq import TooManyDeadLetters
 from services.common.membership import instance_id
 from services.extractor.backpressure import settle_changelog
 from services.extractor.dedup import DedupState
+from services.extractor.dlq_cap import RawDeadLetterCap, stop_uncommitted
 from services.extractor.handler import (
     Origin,
     Outcome,
@@ -153,6 +156,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
         max_recent=settings.max_recent,
     )
     config = ExtractorConfig.from_settings(settings)
+    cap = RawDeadLetterCap(settings.extractor_dlq_max_ratio or None)
 
     @app.on_rebalance_complete.connect
     def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -180,6 +184,10 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             value = event.value if isinstance(event.value, bytes) else str(event.value).encode()
             origin = Origin(message.topic, message.partition, message.offset, message.key)
             outcome = stage_raw(value, origin, config)
+            try:
+                cap.check(outcome)
+            except TooManyDeadLetters as exc:
+                await stop_uncommitted(app, origin, exc)  # exits, this event unacknowledged
             for draft in outcome.drafts:
                 await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)

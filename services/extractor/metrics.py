@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RAW_CONSUMED = Counter("cwatch_extractor_raw_total", "Raw articles consumed")
 REPORTS_PRODUCED = Counter(
@@ -12,6 +12,11 @@ DEAD_LETTERED = Counter(
     "cwatch_extractor_deadletter_total",
     "Raw messages sent to the dead-letter topic",
     ["error_type"],
+)
+DEAD_LETTER_RATIO = Gauge(
+    "cwatch_extractor_deadletter_ratio",
+    "Share of the raw messages of the current window (up to 1000) dead-lettered; the worker "
+    "stops past CWATCH_EXTRACTOR_DLQ_MAX_RATIO",
 )
 EXTRACT_SECONDS = Histogram(
     "cwatch_extractor_extract_seconds",

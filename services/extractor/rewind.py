@@ -23,6 +23,10 @@ where reading started; the commit covers only an unbroken run of processed offse
 there; jumps are not filled (the raw topic is written by idempotent, non-transactional
 producers, so its offsets have no holes). A dropped record now stops its partition's commit
 instead of being lost, and the stall watchdog (`watchdog.py`) reads it again.
+
+`RewindingApp.hold` puts a ceiling on a partition's commit: a worker that stops because of a
+record (the dead-letter cap, `dlq_cap.py`) commits what it processed before that record and
+never the record itself, whatever faust acknowledges on its way down.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class _Consumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._start_offset: dict[TP, int] = {}
+        self._ceiling: dict[TP, int] = {}  # `hold`: never commit past these offsets
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -113,6 +118,10 @@ class _Consumer(driver.Consumer):
             self._gap.pop(tp, None)
         return out
 
+    def hold(self, tp: TP, offset: int) -> None:
+        """Never commit `tp` past `offset`: the record there is read again after a restart."""
+        self._ceiling[tp] = min(offset, self._ceiling.get(tp, offset))
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
             self._start_offset.pop(tp, None)
@@ -131,6 +140,9 @@ class _Consumer(driver.Consumer):
         if not may_commit:
             return None
         result: int | None = super()._new_offset(tp)
+        ceiling = self._ceiling.get(tp)
+        if result is not None and ceiling is not None and result > ceiling:
+            return ceiling
         return result
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
@@ -147,3 +159,8 @@ class RewindingApp(faust.App):
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
+
+    def hold(self, topic: str, partition: int, offset: int) -> None:
+        """Commit that partition at most up to `offset` (the record at it stays unprocessed)."""
+        consumer: _Consumer = self.consumer  # type: ignore[assignment]
+        consumer.hold(TP(topic, partition), offset)

@@ -75,6 +75,14 @@ class ExtractorSettings(CommonSettings):
         ge=1000,
         description="Text beyond this is cut before extraction (the report is flagged truncated)",
     )
+    extractor_dlq_max_ratio: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Stop the worker (exit 70, its offsets not committed past the raw message "
+        "that broke the cap) when more than this share of the last 1000 raw messages would be "
+        "dead-lettered: a bug, not bad input; 0 = no limit",
+    )
     date_min: date = Field(
         default=date(1990, 1, 1), description="Earlier publication dates are clamped to this"
     )

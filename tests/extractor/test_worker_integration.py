@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from schemas.deadletter import DeadLetter, Stage
 from schemas.raw import RawArticle
 from schemas.report import Report
 from schemas.topics import TopicNames
+from services.extractor.dlq_cap import EXIT_TOO_MANY_DEAD_LETTERS
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -238,3 +240,87 @@ def test_worker_dead_letters_a_message_over_its_time_budget_once_and_goes_on(
     finally:
         producer.close()
         dead.close()
+
+
+def test_a_flood_of_invalid_messages_stops_the_worker_uncommitted_and_nothing_is_lost(
+    kafka_bootstrap: str, topics: TopicNames, namespace: str, worker: Worker
+) -> None:
+    """CWATCH_EXTRACTOR_DLQ_MAX_RATIO: nine raw messages in ten are not JSON (a changed
+    contract, say). The worker exits 70 at the message that broke the cap without committing
+    it; restarted with the cap off, it reads that message and every later one again."""
+    text = (FIXTURES / "en_clash.txt").read_text(encoding="utf-8")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    where: dict[str, tuple[int, int]] = {}  # key -> (partition, offset)
+    for i in range(150):
+        key = f"flood-{i:04d}"
+        value = _raw(key, f"{i} {text}") if i % 10 == 0 else b"{not json"
+        sent = producer.send(topics.raw, key=key.encode(), value=value).get(timeout=30)
+        where[key] = (sent.partition, sent.offset)
+    producer.close()
+    valid = {key for key in where if int(key[-4:]) % 10 == 0}
+    invalid = set(where) - valid
+
+    worker.env["CWATCH_EXTRACTOR_DLQ_MAX_RATIO"] = "0.5"
+    worker.start()
+    assert worker.proc is not None
+    try:
+        code = worker.proc.wait(timeout=360)  # models load first: slow on a loaded machine
+    except subprocess.TimeoutExpired:
+        pytest.fail("the worker did not stop: " + worker.log.read_text(errors="replace")[-3000:])
+    log = worker.log.read_text(errors="replace")
+    assert code == EXIT_TOO_MANY_DEAD_LETTERS == 70, log[-3000:]
+    stopped = re.search(r"uncommitted at \S+ partition (\d+) offset (\d+): (.*of the last.*)", log)
+    assert stopped is not None, log[-3000:]
+    at = (int(stopped.group(1)), int(stopped.group(2)))
+    assert "at most 50%" in stopped.group(3)
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        group = f"{namespace}-cwatch-extractor"
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    committed = {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topics.raw
+    }
+    assert committed.get(at[0], 0) <= at[1]  # the message that broke the cap: not committed
+    letters = _drain(kafka_bootstrap, topics.deadletter)
+    lettered = {DeadLetter.model_validate_json(v).original_key for v in letters}
+    below_commit = {k for k, (p, o) in where.items() if o < committed.get(p, 0)}
+    assert below_commit & invalid <= lettered  # nothing committed that was not processed
+    breaker = next(key for key, place in where.items() if place == at)
+    assert breaker in invalid and breaker not in lettered
+    assert len(lettered) < len(invalid)
+
+    worker.env["CWATCH_EXTRACTOR_DLQ_MAX_RATIO"] = "0"
+    worker.start()
+    dead = Reader(kafka_bootstrap, topics.deadletter)
+    reports = Reader(kafka_bootstrap, topics.report)
+    try:
+        deadline = time.monotonic() + 360
+        while time.monotonic() < deadline:
+            done = {DeadLetter.model_validate_json(v).original_key for v in dead.values}
+            reported = {Report.model_validate_json(v).report_id for v in reports.values}
+            if invalid <= done and valid <= reported:
+                break
+            for reader in (dead, reports):
+                for records in reader.consumer.poll(timeout_ms=500).values():
+                    reader.values.extend(r.value for r in records)
+            assert worker.proc is not None and worker.proc.poll() is None, log
+        assert invalid - done == set(), worker.log.read_text(errors="replace")[-3000:]
+        assert valid - reported == set(), worker.log.read_text(errors="replace")[-3000:]
+    finally:
+        dead.close()
+        reports.close()
+
+
+def _drain(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record of the topic now (its writer is gone)."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+        enable_auto_commit=False, consumer_timeout_ms=3000,
+    )  # fmt: skip
+    try:
+        return [record.value for record in consumer]
+    finally:
+        consumer.close()
