@@ -163,6 +163,10 @@ def live(
             services=("indexer", "extractor", "alerts", "api", "ingestor"),
             env={"CWATCH_ALERTS_SUBSCRIPTION_REFRESH_S": str(SUBSCRIPTION_REFRESH_S)},
             service_env={
+                # The 50 MB page is cut to the 2 M-character HTML cap and then costs seconds of
+                # CPU: on a loaded machine over the 10 s default budget, which would dead-letter
+                # it. The budget has its own test (tests/extractor/test_worker_integration.py).
+                "extractor": {"CWATCH_EXTRACT_TIMEOUT_S": "60"},
                 "alerts": {
                     "CWATCH_ALERTS_ALLOW_LOOPBACK": "true",
                     # A held request must outlive the kill, not time out and be dead-lettered.
