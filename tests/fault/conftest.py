@@ -173,7 +173,7 @@ def live(
                     "CWATCH_ALERTS_WEBHOOK_TIMEOUT_S": "120",
                     "CWATCH_ALERTS_WEBHOOK_BACKOFF_S": "0.1",
                     "CWATCH_ALERTS_WEBHOOK_BACKOFF_MAX_S": "0.5",
-                }
+                },
             },
         ) as deployment:
             yield deployment
