@@ -13,6 +13,7 @@ from typing import Any
 def _run(args: argparse.Namespace) -> int:
     from services.alerts.app import AlertsService
     from services.alerts.settings import AlertsSettings
+    from services.common.dlq import EXIT_TOO_MANY_DEAD_LETTERS, TooManyDeadLetters
     from services.common.logs import setup_logging
     from services.common.metrics import serve_metrics
 
@@ -28,7 +29,10 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         service.run()
-    except RuntimeError:  # a loop died: logged with its cause; the exit status says so
+    except RuntimeError as exc:  # a loop died: logged with its cause; the exit status says so
+        if isinstance(exc.__cause__, TooManyDeadLetters):
+            print(f"cwatch alerts: stopped: {exc.__cause__}", file=sys.stderr)
+            return EXIT_TOO_MANY_DEAD_LETTERS
         return 1
     return 0
 

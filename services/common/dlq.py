@@ -45,6 +45,12 @@ def encode(letter: DeadLetter, max_bytes: int = MAX_VALUE_BYTES) -> bytes:
     return value
 
 
+# The exit status of a stage stopped by its DlqLimit, the same for every stage: EX_SOFTWARE
+# (sysexits.h), a bug or a contract change, not the input or the host. A supervisor restarts
+# it; an operator reads the ratio in its last log line.
+EXIT_TOO_MANY_DEAD_LETTERS = 70
+
+
 class TooManyDeadLetters(RuntimeError):
     """More of the consumed records failed than the stage's DlqLimit allows: not bad input
     any more but a bug or a contract change, which must stop the stage (its offsets stay

@@ -18,13 +18,17 @@ import os
 import threading
 from typing import NoReturn
 
-from services.common.dlq import DeadLetterCount, DlqLimit, TooManyDeadLetters
+from services.common.dlq import (
+    EXIT_TOO_MANY_DEAD_LETTERS,
+    DeadLetterCount,
+    DlqLimit,
+    TooManyDeadLetters,
+)
 from services.extractor import metrics
 from services.extractor.handler import Origin, Outcome
 from services.extractor.rewind import RewindingApp
 
 log = logging.getLogger(__name__)
-EXIT_TOO_MANY_DEAD_LETTERS = 70  # EX_SOFTWARE (sysexits.h): a bug, not the input or the host
 COMMIT_TIMEOUT_S = 10.0  # the last commit before the exit; past it, the rest is read again
 
 

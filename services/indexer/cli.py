@@ -10,6 +10,7 @@ from types import FrameType
 
 
 def _run(args: argparse.Namespace) -> int:
+    from services.common.dlq import EXIT_TOO_MANY_DEAD_LETTERS, TooManyDeadLetters
     from services.common.logs import setup_logging
     from services.common.metrics import serve_metrics
     from services.indexer.app import Indexer
@@ -31,6 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     except MigrationNeeded as exc:
         print(f"cwatch indexer: {exc}", file=sys.stderr)
         return 3
+    except TooManyDeadLetters as exc:  # offsets left uncommitted: the batch is read again
+        print(f"cwatch indexer: stopped: {exc}", file=sys.stderr)
+        return EXIT_TOO_MANY_DEAD_LETTERS
     return 0
 
 
