@@ -86,6 +86,7 @@ def search_params(
     until: Annotated[str | None, Query(description="7d, 24h, 30m or an ISO date")] = None,
     relevant: Annotated[bool | None, Query(description="Only (un)relevant reports")] = None,
     change: Annotated[list[str], Query(description="Statement history: edited, withdrawn")] = [],  # noqa: B006
+    pushed_by: Annotated[list[str], Query(description="API token id that pushed the item")] = [],  # noqa: B006
 ) -> SearchParams:
     return SearchParams(
         q=q,
@@ -100,6 +101,7 @@ def search_params(
         until=until,
         relevant=relevant,
         changes=_split(change),
+        pushed_by=_split(pushed_by),
     )
 
 

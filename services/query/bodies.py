@@ -88,6 +88,7 @@ def filters(params: SearchParams, now: datetime) -> list[dict[str, Any]]:
     )
     # statement history: the latest change of the source item (indexer's `change_of`)
     terms("change", _enum_values(params.changes, CHANGES, "change"))
+    terms("pushed_by", params.pushed_by)  # who pushed it (services/ingestor/push.py)
     if params.story_id:
         clauses.append({"term": {"story_id": params.story_id}})
     if params.relevant is not None:

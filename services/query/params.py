@@ -47,6 +47,9 @@ class Filters(BaseModel):
     changes: list[str] = _values(
         "change", "Statement history: edited, withdrawn (the report's latest change)"
     )
+    pushed_by: list[str] = _values(
+        "pushed_by", "Provenance of pushed items: the id of the API token that pushed them"
+    )
 
     def check_bounds(self) -> None:
         """Raises QueryError (a ValueError) naming the first filter over its bounds."""

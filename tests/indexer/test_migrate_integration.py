@@ -12,6 +12,8 @@ from services.indexer.documents import DERIVED_FIELDS, to_document
 from services.indexer.mapping import MAPPING_VERSION, index_name, template_name
 from services.indexer.migrate import MigrationNeeded, ensure_ready, migrate, report_indices
 from services.indexer.settings import IndexerSettings
+from services.query.bodies import build_query
+from services.query.params import SearchParams
 from tests.indexer.reportgen import make_report
 
 pytestmark = pytest.mark.integration
@@ -69,9 +71,9 @@ def test_a_pushed_reports_token_survives_the_migration_and_can_be_filtered_on(
                make_report(1, published=OCTOBER)]  # fmt: skip
     _old_index(es_client, settings, reports)
     migrate(es_client, settings, delete_old=True)
-    hits = es_client.search(
-        index=settings.index_alias, query={"term": {"pushed_by": "0123456789ab"}}
-    )["hits"]["hits"]
+    # through the query layer: the search API's and subscriptions' `pushed_by` filter
+    query = build_query(SearchParams(pushed_by=["0123456789ab"]), datetime.now(UTC))
+    hits = es_client.search(index=settings.index_alias, query=query)["hits"]["hits"]
     assert [h["_id"] for h in hits] == [reports[0].report_id]
 
 

@@ -23,6 +23,7 @@ WIRE = {
     "until": None,
     "relevant": True,
     "change": ["edited", "withdrawn"],
+    "pushed_by": ["tok-analyst"],
 }
 
 
@@ -46,6 +47,7 @@ def test_a_subscription_matches_as_the_search_request_with_the_same_filters() ->
         since="7d",
         relevant=True,
         changes=["edited", "withdrawn"],
+        pushed_by=["tok-analyst"],
     )
     assert build_query(sub.search_params(), NOW) == build_query(request, NOW)
 
@@ -72,3 +74,8 @@ def test_the_change_filter_asks_for_the_latest_change_and_refuses_other_values()
     assert {"terms": {"change": ["edited", "withdrawn"]}} in query["bool"]["filter"]
     with pytest.raises(QueryError, match="change="):
         build_query(SearchParams(changes=["deleted"]), NOW)
+
+
+def test_the_pushed_by_filter_finds_what_one_api_token_pushed() -> None:
+    query = build_query(SearchParams(pushed_by=["tok-b", "tok-a"]), NOW)
+    assert {"terms": {"pushed_by": ["tok-a", "tok-b"]}} in query["bool"]["filter"]
