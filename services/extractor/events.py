@@ -4,8 +4,11 @@ event per report.
 
 All keywords, guards and cues of all languages go into one Aho-Corasick automaton over folded
 text: one pass per report (split by sentence spans afterwards) whatever their number (a regex
-alternation was 100x slower). Keywords are word-start stems of the folded text, so a stem finds
-its inflections. A sentence then passes clause-level tests before its keywords count:
+alternation was 100x slower). Keywords are words: in a language with a
+stemmer (its file says `stemmer: russian`) a keyword word matches every word with the same stem
+(services/extractor/stems.py): the automaton finds the word start all of them share, the stems
+are compared on those candidates only. In a language without one, and for `word*`, a keyword
+word is a word start (a prefix finds its inflections). A sentence then passes clause-level tests before its keywords count:
 
 * boilerplate (disclaimers, related-post lists) and modality (calls, threats, conditionals,
   opinions, denials) drop the whole sentence: it does not say that something happened;
@@ -34,9 +37,11 @@ import yaml
 
 from schemas.report import EventLabel, EventType
 from services.common.fold import FoldedText, fold_text, fold_words
+from services.extractor.stems import ALGORITHMS, anchor, folded_stem
 
 EVENTS_DIR = Path(__file__).resolve().parent / "data" / "events"
 CALIBRATION_FILE = "_calibration.yaml"
+MIN_ANCHOR = 4  # a stem whose word start is shorter matches as its word, a prefix
 MAX_GAP_WORDS = 6  # "a ... b": at most this many words between a and b
 MAX_EVIDENCE = 600
 MIN_CONFIDENCE = 0.5  # default of ExtractorSettings.event_min_confidence
@@ -62,6 +67,8 @@ class Keyword:
     unordered: bool = False  # "a & b": all parts in the sentence, in any order
     script: str = ""  # the script it is written in: it only matches words of that script
     anchor: int = 0  # the part the automaton looks for (the longest); the rest is checked
+    stems: tuple[str, ...] = ()  # per part: the folded stem its word must have ("": any)
+    stemmer: str = ""  # the Snowball algorithm of `stems`
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +81,31 @@ class EventRules:
     calibration: tuple[float, ...] = ()  # points -> confidence
 
 
-def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keyword | None:
+_WORD = re.compile(r"\w+(?:['’ʼ]\w+)*\*?")  # as services.common.fold, with a prefix mark
+
+
+def _words(group: str, stemmer: str) -> list[tuple[str, str]]:
+    """(folded word, folded stem or "") per word of a keyword group: a word is matched by its
+    stem when the language has a stemmer, unless marked `word*` (a word start)."""
+    out = []
+    for match in _WORD.finditer(group):
+        word = match.group()
+        folded = fold_text(word.rstrip("*")).split()
+        start = anchor(stemmer, word) if stemmer and len(folded) == 1 else ""
+        stem = folded_stem(stemmer, word) if start else ""
+        short = len(start) < min(MIN_ANCHOR, len(folded[0])) and (start != stem or len(stem) < 3)
+        if word.endswith("*") or short:
+            # a word start, or a stem whose words share too short a start ("thr" of "threw"):
+            # the word is a prefix, as a short anchor would stop the automaton everywhere
+            out += [(f, "") for f in folded]
+        else:
+            out.append((start, stem))
+    return out
+
+
+def _parse(
+    event_type: EventType | None, raw: str, kind: str = "event", stemmer: str = ""
+) -> Keyword | None:
     text = raw.strip()
     subtype = None
     if " @" in text:
@@ -85,17 +116,23 @@ def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keywo
     text = text.rstrip("$")
     unordered = " & " in text
     parts: list[str] = []
+    stems: list[str] = []
     gaps: list[int] = []
     for group in text.split(" & " if unordered else "..."):
-        words = fold_text(group).split()
+        words = _words(group, stemmer)
         if not words:
             return None
-        parts += words
+        parts += [word for word, _ in words]
+        stems += [stem for _, stem in words]
         # the words of a phrase are adjacent (each a word start: "мирн договор" finds
         # "мирного договора"); "a ... b" allows MAX_GAP_WORDS between a and b
         gaps += [MAX_GAP_WORDS] + [0] * (len(words) - 1)
     # a short word inside a phrase ("of", "в", "են") is a whole word, else it finds too much
-    wholes = [len(part) <= 3 for part in parts[:-1]] + [whole]
+    wholes = [len(part) <= 3 and not stem for part, stem in zip(parts, stems, strict=True)]
+    wholes[-1] = whole
+    if whole:  # "word$": this very word, not its stem
+        parts[-1] = fold_text(text).split()[-1]
+        stems[-1] = ""
     return Keyword(
         event_type,
         tuple(parts),
@@ -107,6 +144,8 @@ def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keywo
         unordered,
         _script(next((c for c in text if c.isalpha()), "")),
         max(range(len(parts)), key=lambda p: (len(parts[p]), -p)),
+        tuple(stems) if any(stems) else (),
+        stemmer if any(stems) else "",
     )
 
 
@@ -166,17 +205,20 @@ def load_rules(folder: Path = EVENTS_DIR) -> EventRules:
         if path.name.startswith("_"):
             continue
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        stemmer = str(data.get("stemmer") or "")
+        if stemmer and stemmer not in ALGORITHMS:
+            raise ValueError(f"{path.name}: no Snowball stemmer {stemmer!r}")
         for section, kind in (("events", "event"), ("guards", "guard")):
             for type_name, items in (data.get(section) or {}).items():
                 event_type = EventType(type_name)
                 for item in items or []:
-                    keyword = _parse(event_type, str(item), kind)
+                    keyword = _parse(event_type, str(item), kind, stemmer)
                     if keyword:
                         keywords.setdefault(keyword, None)
         cues = data.get("cues") or {}
         for kind in CUE_KINDS:
             for item in cues.get(kind) or []:
-                keyword = _parse(None, str(item), kind)
+                keyword = _parse(None, str(item), kind, stemmer)
                 if keyword:
                     keywords.setdefault(keyword, None)
         year_before.update(fold_text(str(w)) for w in cues.get("year_before") or [])
@@ -205,42 +247,51 @@ def load_rules(folder: Path = EVENTS_DIR) -> EventRules:
 Hit = tuple[Keyword, int]  # a keyword and the word index of its anchor
 
 
-def _part_at(keyword: Keyword, p: int, token: str) -> bool:
-    part = keyword.parts[p]
-    return token == part if keyword.wholes[p] else token.startswith(part)
+def _part_at(keyword: Keyword, p: int, ft: FoldedText, i: int) -> bool:
+    """Whether word i of the text is part p of the keyword: the same word, or a word that
+    starts like it (and has its stem, when it has one)."""
+    part, token = keyword.parts[p], ft.tokens[i]
+    if keyword.wholes[p]:
+        return token == part
+    if not token.startswith(part):
+        return False
+    if not keyword.stems or not keyword.stems[p]:
+        return True
+    start, end = ft.spans[i]
+    return folded_stem(keyword.stemmer, ft.text[start:end]) == keyword.stems[p]
 
 
-def _near(keyword: Keyword, p: int, tokens: list[str], lo: int, hi: int, step: int) -> int:
+def _near(keyword: Keyword, p: int, ft: FoldedText, lo: int, hi: int, step: int) -> int:
     """The nearest word in [lo, hi] (walking by `step` from its near end) that is part p."""
     at, stop = (lo, hi + 1) if step > 0 else (hi, lo - 1)
     for i in range(at, stop, step):
-        if _part_at(keyword, p, tokens[i]):
+        if _part_at(keyword, p, ft, i):
             return i
     return -1
 
 
-def _verify(keyword: Keyword, tokens: list[str], word: int, first: int, stop: int) -> bool:
+def _verify(keyword: Keyword, ft: FoldedText, word: int, first: int, stop: int) -> bool:
     """Whether the keyword whose anchor part is at `word` occurs around it in the sentence
     of words [first, stop): the other parts in order, each within its gap of the previous
     (or anywhere in the sentence for an unordered keyword)."""
     anchor = keyword.anchor
-    if keyword.wholes[anchor] and tokens[word] != keyword.parts[anchor]:
+    if (keyword.wholes[anchor] or keyword.stems) and not _part_at(keyword, anchor, ft, word):
         return False
     if keyword.unordered:
         return all(
-            p == anchor or any(_part_at(keyword, p, tokens[i]) for i in range(first, stop))
+            p == anchor or any(_part_at(keyword, p, ft, i) for i in range(first, stop))
             for p in range(len(keyword.parts))
         )
     at = word
     for p in range(anchor - 1, -1, -1):  # backwards from the anchor
         gap = keyword.gaps[p + 1]
-        at = _near(keyword, p, tokens, max(first, at - 1 - gap), at - 1, -1)
+        at = _near(keyword, p, ft, max(first, at - 1 - gap), at - 1, -1)
         if at < 0:
             return False
     at = word
     for p in range(anchor + 1, len(keyword.parts)):
         gap = keyword.gaps[p]
-        at = _near(keyword, p, tokens, at + 1, min(stop - 1, at + 1 + gap), 1)
+        at = _near(keyword, p, ft, at + 1, min(stop - 1, at + 1 + gap), 1)
         if at < 0:
             return False
     return True
@@ -256,7 +307,6 @@ def _folded_sentence_hits(
     word_starts = [start for start, _ in ft.spans]
     ranges = [(bisect_left(word_starts, s), bisect_left(word_starts, e)) for s, e in spans]
     firsts = [first for first, _ in ranges]
-    tokens = ft.tokens
     keywords = rules.keywords
     found: dict[int, dict[int, int]] = defaultdict(dict)  # sentence -> keyword -> word
     for end, (key_len, refs) in rules.automaton.iter(ft.folded):
@@ -279,7 +329,7 @@ def _folded_sentence_hits(
                 script = script or _script(ft.text[ft.spans[word][0]])
                 if keyword.script != script:
                     continue
-            if _verify(keyword, tokens, word, first, stop):
+            if _verify(keyword, ft, word, first, stop):
                 seen[k] = word
     return {
         i: ([(keywords[k], w) for k, w in seen.items()], ranges[i])
@@ -369,9 +419,15 @@ def _sentence_types(hits: list[Hit], history: bool) -> dict[EventType, list[Keyw
     vetoed = {keyword.event_type for keyword, _ in hits if keyword.kind == "guard"}
     negations = [word for keyword, word in hits if keyword.kind == "negation"]
     out: dict[EventType, list[Keyword]] = defaultdict(list)
-    for keyword, word in hits:
+    seen: set[tuple[EventType, int, tuple[str, ...]]] = set()
+    # the strong first: the same words at the same place count once, however many languages'
+    # files list them ("NATO" in en, tr and az)
+    for keyword, word in sorted(hits, key=lambda hit: not hit[0].strong):
         if keyword.kind != "event" or keyword.event_type is None:
             continue
+        if (keyword.event_type, word, keyword.parts) in seen:
+            continue
+        seen.add((keyword.event_type, word, keyword.parts))
         if keyword.event_type in vetoed:
             continue
         if any(n - NEGATION_BEFORE <= word <= n + NEGATION_AFTER for n in negations):
