@@ -14,6 +14,8 @@ word is a word start (a prefix finds its inflections). A sentence then passes cl
   opinions, denials) drop the whole sentence: it does not say that something happened;
 * a negation cue drops the keywords within a few words of it (the clause it negates);
 * a sentence whose years are all older than the publication is background history;
+* a keyword inside quoted speech («...», "...") is a claim someone makes: it counts as a weak
+  keyword, so a quote alone is not a confident label, a quote the report confirms still is;
 * a guard of a type (a word of another sense: a FIFA sanction, a memorial march, a protest
   note) drops that type from the sentence.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +53,10 @@ NEGATION_AFTER = 3  # ... to 3 words after it ("не признает", "зад�
 BACKGROUND_DAYS = 60  # a year older than (publication - 60 days) is history
 CUE_KINDS = ("negation", "modality", "boilerplate", "offtopic")
 SENTENCE_CUES = frozenset({"modality", "boilerplate", "offtopic"})
+# Quoted speech: «...», “...”, „...“, "..." of at least QUOTE_MIN_WORDS words (fewer is a name:
+# "Qarabağ", «Ташир»). An event in it is someone's claim: its keywords count as weak.
+QUOTE = re.compile(r'«[^«»]*»|“[^“”]*”|„[^„“”]*[“”]|"[^"]*"')
+QUOTE_MIN_WORDS = 4
 # A sentence that reports the specific event does not also report the general one.
 SUPERSEDES = {EventType.CEASEFIRE_VIOLATION: (EventType.CEASEFIRE,)}
 
@@ -486,6 +492,33 @@ def find_events_folded(
     return _labels(evidence, ft, sentence_spans, headline, rules, min_confidence)
 
 
+def _quoted_words(ft: FoldedText) -> list[tuple[int, int]]:
+    """Word ranges [first, stop) of the quoted speech in the text (see QUOTE)."""
+    if not any(mark in ft.text for mark in '«“„"'):  # most reports: no quote at all
+        return []
+    word_starts = [start for start, _ in ft.spans]
+    out = []
+    for match in QUOTE.finditer(ft.text):
+        first, stop = bisect_left(word_starts, match.start()), bisect_left(word_starts, match.end())
+        if stop - first >= QUOTE_MIN_WORDS:
+            out.append((first, stop))
+    return out
+
+
+def _unquoted(hits: list[Hit], quotes: list[tuple[int, int]]) -> list[Hit]:
+    """The hits with the strong event keywords inside quoted speech made weak."""
+    if not quotes:
+        return hits
+    firsts = [first for first, _ in quotes]
+    out = []
+    for keyword, word in hits:
+        q = bisect_right(firsts, word) - 1
+        if keyword.strong and keyword.kind == "event" and q >= 0 and word < quotes[q][1]:
+            keyword = replace(keyword, strong=False)
+        out.append((keyword, word))
+    return out
+
+
 def _evidence(
     ft: FoldedText,
     sentence_spans: list[tuple[int, int]],
@@ -505,12 +538,17 @@ def _evidence(
     elif headline:  # not part of the text (a digest item's): folded on its own
         alone = fold_words(headline)
         head_hits = _folded_sentence_hits(alone, [(0, len(headline))], rules).get(0, ([], ()))[0]
+        head_hits = _unquoted(head_hits, _quoted_words(alone))
         head_tokens = alone.tokens
     before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year if published else 0
     years = _year_words(ft) if before_year else []
+    quotes = _quoted_words(ft)
+    if head and quotes:
+        head_hits = _unquoted(head_hits, quotes)
     found: dict[EventType, _Evidence] = defaultdict(_Evidence)
     for i in sorted(hits):
         sentence_hits, (first, stop) = hits[i]
+        sentence_hits = _unquoted(sentence_hits, quotes)
         history = _has_word_in(years, first, stop) and _is_history(
             ft.tokens[first:stop], rules, before_year
         )

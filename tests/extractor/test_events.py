@@ -254,3 +254,12 @@ def test_a_word_that_several_language_files_list_counts_once(tmp_path: Path) -> 
     (tmp_path / "_calibration.yaml").write_text("points: {1: 0.1, 2: 0.6}\n", encoding="utf-8")
     load_rules.cache_clear()
     assert find_events(["The minister met NATO officials."], rules=load_rules(tmp_path)) == []
+
+
+def test_an_event_only_quoted_speech_reports_is_a_claim_not_a_confident_label() -> None:
+    quote = "«Нас обстреляли с той стороны уже в третий раз», — написал местный блогер."
+    assert find_events([quote]) == []
+    confirmed = find_events(["Минобороны сообщило об обстреле позиций у Сотка.", quote])
+    assert [e.type for e in confirmed] == [EventType.SHELLING_STRIKE]
+    # a short quote is a name, not speech
+    assert find_events(['Drones of "Bayraktar" shelled the village.'])
