@@ -21,7 +21,7 @@ word is a word start (a prefix finds its inflections). A sentence then passes cl
 
 The confidence is calibrated: the evidence of a type (strong and weak keywords, the headline)
 gives points, and `_calibration.yaml` maps points to the share of such labels that were right
-on the dev part of the labelled set (`python -m services.extractor.calibrate_events`)."""
+on the dev part of the labelled set (`python -m devtools.calibrate_events`)."""
 
 from __future__ import annotations
 
