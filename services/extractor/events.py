@@ -56,6 +56,7 @@ SENTENCE_CUES = frozenset({"modality", "boilerplate", "offtopic"})
 # Quoted speech: «...», “...”, „...“, "..." of at least QUOTE_MIN_WORDS words (fewer is a name:
 # "Qarabağ", «Ташир»). An event in it is someone's claim: its keywords count as weak.
 QUOTE = re.compile(r'«[^«»]*»|“[^“”]*”|„[^„“”]*[“”]|"[^"]*"')
+_QUOTE_MARK = re.compile('[«“„"]')
 QUOTE_MIN_WORDS = 4
 # A sentence that reports the specific event does not also report the general one.
 SUPERSEDES = {EventType.CEASEFIRE_VIOLATION: (EventType.CEASEFIRE,)}
@@ -281,8 +282,13 @@ def _verify(keyword: Keyword, ft: FoldedText, word: int, first: int, stop: int) 
     of words [first, stop): the other parts in order, each within its gap of the previous
     (or anywhere in the sentence for an unordered keyword)."""
     anchor = keyword.anchor
-    if (keyword.wholes[anchor] or keyword.stems) and not _part_at(keyword, anchor, ft, word):
-        return False
+    if keyword.wholes[anchor]:
+        if ft.tokens[word] != keyword.parts[anchor]:
+            return False
+    elif keyword.stems and keyword.stems[anchor]:  # the automaton found its word start
+        start, end = ft.spans[word]
+        if folded_stem(keyword.stemmer, ft.text[start:end]) != keyword.stems[anchor]:
+            return False
     if keyword.unordered:
         return all(
             p == anchor or any(_part_at(keyword, p, ft, i) for i in range(first, stop))
@@ -418,6 +424,10 @@ class _Evidence:
     in_head: bool = False
 
 
+def _weak(hit: Hit) -> bool:
+    return not hit[0].strong
+
+
 def _sentence_types(hits: list[Hit], history: bool) -> dict[EventType, list[Keyword]]:
     """The event keywords of one sentence that survive its cues and guards, by type."""
     if history or any(keyword.kind in SENTENCE_CUES for keyword, _ in hits):
@@ -428,7 +438,7 @@ def _sentence_types(hits: list[Hit], history: bool) -> dict[EventType, list[Keyw
     seen: set[tuple[EventType, int, tuple[str, ...]]] = set()
     # the strong first: the same words at the same place count once, however many languages'
     # files list them ("NATO" in en, tr and az)
-    for keyword, word in sorted(hits, key=lambda hit: not hit[0].strong):
+    for keyword, word in sorted(hits, key=_weak) if len(hits) > 1 else hits:
         if keyword.kind != "event" or keyword.event_type is None:
             continue
         if (keyword.event_type, word, keyword.parts) in seen:
@@ -492,31 +502,35 @@ def find_events_folded(
     return _labels(evidence, ft, sentence_spans, headline, rules, min_confidence)
 
 
-def _quoted_words(ft: FoldedText) -> list[tuple[int, int]]:
-    """Word ranges [first, stop) of the quoted speech in the text (see QUOTE)."""
-    if not any(mark in ft.text for mark in '«“„"'):  # most reports: no quote at all
-        return []
-    word_starts = [start for start, _ in ft.spans]
-    out = []
-    for match in QUOTE.finditer(ft.text):
-        first, stop = bisect_left(word_starts, match.start()), bisect_left(word_starts, match.end())
+def _start(span: tuple[int, int]) -> int:
+    return span[0]
+
+
+def _unquoted(hits: list[Hit], ft: FoldedText, span: tuple[int, int]) -> list[Hit]:
+    """The hits of the sentence at characters `span` of the text, with its strong event
+    keywords inside quoted speech made weak (see QUOTE). Only a sentence with a strong
+    keyword is read (a quote over several sentences is caught where it opens and closes)."""
+    if not any(k.strong and k.kind == "event" for k, _ in hits):
+        return hits
+    text = ft.text[span[0] : span[1]]
+    if not _QUOTE_MARK.search(text):  # most sentences: no quote at all
+        return hits
+    quotes = []
+    for match in QUOTE.finditer(text):
+        if match.group().count(" ") < QUOTE_MIN_WORDS - 1:  # a name, not speech
+            continue
+        first = bisect_left(ft.spans, span[0] + match.start(), key=_start)
+        stop = bisect_left(ft.spans, span[0] + match.end(), lo=first, key=_start)
         if stop - first >= QUOTE_MIN_WORDS:
-            out.append((first, stop))
-    return out
-
-
-def _unquoted(hits: list[Hit], quotes: list[tuple[int, int]]) -> list[Hit]:
-    """The hits with the strong event keywords inside quoted speech made weak."""
+            quotes.append((first, stop))
     if not quotes:
         return hits
-    firsts = [first for first, _ in quotes]
-    out = []
-    for keyword, word in hits:
-        q = bisect_right(firsts, word) - 1
-        if keyword.strong and keyword.kind == "event" and q >= 0 and word < quotes[q][1]:
-            keyword = replace(keyword, strong=False)
-        out.append((keyword, word))
-    return out
+    return [
+        (replace(k, strong=False), w)
+        if k.strong and k.kind == "event" and any(a <= w < b for a, b in quotes)
+        else (k, w)
+        for k, w in hits
+    ]
 
 
 def _evidence(
@@ -531,24 +545,25 @@ def _evidence(
     hits = _folded_sentence_hits(ft, head + sentence_spans, rules)  # one pass for both
     head_hits: list[Hit] = []
     head_tokens: list[str] = []
+    quoting = _QUOTE_MARK.search(ft.text) is not None  # most reports: no quote at all
     if head:
         head_hits, (first, stop) = hits.pop(0, ([], (0, 0)))
+        if quoting:
+            head_hits = _unquoted(head_hits, ft, head[0])
         head_tokens = ft.tokens[first:stop]
         hits = {i - 1: value for i, value in hits.items()}
     elif headline:  # not part of the text (a digest item's): folded on its own
         alone = fold_words(headline)
         head_hits = _folded_sentence_hits(alone, [(0, len(headline))], rules).get(0, ([], ()))[0]
-        head_hits = _unquoted(head_hits, _quoted_words(alone))
+        head_hits = _unquoted(head_hits, alone, (0, len(headline)))
         head_tokens = alone.tokens
     before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year if published else 0
     years = _year_words(ft) if before_year else []
-    quotes = _quoted_words(ft)
-    if head and quotes:
-        head_hits = _unquoted(head_hits, quotes)
     found: dict[EventType, _Evidence] = defaultdict(_Evidence)
     for i in sorted(hits):
         sentence_hits, (first, stop) = hits[i]
-        sentence_hits = _unquoted(sentence_hits, quotes)
+        if quoting:
+            sentence_hits = _unquoted(sentence_hits, ft, sentence_spans[i])
         history = _has_word_in(years, first, stop) and _is_history(
             ft.tokens[first:stop], rules, before_year
         )
