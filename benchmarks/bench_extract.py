@@ -49,12 +49,7 @@ sys.path.insert(0, str(REPO))
 import newsplease_baseline  # noqa: E402
 import trafilatura  # noqa: E402
 
-from devtools.own_pages import build_pages, own_pages_f1  # noqa: E402
-from schemas.common import SourceInfo, SourceKind  # noqa: E402
-from schemas.raw import RawArticle  # noqa: E402
-from services.extractor.clean import html_body  # noqa: E402
-from services.extractor.dedup import DedupState  # noqa: E402
-from services.extractor.evaluation import (  # noqa: E402
+from devtools.evaluation import (  # noqa: E402
     EVENTS_SET,
     body_f1,
     evaluate,
@@ -62,6 +57,11 @@ from services.extractor.evaluation import (  # noqa: E402
     load_labelled,
     summary,
 )
+from devtools.own_pages import build_pages, own_pages_f1  # noqa: E402
+from schemas.common import SourceInfo, SourceKind  # noqa: E402
+from schemas.raw import RawArticle  # noqa: E402
+from services.extractor.clean import html_body  # noqa: E402
+from services.extractor.dedup import DedupState  # noqa: E402
 from services.extractor.language import preload  # noqa: E402
 from services.extractor.pipeline import ExtractorConfig, extract  # noqa: E402
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from devtools.evaluation import body_f1
 from services.extractor.clean import html_body
-from services.extractor.evaluation import body_f1
 
 ARTICLES = (
     Path(__file__).resolve().parents[1] / "tests" / "extractor" / "fixtures" / "own_pages"

@@ -4,26 +4,31 @@ event per report.
 
 All keywords, guards and cues of all languages go into one Aho-Corasick automaton over folded
 text: one pass per report (split by sentence spans afterwards) whatever their number (a regex
-alternation was 100x slower). Keywords are word-start stems of the folded text, so a stem finds
-its inflections. A sentence then passes clause-level tests before its keywords count:
+alternation was 100x slower). Keywords are words: in a language with a
+stemmer (its file says `stemmer: russian`) a keyword word matches every word with the same stem
+(services/extractor/stems.py): the automaton finds the word start all of them share, the stems
+are compared on those candidates only. In a language without one, and for `word*`, a keyword
+word is a word start (a prefix finds its inflections). A sentence then passes clause-level tests before its keywords count:
 
 * boilerplate (disclaimers, related-post lists) and modality (calls, threats, conditionals,
   opinions, denials) drop the whole sentence: it does not say that something happened;
 * a negation cue drops the keywords within a few words of it (the clause it negates);
 * a sentence whose years are all older than the publication is background history;
+* a keyword inside quoted speech («...», "...") is a claim someone makes: it counts as a weak
+  keyword, so a quote alone is not a confident label, a quote the report confirms still is;
 * a guard of a type (a word of another sense: a FIFA sanction, a memorial march, a protest
   note) drops that type from the sentence.
 
 The confidence is calibrated: the evidence of a type (strong and weak keywords, the headline)
 gives points, and `_calibration.yaml` maps points to the share of such labels that were right
-on the dev part of the labelled set (`python -m services.extractor.calibrate_events`)."""
+on the dev part of the labelled set (`python -m devtools.calibrate_events`)."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -34,9 +39,11 @@ import yaml
 
 from schemas.report import EventLabel, EventType
 from services.common.fold import FoldedText, fold_text, fold_words
+from services.extractor.stems import ALGORITHMS, anchor, folded_stem
 
 EVENTS_DIR = Path(__file__).resolve().parent / "data" / "events"
 CALIBRATION_FILE = "_calibration.yaml"
+MIN_ANCHOR = 4  # a stem whose word start is shorter matches as its word, a prefix
 MAX_GAP_WORDS = 6  # "a ... b": at most this many words between a and b
 MAX_EVIDENCE = 600
 MIN_CONFIDENCE = 0.5  # default of ExtractorSettings.event_min_confidence
@@ -46,6 +53,11 @@ NEGATION_AFTER = 3  # ... to 3 words after it ("не признает", "зад�
 BACKGROUND_DAYS = 60  # a year older than (publication - 60 days) is history
 CUE_KINDS = ("negation", "modality", "boilerplate", "offtopic")
 SENTENCE_CUES = frozenset({"modality", "boilerplate", "offtopic"})
+# Quoted speech: «...», “...”, „...“, "..." of at least QUOTE_MIN_WORDS words (fewer is a name:
+# "Qarabağ", «Ташир»). An event in it is someone's claim: its keywords count as weak.
+QUOTE = re.compile(r'«[^«»]*»|“[^“”]*”|„[^„“”]*[“”]|"[^"]*"')
+_QUOTE_MARK = re.compile('[«“„"]')
+QUOTE_MIN_WORDS = 4
 # A sentence that reports the specific event does not also report the general one.
 SUPERSEDES = {EventType.CEASEFIRE_VIOLATION: (EventType.CEASEFIRE,)}
 
@@ -62,6 +74,8 @@ class Keyword:
     unordered: bool = False  # "a & b": all parts in the sentence, in any order
     script: str = ""  # the script it is written in: it only matches words of that script
     anchor: int = 0  # the part the automaton looks for (the longest); the rest is checked
+    stems: tuple[str, ...] = ()  # per part: the folded stem its word must have ("": any)
+    stemmer: str = ""  # the Snowball algorithm of `stems`
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +88,31 @@ class EventRules:
     calibration: tuple[float, ...] = ()  # points -> confidence
 
 
-def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keyword | None:
+_WORD = re.compile(r"\w+(?:['’ʼ]\w+)*\*?")  # as services.common.fold, with a prefix mark
+
+
+def _words(group: str, stemmer: str) -> list[tuple[str, str]]:
+    """(folded word, folded stem or "") per word of a keyword group: a word is matched by its
+    stem when the language has a stemmer, unless marked `word*` (a word start)."""
+    out = []
+    for match in _WORD.finditer(group):
+        word = match.group()
+        folded = fold_text(word.rstrip("*")).split()
+        start = anchor(stemmer, word) if stemmer and len(folded) == 1 else ""
+        stem = folded_stem(stemmer, word) if start else ""
+        short = len(start) < min(MIN_ANCHOR, len(folded[0])) and (start != stem or len(stem) < 3)
+        if word.endswith("*") or short:
+            # a word start, or a stem whose words share too short a start ("thr" of "threw"):
+            # the word is a prefix, as a short anchor would stop the automaton everywhere
+            out += [(f, "") for f in folded]
+        else:
+            out.append((start, stem))
+    return out
+
+
+def _parse(
+    event_type: EventType | None, raw: str, kind: str = "event", stemmer: str = ""
+) -> Keyword | None:
     text = raw.strip()
     subtype = None
     if " @" in text:
@@ -85,17 +123,23 @@ def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keywo
     text = text.rstrip("$")
     unordered = " & " in text
     parts: list[str] = []
+    stems: list[str] = []
     gaps: list[int] = []
     for group in text.split(" & " if unordered else "..."):
-        words = fold_text(group).split()
+        words = _words(group, stemmer)
         if not words:
             return None
-        parts += words
+        parts += [word for word, _ in words]
+        stems += [stem for _, stem in words]
         # the words of a phrase are adjacent (each a word start: "мирн договор" finds
         # "мирного договора"); "a ... b" allows MAX_GAP_WORDS between a and b
         gaps += [MAX_GAP_WORDS] + [0] * (len(words) - 1)
     # a short word inside a phrase ("of", "в", "են") is a whole word, else it finds too much
-    wholes = [len(part) <= 3 for part in parts[:-1]] + [whole]
+    wholes = [len(part) <= 3 and not stem for part, stem in zip(parts, stems, strict=True)]
+    wholes[-1] = whole
+    if whole:  # "word$": this very word, not its stem
+        parts[-1] = fold_text(text).split()[-1]
+        stems[-1] = ""
     return Keyword(
         event_type,
         tuple(parts),
@@ -107,6 +151,8 @@ def _parse(event_type: EventType | None, raw: str, kind: str = "event") -> Keywo
         unordered,
         _script(next((c for c in text if c.isalpha()), "")),
         max(range(len(parts)), key=lambda p: (len(parts[p]), -p)),
+        tuple(stems) if any(stems) else (),
+        stemmer if any(stems) else "",
     )
 
 
@@ -166,17 +212,20 @@ def load_rules(folder: Path = EVENTS_DIR) -> EventRules:
         if path.name.startswith("_"):
             continue
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        stemmer = str(data.get("stemmer") or "")
+        if stemmer and stemmer not in ALGORITHMS:
+            raise ValueError(f"{path.name}: no Snowball stemmer {stemmer!r}")
         for section, kind in (("events", "event"), ("guards", "guard")):
             for type_name, items in (data.get(section) or {}).items():
                 event_type = EventType(type_name)
                 for item in items or []:
-                    keyword = _parse(event_type, str(item), kind)
+                    keyword = _parse(event_type, str(item), kind, stemmer)
                     if keyword:
                         keywords.setdefault(keyword, None)
         cues = data.get("cues") or {}
         for kind in CUE_KINDS:
             for item in cues.get(kind) or []:
-                keyword = _parse(None, str(item), kind)
+                keyword = _parse(None, str(item), kind, stemmer)
                 if keyword:
                     keywords.setdefault(keyword, None)
         year_before.update(fold_text(str(w)) for w in cues.get("year_before") or [])
@@ -205,42 +254,56 @@ def load_rules(folder: Path = EVENTS_DIR) -> EventRules:
 Hit = tuple[Keyword, int]  # a keyword and the word index of its anchor
 
 
-def _part_at(keyword: Keyword, p: int, token: str) -> bool:
-    part = keyword.parts[p]
-    return token == part if keyword.wholes[p] else token.startswith(part)
+def _part_at(keyword: Keyword, p: int, ft: FoldedText, i: int) -> bool:
+    """Whether word i of the text is part p of the keyword: the same word, or a word that
+    starts like it (and has its stem, when it has one)."""
+    part, token = keyword.parts[p], ft.tokens[i]
+    if keyword.wholes[p]:
+        return token == part
+    if not token.startswith(part):
+        return False
+    if not keyword.stems or not keyword.stems[p]:
+        return True
+    start, end = ft.spans[i]
+    return folded_stem(keyword.stemmer, ft.text[start:end]) == keyword.stems[p]
 
 
-def _near(keyword: Keyword, p: int, tokens: list[str], lo: int, hi: int, step: int) -> int:
+def _near(keyword: Keyword, p: int, ft: FoldedText, lo: int, hi: int, step: int) -> int:
     """The nearest word in [lo, hi] (walking by `step` from its near end) that is part p."""
     at, stop = (lo, hi + 1) if step > 0 else (hi, lo - 1)
     for i in range(at, stop, step):
-        if _part_at(keyword, p, tokens[i]):
+        if _part_at(keyword, p, ft, i):
             return i
     return -1
 
 
-def _verify(keyword: Keyword, tokens: list[str], word: int, first: int, stop: int) -> bool:
+def _verify(keyword: Keyword, ft: FoldedText, word: int, first: int, stop: int) -> bool:
     """Whether the keyword whose anchor part is at `word` occurs around it in the sentence
     of words [first, stop): the other parts in order, each within its gap of the previous
     (or anywhere in the sentence for an unordered keyword)."""
     anchor = keyword.anchor
-    if keyword.wholes[anchor] and tokens[word] != keyword.parts[anchor]:
-        return False
+    if keyword.wholes[anchor]:
+        if ft.tokens[word] != keyword.parts[anchor]:
+            return False
+    elif keyword.stems and keyword.stems[anchor]:  # the automaton found its word start
+        start, end = ft.spans[word]
+        if folded_stem(keyword.stemmer, ft.text[start:end]) != keyword.stems[anchor]:
+            return False
     if keyword.unordered:
         return all(
-            p == anchor or any(_part_at(keyword, p, tokens[i]) for i in range(first, stop))
+            p == anchor or any(_part_at(keyword, p, ft, i) for i in range(first, stop))
             for p in range(len(keyword.parts))
         )
     at = word
     for p in range(anchor - 1, -1, -1):  # backwards from the anchor
         gap = keyword.gaps[p + 1]
-        at = _near(keyword, p, tokens, max(first, at - 1 - gap), at - 1, -1)
+        at = _near(keyword, p, ft, max(first, at - 1 - gap), at - 1, -1)
         if at < 0:
             return False
     at = word
     for p in range(anchor + 1, len(keyword.parts)):
         gap = keyword.gaps[p]
-        at = _near(keyword, p, tokens, at + 1, min(stop - 1, at + 1 + gap), 1)
+        at = _near(keyword, p, ft, at + 1, min(stop - 1, at + 1 + gap), 1)
         if at < 0:
             return False
     return True
@@ -256,7 +319,6 @@ def _folded_sentence_hits(
     word_starts = [start for start, _ in ft.spans]
     ranges = [(bisect_left(word_starts, s), bisect_left(word_starts, e)) for s, e in spans]
     firsts = [first for first, _ in ranges]
-    tokens = ft.tokens
     keywords = rules.keywords
     found: dict[int, dict[int, int]] = defaultdict(dict)  # sentence -> keyword -> word
     for end, (key_len, refs) in rules.automaton.iter(ft.folded):
@@ -279,7 +341,7 @@ def _folded_sentence_hits(
                 script = script or _script(ft.text[ft.spans[word][0]])
                 if keyword.script != script:
                     continue
-            if _verify(keyword, tokens, word, first, stop):
+            if _verify(keyword, ft, word, first, stop):
                 seen[k] = word
     return {
         i: ([(keywords[k], w) for k, w in seen.items()], ranges[i])
@@ -362,6 +424,10 @@ class _Evidence:
     in_head: bool = False
 
 
+def _weak(hit: Hit) -> bool:
+    return not hit[0].strong
+
+
 def _sentence_types(hits: list[Hit], history: bool) -> dict[EventType, list[Keyword]]:
     """The event keywords of one sentence that survive its cues and guards, by type."""
     if history or any(keyword.kind in SENTENCE_CUES for keyword, _ in hits):
@@ -369,9 +435,15 @@ def _sentence_types(hits: list[Hit], history: bool) -> dict[EventType, list[Keyw
     vetoed = {keyword.event_type for keyword, _ in hits if keyword.kind == "guard"}
     negations = [word for keyword, word in hits if keyword.kind == "negation"]
     out: dict[EventType, list[Keyword]] = defaultdict(list)
-    for keyword, word in hits:
+    seen: set[tuple[EventType, int, tuple[str, ...]]] = set()
+    # the strong first: the same words at the same place count once, however many languages'
+    # files list them ("NATO" in en, tr and az)
+    for keyword, word in sorted(hits, key=_weak) if len(hits) > 1 else hits:
         if keyword.kind != "event" or keyword.event_type is None:
             continue
+        if (keyword.event_type, word, keyword.parts) in seen:
+            continue
+        seen.add((keyword.event_type, word, keyword.parts))
         if keyword.event_type in vetoed:
             continue
         if any(n - NEGATION_BEFORE <= word <= n + NEGATION_AFTER for n in negations):
@@ -430,6 +502,37 @@ def find_events_folded(
     return _labels(evidence, ft, sentence_spans, headline, rules, min_confidence)
 
 
+def _start(span: tuple[int, int]) -> int:
+    return span[0]
+
+
+def _unquoted(hits: list[Hit], ft: FoldedText, span: tuple[int, int]) -> list[Hit]:
+    """The hits of the sentence at characters `span` of the text, with its strong event
+    keywords inside quoted speech made weak (see QUOTE). Only a sentence with a strong
+    keyword is read (a quote over several sentences is caught where it opens and closes)."""
+    if not any(k.strong and k.kind == "event" for k, _ in hits):
+        return hits
+    text = ft.text[span[0] : span[1]]
+    if not _QUOTE_MARK.search(text):  # most sentences: no quote at all
+        return hits
+    quotes = []
+    for match in QUOTE.finditer(text):
+        if match.group().count(" ") < QUOTE_MIN_WORDS - 1:  # a name, not speech
+            continue
+        first = bisect_left(ft.spans, span[0] + match.start(), key=_start)
+        stop = bisect_left(ft.spans, span[0] + match.end(), lo=first, key=_start)
+        if stop - first >= QUOTE_MIN_WORDS:
+            quotes.append((first, stop))
+    if not quotes:
+        return hits
+    return [
+        (replace(k, strong=False), w)
+        if k.strong and k.kind == "event" and any(a <= w < b for a, b in quotes)
+        else (k, w)
+        for k, w in hits
+    ]
+
+
 def _evidence(
     ft: FoldedText,
     sentence_spans: list[tuple[int, int]],
@@ -442,19 +545,25 @@ def _evidence(
     hits = _folded_sentence_hits(ft, head + sentence_spans, rules)  # one pass for both
     head_hits: list[Hit] = []
     head_tokens: list[str] = []
+    quoting = _QUOTE_MARK.search(ft.text) is not None  # most reports: no quote at all
     if head:
         head_hits, (first, stop) = hits.pop(0, ([], (0, 0)))
+        if quoting:
+            head_hits = _unquoted(head_hits, ft, head[0])
         head_tokens = ft.tokens[first:stop]
         hits = {i - 1: value for i, value in hits.items()}
     elif headline:  # not part of the text (a digest item's): folded on its own
         alone = fold_words(headline)
         head_hits = _folded_sentence_hits(alone, [(0, len(headline))], rules).get(0, ([], ()))[0]
+        head_hits = _unquoted(head_hits, alone, (0, len(headline)))
         head_tokens = alone.tokens
     before_year = date.fromordinal(published.toordinal() - BACKGROUND_DAYS).year if published else 0
     years = _year_words(ft) if before_year else []
     found: dict[EventType, _Evidence] = defaultdict(_Evidence)
     for i in sorted(hits):
         sentence_hits, (first, stop) = hits[i]
+        if quoting:
+            sentence_hits = _unquoted(sentence_hits, ft, sentence_spans[i])
         history = _has_word_in(years, first, stop) and _is_history(
             ft.tokens[first:stop], rules, before_year
         )

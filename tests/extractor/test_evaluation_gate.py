@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.own_pages import build_pages, own_pages_f1
-from schemas.report import EventType
-from services.extractor.evaluation import (
+from devtools.evaluation import (
     DEFAULT_SET,
     ENTITY_NEGATIVES,
     EVENTS_SET,
@@ -24,6 +22,8 @@ from services.extractor.evaluation import (
     load_labelled,
     summary,
 )
+from devtools.own_pages import build_pages, own_pages_f1
+from schemas.report import EventType
 from services.extractor.language import LANGUAGES
 
 FLOORS = {

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from schemas.report import EventLabel, EventType
 from services.common.fold import fold_words
 from services.extractor.clean import CleanDoc, clean, sentence_spans, split_sentences
-from services.extractor.events import find_events, find_events_folded, load_rules
+from services.extractor.events import EventRules, find_events, find_events_folded, load_rules
 from services.extractor.pipeline import text_layout
 
 from .conftest import FIXTURES as FIXTURES_DIR
@@ -208,3 +209,57 @@ def test_confidence_comes_from_the_calibration_table_and_grows_with_evidence() -
     two = _labels("Armenia and Azerbaijan agreed on a ceasefire and a truce.")[EventType.CEASEFIRE]
     assert one.confidence in table and two.confidence in table
     assert two.confidence >= one.confidence
+
+
+def _rules_of(tmp_path: Path, body: str) -> EventRules:
+    (tmp_path / "xx.yaml").write_text(body, encoding="utf-8")
+    (tmp_path / "_calibration.yaml").write_text("points: {1: 0.5, 3: 0.95}\n", encoding="utf-8")
+    load_rules.cache_clear()
+    return load_rules(tmp_path)
+
+
+def test_a_keyword_word_finds_the_words_with_its_stem_not_every_word_it_starts(
+    tmp_path: Path,
+) -> None:
+    rules = _rules_of(
+        tmp_path,
+        "stemmer: russian\nevents:\n  legal_action: ['!задержать']\n",
+    )
+    for sentence in ("Полиция задержала двоих.", "Их задержали утром.", "Он был задержан."):
+        assert [e.type for e in find_events([sentence], rules=rules)] == [EventType.LEGAL_ACTION]
+    english = _rules_of(tmp_path, "stemmer: english\nevents:\n  armed_clash: ['!wars']\n")
+    assert find_events(["The war resumed in the north."], rules=english)
+    # "war" starts "warning" and "warm" without being their stem
+    assert find_events(["A warning was issued as warm weather returned."], rules=english) == []
+
+
+def test_a_starred_keyword_word_is_a_word_start(tmp_path: Path) -> None:
+    rules = _rules_of(tmp_path, "stemmer: english\nevents:\n  armed_clash: ['!shell*']\n")
+    assert find_events(["Shellfire hit the village."], rules=rules)
+    stemmed = _rules_of(tmp_path, "stemmer: english\nevents:\n  armed_clash: ['!shells']\n")
+    assert find_events(["A shell hit the village."], rules=stemmed)
+    assert find_events(["Shellfire hit the village."], rules=stemmed) == []
+
+
+def test_a_language_file_naming_no_known_stemmer_fails_to_load(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="klingon"):
+        _rules_of(tmp_path, "stemmer: klingon\nevents:\n  armed_clash: ['!war']\n")
+
+
+def test_a_word_that_several_language_files_list_counts_once(tmp_path: Path) -> None:
+    (tmp_path / "en.yaml").write_text("events:\n  alliance: [nato$]\n", encoding="utf-8")
+    (tmp_path / "tr.yaml").write_text(
+        "stemmer: turkish\nevents:\n  alliance: [NATO]\n", encoding="utf-8"
+    )
+    (tmp_path / "_calibration.yaml").write_text("points: {1: 0.1, 2: 0.6}\n", encoding="utf-8")
+    load_rules.cache_clear()
+    assert find_events(["The minister met NATO officials."], rules=load_rules(tmp_path)) == []
+
+
+def test_an_event_only_quoted_speech_reports_is_a_claim_not_a_confident_label() -> None:
+    quote = "«Нас обстреляли с той стороны уже в третий раз», — написал местный блогер."
+    assert find_events([quote]) == []
+    confirmed = find_events(["Минобороны сообщило об обстреле позиций у Сотка.", quote])
+    assert [e.type for e in confirmed] == [EventType.SHELLING_STRIKE]
+    # a short quote is a name, not speech
+    assert find_events(['Drones of "Bayraktar" shelled the village.'])

@@ -6,7 +6,7 @@ Each label's evidence gives points (strong and weak keywords, the headline; see
 those points that were right (Laplace-smoothed, then made non-decreasing in the points by
 pooling adjacent violators). The held-out part is never read here.
 
-    python -m services.extractor.calibrate_events [--write]
+    python -m devtools.calibrate_events [--write]
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
+from devtools.evaluation import EVENTS_SET, load_labelled
 from schemas.common import SourceInfo
 from schemas.raw import RawArticle
 from services.common.fold import fold_words
 from services.extractor.clean import clean
-from services.extractor.evaluation import EVENTS_SET, load_labelled
 from services.extractor.events import (
     CALIBRATION_FILE,
     EVENTS_DIR,
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--write" in args:
         body = ", ".join(f"{p}: {c}" for p, c in sorted(table.items()))
         (EVENTS_DIR / CALIBRATION_FILE).write_text(
-            "# Written by `python -m services.extractor.calibrate_events --write` from the dev\n"
+            "# Written by `python -m devtools.calibrate_events --write` from the dev\n"
             "# part of tests/extractor/fixtures/events_labelled.yaml: points of evidence -> the\n"
             "# share of dev labels with those points that were right.\n"
             f"points: {{{body}}}\n",

@@ -4,8 +4,8 @@ evaluation: the benchmark prints the scores, a test pins floors so a regression 
 Events have their own, larger set (tests/extractor/fixtures/events_labelled.yaml, about a
 third negatives, a dev and a held-out split): `evaluate_events` scores it per label.
 
-    python -m services.extractor.evaluation [LABELLED_YAML]
-    python -m services.extractor.evaluation --events [dev|heldout|fresh]
+    python -m devtools.evaluation [LABELLED_YAML]
+    python -m devtools.evaluation --events [dev|heldout|fresh]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from services.extractor.dedup import DedupState
 from services.extractor.pipeline import ExtractorConfig, extract
 
 DEFAULT_SET = (
-    Path(__file__).resolve().parents[2] / "tests" / "extractor" / "fixtures" / "labelled.yaml"
+    Path(__file__).resolve().parents[1] / "tests" / "extractor" / "fixtures" / "labelled.yaml"
 )
 EVENTS_SET = DEFAULT_SET.with_name("events_labelled.yaml")
 EVENT_FLOORS = DEFAULT_SET.with_name("event_floors.yaml")
