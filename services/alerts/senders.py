@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
@@ -30,7 +29,8 @@ from schemas.alert import Alert
 from services.alerts import chatformat, emailmsg, metrics
 from services.alerts.channelconfig import Schedule
 from services.alerts.delivery import REFUSED, Outcome, WebhookSender
-from services.alerts.emailmsg import StoryItem
+from services.alerts.emailmsg import RenderedStory, StoryItem
+from services.alerts.mimewrite import OutgoingEmail
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
 from services.common.redact import mask_webhook_url, webhook_secrets
@@ -163,7 +163,7 @@ class SmtpMailer:
         except OSError:
             pass
 
-    def send(self, msg: EmailMessage) -> tuple[int | None, str]:
+    def send(self, email: OutgoingEmail) -> tuple[int | None, str]:
         """(status, error), error "" once the server accepted the message; a 5xx raises
         PermanentSMTPError (not retried), anything else is one failed attempt."""
         started = time.monotonic()
@@ -173,9 +173,9 @@ class SmtpMailer:
             for reuse_allowed in (True, False):
                 smtp, fresh = self._connection(deadline_at)
                 try:
-                    # Bcc is the envelope and is stripped from what is sent (emailmsg); a
-                    # refusal leaves the session reset (RSET), usable.
-                    refused = smtp.send_message(msg, to_addrs=emailmsg.recipients(msg))
+                    # The recipients are the envelope (emailmsg: no Bcc header); a refusal
+                    # leaves the session reset (RSET), usable.
+                    refused = smtp.sendmail(email.sender, list(email.recipients), email.data)
                     break
                 except (smtplib.SMTPServerDisconnected, ConnectionError):
                     self._drop(smtp)
@@ -225,12 +225,14 @@ Versions = Callable[[Sequence[str]], list[dict[str, Any]]]
 
 class VersionCache:
     """Reports read for emails, by id, for `ttl_s`: a report that matches many subscriptions
-    is read once for all their emails, not once each."""
+    is read once for all their emails, not once each, even when their lanes ask for it at the
+    same moment (the first asks Elasticsearch; the others wait for its answer: `claim`)."""
 
     def __init__(self, ttl_s: float = 60.0, max_items: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
         self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._reading: dict[str, threading.Event] = {}  # ids being read, and the read's end
         self._lock = threading.Lock()
 
     def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -242,6 +244,32 @@ class VersionCache:
                 if hit is not None and now - hit[0] < self.ttl_s:
                     found[report_id] = hit[1]
         return found
+
+    def claim(
+        self, ids: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any]], list[str], list[threading.Event]]:
+        """(cached, ids the caller reads and must `release`, reads by others to wait for)."""
+        found = self.get(ids)
+        mine: list[str] = []
+        theirs: list[threading.Event] = []
+        with self._lock:
+            for report_id in ids:
+                if report_id in found:
+                    continue
+                reading = self._reading.get(report_id)
+                if reading is not None:
+                    theirs.append(reading)
+                    continue
+                self._reading[report_id] = threading.Event()
+                mine.append(report_id)
+        return found, mine, list({id(e): e for e in theirs}.values())
+
+    def release(self, ids: Sequence[str]) -> None:
+        with self._lock:
+            for report_id in ids:
+                reading = self._reading.pop(report_id, None)
+                if reading is not None:
+                    reading.set()
 
     def put(self, docs: Sequence[dict[str, Any]]) -> None:
         now = time.monotonic()
@@ -259,35 +287,77 @@ def _order(doc: dict[str, Any]) -> str:
 
 
 def es_versions(
-    es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS, cache: VersionCache | None = None
+    es: Any,
+    alias: str,
+    limit: int = emailmsg.MAX_VERSIONS,
+    cache: VersionCache | None = None,
+    wait_s: float = 10.0,
 ) -> Versions:
+    """`wait_s`: the longest wait for another lane's read of the same reports (its search is
+    bounded by the client's timeout; past this, the email goes out without them)."""
     cache = cache or VersionCache()
 
     def fetch(report_ids: Sequence[str]) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(report_ids))[-limit:]
         if not ids:
             return []
-        found = cache.get(ids)
-        missing = [i for i in ids if i not in found]
-        if missing:
+        found, mine, theirs = cache.claim(ids)
+        if mine:
             try:
                 resp = es.search(
                     index=alias,
-                    query={"ids": {"values": missing}},
+                    query={"ids": {"values": mine}},
                     source_includes=VERSION_FIELDS,
-                    size=len(missing),
+                    size=len(mine),
                 )
+                docs = [hit["_source"] for hit in resp["hits"]["hits"]]
+                cache.put(docs)
+                found.update((str(d.get("report_id")), d) for d in docs)
             except Exception:  # the email goes out with what the alert says
                 log.warning("story versions not read for an email", exc_info=True)
-                return sorted(found.values(), key=_order)
-            docs = [hit["_source"] for hit in resp["hits"]["hits"]]
-            cache.put(docs)
-            found.update((str(d.get("report_id")), d) for d in docs)
+            finally:
+                cache.release(mine)
+        if theirs:
+            waited_until = time.monotonic() + wait_s
+            for reading in theirs:
+                reading.wait(max(0.0, waited_until - time.monotonic()))
+            found.update(cache.get([i for i in ids if i not in found]))
         # Oldest first, by the report's own dates (sorted here: the mapping keeps no doc
         # values for them, and a search sorted on them fails).
         return sorted(found.values(), key=_order)
 
     return fetch
+
+
+class RenderCache:
+    """A story's rendered part of an email, for `ttl_s` (as long as its reports are cached):
+    a story matched by many subscriptions is rendered once for all their emails. Keyed by what
+    the alert says of the story, report ids included, so a new version renders anew."""
+
+    def __init__(self, ttl_s: float = 60.0, max_items: int = 2_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self._items: dict[tuple[Any, ...], tuple[float, RenderedStory]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, alert: Alert, versions: Versions) -> RenderedStory:
+        key = (alert.story_id, tuple(alert.report_ids), alert.headline, alert.url, alert.count)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        item = story_item(alert, versions)
+        rendered = emailmsg.render_story(item)
+        if not item.versions:  # the reports were not read: rendered now, read again next time
+            return rendered
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                self._items = {k: v for k, v in self._items.items() if now - v[0] < self.ttl_s}
+                if len(self._items) >= self.max_items:
+                    self._items.clear()
+            self._items[key] = (now, rendered)
+        return rendered
 
 
 def story_item(alert: Alert, versions: Versions) -> StoryItem:
@@ -316,6 +386,10 @@ class ChannelSenders:
         self.versions = versions
         self.queue_digest = queue_digest
         self.clock = clock
+        self.stories = RenderCache()
+
+    def rendered(self, alert: Alert) -> RenderedStory:
+        return self.stories.get(alert, self.versions)
 
     def deliver(self, sub: Subscription, alert: Alert) -> Outcome:
         kind = sub.channel.kind
@@ -357,11 +431,11 @@ class ChannelSenders:
     def email_message(
         self,
         sub: Subscription,
-        stories: Sequence[StoryItem],
+        stories: Sequence[RenderedStory],
         version: str,
         story_id: str,
         subject: str,
-    ) -> EmailMessage:
+    ) -> OutgoingEmail:
         return emailmsg.build(
             sub,
             stories,
@@ -389,7 +463,7 @@ class ChannelSenders:
         # derived from (subscription, story, alert id: the story's version for this alert).
         msg = self.email_message(
             sub,
-            [story_item(alert, self.versions)],
+            [self.rendered(alert)],
             alert.alert_id,
             alert.story_id,
             f"[cwatch] {sub.name or 'alert'}: {alert.headline or alert.story_id}",

@@ -16,6 +16,7 @@ from services.alerts.channelconfig import EmailConfig, Schedule
 from services.alerts.delivery import WebhookSender
 from services.alerts.digests import EmailDigests
 from services.alerts.emailmsg import message_id
+from services.alerts.mimewrite import OutgoingEmail
 from services.alerts.models import Channel, ChannelKind, Subscription
 from services.alerts.senders import ChannelSenders, SmtpMailer
 from services.alerts.settings import AlertsSettings
@@ -113,6 +114,9 @@ def test_an_immediate_email_has_both_parts_both_sides_claims_and_a_stable_messag
     assert msg["Message-ID"] == message_id("s1", "story-tegh", "a1", "cwatch.example")
     assert msg["To"] == "analyst@example.org" and "Tegh border" in msg["Subject"]
     assert msg["List-Unsubscribe"].startswith("<https://cwatch.example/v1/subscriptions/s1/")
+    # On the wire too: the bare link in angle brackets (RFC 2369), never RFC 2047 words.
+    (raw,) = box.raw
+    assert b"\r\nList-Unsubscribe: <https://cwatch.example/v1/subscriptions/s1/" in raw
     text = msg.get_body(("plain",)).get_content()
     page = msg.get_body(("html",)).get_content()
     assert "[Armenian]" in text and "[Azerbaijani]" in text
@@ -401,13 +405,9 @@ def test_a_trickling_smtp_server_is_cut_off_at_the_total_deadline() -> None:
     assert error and status is None and took < 4, (took, error)
 
 
-def _sub_message() -> Any:
-    from email.message import EmailMessage
-
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "a@cwatch.example", "b@example.org", "x"
-    msg.set_content("x")
-    return msg
+def _sub_message() -> OutgoingEmail:
+    data = b"From: a@cwatch.example\r\nTo: b@example.org\r\nSubject: x\r\n\r\nx\r\n"
+    return OutgoingEmail("<x@cwatch.example>", "a@cwatch.example", ("b@example.org",), data)
 
 
 def test_the_queued_digest_items_of_a_deleted_subscription_are_dropped(
