@@ -176,12 +176,14 @@ class AlertsService:
             sleep=self._backoff,
             health=ChannelHealth(settings.alerts_channel_failing_after),
         )
+        versions = es_versions(self.es, self.alias)
         self.senders = ChannelSenders(
             settings,
             self.webhooks,
             SmtpMailer(settings),
-            es_versions(self.es, self.alias),
+            versions,
             self.store.queue_digest,
+            prefetch=versions.prefetch,
         )
         self.stopping = threading.Event()
         self.dispatcher = Dispatcher(
@@ -192,6 +194,7 @@ class AlertsService:
             workers=settings.alerts_webhook_workers,
             stopping=self.stopping,
             invalid_count=DeadLetterCount(limit),
+            prepare=self.senders.prepare,
         )
         self.digests = EmailDigests(
             self.store,

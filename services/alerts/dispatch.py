@@ -162,8 +162,10 @@ class Dispatcher:
         workers: int,
         stopping: threading.Event,
         invalid_count: DeadLetterCount | None = None,
+        prepare: Callable[[Sequence[tuple[Subscription, Alert]]], None] | None = None,
     ) -> None:
         self.deliver = deliver
+        self.prepare = prepare
         # Counted here, on the loop's thread, as the letters are sent from the lanes: an
         # over-the-limit record raises out of `route`, before any of the batch is taken on.
         self.invalid_count = invalid_count or DeadLetterCount()
@@ -206,6 +208,12 @@ class Dispatcher:
         skipped = len(webhook_ids) - len(todo)
         if skipped:
             metrics.DELIVERIES.labels(channel="any", outcome="repeat_skipped").inc(skipped)
+        if todo and self.prepare is not None:
+            try:  # what the batch's deliveries will read, read once for all of them
+                by_id = {a.alert_id: a for a in alerts}
+                self.prepare([(sub, by_id[alert_id]) for alert_id, sub in todo.items()])
+            except Exception:  # each delivery reads what it needs on its own, as without
+                log.warning("a batch's deliveries not prepared", exc_info=True)
         for record, alert, error in parsed:
             tp = TopicPartition(record.topic, record.partition)
             if not self.tracker.add(tp, record.offset):

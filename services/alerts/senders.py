@@ -286,47 +286,69 @@ def _order(doc: dict[str, Any]) -> str:
     return str(doc.get("published") or doc.get("ingested_at") or "")
 
 
-def es_versions(
-    es: Any,
-    alias: str,
-    limit: int = emailmsg.MAX_VERSIONS,
-    cache: VersionCache | None = None,
-    wait_s: float = 10.0,
-) -> Versions:
-    """`wait_s`: the longest wait for another lane's read of the same reports (its search is
+class StoryVersions:
+    """Report ids -> the reports' sources and figures (oldest first), through a VersionCache.
+    `wait_s`: the longest wait for another lane's read of the same reports (its search is
     bounded by the client's timeout; past this, the email goes out without them)."""
-    cache = cache or VersionCache()
 
-    def fetch(report_ids: Sequence[str]) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(report_ids))[-limit:]
+    def __init__(
+        self,
+        es: Any,
+        alias: str,
+        limit: int = emailmsg.MAX_VERSIONS,
+        cache: VersionCache | None = None,
+        wait_s: float = 10.0,
+    ) -> None:
+        self.es = es
+        self.alias = alias
+        self.limit = limit
+        self.cache = cache or VersionCache()
+        self.wait_s = wait_s
+
+    def __call__(self, report_ids: Sequence[str]) -> list[dict[str, Any]]:
+        found = self._read(list(dict.fromkeys(report_ids))[-self.limit :])
+        # Oldest first, by the report's own dates (sorted here: the mapping keeps no doc
+        # values for them, and a search sorted on them fails).
+        return sorted(found.values(), key=_order)
+
+    def prefetch(self, report_ids: Sequence[str]) -> None:
+        """Read (one search per thousand) the reports a batch of alerts will ask for, so their
+        lanes find them cached instead of each asking on its own."""
+        ids = list(dict.fromkeys(report_ids))
+        for start in range(0, len(ids), 1000):
+            self._read(ids[start : start + 1000])
+
+    def _read(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
-            return []
-        found, mine, theirs = cache.claim(ids)
+            return {}
+        found, mine, theirs = self.cache.claim(ids)
         if mine:
             try:
-                resp = es.search(
-                    index=alias,
+                resp = self.es.search(
+                    index=self.alias,
                     query={"ids": {"values": mine}},
                     source_includes=VERSION_FIELDS,
                     size=len(mine),
                 )
                 docs = [hit["_source"] for hit in resp["hits"]["hits"]]
-                cache.put(docs)
+                self.cache.put(docs)
                 found.update((str(d.get("report_id")), d) for d in docs)
             except Exception:  # the email goes out with what the alert says
                 log.warning("story versions not read for an email", exc_info=True)
             finally:
-                cache.release(mine)
+                self.cache.release(mine)
         if theirs:
-            waited_until = time.monotonic() + wait_s
+            waited_until = time.monotonic() + self.wait_s
             for reading in theirs:
                 reading.wait(max(0.0, waited_until - time.monotonic()))
-            found.update(cache.get([i for i in ids if i not in found]))
-        # Oldest first, by the report's own dates (sorted here: the mapping keeps no doc
-        # values for them, and a search sorted on them fails).
-        return sorted(found.values(), key=_order)
+            found.update(self.cache.get([i for i in ids if i not in found]))
+        return found
 
-    return fetch
+
+def es_versions(
+    es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS, cache: VersionCache | None = None
+) -> StoryVersions:
+    return StoryVersions(es, alias, limit, cache)
 
 
 class RenderCache:
@@ -379,6 +401,7 @@ class ChannelSenders:
         versions: Versions,
         queue_digest: Callable[[str, Alert, datetime], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prefetch: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.webhooks = webhooks
@@ -386,7 +409,24 @@ class ChannelSenders:
         self.versions = versions
         self.queue_digest = queue_digest
         self.clock = clock
+        self.prefetch = prefetch
         self.stories = RenderCache()
+
+    def prepare(self, batch: Sequence[tuple[Subscription, Alert]]) -> None:
+        """Before a batch of alerts goes to its lanes: the reports its immediate emails show,
+        read in one request (a report matched by many subscriptions, once for all)."""
+        if self.prefetch is None:
+            return
+        ids = [
+            report_id
+            for sub, alert in batch
+            if sub.channel.kind == ChannelKind.EMAIL
+            and sub.channel.email is not None
+            and sub.channel.email.schedule == Schedule.IMMEDIATE
+            for report_id in alert.report_ids[-emailmsg.MAX_VERSIONS :]
+        ]
+        if ids:
+            self.prefetch(ids)
 
     def rendered(self, alert: Alert) -> RenderedStory:
         return self.stories.get(alert, self.versions)
