@@ -5,7 +5,8 @@ The set-up of bench_alerts (the same saved searches, reports and steady rate; an
 Indexer and AlertsService with default settings) with every subscription on the email channel
 and a real SMTP server (aiosmtpd) on loopback, in a process of its own as a relay would be
 (smtp_sink.py). Each report's number is in its headline, hence in the email's subject; latency
-per email = when the server accepted it minus the report's ingested_at. The emails owed are the
+per email = when the server accepted it minus the report's ingested_at (`email_after_alert_*`:
+minus when its report's first alert was produced, the delivery's share). The emails owed are the
 alerts the service produced (read back from the alert topic); the run waits for them (up to
 DRAIN_MAX_S, or DRAIN_STALL_S without a new one), and `email_missing` says how many never came
 (a p99 over fewer than all of them is a lower bound). Full: 60 s of input; --quick: 15 s.
@@ -96,6 +97,7 @@ class Owed:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.count = 0
+        self.produced: dict[int, float] = {}  # report number -> its first alert's produce time
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, args=(bootstrap, topic), daemon=True)
         self.thread.start()
@@ -111,6 +113,8 @@ class Owed:
                     found = NUMBER.search(Alert.model_validate_json(record.value).headline)
                     if found and int(found.group(1)) < WARM:
                         self.count += 1
+                        number, at = int(found.group(1)), record.timestamp / 1000
+                        self.produced[number] = min(at, self.produced.get(number, at))
         consumer.close()
 
 
@@ -205,11 +209,17 @@ def run(quick: bool = False, subscriptions: int = bench_alerts.SUBSCRIPTIONS) ->
         with inbox.lock:
             received = [(at, k) for at, k in inbox.received if k < WARM]
         latencies = [at - sent_at[k] for at, k in received if k in sent_at]
+        # The part after the alert was produced: delivery (lanes, SMTP), not matching.
+        after_alert = [at - owed.produced[k] for at, k in received if k in owed.produced]
         return {
             "email_alert_p50_s": round(statistics.median(latencies), 3)
             if latencies
             else float("nan"),
             "email_alert_p99_s": round(_percentile(latencies, 0.99), 3),
+            "email_after_alert_p50_s": round(statistics.median(after_alert), 3)
+            if after_alert
+            else float("nan"),
+            "email_after_alert_p99_s": round(_percentile(after_alert, 0.99), 3),
             "email_subscriptions": float(len(subs)),
             "email_input_per_s": round(sent_rate, 1),
             "email_reports": float(n),
