@@ -338,6 +338,36 @@ class AlertStore:
             if item["index"].get("error")
         ]
 
+    def failing_since(self, since: datetime, size: int = 100) -> list[dict[str, Any]]:
+        """The `channel_failing` lines written since `since`, oldest first, each with its
+        line `id` and its subscription's `owner` and `name` (None for a deleted one)."""
+        self.ensure()
+        resp = self.es.search(
+            index=self.deliveries_index,
+            query={
+                "bool": {
+                    "filter": [
+                        {"term": {"outcome": "channel_failing"}},
+                        {"range": {"at": {"gte": since.isoformat()}}},
+                    ]
+                }
+            },
+            sort=[{"at": "asc"}],
+            size=size,
+        )
+        lines = [{"id": h["_id"], **h["_source"]} for h in resp["hits"]["hits"]]
+        sub_ids = sorted({line["subscription_id"] for line in lines})
+        subs: dict[str, dict[str, Any]] = {}
+        if sub_ids:
+            found = self.es.mget(
+                index=self.subscriptions_index, ids=sub_ids, source_includes=["owner", "name"]
+            )
+            subs = {d["_id"]: d["_source"] for d in found["docs"] if d.get("found")}
+        for line in lines:
+            sub = subs.get(line["subscription_id"], {})
+            line["owner"], line["name"] = sub.get("owner"), sub.get("name")
+        return lines
+
     def failing(self, sub_ids: Sequence[str]) -> set[str]:
         """The subscriptions whose channel's latest verdict in the log is `channel_failing`
         (not followed by a delivery that went out): one request for a whole list."""

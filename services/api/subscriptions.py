@@ -78,6 +78,7 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
         app.state.es,
         settings.index_alias,
         on_alert_sent=sent,
+        failing_since=store.failing_since,
         queue_max=settings.alerts_live_queue_max,
         max_clients=settings.alerts_live_max_clients,
     )
@@ -361,7 +362,13 @@ async def live(
         build_query(params, datetime.now(UTC))
     except QueryError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    client = _added(state, asyncio.get_running_loop(), params=params)
+    client = _added(
+        state,
+        asyncio.get_running_loop(),
+        params=params,
+        viewer=principal.user,
+        sees_all=owner_filter(principal) is None,  # an admin, or the no-accounts mode
+    )
     return StreamingResponse(
         _stream(request, state, client), media_type="text/event-stream", headers=_SSE_HEADERS
     )
