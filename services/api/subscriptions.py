@@ -25,6 +25,7 @@ from services.alerts.models import PUSHED, Subscription, SubscriptionInput, appl
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
 from services.api.auth import OPEN, Viewer
+from services.api.feedtokens import FeedTarget, FeedTokenStore
 from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.search import search_params
 from services.common.auth.models import Principal
@@ -47,6 +48,7 @@ class AlertsState:
     hub: LiveHub
     policy: NetPolicy
     delivery_log: DeliveryLogWriter
+    feed_tokens: FeedTokenStore  # a deleted subscription's feeds go with it
 
 
 def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState:
@@ -88,6 +90,7 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
         hub,
         NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private),
         delivery_log,
+        FeedTokenStore(app.state.es, settings.index_prefix()),
     )
     app.state.alerts = state
     return state
@@ -216,6 +219,15 @@ def resume(request: Request, state: State, principal: Viewer, sub_id: str) -> di
     return _set_active(request, state, principal, sub_id, True)
 
 
+def _delete(state: AlertsState, sub_id: str) -> bool:
+    """The subscription and its Atom feeds' tokens: a deleted subscription leaves no feed URL
+    that answers (a feed whose target is gone by another way is revoked when read: feeds.py)."""
+    if not state.store.delete(sub_id):
+        return False
+    state.feed_tokens.delete_target(FeedTarget.SUBSCRIPTION, sub_id)
+    return True
+
+
 @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Delete a subscription")
 def delete(request: Request, state: State, principal: Viewer, sub_id: str) -> Response:
     try:
@@ -224,7 +236,7 @@ def delete(request: Request, state: State, principal: Viewer, sub_id: str) -> Re
         if exc.status_code != 409:  # an invalid stored one (admins only) may still go
             raise
         owner = None
-    if not state.store.delete(sub_id):
+    if not _delete(state, sub_id):
         raise HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
     _audit_admin(request, principal, "delete", sub_id, owner)
     return Response(status_code=204)
@@ -302,7 +314,7 @@ def unsubscribe(state: State, sub_id: str, action: str, token: str) -> HTMLRespo
     if action == "pause":
         state.store.put(apply_update(sub, {"active": False}))
         return HTMLResponse("<!doctype html><p>Paused. Resume it in the subscriptions page.</p>")
-    state.store.delete(sub.id)
+    _delete(state, sub.id)
     return HTMLResponse("<!doctype html><p>Unsubscribed: no more of these alerts.</p>")
 
 
