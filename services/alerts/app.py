@@ -195,13 +195,14 @@ class AlertsService:
             stopping=self.stopping,
             invalid_count=DeadLetterCount(limit),
             prepare=self.senders.prepare,
+            caps={ChannelKind.EMAIL.value: settings.alerts_email_workers},
         )
         self.digests = EmailDigests(
             self.store,
             self.senders,
             self.cache.get,
             self.delivered,
-            self.dispatcher.lanes.submit,
+            lambda key, job: self.dispatcher.lanes.submit(key, job, ChannelKind.EMAIL.value),
         )
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()

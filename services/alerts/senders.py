@@ -92,14 +92,16 @@ class _BoundedSMTPSSL(smtplib.SMTP_SSL, _BoundedSMTP):
 
 
 class SmtpMailer:
-    """Sends through one SMTP connection per delivery worker, kept open between emails (a
-    TLS handshake and login per email would cap the rate) and closed after IDLE_S unused."""
+    """Sends through a pool of SMTP connections kept open between emails (a TLS handshake and
+    login per email would cap the rate): a send takes the connection used last, or opens one
+    when all are busy (as many as emails are sent at once: `alerts_email_workers`), and gives
+    it back after; one unused for IDLE_S is closed instead of reused."""
 
     IDLE_S = 20.0
 
     def __init__(self, settings: AlertsSettings) -> None:
         self.s = settings
-        self._local = threading.local()
+        self._idle: list[tuple[_BoundedSMTP, float]] = []  # (connection, last used), LIFO
         self._open: set[smtplib.SMTP] = set()
         self._lock = threading.Lock()
 
@@ -142,20 +144,28 @@ class SmtpMailer:
         return smtp
 
     def _connection(self, deadline_at: float) -> tuple[_BoundedSMTP, bool]:
-        """(connection, fresh): this worker's open one when used lately, else a new one."""
-        smtp: _BoundedSMTP | None = getattr(self._local, "smtp", None)
-        if smtp is not None and time.monotonic() - self._local.used < self.IDLE_S:
-            smtp.deadline_at = deadline_at
-            return smtp, False
-        if smtp is not None:
+        """(connection, fresh): the idle one used last when used lately, else a new one."""
+        stale: list[_BoundedSMTP] = []
+        kept: _BoundedSMTP | None = None
+        with self._lock:
+            while self._idle and kept is None:
+                smtp, used = self._idle.pop()
+                if time.monotonic() - used < self.IDLE_S:
+                    kept = smtp
+                else:
+                    stale.append(smtp)
+        for smtp in stale:
             self._drop(smtp)
-        smtp = self._connect(deadline_at)
-        self._local.smtp = smtp
-        return smtp, True
+        if kept is not None:
+            kept.deadline_at = deadline_at
+            return kept, False
+        return self._connect(deadline_at), True
+
+    def _release(self, smtp: _BoundedSMTP) -> None:
+        with self._lock:
+            self._idle.append((smtp, time.monotonic()))
 
     def _drop(self, smtp: smtplib.SMTP) -> None:
-        if getattr(self._local, "smtp", None) is smtp:
-            self._local.smtp = None
         with self._lock:
             self._open.discard(smtp)
         try:
@@ -179,24 +189,28 @@ class SmtpMailer:
                     break
                 except (smtplib.SMTPServerDisconnected, ConnectionError):
                     self._drop(smtp)
+                    smtp = None
                     if fresh or not reuse_allowed:
                         raise
                     # The server closed the kept connection while it was idle: a new one.
-            self._local.used = time.monotonic()
+            if smtp is not None:
+                self._release(smtp)
             if refused:  # some addresses only: the others have it, a retry would resend
                 log.warning(
                     "email refused for some recipients",
                     extra={"refused": {k: v[0] for k, v in refused.items()}},
                 )
         except smtplib.SMTPRecipientsRefused as exc:
-            self._local.used = time.monotonic()
+            if smtp is not None:  # the session was reset (RSET): usable
+                self._release(smtp)
             codes = [code for code, _ in exc.recipients.values()]
             reason = f"SMTP recipients refused: {exc.recipients}"[:500]
             if all(code >= 500 for code in codes):
                 raise PermanentSMTPError(reason) from None
             return min(codes), reason
         except smtplib.SMTPResponseException as exc:
-            self._local.used = time.monotonic()
+            if smtp is not None:
+                self._release(smtp)
             reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:500]
             if exc.smtp_code >= 500:
                 raise PermanentSMTPError(reason) from None
@@ -211,7 +225,7 @@ class SmtpMailer:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._open = list(self._open), set()
+            connections, self._open, self._idle = list(self._open), set(), []
         for smtp in connections:
             try:
                 smtp.quit()
