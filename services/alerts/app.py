@@ -48,7 +48,7 @@ from services.alerts.matcher import QueryCache, es_msearch, match
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.senders import ChannelSenders, SmtpMailer, es_versions
 from services.alerts.settings import AlertsSettings
-from services.alerts.store import AlertStore, sent_line_id
+from services.alerts.store import AlertStore, DeliveryLine, sent_line_id
 from services.common.dlq import DeadLetterCount, DeadLetterSink, DlqLimit, TooManyDeadLetters
 from services.common.es import make_es
 from services.common.kafka import (
@@ -161,6 +161,8 @@ class AlertsService:
         # ones that high is a bug or a contract change, which stops the service uncommitted.
         limit = DlqLimit(max_ratio=settings.alerts_dlq_max_ratio or None)
         self.matcher_dlq = DeadLetterSink(self.producer, self.topics.deadletter, limit)
+        # Before the senders, which write to it from their first delivery on.
+        self.delivery_log = DeliveryLogWriter(self.store)
         self.webhooks = WebhookSender(
             NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private),
             log_delivery=self._log_delivery,
@@ -174,30 +176,33 @@ class AlertsService:
             sleep=self._backoff,
             health=ChannelHealth(settings.alerts_channel_failing_after),
         )
+        versions = es_versions(self.es, self.alias)
         self.senders = ChannelSenders(
             settings,
             self.webhooks,
             SmtpMailer(settings),
-            es_versions(self.es, self.alias),
+            versions,
             self.store.queue_digest,
+            prefetch=versions.prefetch,
         )
         self.stopping = threading.Event()
         self.dispatcher = Dispatcher(
             self.senders.deliver,
             self.cache.get,
-            self.store.delivered,
+            self.delivered,
             self.dlq.send,
             workers=settings.alerts_webhook_workers,
             stopping=self.stopping,
             invalid_count=DeadLetterCount(limit),
+            prepare=self.senders.prepare,
+            caps={ChannelKind.EMAIL.value: settings.alerts_email_workers},
         )
-        self.delivery_log = DeliveryLogWriter(self.store)
         self.digests = EmailDigests(
             self.store,
             self.senders,
             self.cache.get,
-            self.store.delivered,
-            self.dispatcher.lanes.submit,
+            self.delivered,
+            lambda key, job: self.dispatcher.lanes.submit(key, job, ChannelKind.EMAIL.value),
         )
         self.msearch = es_msearch(self.es)
         self.queries = QueryCache()
@@ -221,14 +226,19 @@ class AlertsService:
         error: str | None,
     ) -> None:
         # A delivered (or digest-queued) alert's line is also the mark that keeps a replay
-        # from sending it again, whatever the channel.
+        # from sending it again, whatever the channel. Written in bulk in the background: a
+        # round trip to Elasticsearch per delivery was the email path's largest cost.
         line_id = sent_line_id(alert_id) if outcome in ("sent", "queued") else None
-        try:
-            self.store.log_delivery(
-                sub_id, alert_id, channel, outcome, attempt, status, error, line_id=line_id
-            )
-        except Exception:  # the log is for people; a lost line must not stop delivery
-            log.exception("delivery log write failed")
+        self.delivery_log.write(
+            DeliveryLine(sub_id, alert_id, channel, outcome, attempt, status, error, line_id)
+        )
+
+    def delivered(self, alert_ids: list[str]) -> set[str]:
+        """The alerts among `alert_ids` already delivered: marks not written yet first, then
+        the store (in this order, a mark written in between is seen by the second)."""
+        unwritten = self.delivery_log.unwritten_marks(alert_ids)
+        rest = [a for a in alert_ids if a not in unwritten]
+        return unwritten | self.store.delivered(rest)
 
     # ---- matching -----------------------------------------------------------------------------
 

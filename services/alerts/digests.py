@@ -22,7 +22,7 @@ from schemas.alert import Alert
 from services.alerts import metrics
 from services.alerts.channelconfig import Schedule, digest_slot
 from services.alerts.delivery import Outcome
-from services.alerts.emailmsg import StoryItem
+from services.alerts.emailmsg import render_story
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.senders import ChannelSenders, story_item
 from services.alerts.store import AlertStore
@@ -141,7 +141,7 @@ class EmailDigests:
     def _send(self, digest: Digest) -> Outcome:
         sub = digest.sub
         stories = by_story(digest.alerts)
-        items: list[StoryItem] = [story_item(a, self.senders.versions) for a in stories]
+        items = [render_story(story_item(a, self.senders.versions)) for a in stories]
         config = sub.channel.email
         assert config is not None
         when = digest.slot.astimezone(ZoneInfo(config.timezone)).strftime("%Y-%m-%d %H:%M %Z")

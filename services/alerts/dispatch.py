@@ -98,43 +98,65 @@ class OffsetTracker:
 
 class Lanes:
     """Per-key FIFO job queues on a bounded thread pool: a key's jobs run in order, one at a
-    time; keys take turns (a busy key goes to the back after each job)."""
+    time; keys take turns (a busy key goes to the back after each job). A key belongs to a
+    group (its channel) that may be capped below the pool's size (`caps`): a shared endpoint
+    that slows down (the SMTP relay) holds at most its cap of the workers, never the workers
+    of the other channels."""
 
-    def __init__(self, workers: int, name: str = "webhook") -> None:
+    def __init__(
+        self, workers: int, name: str = "webhook", caps: dict[str, int] | None = None
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._queues: dict[str, deque[Callable[[], None]]] = {}
+        self._group: dict[str, str] = {}  # the group of each key with queued jobs
+        self._caps = caps or {}
+        self._running: dict[str, int] = {}  # per group: keys on a worker now
+        self._ready: dict[str, deque[str]] = {}  # per capped group: keys waiting for a slot
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, key: str, job: Callable[[], None]) -> None:
+    def submit(self, key: str, job: Callable[[], None], group: str = "") -> None:
         with self._lock:
             if self._closed:
                 return  # stopping: the job's offset stays uncommitted, redone after a restart
             queue = self._queues.get(key)
-            if queue is not None:  # the lane is running: the job waits its turn
+            if queue is not None:  # the lane is running or waiting: the job waits its turn
                 queue.append(job)
                 return
             self._queues[key] = deque([job])
-            self._pool.submit(self._run, key)
+            self._group[key] = group
+            self._ready.setdefault(group, deque()).append(key)
+            self._start(group)
+
+    def _start(self, group: str) -> None:
+        """Caller holds the lock: put the group's ready keys on workers, up to its cap."""
+        ready = self._ready.get(group)
+        cap = self._caps.get(group)
+        while ready and (cap is None or self._running.get(group, 0) < cap):
+            self._running[group] = self._running.get(group, 0) + 1
+            self._pool.submit(self._run, ready.popleft())
 
     def _run(self, key: str) -> None:
         with self._lock:
             queue = self._queues.get(key)
-            if not queue:
-                return
-            job = queue.popleft()
+            job = queue.popleft() if queue else None
         try:
-            job()
+            if job is not None:
+                job()
         except Exception:  # jobs catch their own; this is the last line, never a lost lane
             metrics.WORKER_ERRORS.inc()
             log.exception("delivery job failed", extra={"lane": key})
         with self._lock:
             if self._closed:
                 return
-            if not self._queues.get(key):
+            group = self._group.get(key, "")
+            self._running[group] -= 1
+            if self._queues.get(key):
+                self._ready.setdefault(group, deque()).append(key)  # back of its group's turn
+            else:
                 self._queues.pop(key, None)
-                return
-            self._pool.submit(self._run, key)
+                self._group.pop(key, None)
+            self._start(group)
 
     def idle(self) -> bool:
         with self._lock:
@@ -145,6 +167,7 @@ class Lanes:
         with self._lock:
             self._closed = True
             self._queues.clear()
+            self._ready.clear()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -162,8 +185,11 @@ class Dispatcher:
         workers: int,
         stopping: threading.Event,
         invalid_count: DeadLetterCount | None = None,
+        prepare: Callable[[Sequence[tuple[Subscription, Alert]]], None] | None = None,
+        caps: dict[str, int] | None = None,
     ) -> None:
         self.deliver = deliver
+        self.prepare = prepare
         # Counted here, on the loop's thread, as the letters are sent from the lanes: an
         # over-the-limit record raises out of `route`, before any of the batch is taken on.
         self.invalid_count = invalid_count or DeadLetterCount()
@@ -172,7 +198,7 @@ class Dispatcher:
         self.dead_letter = dead_letter
         self.stopping = stopping
         self.tracker = OffsetTracker()
-        self.lanes = Lanes(workers)
+        self.lanes = Lanes(workers, caps=caps)
         self._in_flight: set[str] = set()  # alert ids queued or being delivered
         self._lock = threading.Lock()
 
@@ -206,6 +232,12 @@ class Dispatcher:
         skipped = len(webhook_ids) - len(todo)
         if skipped:
             metrics.DELIVERIES.labels(channel="any", outcome="repeat_skipped").inc(skipped)
+        if todo and self.prepare is not None:
+            try:  # what the batch's deliveries will read, read once for all of them
+                by_id = {a.alert_id: a for a in alerts}
+                self.prepare([(sub, by_id[alert_id]) for alert_id, sub in todo.items()])
+            except Exception:  # each delivery reads what it needs on its own, as without
+                log.warning("a batch's deliveries not prepared", exc_info=True)
         for record, alert, error in parsed:
             tp = TopicPartition(record.topic, record.partition)
             if not self.tracker.add(tp, record.offset):
@@ -221,7 +253,8 @@ class Dispatcher:
                 continue
             with self._lock:
                 self._in_flight.add(alert.alert_id)
-            self.lanes.submit(sub.id, self._job(tp, record.offset, sub, alert, record, ""))
+            job = self._job(tp, record.offset, sub, alert, record, "")
+            self.lanes.submit(sub.id, job, sub.channel.kind.value)
 
     def _job(
         self,

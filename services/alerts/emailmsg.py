@@ -1,4 +1,4 @@
-"""Alert emails (one story) and digests (many), as email.message.EmailMessage. Pure.
+"""Alert emails (one story) and digests (many), as the bytes sent (mimewrite.py). Pure.
 
 Each story shows every side's version side by side (source, country and affiliation,
 headline, time) and the casualty claims with who made them. Everything from reports is
@@ -7,8 +7,8 @@ left out is said. The Message-ID is derived from (subscription, story, version),
 after a crash carries the same id and mail clients show it once.
 
 Recipients never see each other (they may be targets of what they follow): one address goes
-in To; several go in Bcc (the envelope, `recipients`) under `To: undisclosed-recipients:;`,
-which smtplib strips before sending. One message, not one per address: one SMTP transaction
+in To; several go only in the envelope, under `To: undisclosed-recipients:;` (no Bcc header
+is written). One message, not one per address: one SMTP transaction
 keeps one Message-ID and one retry state, so a retry never resends to those who had it, and
 the server still refuses an address alone without failing the others.
 """
@@ -21,12 +21,13 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
+from services.alerts import mimewrite
 from services.alerts.chatformat import cut
+from services.alerts.mimewrite import OutgoingEmail
 from services.alerts.models import Subscription
 from services.query.sides import claims, group_by_side
 
@@ -53,12 +54,6 @@ def message_id(sub_id: str, story_id: str, version: str, domain: str) -> str:
 
 
 UNDISCLOSED = "undisclosed-recipients:;"  # RFC 5322 empty group
-
-
-def recipients(msg: EmailMessage) -> list[str]:
-    """The envelope's addresses (To, Cc, Bcc), without the empty group's placeholder."""
-    fields = [str(v) for name in ("to", "cc", "bcc") for v in msg.get_all(name, [])]
-    return [address for _, address in getaddresses(fields) if address]
 
 
 def link_token(secret: str, sub_id: str, action: str) -> str:
@@ -129,9 +124,21 @@ def _story_html(story: StoryItem) -> str:
     )
 
 
+@dataclass(frozen=True)
+class RenderedStory:
+    """A story's part of an email, the same for every subscription it goes to."""
+
+    text: str
+    html: str
+
+
+def render_story(story: StoryItem) -> RenderedStory:
+    return RenderedStory("\n".join(_story_text(story)), _story_html(story))
+
+
 def build(
     sub: Subscription,
-    stories: Sequence[StoryItem],
+    stories: Sequence[RenderedStory],
     *,
     subject: str,
     msg_id: str,
@@ -139,43 +146,43 @@ def build(
     now: datetime,
     public_url: str,
     max_bytes: int,
-) -> EmailMessage:
-    """An email of `stories` (a digest when several) to the subscription's addresses."""
+) -> OutgoingEmail:
+    """An email of `stories` (a digest when several) to the subscription's addresses. Only the
+    subject, the links and the headers are the subscription's own: the stories' parts are
+    rendered once (render_story) for every subscription they go to."""
     assert sub.channel.email is not None
     shown = list(stories[:MAX_STORIES])
-    while True:
-        text_parts = [_story_text(s) for s in shown]
-        html_parts = [_story_html(s) for s in shown]
-        size = sum(len("\n".join(t)) for t in text_parts) + sum(len(h) for h in html_parts)
-        if size <= max_bytes or len(shown) <= 1:
-            break
+    size = sum(len(s.text) + len(s.html) for s in shown)
+    while size > max_bytes and len(shown) > 1:
         shown = shown[: max(1, len(shown) * 3 // 4)]  # too large: fewer stories, said below
+        size = sum(len(s.text) + len(s.html) for s in shown)
     left_out = len(stories) - len(shown)
     pause, stop = link(public_url, sub, "pause"), link(public_url, sub, "delete")
     more = f"{left_out} more stories not shown." if left_out else ""
-    text = "\n\n".join("\n".join(t) for t in text_parts)
-    text = cut(text, max_bytes)
+    text = cut("\n\n".join(s.text for s in shown), max_bytes)
     text += f"\n\n{more}\nPause these alerts: {pause}\nUnsubscribe: {stop}\n"
     e = html.escape
     body_html = (
-        f"<html><body><h2>{e(subject)}</h2>{''.join(html_parts)}"
+        f"<html><body><h2>{e(subject)}</h2>{''.join(s.html for s in shown)}"
         + (f"<p>{e(more)}</p>" if more else "")
         + f'<hr><p><a href="{e(pause)}">Pause these alerts</a> · '
         f'<a href="{e(stop)}">Unsubscribe</a></p></body></html>'
     )
-    msg = EmailMessage()
-    msg["Subject"] = cut(" ".join(subject.split()), 200)  # a header never holds a line break
-    msg["From"] = sender
+    from_header, from_address = mimewrite.address_header(sender)
     to = sub.channel.email.to
-    if len(to) == 1:
-        msg["To"] = to[0]
-    else:
-        msg["To"], msg["Bcc"] = UNDISCLOSED, ", ".join(to)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = msg_id
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["List-Unsubscribe"] = f"<{stop}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-    msg.set_content(text)
-    msg.add_alternative(body_html, subtype="html")
-    return msg
+    headers = [
+        ("Subject", mimewrite.subject_header(cut(" ".join(subject.split()), 200))),
+        ("From", from_header),
+        ("To", to[0] if len(to) == 1 else UNDISCLOSED),
+        ("Date", format_datetime(now)),
+        ("Message-ID", msg_id),
+        ("Auto-Submitted", "auto-generated"),
+        ("List-Unsubscribe", f"<{stop}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),  # RFC 8058
+    ]
+    return OutgoingEmail(
+        message_id=msg_id,
+        sender=from_address,
+        recipients=tuple(to),
+        data=mimewrite.write(headers, text, body_html),
+    )

@@ -5,6 +5,10 @@ out to Server-Sent-Event streams.
   against all open clients with the matcher (the search semantics, one multi-search), and each
   client receives the search summaries of its matches.
 - `/v1/subscriptions/{id}/stream` clients receive that subscription's alerts.
+- A subscription whose channel keeps failing (the alerts service's `channel_failing` line in
+  its delivery log) is told to its owner's live feeds (and admins'), as a `channel_failing`
+  event: the owner sees it where they work, not only in the deliveries view. The hub looks
+  for new such lines every NOTICE_CHECK_S while a live feed is open.
 The consumer has no group (nothing to commit): a stream shows what happens while it is open.
 
 A client is hostile input too: the hub only ever puts into a client's bounded queue without
@@ -21,9 +25,10 @@ import itertools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -45,6 +50,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_MAX = 256  # events waiting for one client; a client that lets it fill is closed
 MAX_CLIENTS = 1000
+NOTICE_CHECK_S = 2.0
+# Lines are looked for this far back (and told once each): a line written with an `at` a
+# little before the last look (bulk writes, the index refresh) is still found.
+NOTICE_LOOKBACK = timedelta(seconds=60)
 
 
 class TooManyClients(Exception):
@@ -58,6 +67,8 @@ class LiveClient:
     queue: asyncio.Queue[tuple[str, dict[str, Any]]]
     params: SearchParams | None = None  # live feed filters
     subscription_id: str | None = None  # alert stream
+    viewer: str | None = None  # the user of a live feed: told of their failing channels
+    sees_all: bool = False  # an admin (or the no-accounts mode): told of every one
     active: bool = True
     closed: bool = False  # too slow: no more events; the stream ends after `overflow`
 
@@ -95,6 +106,8 @@ class LiveHub:
     es: Elasticsearch
     alias: str
     on_alert_sent: Callable[[str, str], None] | None = None
+    # since -> the channel_failing lines since then (AlertStore.failing_since)
+    failing_since: Callable[[datetime], list[dict[str, Any]]] | None = None
     clients: dict[str, LiveClient] = field(default_factory=dict)
     queue_max: int = QUEUE_MAX
     max_clients: int = MAX_CLIENTS
@@ -106,6 +119,8 @@ class LiveHub:
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._msearch = es_msearch(self.es)
+        self._told: dict[str, datetime] = {}  # failing lines told, by line id
+        self._last_notice_check = 0.0
 
     # ---- clients ------------------------------------------------------------------------------
 
@@ -114,6 +129,8 @@ class LiveHub:
         loop: asyncio.AbstractEventLoop,
         params: SearchParams | None = None,
         subscription_id: str | None = None,
+        viewer: str | None = None,
+        sees_all: bool = False,
     ) -> LiveClient:
         self.start()
         client = LiveClient(
@@ -122,6 +139,8 @@ class LiveHub:
             queue=asyncio.Queue(self.queue_max),
             params=params,
             subscription_id=subscription_id,
+            viewer=viewer,
+            sees_all=sees_all,
         )
         with self._lock:
             if len(self.clients) >= self.max_clients:
@@ -188,6 +207,9 @@ class LiveHub:
                                 self._guarded(self._alert, record.value)
                     if indexed:
                         self._guarded(self._reports, indexed)
+                    if time.monotonic() - self._last_notice_check >= NOTICE_CHECK_S:
+                        self._last_notice_check = time.monotonic()
+                        self._guarded(self._failing_channels, datetime.now(UTC))
             except Exception:
                 log.exception("live hub failed; reconnecting")
             finally:
@@ -217,6 +239,29 @@ class LiveHub:
             self.on_alert_sent(alert.subscription_id, alert.alert_id)
         for client in targets:
             client.push("alert", alert.model_dump(mode="json"))
+
+    def _failing_channels(self, now: datetime) -> None:
+        """New `channel_failing` lines, each told once to the live feeds of its owner."""
+        with self._lock:
+            feed = [c for c in self.clients.values() if c.params is not None and not c.closed]
+        if self.failing_since is None or not feed:
+            return
+        self._told = {k: at for k, at in self._told.items() if now - at < 2 * NOTICE_LOOKBACK}
+        for line in self.failing_since(now - NOTICE_LOOKBACK):
+            if line["id"] in self._told:
+                continue
+            self._told[line["id"]] = now
+            notice = {
+                "subscription_id": line["subscription_id"],
+                "name": line.get("name"),
+                "channel": line.get("channel"),
+                "reason": line.get("error"),
+                "at": line.get("at"),
+            }
+            owner = line.get("owner")
+            for client in feed:
+                if client.sees_all or (owner is not None and client.viewer == owner):
+                    client.push("channel_failing", notice)
 
     def _reports(self, events: list[IndexedEvent]) -> None:
         with self._lock:

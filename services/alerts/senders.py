@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
@@ -30,7 +29,8 @@ from schemas.alert import Alert
 from services.alerts import chatformat, emailmsg, metrics
 from services.alerts.channelconfig import Schedule
 from services.alerts.delivery import REFUSED, Outcome, WebhookSender
-from services.alerts.emailmsg import StoryItem
+from services.alerts.emailmsg import RenderedStory, StoryItem
+from services.alerts.mimewrite import OutgoingEmail
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.settings import AlertsSettings
 from services.common.redact import mask_webhook_url, webhook_secrets
@@ -92,14 +92,16 @@ class _BoundedSMTPSSL(smtplib.SMTP_SSL, _BoundedSMTP):
 
 
 class SmtpMailer:
-    """Sends through one SMTP connection per delivery worker, kept open between emails (a
-    TLS handshake and login per email would cap the rate) and closed after IDLE_S unused."""
+    """Sends through a pool of SMTP connections kept open between emails (a TLS handshake and
+    login per email would cap the rate): a send takes the connection used last, or opens one
+    when all are busy (as many as emails are sent at once: `alerts_email_workers`), and gives
+    it back after; one unused for IDLE_S is closed instead of reused."""
 
     IDLE_S = 20.0
 
     def __init__(self, settings: AlertsSettings) -> None:
         self.s = settings
-        self._local = threading.local()
+        self._idle: list[tuple[_BoundedSMTP, float]] = []  # (connection, last used), LIFO
         self._open: set[smtplib.SMTP] = set()
         self._lock = threading.Lock()
 
@@ -142,20 +144,28 @@ class SmtpMailer:
         return smtp
 
     def _connection(self, deadline_at: float) -> tuple[_BoundedSMTP, bool]:
-        """(connection, fresh): this worker's open one when used lately, else a new one."""
-        smtp: _BoundedSMTP | None = getattr(self._local, "smtp", None)
-        if smtp is not None and time.monotonic() - self._local.used < self.IDLE_S:
-            smtp.deadline_at = deadline_at
-            return smtp, False
-        if smtp is not None:
+        """(connection, fresh): the idle one used last when used lately, else a new one."""
+        stale: list[_BoundedSMTP] = []
+        kept: _BoundedSMTP | None = None
+        with self._lock:
+            while self._idle and kept is None:
+                smtp, used = self._idle.pop()
+                if time.monotonic() - used < self.IDLE_S:
+                    kept = smtp
+                else:
+                    stale.append(smtp)
+        for smtp in stale:
             self._drop(smtp)
-        smtp = self._connect(deadline_at)
-        self._local.smtp = smtp
-        return smtp, True
+        if kept is not None:
+            kept.deadline_at = deadline_at
+            return kept, False
+        return self._connect(deadline_at), True
+
+    def _release(self, smtp: _BoundedSMTP) -> None:
+        with self._lock:
+            self._idle.append((smtp, time.monotonic()))
 
     def _drop(self, smtp: smtplib.SMTP) -> None:
-        if getattr(self._local, "smtp", None) is smtp:
-            self._local.smtp = None
         with self._lock:
             self._open.discard(smtp)
         try:
@@ -163,7 +173,7 @@ class SmtpMailer:
         except OSError:
             pass
 
-    def send(self, msg: EmailMessage) -> tuple[int | None, str]:
+    def send(self, email: OutgoingEmail) -> tuple[int | None, str]:
         """(status, error), error "" once the server accepted the message; a 5xx raises
         PermanentSMTPError (not retried), anything else is one failed attempt."""
         started = time.monotonic()
@@ -173,30 +183,34 @@ class SmtpMailer:
             for reuse_allowed in (True, False):
                 smtp, fresh = self._connection(deadline_at)
                 try:
-                    # Bcc is the envelope and is stripped from what is sent (emailmsg); a
-                    # refusal leaves the session reset (RSET), usable.
-                    refused = smtp.send_message(msg, to_addrs=emailmsg.recipients(msg))
+                    # The recipients are the envelope (emailmsg: no Bcc header); a refusal
+                    # leaves the session reset (RSET), usable.
+                    refused = smtp.sendmail(email.sender, list(email.recipients), email.data)
                     break
                 except (smtplib.SMTPServerDisconnected, ConnectionError):
                     self._drop(smtp)
+                    smtp = None
                     if fresh or not reuse_allowed:
                         raise
                     # The server closed the kept connection while it was idle: a new one.
-            self._local.used = time.monotonic()
+            if smtp is not None:
+                self._release(smtp)
             if refused:  # some addresses only: the others have it, a retry would resend
                 log.warning(
                     "email refused for some recipients",
                     extra={"refused": {k: v[0] for k, v in refused.items()}},
                 )
         except smtplib.SMTPRecipientsRefused as exc:
-            self._local.used = time.monotonic()
+            if smtp is not None:  # the session was reset (RSET): usable
+                self._release(smtp)
             codes = [code for code, _ in exc.recipients.values()]
             reason = f"SMTP recipients refused: {exc.recipients}"[:500]
             if all(code >= 500 for code in codes):
                 raise PermanentSMTPError(reason) from None
             return min(codes), reason
         except smtplib.SMTPResponseException as exc:
-            self._local.used = time.monotonic()
+            if smtp is not None:
+                self._release(smtp)
             reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:500]
             if exc.smtp_code >= 500:
                 raise PermanentSMTPError(reason) from None
@@ -211,7 +225,7 @@ class SmtpMailer:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._open = list(self._open), set()
+            connections, self._open, self._idle = list(self._open), set(), []
         for smtp in connections:
             try:
                 smtp.quit()
@@ -225,12 +239,14 @@ Versions = Callable[[Sequence[str]], list[dict[str, Any]]]
 
 class VersionCache:
     """Reports read for emails, by id, for `ttl_s`: a report that matches many subscriptions
-    is read once for all their emails, not once each."""
+    is read once for all their emails, not once each, even when their lanes ask for it at the
+    same moment (the first asks Elasticsearch; the others wait for its answer: `claim`)."""
 
     def __init__(self, ttl_s: float = 60.0, max_items: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
         self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._reading: dict[str, threading.Event] = {}  # ids being read, and the read's end
         self._lock = threading.Lock()
 
     def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -242,6 +258,32 @@ class VersionCache:
                 if hit is not None and now - hit[0] < self.ttl_s:
                     found[report_id] = hit[1]
         return found
+
+    def claim(
+        self, ids: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any]], list[str], list[threading.Event]]:
+        """(cached, ids the caller reads and must `release`, reads by others to wait for)."""
+        found = self.get(ids)
+        mine: list[str] = []
+        theirs: list[threading.Event] = []
+        with self._lock:
+            for report_id in ids:
+                if report_id in found:
+                    continue
+                reading = self._reading.get(report_id)
+                if reading is not None:
+                    theirs.append(reading)
+                    continue
+                self._reading[report_id] = threading.Event()
+                mine.append(report_id)
+        return found, mine, list({id(e): e for e in theirs}.values())
+
+    def release(self, ids: Sequence[str]) -> None:
+        with self._lock:
+            for report_id in ids:
+                reading = self._reading.pop(report_id, None)
+                if reading is not None:
+                    reading.set()
 
     def put(self, docs: Sequence[dict[str, Any]]) -> None:
         now = time.monotonic()
@@ -258,36 +300,100 @@ def _order(doc: dict[str, Any]) -> str:
     return str(doc.get("published") or doc.get("ingested_at") or "")
 
 
-def es_versions(
-    es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS, cache: VersionCache | None = None
-) -> Versions:
-    cache = cache or VersionCache()
+class StoryVersions:
+    """Report ids -> the reports' sources and figures (oldest first), through a VersionCache.
+    `wait_s`: the longest wait for another lane's read of the same reports (its search is
+    bounded by the client's timeout; past this, the email goes out without them)."""
 
-    def fetch(report_ids: Sequence[str]) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(report_ids))[-limit:]
-        if not ids:
-            return []
-        found = cache.get(ids)
-        missing = [i for i in ids if i not in found]
-        if missing:
-            try:
-                resp = es.search(
-                    index=alias,
-                    query={"ids": {"values": missing}},
-                    source_includes=VERSION_FIELDS,
-                    size=len(missing),
-                )
-            except Exception:  # the email goes out with what the alert says
-                log.warning("story versions not read for an email", exc_info=True)
-                return sorted(found.values(), key=_order)
-            docs = [hit["_source"] for hit in resp["hits"]["hits"]]
-            cache.put(docs)
-            found.update((str(d.get("report_id")), d) for d in docs)
+    def __init__(
+        self,
+        es: Any,
+        alias: str,
+        limit: int = emailmsg.MAX_VERSIONS,
+        cache: VersionCache | None = None,
+        wait_s: float = 10.0,
+    ) -> None:
+        self.es = es
+        self.alias = alias
+        self.limit = limit
+        self.cache = cache or VersionCache()
+        self.wait_s = wait_s
+
+    def __call__(self, report_ids: Sequence[str]) -> list[dict[str, Any]]:
+        found = self._read(list(dict.fromkeys(report_ids))[-self.limit :])
         # Oldest first, by the report's own dates (sorted here: the mapping keeps no doc
         # values for them, and a search sorted on them fails).
         return sorted(found.values(), key=_order)
 
-    return fetch
+    def prefetch(self, report_ids: Sequence[str]) -> None:
+        """Read (one search per thousand) the reports a batch of alerts will ask for, so their
+        lanes find them cached instead of each asking on its own."""
+        ids = list(dict.fromkeys(report_ids))
+        for start in range(0, len(ids), 1000):
+            self._read(ids[start : start + 1000])
+
+    def _read(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        found, mine, theirs = self.cache.claim(ids)
+        if mine:
+            try:
+                resp = self.es.search(
+                    index=self.alias,
+                    query={"ids": {"values": mine}},
+                    source_includes=VERSION_FIELDS,
+                    size=len(mine),
+                )
+                docs = [hit["_source"] for hit in resp["hits"]["hits"]]
+                self.cache.put(docs)
+                found.update((str(d.get("report_id")), d) for d in docs)
+            except Exception:  # the email goes out with what the alert says
+                log.warning("story versions not read for an email", exc_info=True)
+            finally:
+                self.cache.release(mine)
+        if theirs:
+            waited_until = time.monotonic() + self.wait_s
+            for reading in theirs:
+                reading.wait(max(0.0, waited_until - time.monotonic()))
+            found.update(self.cache.get([i for i in ids if i not in found]))
+        return found
+
+
+def es_versions(
+    es: Any, alias: str, limit: int = emailmsg.MAX_VERSIONS, cache: VersionCache | None = None
+) -> StoryVersions:
+    return StoryVersions(es, alias, limit, cache)
+
+
+class RenderCache:
+    """A story's rendered part of an email, for `ttl_s` (as long as its reports are cached):
+    a story matched by many subscriptions is rendered once for all their emails. Keyed by what
+    the alert says of the story, report ids included, so a new version renders anew."""
+
+    def __init__(self, ttl_s: float = 60.0, max_items: int = 2_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self._items: dict[tuple[Any, ...], tuple[float, RenderedStory]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, alert: Alert, versions: Versions) -> RenderedStory:
+        key = (alert.story_id, tuple(alert.report_ids), alert.headline, alert.url, alert.count)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        item = story_item(alert, versions)
+        rendered = emailmsg.render_story(item)
+        if not item.versions:  # the reports were not read: rendered now, read again next time
+            return rendered
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                self._items = {k: v for k, v in self._items.items() if now - v[0] < self.ttl_s}
+                if len(self._items) >= self.max_items:
+                    self._items.clear()
+            self._items[key] = (now, rendered)
+        return rendered
 
 
 def story_item(alert: Alert, versions: Versions) -> StoryItem:
@@ -309,6 +415,7 @@ class ChannelSenders:
         versions: Versions,
         queue_digest: Callable[[str, Alert, datetime], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prefetch: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.webhooks = webhooks
@@ -316,6 +423,27 @@ class ChannelSenders:
         self.versions = versions
         self.queue_digest = queue_digest
         self.clock = clock
+        self.prefetch = prefetch
+        self.stories = RenderCache()
+
+    def prepare(self, batch: Sequence[tuple[Subscription, Alert]]) -> None:
+        """Before a batch of alerts goes to its lanes: the reports its immediate emails show,
+        read in one request (a report matched by many subscriptions, once for all)."""
+        if self.prefetch is None:
+            return
+        ids = [
+            report_id
+            for sub, alert in batch
+            if sub.channel.kind == ChannelKind.EMAIL
+            and sub.channel.email is not None
+            and sub.channel.email.schedule == Schedule.IMMEDIATE
+            for report_id in alert.report_ids[-emailmsg.MAX_VERSIONS :]
+        ]
+        if ids:
+            self.prefetch(ids)
+
+    def rendered(self, alert: Alert) -> RenderedStory:
+        return self.stories.get(alert, self.versions)
 
     def deliver(self, sub: Subscription, alert: Alert) -> Outcome:
         kind = sub.channel.kind
@@ -357,11 +485,11 @@ class ChannelSenders:
     def email_message(
         self,
         sub: Subscription,
-        stories: Sequence[StoryItem],
+        stories: Sequence[RenderedStory],
         version: str,
         story_id: str,
         subject: str,
-    ) -> EmailMessage:
+    ) -> OutgoingEmail:
         return emailmsg.build(
             sub,
             stories,
@@ -389,7 +517,7 @@ class ChannelSenders:
         # derived from (subscription, story, alert id: the story's version for this alert).
         msg = self.email_message(
             sub,
-            [story_item(alert, self.versions)],
+            [self.rendered(alert)],
             alert.alert_id,
             alert.story_id,
             f"[cwatch] {sub.name or 'alert'}: {alert.headline or alert.story_id}",

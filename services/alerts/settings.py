@@ -50,6 +50,12 @@ class AlertsSettings(CommonSettings):
         description="Deliveries in parallel (webhook, email, chat); one subscription uses at "
         "most one at a time",
     )
+    alerts_email_workers: int = Field(
+        default=8,
+        ge=1,
+        description="Of those, emails sent at once at most (= SMTP connections kept open): a "
+        "slow SMTP server holds these, the other channels keep the rest",
+    )
     alerts_webhook_in_flight_max: int = Field(
         default=2000,
         ge=1,

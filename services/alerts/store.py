@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,33 @@ MAX_LIST = 10_000
 MAX_DIGEST_ITEMS = 1000  # per subscription and digest; the next digest takes the rest
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    """One line of a subscription's delivery log."""
+
+    subscription_id: str
+    alert_id: str
+    channel: str
+    outcome: str  # sent, queued, retried, failed, channel_failing
+    attempt: int = 1
+    status: int | None = None
+    error: str | None = None
+    line_id: str | None = None  # set for a "sent" / "queued" line: the alert's delivered mark
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.subscription_id,
+            "alert_id": self.alert_id,
+            "channel": self.channel,
+            "outcome": self.outcome,
+            "attempt": self.attempt,
+            "status": self.status,
+            "error": (self.error or "")[:1000] or None,
+            "at": self.at.isoformat(),
+        }
 
 
 def sent_line_id(alert_id: str) -> str:
@@ -267,21 +295,12 @@ class AlertStore:
         line_id: str | None = None,
         at: datetime | None = None,
     ) -> None:
-        self.ensure()
-        self.es.index(
-            index=self.deliveries_index,
-            id=line_id,
-            document={
-                "subscription_id": sub_id,
-                "alert_id": alert_id,
-                "channel": channel,
-                "outcome": outcome,
-                "attempt": attempt,
-                "status": status,
-                "error": (error or "")[:1000] or None,
-                "at": (at or datetime.now(UTC)).isoformat(),
-            },
-        )
+        """One line, written now (the service writes its lines in bulk: DeliveryLogWriter)."""
+        line = DeliveryLine(sub_id, alert_id, channel, outcome, attempt, status, error, line_id)
+        if at is not None:
+            line = replace(line, at=at)
+        if self.log_lines([line]):
+            raise RuntimeError("delivery log line not written")
 
     def delivered(self, alert_ids: list[str]) -> set[str]:
         """The alerts among `alert_ids` whose webhook delivery was logged as sent."""
@@ -297,24 +316,57 @@ class AlertStore:
             found.update(a for a, doc in zip(chunk, resp["docs"], strict=True) if doc.get("found"))
         return found
 
-    def log_deliveries(self, items: list[tuple[str, str]], channel: str, outcome: str) -> None:
-        """Many (subscription_id, alert_id) lines in one request."""
+    def log_lines(self, lines: Sequence[DeliveryLine]) -> list[DeliveryLine]:
+        """Many lines in one request; answers the lines Elasticsearch refused (raises when
+        it did not answer)."""
+        if not lines:
+            return []
         self.ensure()
-        at = datetime.now(UTC).isoformat()
         ops: list[dict[str, Any]] = []
-        for sub_id, alert_id in items:
-            ops.append({"index": {"_index": self.deliveries_index}})
-            ops.append(
-                {
-                    "subscription_id": sub_id,
-                    "alert_id": alert_id,
-                    "channel": channel,
-                    "outcome": outcome,
-                    "attempt": 1,
-                    "at": at,
+        for line in lines:
+            action: dict[str, Any] = {"_index": self.deliveries_index}
+            if line.line_id:
+                action["_id"] = line.line_id
+            ops.append({"index": action})
+            ops.append(line.document())
+        resp = self.es.bulk(operations=ops)
+        if not resp.get("errors"):
+            return []
+        return [
+            line
+            for line, item in zip(lines, resp["items"], strict=True)
+            if item["index"].get("error")
+        ]
+
+    def failing_since(self, since: datetime, size: int = 100) -> list[dict[str, Any]]:
+        """The `channel_failing` lines written since `since`, oldest first, each with its
+        line `id` and its subscription's `owner` and `name` (None for a deleted one)."""
+        self.ensure()
+        resp = self.es.search(
+            index=self.deliveries_index,
+            query={
+                "bool": {
+                    "filter": [
+                        {"term": {"outcome": "channel_failing"}},
+                        {"range": {"at": {"gte": since.isoformat()}}},
+                    ]
                 }
+            },
+            sort=[{"at": "asc"}],
+            size=size,
+        )
+        lines = [{"id": h["_id"], **h["_source"]} for h in resp["hits"]["hits"]]
+        sub_ids = sorted({line["subscription_id"] for line in lines})
+        subs: dict[str, dict[str, Any]] = {}
+        if sub_ids:
+            found = self.es.mget(
+                index=self.subscriptions_index, ids=sub_ids, source_includes=["owner", "name"]
             )
-        self.es.bulk(operations=ops)
+            subs = {d["_id"]: d["_source"] for d in found["docs"] if d.get("found")}
+        for line in lines:
+            sub = subs.get(line["subscription_id"], {})
+            line["owner"], line["name"] = sub.get("owner"), sub.get("name")
+        return lines
 
     def failing(self, sub_ids: Sequence[str]) -> set[str]:
         """The subscriptions whose channel's latest verdict in the log is `channel_failing`

@@ -7,7 +7,8 @@
   search as `/v1/search?sort=time`; a subscription that alerts once per story (per_story,
   digest) gets one entry per story, its newest version, updated as the story grows. Anything
   but a valid, unrevoked token of a target that still exists, whose owner is not disabled, is
-  a 404 that says nothing more.
+  a 404 that says nothing more. Deleting a target deletes its tokens (a target deleted by the
+  CLI, which does not know of feeds, loses its tokens at their next read).
 
 A feed belongs to its target's owner: making, listing and revoking the feeds of a target
 need owning it (or the admin role, audited); another user's target answers 404.
@@ -51,12 +52,7 @@ class FeedRequest(BaseModel):
 
 
 def get_tokens(request: Request) -> FeedTokenStore:
-    store = getattr(request.app.state, "feed_tokens", None)
-    if store is None:
-        store = FeedTokenStore(request.app.state.es, get_state(request).settings.index_prefix())
-        request.app.state.feed_tokens = store
-    assert isinstance(store, FeedTokenStore)
-    return store
+    return get_state(request).feed_tokens
 
 
 Tokens = Annotated[FeedTokenStore, Depends(get_tokens)]
@@ -178,6 +174,10 @@ def _hits(
 def feed(request: Request, tokens: Tokens, token: str) -> Response:
     record = tokens.resolve(token)
     target = _target(request, record.target, record.target_id) if record else None
+    if record is not None and target is None:
+        # Its target was deleted without the API (`cwatch subscriptions delete`), which
+        # deletes a target's tokens itself: this one goes now, as if deleted with it.
+        tokens.revoke(record.feed_id)
     # Deleted target, or an owner disabled since: the same 404 as a wrong token.
     if record is None or target is None or not owner_active(request, target.owner):
         raise HTTPException(status_code=404, detail=NO_FEED)

@@ -2,7 +2,8 @@
 
 A token is `<feed id>.<secret>`: the feed id finds its record (by id: real-time), the secret is
 256 random bits of which only the SHA-256 is stored (a random secret needs no slow hash), and
-it is compared in constant time. Revoking deletes the record: the URL answers 404 at once.
+it is compared in constant time. Revoking deletes the record: the URL answers 404 at once;
+deleting a target (subscription, saved search) deletes its records with it (`delete_target`).
 Records live in `<prefix>-feed-tokens`. This is the one module that mints and checks them, so
 the accounts' tokens can replace it in one place.
 """
@@ -111,3 +112,17 @@ class FeedTokenStore(DocStore[FeedToken]):
 
     def revoke(self, feed_id: str) -> bool:
         return self.delete(feed_id)
+
+    def delete_target(self, target: FeedTarget, target_id: str) -> int:
+        """Every token of a deleted target (refreshed: none resolves after this answers). By
+        id in bulk: the integ-test-zip Elasticsearch has no delete-by-query (no reindex
+        module), and a target has few feeds."""
+        deleted = 0
+        for _ in range(10):  # MAX_LIST per round; a target with more is a bug, not a loop
+            found = self.list(target, target_id)
+            if not found:
+                break
+            ops = [{"delete": {"_index": self.index, "_id": t.feed_id}} for t in found]
+            self.es.bulk(operations=ops, refresh=True)
+            deleted += len(found)
+        return deleted

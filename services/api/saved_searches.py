@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.api.auth import Viewer, require
+from services.api.feedtokens import FeedTarget
 from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.subscriptions import get_state
 from services.common.auth.models import Principal
@@ -125,5 +126,7 @@ def delete(request: Request, store: Store, principal: Viewer, saved_id: str) -> 
     owner = found(store, saved_id, principal).owner
     if not store.delete(saved_id):
         raise HTTPException(status_code=404, detail=f"no saved search with id {saved_id!r}")
+    # Its feeds go with it: no feed URL of a deleted search answers, nor is its token kept.
+    get_state(request).feed_tokens.delete_target(FeedTarget.SAVED_SEARCH, saved_id)
     audit_admin(request, principal, "saved_search.delete", owner, saved_search=saved_id)
     return Response(status_code=204)

@@ -25,6 +25,7 @@ from services.alerts.models import PUSHED, Subscription, SubscriptionInput, appl
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
 from services.api.auth import OPEN, Viewer
+from services.api.feedtokens import FeedTarget, FeedTokenStore
 from services.api.ownership import audit_admin, owner_filter, owns
 from services.api.search import search_params
 from services.common.auth.models import Principal
@@ -47,6 +48,7 @@ class AlertsState:
     hub: LiveHub
     policy: NetPolicy
     delivery_log: DeliveryLogWriter
+    feed_tokens: FeedTokenStore  # a deleted subscription's feeds go with it
 
 
 def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState:
@@ -78,6 +80,7 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
         app.state.es,
         settings.index_alias,
         on_alert_sent=sent,
+        failing_since=store.failing_since,
         queue_max=settings.alerts_live_queue_max,
         max_clients=settings.alerts_live_max_clients,
     )
@@ -87,6 +90,7 @@ def install(app: FastAPI, settings: AlertsSettings | None = None) -> AlertsState
         hub,
         NetPolicy(settings.alerts_allow_loopback, settings.alerts_allow_private),
         delivery_log,
+        FeedTokenStore(app.state.es, settings.index_prefix()),
     )
     app.state.alerts = state
     return state
@@ -215,6 +219,15 @@ def resume(request: Request, state: State, principal: Viewer, sub_id: str) -> di
     return _set_active(request, state, principal, sub_id, True)
 
 
+def _delete(state: AlertsState, sub_id: str) -> bool:
+    """The subscription and its Atom feeds' tokens: a deleted subscription leaves no feed URL
+    that answers (a feed whose target is gone by another way is revoked when read: feeds.py)."""
+    if not state.store.delete(sub_id):
+        return False
+    state.feed_tokens.delete_target(FeedTarget.SUBSCRIPTION, sub_id)
+    return True
+
+
 @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Delete a subscription")
 def delete(request: Request, state: State, principal: Viewer, sub_id: str) -> Response:
     try:
@@ -223,7 +236,7 @@ def delete(request: Request, state: State, principal: Viewer, sub_id: str) -> Re
         if exc.status_code != 409:  # an invalid stored one (admins only) may still go
             raise
         owner = None
-    if not state.store.delete(sub_id):
+    if not _delete(state, sub_id):
         raise HTTPException(status_code=404, detail=f"no subscription with id {sub_id!r}")
     _audit_admin(request, principal, "delete", sub_id, owner)
     return Response(status_code=204)
@@ -301,7 +314,7 @@ def unsubscribe(state: State, sub_id: str, action: str, token: str) -> HTMLRespo
     if action == "pause":
         state.store.put(apply_update(sub, {"active": False}))
         return HTMLResponse("<!doctype html><p>Paused. Resume it in the subscriptions page.</p>")
-    state.store.delete(sub.id)
+    _delete(state, sub.id)
     return HTMLResponse("<!doctype html><p>Unsubscribed: no more of these alerts.</p>")
 
 
@@ -361,7 +374,13 @@ async def live(
         build_query(params, datetime.now(UTC))
     except QueryError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    client = _added(state, asyncio.get_running_loop(), params=params)
+    client = _added(
+        state,
+        asyncio.get_running_loop(),
+        params=params,
+        viewer=principal.user,
+        sees_all=owner_filter(principal) is None,  # an admin, or the no-accounts mode
+    )
     return StreamingResponse(
         _stream(request, state, client), media_type="text/event-stream", headers=_SSE_HEADERS
     )

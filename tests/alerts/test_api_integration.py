@@ -208,3 +208,63 @@ def test_webhook_urls_with_control_characters_are_refused_and_old_ones_do_not_br
         assert [s["id"] for s in listed["subscriptions"]] == [sid]
         assert http.get(f"/v1/subscriptions/{old.id}").status_code == 409
         assert http.delete(f"/v1/subscriptions/{old.id}").status_code == 204
+
+
+def test_a_failing_channel_is_told_on_its_owners_live_feed_and_no_one_elses(
+    base_url: str, alerts_settings: AlertsSettings, es_client
+) -> None:  # type: ignore[no-untyped-def]
+    from services.alerts.app import AlertsService
+    from services.alerts.live import NOTICE_CHECK_S
+    from services.alerts.models import Channel, ChannelKind, Subscription
+    from services.alerts.store import AlertStore
+    from tests.alerts.smtp import smtp_server
+
+    email = {"kind": "email", "email": {"to": ["analyst@example.org"]}}
+    with httpx.Client(base_url=base_url, timeout=10, headers=AUTH) as http:
+        mine = http.post(
+            "/v1/subscriptions", json={"name": "Tegh by email", "query": "x", "channel": email}
+        ).json()["id"]
+    store = AlertStore(es_client, alerts_settings.index_prefix())
+    theirs = store.put(
+        Subscription(
+            name="someone else's",
+            owner="someone-else",
+            channel=Channel(kind=ChannelKind.EMAIL, email={"to": ["b@example.org"]}),
+        )
+    )
+    events, stop = _open(f"{base_url}/v1/live?q=zqnothingmatches")
+    with smtp_server() as box:
+        # The real path: an SMTP server refusing for good, the alerts service's senders, its
+        # failing-channel verdict (after 3 dead letters in a row) and its delivery log.
+        box.refuse_next = ["550 5.1.1 mailbox unavailable"] * 6
+        service = AlertsService(
+            alerts_settings.model_copy(
+                update={"alerts_smtp_port": box.port, "alerts_smtp_security": "none"}
+            )
+        )
+        try:
+            for sub_id in (theirs.id, mine):
+                sub = store.get(sub_id)
+                assert sub is not None
+                for i in range(3):
+                    alert = Alert(
+                        alert_id=f"{sub_id}-a{i}",
+                        subscription_id=sub_id,
+                        report_ids=["r1"],
+                        story_id=f"s{i}",
+                        headline="Shelling near Tegh",
+                        matched_at="2026-11-23T09:00:00Z",
+                    )
+                    assert not service.senders.deliver(sub, alert).delivered
+        finally:
+            service.delivery_log.close()
+            service.senders.mailer.close()
+            service.producer.close(5)
+    event, data = events.get(timeout=30)
+    assert event == "channel_failing", (event, data)
+    assert data["subscription_id"] == mine and data["name"] == "Tegh by email"
+    assert data["channel"] == "email" and "550" in data["reason"]
+    # Told once, and the other user's failing channel not at all.
+    with pytest.raises(queue.Empty):
+        events.get(timeout=3 * NOTICE_CHECK_S)
+    stop.set()

@@ -3,7 +3,10 @@ DST, the platforms' formats and limits, email building and its bounds."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime, time
+from email.message import EmailMessage
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +17,8 @@ from schemas.alert import Alert
 from services.alerts import chatformat
 from services.alerts.channelconfig import EmailConfig, Schedule, digest_slot
 from services.alerts.digests import by_story, plan
-from services.alerts.emailmsg import StoryItem, build, link_token, message_id
+from services.alerts.emailmsg import StoryItem, build, link_token, message_id, render_story
+from services.alerts.mimewrite import OutgoingEmail
 from services.alerts.models import Channel, Subscription, apply_update
 from tests.alerts.platforms import markdown_v2_error, parsed_length, slack_error
 
@@ -203,15 +207,17 @@ def test_a_huge_digest_is_bounded_and_says_what_it_left_out() -> None:
         )
         for i in range(50)
     ]
-    msg = build(
-        _email_sub(),
-        stories,
-        subject="a\nsubject with a line break",
-        msg_id="<x@y>",
-        sender="a@b.example",
-        now=datetime(2026, 11, 23, tzinfo=UTC),
-        public_url="https://c.example",
-        max_bytes=8192,
+    msg = _parsed(
+        build(
+            _email_sub(),
+            [render_story(s) for s in stories],
+            subject="a\nsubject with a line break",
+            msg_id="<x@y>",
+            sender="a@b.example",
+            now=datetime(2026, 11, 23, tzinfo=UTC),
+            public_url="https://c.example",
+            max_bytes=8192,
+        )
     )
     text = msg.get_body(("plain",)).get_content()
     assert "more stories not shown" in text and len(text) < 12_000
@@ -242,3 +248,73 @@ def test_the_cli_builds_each_channel_from_its_options() -> None:
     assert channel("--slack", "https://hooks.slack.com/services/T/B/X").kind == "slack"
     telegram = channel("--telegram-chat", "@cwatch_alerts", "--telegram-token", "1:" + "A" * 30)
     assert telegram.telegram is not None and telegram.telegram.chat_id == "@cwatch_alerts"
+
+
+def _parsed(out: OutgoingEmail) -> EmailMessage:
+    msg = email.message_from_bytes(out.data, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=400
+)  # any Unicode but lone surrogates: line breaks, NULs, RTL marks, emoji
+
+
+@settings(max_examples=60, deadline=None)
+@given(headline=_TEXT, name=_TEXT, source=_TEXT)
+def test_an_alert_email_is_valid_smtp_data_and_reads_back_whatever_the_report_says(
+    headline: str, name: str, source: str
+) -> None:
+    sub = _email_sub()
+    sub.name = name
+    story = StoryItem(
+        "st1",
+        headline,
+        "https://news.example/a?b=1&c=2",
+        2,
+        [{"headline": headline + "x" * 300, "source": {"name": source, "country": "AM"}}],
+    )
+    out = build(
+        sub,
+        [render_story(story)],
+        subject=f"[cwatch] {name}: {headline}",
+        msg_id="<x@y.example>",
+        sender="Алерты cwatch <alerts@cwatch.example>",
+        now=datetime(2026, 11, 23, tzinfo=UTC),
+        public_url="https://c.example",
+        max_bytes=8192,
+    )
+    lines = out.data.split(b"\r\n")
+    assert b"\n" not in out.data.replace(b"\r\n", b"") and b"\r" not in out.data.replace(
+        b"\r\n", b""
+    )  # CRLF line ends only: what SMTP servers count lines by
+    assert max(len(line) for line in lines) <= 998  # RFC 5322 2.1.1
+    assert out.data.isascii() and out.recipients == ("a@example.org",)
+    msg = _parsed(out)
+    assert not msg.defects and msg["Subject"] == chatformat.cut(
+        " ".join(f"[cwatch] {name}: {headline}".split()), 200
+    )
+    assert msg["From"].addresses[0].display_name == "Алерты cwatch" and msg["Bcc"] is None
+    text = msg.get_body(("plain",)).get_content()
+    if headline.strip():
+        assert " ".join(headline.split())[:20] in " ".join(text.split())
+    assert "Unsubscribe: https://c.example/v1/subscriptions/" in text
+
+
+def test_the_list_unsubscribe_header_is_the_bare_link_as_rfc_2369_wants() -> None:
+    sub = _email_sub()
+    sub.id = "s" * 60  # a long link: folded into RFC 2047 words before, which no client reads
+    out = build(
+        sub,
+        [],
+        subject="x",
+        msg_id="<x@y>",
+        sender="a@b.example",
+        now=datetime(2026, 11, 23, tzinfo=UTC),
+        public_url="https://cwatch.example",
+        max_bytes=8192,
+    )
+    header = next(h for h in out.data.split(b"\r\n") if h.startswith(b"List-Unsubscribe: "))
+    assert header.startswith(b"List-Unsubscribe: <https://cwatch.example/v1/subscriptions/sss")
+    assert header.endswith(b">") and b"=?" not in header

@@ -4,6 +4,7 @@ clock whose queue lives in the real Elasticsearch."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -16,8 +17,9 @@ from services.alerts.channelconfig import EmailConfig, Schedule
 from services.alerts.delivery import WebhookSender
 from services.alerts.digests import EmailDigests
 from services.alerts.emailmsg import message_id
+from services.alerts.mimewrite import OutgoingEmail
 from services.alerts.models import Channel, ChannelKind, Subscription
-from services.alerts.senders import ChannelSenders, SmtpMailer
+from services.alerts.senders import ChannelSenders, SmtpMailer, VersionCache, es_versions
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import AlertStore
 from services.common.netguard import NetPolicy
@@ -113,6 +115,9 @@ def test_an_immediate_email_has_both_parts_both_sides_claims_and_a_stable_messag
     assert msg["Message-ID"] == message_id("s1", "story-tegh", "a1", "cwatch.example")
     assert msg["To"] == "analyst@example.org" and "Tegh border" in msg["Subject"]
     assert msg["List-Unsubscribe"].startswith("<https://cwatch.example/v1/subscriptions/s1/")
+    # On the wire too: the bare link in angle brackets (RFC 2369), never RFC 2047 words.
+    (raw,) = box.raw
+    assert b"\r\nList-Unsubscribe: <https://cwatch.example/v1/subscriptions/s1/" in raw
     text = msg.get_body(("plain",)).get_content()
     page = msg.get_body(("html",)).get_content()
     assert "[Armenian]" in text and "[Azerbaijani]" in text
@@ -294,6 +299,71 @@ def test_a_report_is_read_once_for_the_emails_of_every_subscription_it_matched()
     assert es.asked == [["r-az", "r-am"], ["r-new"]]
 
 
+class _CountingES:
+    """Answers ids searches from VERSIONS and keeps what was asked; `before_answer` runs
+    first (to hold the answer back)."""
+
+    def __init__(self, before_answer: Any = None) -> None:
+        self.asked: list[list[str]] = []
+        self.before_answer = before_answer
+
+    def search(self, **kwargs: Any) -> dict[str, Any]:
+        ids = kwargs["query"]["ids"]["values"]
+        self.asked.append(ids)
+        if self.before_answer:
+            self.before_answer()
+        return {"hits": {"hits": [{"_source": v} for v in VERSIONS if v["report_id"] in ids]}}
+
+
+def test_lanes_asking_for_the_same_report_at_the_same_moment_read_it_once() -> None:
+    lanes = 8
+    asked = threading.Semaphore(0)
+
+    class SeenCache(VersionCache):
+        def claim(self, ids: Any) -> Any:
+            answer = super().claim(ids)
+            asked.release()
+            return answer
+
+    def once_every_lane_asked() -> None:
+        for _ in range(lanes):
+            assert asked.acquire(timeout=10)
+
+    es = _CountingES(once_every_lane_asked)
+    fetch = es_versions(es, "alias", cache=SeenCache())
+    got: list[list[str]] = []
+    threads = [
+        threading.Thread(
+            target=lambda: got.append([v["report_id"] for v in fetch(["r-az", "r-am"])])
+        )
+        for _ in range(lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert es.asked == [["r-az", "r-am"]]  # one search, the other lanes waited for its answer
+    assert got == [["r-am", "r-az"]] * lanes
+
+
+def test_a_batch_of_email_alerts_reads_its_reports_in_one_request() -> None:
+    es = _CountingES()
+    versions = es_versions(es, "alias")
+    settings = AlertsSettings(alerts_smtp_host="127.0.0.1", alerts_smtp_port=9)
+    webhooks = WebhookSender(NetPolicy(), lambda *a: None, lambda letter: None)
+    senders = ChannelSenders(
+        settings, webhooks, SmtpMailer(settings), versions, lambda *a: None,
+        prefetch=versions.prefetch,
+    )  # fmt: skip
+    other = _sub().model_copy(update={"id": "s2"})
+    senders.prepare(
+        [(_sub(), _alert("a1", reports=["r-am"])), (other, _alert("a2", "st2", ["r-az"]))]
+    )
+    assert es.asked == [["r-am", "r-az"]]
+    assert [v["report_id"] for v in versions(["r-az", "r-am"])] == ["r-am", "r-az"]
+    assert len(es.asked) == 1  # the lanes found them read
+
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_email_over_starttls_or_tls_with_login_checks_the_certificate(
@@ -401,13 +471,9 @@ def test_a_trickling_smtp_server_is_cut_off_at_the_total_deadline() -> None:
     assert error and status is None and took < 4, (took, error)
 
 
-def _sub_message() -> Any:
-    from email.message import EmailMessage
-
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "a@cwatch.example", "b@example.org", "x"
-    msg.set_content("x")
-    return msg
+def _sub_message() -> OutgoingEmail:
+    data = b"From: a@cwatch.example\r\nTo: b@example.org\r\nSubject: x\r\n\r\nx\r\n"
+    return OutgoingEmail("<x@cwatch.example>", "a@cwatch.example", ("b@example.org",), data)
 
 
 def test_the_queued_digest_items_of_a_deleted_subscription_are_dropped(

@@ -420,3 +420,36 @@ def test_lanes_closed_mid_job_drop_the_rest_quietly() -> None:
     lanes.submit("s", job(3))  # after close: dropped, no error
     release.set()
     assert _wait(lambda: ran == [1]) and lanes.idle()
+
+
+def test_a_stuck_smtp_server_holds_only_the_email_share_of_the_workers() -> None:
+    from services.alerts.dispatch import Lanes
+
+    lanes = Lanes(4, caps={"email": 2})
+    release = threading.Event()
+    lock = threading.Lock()
+    running = {"email": 0, "most": 0}
+    ran: list[str] = []
+
+    def email(key: str) -> Any:
+        def run() -> None:
+            with lock:
+                running["email"] += 1
+                running["most"] = max(running["most"], running["email"])
+            release.wait(10)  # the relay does not answer
+            with lock:
+                running["email"] -= 1
+                ran.append(key)
+
+        return run
+
+    for i in range(6):  # six subscriptions' emails, each on its own lane
+        lanes.submit(f"e{i}", email(f"e{i}"), "email")
+    webhook_done = threading.Event()
+    lanes.submit("w1", webhook_done.set, "webhook")
+    assert webhook_done.wait(10)  # not behind the stuck emails: their cap left it a worker
+    assert running["most"] == 2
+    release.set()
+    assert _wait(lambda: len(ran) == 6) and running["most"] == 2
+    assert _wait(lanes.idle)
+    lanes.close()

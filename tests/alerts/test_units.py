@@ -324,3 +324,31 @@ def test_an_idle_poll_ends_the_round_empty() -> None:
     polls = ScheduledPolls([])
     assert gather_round(polls.poll, 1000, 200, polls.clock) == []
     assert polls.polls == 1
+
+
+def test_a_sent_mark_not_written_yet_still_counts_and_a_failed_write_is_tried_again() -> None:
+    from services.alerts.deliverylog import DeliveryLogWriter
+    from services.alerts.store import DeliveryLine, sent_line_id
+
+    class FlakyStore:
+        def __init__(self) -> None:
+            self.down = True
+            self.lines: list[DeliveryLine] = []
+
+        def log_lines(self, lines: list[DeliveryLine]) -> list[DeliveryLine]:
+            if self.down:
+                raise ConnectionError("Elasticsearch away")
+            self.lines.extend(lines)
+            return []
+
+    store = FlakyStore()
+    writer = DeliveryLogWriter(store, interval_s=3600)  # type: ignore[arg-type]
+    writer.write(DeliveryLine("s1", "a1", "email", "retried", 1, 451, "try later"))
+    writer.write(DeliveryLine("s1", "a1", "email", "sent", 2, 250, None, sent_line_id("a1")))
+    assert writer.unwritten_marks(["a1", "a2"]) == {"a1"}  # a replay now is not sent again
+    writer.flush()  # the store is away: nothing lost, the mark still known
+    assert writer.unwritten_marks(["a1"]) == {"a1"} and store.lines == []
+    store.down = False
+    writer.close()  # flushes
+    assert [line.outcome for line in store.lines] == ["retried", "sent"]  # in order
+    assert store.lines[1].line_id == "sent-a1" and writer.unwritten_marks(["a1"]) == set()

@@ -89,3 +89,64 @@ def test_a_feed_of_a_deleted_saved_search_is_gone_and_targets_must_exist(api: An
 def test_a_saved_search_with_a_bad_query_is_refused(api: Any) -> None:
     bad = api.post("/v1/saved-searches", json={"name": "x", "filters": {"event": ["picnic"]}})
     assert bad.status_code == 400 and "picnic" in bad.json()["detail"]
+
+
+def _tokens(api: Any) -> Any:
+    return api.app.state.alerts.feed_tokens
+
+
+def _delete_saved_search(api: Any, saved_id: str) -> None:
+    assert api.delete(f"/v1/saved-searches/{saved_id}").status_code == 204
+
+
+def _delete_subscription(api: Any, sub_id: str) -> None:
+    assert api.delete(f"/v1/subscriptions/{sub_id}").status_code == 204
+
+
+def _unsubscribe_by_email_link(api: Any, sub_id: str) -> None:
+    from services.alerts.emailmsg import link_token
+
+    secret = api.app.state.alerts.store.get(sub_id).channel.secret
+    token = link_token(secret, sub_id, "delete")
+    done = api.post(f"/v1/subscriptions/{sub_id}/unsubscribe?action=delete&token={token}")
+    assert done.status_code == 200, done.text
+
+
+def _delete_by_the_cli(api: Any, sub_id: str) -> None:
+    # What `cwatch subscriptions delete` does: the alerts store only, which knows no feeds.
+    assert api.app.state.alerts.store.delete(sub_id)
+
+
+@pytest.mark.parametrize(
+    ("target", "delete"),
+    [
+        ("saved_search", _delete_saved_search),
+        ("subscription", _delete_subscription),
+        ("subscription", _unsubscribe_by_email_link),
+        ("subscription", _delete_by_the_cli),
+    ],
+    ids=["saved-search", "subscription", "unsubscribe-link", "cli"],
+)
+def test_a_deleted_targets_feeds_answer_404_and_their_tokens_are_gone(
+    api: Any, target: str, delete: Any
+) -> None:
+    if target == "saved_search":
+        target_id = api.post("/v1/saved-searches", json={"name": "gone soon"}).json()["id"]
+    else:
+        email = {"kind": "email", "email": {"to": ["analyst@example.org"]}}
+        made = api.post("/v1/subscriptions", json={"name": "gone soon", "channel": email})
+        assert made.status_code == 201, made.text
+        target_id = made.json()["id"]
+    feeds = [_feed_path(api, target, target_id) for _ in range(2)]
+    other_path, other_id = _feed_path(
+        api, "saved_search", api.post("/v1/saved-searches", json={"name": "stays"}).json()["id"]
+    )
+    for path, _ in feeds:
+        _parse(api, path)
+    delete(api, target_id)
+    for path, feed_id in feeds:
+        gone = api.get(path)
+        assert gone.status_code == 404 and gone.json()["detail"] == "no such feed"
+        assert _tokens(api).get(feed_id) is None  # the token's record is deleted, not orphaned
+    _parse(api, other_path)  # another target's feed is untouched
+    assert _tokens(api).get(other_id) is not None

@@ -44,6 +44,28 @@ def test_live_feed_shows_a_newly_indexed_report_without_reload(
     assert page.errors == []
 
 
+def test_the_live_page_says_when_one_of_my_subscriptions_keeps_failing(
+    ui: str, page, alerts_settings, es_client
+) -> None:  # type: ignore[no-untyped-def]
+    from services.alerts.models import Channel, ChannelKind, Subscription
+    from services.alerts.store import AlertStore
+
+    store = AlertStore(es_client, alerts_settings.index_prefix())
+    email = Channel(kind=ChannelKind.EMAIL, email={"to": ["analyst@example.org"]})
+    mine = store.put(Subscription(name="Tegh by email", owner="web-viewer", channel=email))
+    theirs = store.put(Subscription(name="Not mine", owner="someone-else", channel=email))
+    page.goto(f"{ui}/ui/#/live")
+    expect(page.locator("#live-state")).to_have_text("connected", timeout=TIMEOUT_MS)
+    for sub in (theirs, mine):  # what the alerts service writes after 3 dead letters in a row
+        store.log_delivery(sub.id, "a1", "email", "channel_failing", 3, None, "SMTP 550 gone")
+    notice = page.locator(f"#live-list li.channel-failing[data-subscription='{mine.id}']")
+    notice.wait_for(timeout=TIMEOUT_MS)
+    assert "Tegh by email" in notice.inner_text() and "SMTP 550 gone" in notice.inner_text()
+    page.wait_for_timeout(5000)  # the hub's next looks: nothing more, nothing of others
+    assert page.locator("#live-list li.channel-failing").count() == 1
+    assert page.errors == []
+
+
 def test_search_filters_facets_highlights_and_story_page(ui: str, page, index_reports) -> None:  # type: ignore[no-untyped-def]
     index_reports(corpus())
     page.goto(f"{ui}/ui/#/search")

@@ -448,6 +448,14 @@ function startLive() {
     list.prepend(reportItem(hit, true));
     while (list.children.length > 200) list.removeChild(list.lastChild);
   });
+  // One of the user's subscriptions keeps failing to deliver: said here, where they work.
+  liveSource.addEventListener("channel_failing", (event) => {
+    const notice = JSON.parse(event.data);
+    $("#live-list").prepend(el("li", { class: "channel-failing", "data-subscription": notice.subscription_id },
+      el("strong", {}, `Alerts of "${notice.name || notice.subscription_id}" are not getting through (${notice.channel}). `),
+      notice.reason || "",
+      " ", el("a", { href: "#/subscriptions" }, "See its deliveries")));
+  });
   liveSource.onerror = () => { $("#live-state").textContent = "reconnecting…"; };
 }
 
