@@ -25,6 +25,11 @@ late copy of an older version never overwrites a newer one.
 
 Version 5 adds `merged_stories`, the stories a report merged into its own (issue 20), so the
 story view can follow a merged story to the one it lives on as.
+
+Version 6 adds `story_root`, the story a report lives on as after merges (issue 20): search
+collapses, counts versions and stories on it, alerts count one per story by it. The indexer
+writes it as the report's story and rewrites it when a merge makes it stale
+(services/indexer/storyroots.py); a migration fills it the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 5
+MAPPING_VERSION = 6
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -89,6 +94,7 @@ def mappings() -> dict[str, Any]:
             "report_id": _keyword(),
             "article_id": _stored(_keyword()),
             "story_id": _keyword(),
+            "story_root": _keyword(),  # collapsed and aggregated on
             "merged_stories": _stored(_keyword()),
             "content_hash": _stored(_keyword()),
             "duplicate_of": _stored(_keyword()),
