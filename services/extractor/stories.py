@@ -32,6 +32,7 @@ DECAY_S = 16 * 3600  # the score falls to a third at 16 h from the story's ancho
 JOIN_AT = 0.45
 MERGE_AT = 0.75
 W_TEXT = 0.1
+PLACE_CONFLICT = 0.5  # factor when the report leads with other specific places than the story
 MAX_TOKENS = 150  # words kept per report for the within-language similarity
 MAX_STORY_TOKENS = 600  # per story and language
 MAX_CANDIDATES = 64
@@ -237,6 +238,24 @@ def _text_similarity(f: StoryFeatures, p: Profile) -> float | None:
     return shared / math.sqrt(len(f.tokens) * min(len(words), 3 * len(f.tokens)))
 
 
+def _lead_places(f: StoryFeatures) -> set[str]:
+    return {e for e in f.lead if e.startswith("place:") and entity_weight(e) >= 1.0}
+
+
+def _place_conflict(f: StoryFeatures, p: Profile) -> bool:
+    """The report leads with specific places and so do the story's reports, other ones: another
+    place, another event (a shelling of Jermuk is not one of Sotk)."""
+    mine = _lead_places(f)
+    if not mine or not p.members:
+        return False
+    theirs = {
+        e
+        for e, w in p.entities.items()
+        if e.startswith("place:") and entity_weight(e) >= 1.0 and w >= 0.5 * p.members
+    }
+    return bool(theirs) and not mine & theirs
+
+
 def score(f: StoryFeatures, p: Profile) -> float:
     """How well a report fits a story, 0..1 (JOIN_AT and above: it belongs). Without a shared
     place, person or body there is no story in common, whatever the wording."""
@@ -247,6 +266,8 @@ def score(f: StoryFeatures, p: Profile) -> float:
     if entities == 0.0:
         return 0.0
     base = 0.6 * entities + 0.3 * _event_similarity(f, p) + 0.1 * _figure_similarity(f, p)
+    if _place_conflict(f, p):
+        base *= PLACE_CONFLICT
     text = _text_similarity(f, p)
     if text is not None:
         base += W_TEXT * min(1.0, text)

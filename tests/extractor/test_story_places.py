@@ -1,0 +1,34 @@
+"""Where a story happens (issue 20): the dateline is where the outlet writes from, and a report
+that leads with another specific place than its story is less likely the same event."""
+
+from __future__ import annotations
+
+from services.extractor.pipeline import strip_dateline
+from services.extractor.stories import Profile, StoryFeatures, score
+
+T0 = 1_780_000_000.0
+
+
+def test_datelines_are_left_out_of_the_lead_and_prose_is_not() -> None:
+    assert strip_dateline("WASHINGTON — Parliament voted") == "Parliament voted"
+    assert strip_dateline("Yerevan — The talks") == "The talks"
+    assert strip_dateline("YEREVAN, April 1 (Armenpress) - The talks") == "The talks"
+    assert strip_dateline("ЕРЕВАН, 1 апреля. /ТАСС/. Премьер") == "Премьер"
+    assert strip_dateline("Bakı, 1 aprel, AZERTAC. Prezident") == "Prezident"
+    assert strip_dateline("NEW YORK — x") == "x"
+    for prose in ("Armenia and Azerbaijan — the two sides", "Nagorno-Karabakh - the region"):
+        assert strip_dateline(prose) == prose
+
+
+def _report(rid: str, place: str, minutes: int) -> StoryFeatures:
+    lead = (place, "person:ararat-mirzoyan")
+    return StoryFeatures(rid, T0 + 60 * minutes, "ru", ("peace_talks",), lead, lead)
+
+
+def test_a_report_leading_with_another_place_fits_its_story_less() -> None:
+    story = Profile(anchor=T0, last=T0)
+    story.absorb(_report("a", "place:jermuk", 0))
+    same = score(_report("b", "place:jermuk", 30), story)
+    elsewhere = score(_report("c", "place:sotk", 30), story)
+    unplaced = score(StoryFeatures("d", T0 + 1800, "ru", ("peace_talks",)), story)
+    assert same > 2 * elsewhere > 0 and unplaced == 0.0
