@@ -32,6 +32,7 @@ DECAY_S = 16 * 3600  # the score falls to a third at 16 h from the story's ancho
 JOIN_AT = 0.45
 MERGE_AT = 0.75
 W_TEXT = 0.1
+UNRELATED_EVENT = -0.3  # the event score of a report of an unrelated kind
 PLACE_CONFLICT = 0.5  # factor when the report leads with other specific places than the story
 MAX_TOKENS = 150  # words kept per report for the within-language similarity
 MAX_STORY_TOKENS = 600  # per story and language
@@ -211,13 +212,31 @@ def _entity_similarity(f: StoryFeatures, p: Profile) -> float:
     return dot / norm
 
 
+# Kinds of events one event is told as: one side's clash is the other's shelling or ceasefire
+# violation; talks are also a diplomatic meeting.
+EVENT_FAMILY = {
+    "armed_clash": "fighting",
+    "shelling_strike": "fighting",
+    "ceasefire_violation": "fighting",
+    "peace_talks": "diplomacy",
+    "diplomatic": "diplomacy",
+}
+
+
 def _event_similarity(f: StoryFeatures, p: Profile) -> float:
+    """1 for the story's kind of event, 0.6 for one of its kinds or a related kind, below 0 for
+    an unrelated kind (drills at Gazakh are not a clash at Gazakh)."""
     if not f.events or not p.events:
         return 0.4  # nothing to compare: neither for nor against
     top = max(p.events.values())
     if p.events.get(f.events[0], 0) * 2 >= top:
         return 1.0
-    return 0.6 if any(e in p.events for e in f.events) else 0.0
+    if any(e in p.events for e in f.events):
+        return 0.6
+    mine = {EVENT_FAMILY.get(e) for e in f.events} - {None}
+    if mine & {EVENT_FAMILY.get(e) for e in p.events}:
+        return 0.6
+    return UNRELATED_EVENT
 
 
 def _figure_similarity(f: StoryFeatures, p: Profile) -> float:

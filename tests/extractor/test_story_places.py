@@ -4,7 +4,7 @@ that leads with another specific place than its story is less likely the same ev
 from __future__ import annotations
 
 from services.extractor.pipeline import strip_dateline
-from services.extractor.stories import Profile, StoryFeatures, score
+from services.extractor.stories import JOIN_AT, Profile, StoryFeatures, score
 
 T0 = 1_780_000_000.0
 
@@ -32,3 +32,18 @@ def test_a_report_leading_with_another_place_fits_its_story_less() -> None:
     elsewhere = score(_report("c", "place:sotk", 30), story)
     unplaced = score(StoryFeatures("d", T0 + 1800, "ru", ("peace_talks",)), story)
     assert same > 2 * elsewhere > 0 and unplaced == 0.0
+
+
+def _kind(rid: str, event: str, minutes: int) -> StoryFeatures:
+    lead = ("place:gazakh",)
+    return StoryFeatures(rid, T0 + 60 * minutes, "az", (event,), lead, lead)
+
+
+def test_a_related_kind_of_event_fits_a_story_and_an_unrelated_one_counts_against() -> None:
+    """One side's clash is the other's shelling; drills at the same place are another event."""
+    story = Profile(anchor=T0, last=T0)
+    story.absorb(_kind("a", "armed_clash", 0))
+    related = score(_kind("b", "shelling_strike", 30), story)
+    unrelated = score(_kind("c", "military_exercise", 30), story)
+    same = score(_kind("d", "armed_clash", 30), story)
+    assert same > related >= JOIN_AT and related - unrelated > 0.25
