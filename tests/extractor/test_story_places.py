@@ -4,7 +4,15 @@ that leads with another specific place than its story is less likely the same ev
 from __future__ import annotations
 
 from services.extractor.pipeline import strip_dateline
-from services.extractor.stories import JOIN_AT, Profile, StoryFeatures, score
+from services.extractor.stories import (
+    JOIN_AT,
+    MAX_CANDIDATES,
+    MAX_GAP_S,
+    Profile,
+    StoryFeatures,
+    StoryIndex,
+    score,
+)
 
 T0 = 1_780_000_000.0
 
@@ -47,3 +55,20 @@ def test_a_related_kind_of_event_fits_a_story_and_an_unrelated_one_counts_agains
     unrelated = score(_kind("c", "military_exercise", 30), story)
     same = score(_kind("d", "armed_clash", 30), story)
     assert same > related >= JOIN_AT and related - unrelated > 0.25
+
+
+def test_stories_too_old_to_join_do_not_crowd_out_the_live_one() -> None:
+    """Candidates are the stories sharing most keys with a report; those anchored beyond
+    MAX_GAP_S cannot score, and used to take the slots of the one the report belongs to."""
+    index = StoryIndex()
+    old = T0 - MAX_GAP_S - 3600
+    words = tuple(f"word{i}" for i in range(30))
+    for n in range(MAX_CANDIDATES + 5):
+        lead = (f"place:elsewhere-{n}",)  # one story each, all sharing the words
+        index.assign(
+            StoryFeatures(f"old{n}", old + n, "ru", ("armed_clash",), lead, lead, (), words)
+        )
+    live = index.assign(_kind("live", "armed_clash", 0))
+    lead = ("place:gazakh",)
+    report = StoryFeatures("new", T0 + 600, "ru", ("armed_clash",), lead, lead, (), words)
+    assert index.assign(report).story_id == live.story_id
