@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,13 +39,13 @@ from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from schemas.topics import key_for
 from services.alerts import metrics
-from services.alerts.dedup import Decision, decide, due_digests, keys_for
+from services.alerts.dedup import Decision, Families, decide, due_digests, keys_for
 from services.alerts.delivery import Abandoned, WebhookSender
 from services.alerts.deliverylog import DeliveryLogWriter
 from services.alerts.digests import EmailDigests
 from services.alerts.dispatch import Dispatcher
 from services.alerts.health import ChannelHealth
-from services.alerts.matcher import QueryCache, es_msearch, match
+from services.alerts.matcher import Match, QueryCache, es_msearch, match
 from services.alerts.models import ChannelKind, Subscription
 from services.alerts.senders import ChannelSenders, SmtpMailer, es_versions
 from services.alerts.settings import AlertsSettings
@@ -61,6 +62,7 @@ from services.common.kafka import (
 from services.common.membership import instance_id, release
 from services.common.netguard import NetPolicy
 from services.common.secretbox import SecretBox
+from services.query.stories import story_families
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +281,26 @@ class AlertsService:
             on_error=self._subscription_failed,
         )
         metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
-        decision = decide(matches, subs, self.store.states(keys_for(matches)), now)
+        matches, families = self._follow_merges(matches)
+        states = self.store.states(keys_for(matches, families))
+        decision = decide(matches, subs, states, now, families)
         return self._emit(decision, subs)
+
+    def _follow_merges(self, matches: list[Match]) -> tuple[list[Match], Families]:
+        """Each match under the story it lives on as, and the stories merged into it, so that
+        "one alert per story" holds across merges (issue 20). One search when none happened."""
+        if not matches:
+            return matches, {}
+
+        def search(body: dict[str, Any]) -> dict[str, Any]:
+            answer = self.es.search(index=self.alias, body=body, ignore_unavailable=True)
+            return dict(answer.body)
+
+        known = story_families(search, {m.story_id for m in matches})
+        if not known.absorbed_by:
+            return matches, {}
+        moved = [replace(m, story_id=known.root(m.story_id)) for m in matches]
+        return moved, known.roots({m.story_id for m in moved})
 
     def _subscription_failed(self, sub_ids: list[str], reason: str) -> None:
         """A subscription skipped by a round (query refused, search failed) is dead-lettered

@@ -13,7 +13,7 @@ per-story mode: the change is what it asked for; for the others a story still al
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -70,8 +70,36 @@ def _parse(ts: str | None) -> datetime | None:
         return None
 
 
-def keys_for(matches: Iterable[Match]) -> list[str]:
-    return list(dict.fromkeys(state_key(m.subscription_id, m.story_id) for m in matches))
+Families = Mapping[str, Sequence[str]]
+"""root story -> every story merged into it, the root included (services/query/stories.py)."""
+
+
+def keys_for(matches: Iterable[Match], families: Families | None = None) -> list[str]:
+    """The states a batch needs: each (subscription, story), and those of the stories merged
+    into that story, which a new state starts from."""
+    families = families or {}
+    keys: dict[str, None] = {}
+    for m in matches:
+        for story in (m.story_id, *families.get(m.story_id, ())):
+            keys[state_key(m.subscription_id, story)] = None
+    return list(keys)
+
+
+def _inherit(state: StoryState, members: Sequence[str], states: dict[str, StoryState]) -> None:
+    """A story merged from others (issue 20) starts from what the subscription saw of them: an
+    alert already sent for one of them is the story's alert, their reports are not new."""
+    for member in members:
+        prior = states.get(state_key(state.subscription_id, member))
+        if prior is None or member == state.story_id:
+            continue
+        state.count += prior.count
+        seen = dict.fromkeys(state.report_ids + prior.report_ids)
+        state.report_ids = list(seen)[-SEEN_REPORTS_KEPT:]
+        state.alerts = max(state.alerts, prior.alerts)
+        if prior.last_alert_at and (
+            state.last_alert_at is None or prior.last_alert_at > state.last_alert_at
+        ):
+            state.last_alert_at = prior.last_alert_at
 
 
 def _one_alert(sub_id: str, m: Match, count: int, now: datetime) -> Alert:
@@ -97,7 +125,10 @@ def decide(
     subscriptions: dict[str, Subscription],
     states: dict[str, StoryState],
     now: datetime,
+    families: Families | None = None,
 ) -> Decision:
+    """`families`: the stories merged into each matched story (keys_for loaded their states)."""
+    families = families or {}
     groups: dict[str, list[Match]] = {}
     for m in matches:
         groups.setdefault(state_key(m.subscription_id, m.story_id), []).append(m)
@@ -107,9 +138,15 @@ def decide(
         if sub is None or not sub.active:
             continue
         first = group[0]
-        state = states.get(key) or StoryState(
-            subscription_id=sub.id, story_id=first.story_id, headline=first.headline, url=first.url
-        )
+        state = states.get(key)
+        if state is None:
+            state = StoryState(
+                subscription_id=sub.id,
+                story_id=first.story_id,
+                headline=first.headline,
+                url=first.url,
+            )
+            _inherit(state, families.get(first.story_id, ()), states)
         fresh = [m for m in dict((m.seen_key, m) for m in group).values()]
         fresh = [m for m in fresh if m.seen_key not in state.report_ids]
         if not fresh:

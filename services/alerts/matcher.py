@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MATCH_SOURCE = [
     "report_id",
     "story_id",
+    "story_root",
     "headline",
     "url",
     "ingested_at",
@@ -199,7 +200,8 @@ def _match_of(doc: dict[str, Any], sub_id: str) -> Match:
     return Match(
         subscription_id=sub_id,
         report_id=src.get("report_id", doc["_id"]),
-        story_id=src.get("story_id") or doc["_id"],
+        # the story it lives on as after merges (issue 20): one alert per story follows them
+        story_id=src.get("story_root") or src.get("story_id") or doc["_id"],
         headline=str(src.get("headline") or "")[:MAX_HEADLINE_CHARS],
         url=url if isinstance(url, str) and len(url) <= MAX_URL_CHARS else None,
         ingested_at=src.get("ingested_at"),

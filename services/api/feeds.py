@@ -158,7 +158,8 @@ def _hits(
     )
     hits = service.run(build_search(params, now))["hits"]["hits"]
     versions: dict[str, int] = {}
-    stories = [h["_source"]["story_id"] for h in hits if h.get("_source", {}).get("story_id")]
+    sources = [h.get("_source", {}) for h in hits]
+    stories = [str(s.get("story_root") or s.get("story_id")) for s in sources if s.get("story_id")]
     if per_story and stories:
         counts = service.run(build_version_counts(params, now, stories))
         versions = {b["key"]: b["doc_count"] for b in counts["aggregations"]["versions"]["buckets"]}

@@ -123,7 +123,9 @@ def ui_search(
 )
 def ui_story(service: Service, story_id: str) -> dict[str, Any]:
     try:
-        raw = service.run(build_story_versions(story_id, size=STORY_MAX_VERSIONS))
+        # a story merged into another is shown as that one, with all its versions (issue 20)
+        story_id, members = service.story_family(story_id)
+        raw = service.run(build_story_versions(members, size=STORY_MAX_VERSIONS))
     except (ApiError, TransportError) as exc:
         raise _guard(exc) from None
     versions = [h["_source"] for h in raw["hits"]["hits"]]

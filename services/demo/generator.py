@@ -52,6 +52,9 @@ EVENT_WEIGHTS: dict[EventType, int] = {
 IRRELEVANT_SHARE = 0.2  # per draw; stories yield ~3 articles, so ~7% of articles
 NEAR_DUPLICATE_SHARE = 0.12
 SIDES = ("am", "az")
+REFERENCE_LANGUAGE = "en"  # has a telling of every event; a story's scenario is one of its
+DISTINCT_WINDOW = timedelta(hours=24)  # no two stories alike (kind, people, places) within it
+RECAST_TRIES = 20
 CLAIMANT_NAMES = {"am": "Armenia MoD", "az": "Azerbaijan MoD"}
 SECTIONS = {True: ("politics", "world", "news", "region"), False: ("sport", "weather", "world")}
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -86,6 +89,9 @@ class GeneratedArticle:
     entity_ids: list[str] = field(default_factory=list)
     figures: list[TruthFigure] = field(default_factory=list)
     near_duplicate_of: str | None = None
+    # An irrelevant filler text told again word for word (the same headline and sentences):
+    # the article it repeats, since no reader could tell the two apart.
+    rerun_of: str | None = None
     author: str = ""
     generated: bool = True
 
@@ -123,6 +129,7 @@ class GeneratedArticle:
                 for f in self.figures
             ],
             "near_duplicate_of": self.near_duplicate_of,
+            "rerun_of": self.rerun_of,
             "generated": True,
         }
 
@@ -144,6 +151,44 @@ class Story:
     claim_side: str
     figure: StoryFigure | None
     az_naming: dict[str, bool] = field(default_factory=dict)
+    # The roles (template slots) its telling names: every outlet tells the same event, with
+    # the same people and places, or does not report it (see `scenario_of`).
+    scenario: frozenset[str] = frozenset()
+    subject: frozenset[str] = frozenset()  # the roles its reference headline names
+
+    def key(self) -> tuple[str, ...]:
+        """What a reader tells the story by: its kind, people and places."""
+        return story_key(self.event, self.scenario, self.cast)
+
+
+# A clash, a shelling and a ceasefire violation at one place on one day read as one event.
+ALIKE = {
+    EventType.SHELLING_STRIKE: EventType.ARMED_CLASH,
+    EventType.CEASEFIRE_VIOLATION: EventType.ARMED_CLASH,
+}
+
+
+def story_key(event: EventType, scenario: frozenset[str], cast: dict[str, str]) -> tuple[str, ...]:
+    return (ALIKE.get(event, event).value, *sorted(f"{s}={cast[s]}" for s in scenario))
+
+
+def template_slots(template: str, roles: Any) -> frozenset[str]:
+    """The entity roles a template names (`{border_place}`), not its other slots (`{date}`)."""
+    return frozenset(m for m in _SLOT.findall(template) if m in roles)
+
+
+def scenario_of(spec: dict[str, Any], headline: str, roles: Any) -> frozenset[str]:
+    """The roles of one headline and of the lede that tells it (a lede naming nobody else,
+    else the one sharing most): the event a story is, whoever reports it."""
+    named = template_slots(headline, roles)
+    ledes = sorted(
+        spec["lede"],
+        key=lambda lede: (
+            not template_slots(lede, roles) <= named,
+            -len(template_slots(lede, roles) & named),
+        ),
+    )
+    return named | template_slots(ledes[0], roles)
 
 
 @lru_cache(maxsize=8192)
@@ -267,6 +312,8 @@ class CorpusGenerator:
         self.index = 0
         self.story_count = 0
         self.outlets_for = {e: self.catalog.outlets_for_event(e.value) for e in EVENT_WEIGHTS}
+        self.recent: list[tuple[datetime, tuple[str, ...]]] = []  # (start, key) of stories
+        self.fillers: dict[tuple[str, str, str], str] = {}  # first article of each filler text
 
     def _article_id(self) -> str:
         digest = hashlib.sha1(f"cwatch-demo:{self.seed}:{self.index}".encode()).hexdigest()
@@ -282,23 +329,47 @@ class CorpusGenerator:
 
     def _new_story(self) -> Story:
         rng = self.rng
-        events = list(EVENT_WEIGHTS)
-        event = rng.choices(events, weights=[EVENT_WEIGHTS[e] for e in events])[0]
         self.clock += timedelta(minutes=rng.randint(10, 150))
-        cast = {
-            slot: ids[0] if len(ids) == 1 else rng.choice(ids)
-            for slot, ids in self.catalog.slots.items()
-        }
+        # Two stories of one kind, with the same people and places, started within a day are
+        # told in the same words: nobody could tell their reports apart but by the minute they
+        # appeared. Recast the story so that it differs from recent ones; a kind with too few
+        # people and places for that (Armenia and the CSTO) gives way to another kind.
+        recent = {k for at, k in self.recent if self.clock - at < DISTINCT_WINDOW}
+        for attempt in range(RECAST_TRIES):
+            if attempt % 5 == 0:
+                event, scenario, subject = self._draw_event()
+            cast = {
+                slot: ids[0] if len(ids) == 1 else rng.choice(ids)
+                for slot, ids in self.catalog.slots.items()
+            }
+            if story_key(event, scenario, cast) not in recent:
+                break
         figure = self._story_figure(event)
         self.story_count += 1
-        return Story(
+        story = Story(
             story_id=f"demo-story-{self.seed}-{self.story_count}",
             event=event,
             at=self.clock,
             cast=cast,
             claim_side="am" if event == EventType.DISPLACEMENT else rng.choice(SIDES),
             figure=figure,
+            scenario=scenario,
+            subject=subject,
         )
+        self.recent = [(at, k) for at, k in self.recent if self.clock - at < DISTINCT_WINDOW]
+        self.recent.append((story.at, story.key()))
+        return story
+
+    def _draw_event(self) -> tuple[EventType, frozenset[str], frozenset[str]]:
+        """A kind of event and one telling of it (the roles it names), by the reference
+        language, which tells every kind."""
+        rng = self.rng
+        events = list(EVENT_WEIGHTS)
+        event = rng.choices(events, weights=[EVENT_WEIGHTS[e] for e in events])[0]
+        reference = self.catalog.events_in(REFERENCE_LANGUAGE)[event.value]
+        headline = rng.choice(reference["headline"])
+        roles = self.catalog.slots
+        return event, scenario_of(reference, headline, roles), template_slots(headline, roles)
 
     def _story_figure(self, event: EventType) -> StoryFigure | None:
         rng = self.rng
@@ -335,9 +406,16 @@ class CorpusGenerator:
         candidates = self.outlets_for[story.event]
         k = rng.choices((1, 2, 3, 4, 5), weights=(1, 3, 4, 3, 2))[0]
         out: list[GeneratedArticle] = []
-        for outlet in _weighted_outlets(rng, candidates, k):
+        told = 0
+        # An outlet whose language has no telling of this story's event does not report it.
+        for outlet in _weighted_outlets(rng, candidates, len(candidates)):
+            if told >= k:
+                break
             delay = timedelta(minutes=rng.randint(3, 6 * 60))
             article = self._story_article(story, outlet, story.at + delay)
+            if article is None:
+                continue
+            told += 1
             out.append(article)
             if rng.random() < NEAR_DUPLICATE_SHARE:
                 copy = self._republish(article)
@@ -345,10 +423,28 @@ class CorpusGenerator:
                     out.append(copy)
         return out
 
-    def _story_article(self, story: Story, outlet: Outlet, published: datetime) -> GeneratedArticle:
+    def _tells(self, template: str, story: Story) -> bool:
+        """Whether a template tells this story: it names only the story's roles, and one that
+        names nobody fits a story whose headline names only places, or nobody ("Clashes on the
+        border" tells a clash at Tavush; "Parliament recognises the genocide" is not Macron's
+        call for recognition)."""
+        named = template_slots(template, self.catalog.slots)
+        if named:
+            return named <= story.scenario
+        return all(self.catalog.slots[role][0].startswith("place:") for role in story.subject)
+
+    def _story_article(
+        self, story: Story, outlet: Outlet, published: datetime
+    ) -> GeneratedArticle | None:
+        """One outlet's report of the story; None when its language has no headline and lede
+        naming only the story's roles (it would tell another event)."""
         rng = self.rng
-        r = _Renderer(self.catalog, rng, outlet, story)
         spec = self.catalog.events_in(outlet.language)[story.event.value]
+        headlines = [h for h in spec["headline"] if self._tells(h, story)]
+        fitting = [s for s in spec["lede"] if self._tells(s, story)]
+        if not headlines or not fitting:
+            return None
+        r = _Renderer(self.catalog, rng, outlet, story)
         other = "az" if story.claim_side == "am" else "am"
         r.figure_values.update(
             claimant=r.side_phrase(story.claim_side, "mod"),
@@ -363,9 +459,9 @@ class CorpusGenerator:
                 r, story, story.figure, bool(spec.get("aid_claimant"))
             )
             figures.append(truth)
-        title = r.pick(spec["headline"])
-        ledes = [s for s in spec["lede"] if "{fig}" not in s or "fig" in r.figure_values]
-        lede = r.pick(ledes or spec["lede"])
+        title = r.pick(headlines)
+        ledes = [s for s in fitting if "{fig}" not in s or "fig" in r.figure_values]
+        lede = r.pick(ledes or fitting)
         if rng.random() < 0.6:
             lede = f"{_dateline(outlet)} — {lede}"
         paragraphs = [lede]
@@ -512,8 +608,11 @@ class CorpusGenerator:
         body = list(spec["body"])
         rng.shuffle(body)
         paragraphs = [r.fill(s) for s in body] + [str(lang["footer"])]
+        article_id = self._article_id()
+        first = self.fillers.setdefault((outlet.language, category, title), article_id)
         return GeneratedArticle(
-            article_id=self._article_id(),
+            article_id=article_id,
+            rerun_of=None if first == article_id else first,
             url=self._url(outlet, published, title, False),
             title=title,
             paragraphs=paragraphs,

@@ -91,7 +91,8 @@ def score_reports(truth: Mapping[str, Mapping[str, Any]], reports: Iterable[Repo
 
 def story_set(count: int, seed: int) -> list[LabelledArticle]:
     """A generated corpus as the story evaluation's labelled articles (publication order).
-    Irrelevant articles belong to no story: each is its own."""
+    Irrelevant articles belong to no story: each is its own, or its first telling's when it
+    repeats a filler text word for word."""
     articles = list(CorpusGenerator(seed).articles(count))
     out = [
         LabelledArticle(
@@ -104,7 +105,8 @@ def story_set(count: int, seed: int) -> list[LabelledArticle]:
                 published=a.published,
                 ingested_at=a.published,
             ),
-            a.story_id or f"alone-{a.article_id}",
+            # a filler told again word for word is one with its first telling (a re-run)
+            a.story_id or f"alone-{a.rerun_of or a.article_id}",
             a.near_duplicate_of,
         )
         for a in articles

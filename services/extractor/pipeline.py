@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,10 +50,29 @@ class ExtractorConfig:
         )
 
 
+# The dateline a lead opens with ("WASHINGTON — ", "Yerevan — ", "YEREVAN, April 1
+# (Armenpress) - ", "ЕРЕВАН, 1 апреля. /ТАСС/. ", "Bakı, 1 aprel, AZERTAC. "): where the outlet
+# writes from, not where the event is, so its city is not a lead entity.
+AGENCY_LINE = re.compile(r"^\s*[^\n]{0,60}?(?:\([^)\n]{2,30}\) - |/[^/\n]{2,20}/\. |AZERTAC\. )")
+CITY_DASH = re.compile(r"^\s*([^\W\d][\w'’.]*(?:[ -][^\W\d][\w'’.]*)?)\s[—–]\s")
+
+
+def strip_dateline(lead: str) -> str:
+    found = AGENCY_LINE.match(lead)
+    if found:
+        return lead[found.end() :]
+    found = CITY_DASH.match(lead)
+    # one word, or a capitalised city of two ("NEW YORK"): "Armenia and Azerbaijan — " is prose
+    if found and (found[1].isupper() or not any(c in found[1] for c in " -")):
+        return lead[found.end() :]
+    return lead
+
+
 def _lead_entities(doc: CleanDoc, gaz: Gazetteer) -> tuple[str, ...]:
-    """Entities of the headline and first paragraph: what the report is about, where the
-    background paragraphs name whatever the conflict's history holds."""
+    """Entities of the headline and first paragraph (its dateline left out): what the report
+    is about, where the background paragraphs name whatever the conflict's history holds."""
     first = (doc.paragraphs[0] if doc.paragraphs else doc.body)[:1000]
+    first = strip_dateline(first)
     lead = fold_words(f"{doc.headline}\n\n{first}")
     return tuple(dict.fromkeys(m.id for m in match_entities(lead, gaz) if m.id not in COUNTRY_IDS))
 

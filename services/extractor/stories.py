@@ -32,6 +32,8 @@ DECAY_S = 16 * 3600  # the score falls to a third at 16 h from the story's ancho
 JOIN_AT = 0.45
 MERGE_AT = 0.75
 W_TEXT = 0.1
+UNRELATED_EVENT = -0.3  # the event score of a report of an unrelated kind
+PLACE_CONFLICT = 0.5  # factor when the report leads with other specific places than the story
 MAX_TOKENS = 150  # words kept per report for the within-language similarity
 MAX_STORY_TOKENS = 600  # per story and language
 MAX_CANDIDATES = 64
@@ -210,13 +212,31 @@ def _entity_similarity(f: StoryFeatures, p: Profile) -> float:
     return dot / norm
 
 
+# Kinds of events one event is told as: one side's clash is the other's shelling or ceasefire
+# violation; talks are also a diplomatic meeting.
+EVENT_FAMILY = {
+    "armed_clash": "fighting",
+    "shelling_strike": "fighting",
+    "ceasefire_violation": "fighting",
+    "peace_talks": "diplomacy",
+    "diplomatic": "diplomacy",
+}
+
+
 def _event_similarity(f: StoryFeatures, p: Profile) -> float:
+    """1 for the story's kind of event, 0.6 for one of its kinds or a related kind, below 0 for
+    an unrelated kind (drills at Gazakh are not a clash at Gazakh)."""
     if not f.events or not p.events:
         return 0.4  # nothing to compare: neither for nor against
     top = max(p.events.values())
     if p.events.get(f.events[0], 0) * 2 >= top:
         return 1.0
-    return 0.6 if any(e in p.events for e in f.events) else 0.0
+    if any(e in p.events for e in f.events):
+        return 0.6
+    mine = {EVENT_FAMILY.get(e) for e in f.events} - {None}
+    if mine & {EVENT_FAMILY.get(e) for e in p.events}:
+        return 0.6
+    return UNRELATED_EVENT
 
 
 def _figure_similarity(f: StoryFeatures, p: Profile) -> float:
@@ -237,6 +257,24 @@ def _text_similarity(f: StoryFeatures, p: Profile) -> float | None:
     return shared / math.sqrt(len(f.tokens) * min(len(words), 3 * len(f.tokens)))
 
 
+def _lead_places(f: StoryFeatures) -> set[str]:
+    return {e for e in f.lead if e.startswith("place:") and entity_weight(e) >= 1.0}
+
+
+def _place_conflict(f: StoryFeatures, p: Profile) -> bool:
+    """The report leads with specific places and so do the story's reports, other ones: another
+    place, another event (a shelling of Jermuk is not one of Sotk)."""
+    mine = _lead_places(f)
+    if not mine or not p.members:
+        return False
+    theirs = {
+        e
+        for e, w in p.entities.items()
+        if e.startswith("place:") and entity_weight(e) >= 1.0 and w >= 0.5 * p.members
+    }
+    return bool(theirs) and not mine & theirs
+
+
 def score(f: StoryFeatures, p: Profile) -> float:
     """How well a report fits a story, 0..1 (JOIN_AT and above: it belongs). Without a shared
     place, person or body there is no story in common, whatever the wording."""
@@ -247,6 +285,8 @@ def score(f: StoryFeatures, p: Profile) -> float:
     if entities == 0.0:
         return 0.0
     base = 0.6 * entities + 0.3 * _event_similarity(f, p) + 0.1 * _figure_similarity(f, p)
+    if _place_conflict(f, p):
+        base *= PLACE_CONFLICT
     text = _text_similarity(f, p)
     if text is not None:
         base += W_TEXT * min(1.0, text)
@@ -327,13 +367,20 @@ class StoryIndex:
         for key in self._keys(f):
             for story_id in index.get(key, ()):
                 hits[story_id] += 3 if key.startswith("x|") else 1
-        ranked = sorted(hits, key=lambda s: (-hits[s], s))[:MAX_CANDIDATES]
+        # Only stories the report may still join compete for the candidate slots: stories kept
+        # for days (KEEP_S) but anchored too long ago to score would crowd the live ones out,
+        # more so the more stories a week holds (a 3000-article corpus lost a third of its
+        # same-story pairs that way).
+        live: dict[str, Profile] = {}
+        for story_id in hits:
+            profile = self.profile(story_id)
+            if profile is not None and profile.merged_into is None:
+                if abs(f.when - profile.anchor) <= MAX_GAP_S:
+                    live[story_id] = profile
+        ranked = sorted(live, key=lambda s: (-hits[s], s))[:MAX_CANDIDATES]
         scored = []
         for story_id in ranked:
-            profile = self.profile(story_id)
-            if profile is None or profile.merged_into is not None:
-                continue
-            value = score(f, profile)
+            value = score(f, live[story_id])
             if value > 0:
                 scored.append((value, story_id))
         scored.sort(key=lambda x: (-x[0], x[1]))

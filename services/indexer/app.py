@@ -53,6 +53,7 @@ from services.indexer.bulk import (
 from services.indexer.documents import document_json, index_for
 from services.indexer.migrate import ensure_ready
 from services.indexer.settings import IndexerSettings
+from services.indexer.storyroots import follow_merges
 
 log = logging.getLogger(__name__)
 COMMIT_RETRY_S = 1.0  # how often offsets owed during a broker outage are offered again
@@ -245,6 +246,10 @@ class Indexer:
             if written and self.settings.indexer_refresh_mode == "refresh":
                 self.es.indices.refresh(index=",".join(written))
             steps.add("refresh")
+        if "stories" not in steps:
+            # before announcing: alerts and search read the report's story_root (issue 20)
+            self._follow_merges(batch)
+            steps.add("stories")
         if "dlq" not in steps:
             for rejected in batch.rejected:
                 self._dead_letter(rejected.action.context, rejected.reason, rejected.error_type)
@@ -252,6 +257,16 @@ class Indexer:
         if "announce" not in steps:
             self._announce(batch)
             steps.add("announce")
+
+    def _follow_merges(self, batch: Batch) -> None:
+        """Re-point the reports of stories merged into others (storyroots.py)."""
+        stories: set[str] = set()
+        for action, outcome in batch.acknowledged:
+            if outcome == Outcome.OK:
+                report: Report = action.context.report
+                stories.add(report.story_id)
+                stories.update(report.merged_stories)
+        follow_merges(self.es, self.alias, stories)
 
     def _announce(self, batch: Batch) -> None:
         indexed_at = datetime.now(UTC)

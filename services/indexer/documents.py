@@ -68,6 +68,7 @@ def index_for(
 
 DERIVED_FIELDS = (
     "mapping_version",
+    "story_root",
     "date",
     "indexed_at",
     "entity_ids",
@@ -126,6 +127,8 @@ def _derived(
     primary = _primary(report, event_confidence)
     derived: dict[str, Any] = {
         "mapping_version": MAPPING_VERSION,
+        # the story it lives on as; storyroots.py rewrites it when a later merge makes it stale
+        "story_root": report.story_id,
         # judged against indexed_at, not the wall clock: one report, one date, however often
         # and by whichever function (to_document, document_json) it is mapped
         "date": effective_date(report, date_min, indexed_at).isoformat(),

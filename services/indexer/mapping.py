@@ -27,8 +27,13 @@ Version 5 adds `merged_stories`, the stories a report merged into its own (issue
 story view can follow a merged story to the one it lives on as.
 
 Version 6 adds `pushed_by`, the id of the API token that pushed a report's article (issue 15),
-so pushes can be found by who sent them (a term filter; the search API has none yet); absent for
+so pushes can be found by who sent them (the `pushed_by` filter of search and subscriptions); absent for
 everything the ingestor fetched itself, and on documents migrated from older versions.
+
+Version 7 adds `story_root`, the story a report lives on as after merges (issue 20): search
+collapses, counts versions and stories on it, alerts count one per story by it. The indexer
+writes it as the report's story and rewrites it when a merge makes it stale
+(services/indexer/storyroots.py); a migration fills it the same way.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-MAPPING_VERSION = 6
+MAPPING_VERSION = 7
 
 _INDEX_RE = re.compile(r"^(?P<alias>.+)-v(?P<version>\d+)-(?P<year>\d{4})\.(?P<month>\d{2})$")
 
@@ -93,6 +98,7 @@ def mappings() -> dict[str, Any]:
             "report_id": _keyword(),
             "article_id": _stored(_keyword()),
             "story_id": _keyword(),
+            "story_root": _keyword(),  # collapsed and aggregated on
             "merged_stories": _stored(_keyword()),
             "content_hash": _stored(_keyword()),
             "duplicate_of": _stored(_keyword()),

@@ -32,6 +32,7 @@ from services.indexer.mapping import (
     template_name,
 )
 from services.indexer.settings import IndexerSettings
+from services.indexer.storyroots import follow_merges
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class MigrationReport:
     switched: list[str] = field(default_factory=list)
     removed_from_alias: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    story_roots: int = 0  # reports re-pointed to the story they were merged into
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class MigrationReport:
             "switched": self.switched,
             "removed_from_alias": self.removed_from_alias,
             "deleted": self.deleted,
+            "story_roots": self.story_roots,
         }
 
 
@@ -141,6 +144,7 @@ def _copy_action(dest_index: str, hit: dict[str, Any], event_confidence: float) 
     """A copied document keeps the indexer's write rule: its item version is its external
     version, so a copy pass after the indexer wrote a newer version leaves that one."""
     source = _rebuild(hit["_source"], event_confidence)
+    source.setdefault("story_root", source.get("story_id"))  # kept as it was when not rebuilt
     version = source.get("version")
     return {
         "_op_type": "index",
@@ -182,6 +186,28 @@ def _copy(
     return copied
 
 
+def _follow_all_merges(es: Elasticsearch, index: str, chunk: int = 500) -> int:
+    """Copied documents carry their own story as root: re-point those of merged stories, by
+    the stories every merge report names (a few hundred per call)."""
+    stories: set[str] = set()
+    merges = scan(
+        es,
+        index=index,
+        query={"query": {"exists": {"field": "merged_stories"}}},
+        _source=["story_id", "merged_stories"],
+        size=1000,
+    )
+    for hit in merges:
+        src = hit.get("_source") or {}
+        stories.add(str(src.get("story_id") or ""))
+        stories.update(str(s) for s in src.get("merged_stories") or [])
+    ordered = sorted(s for s in stories if s)
+    return sum(
+        follow_merges(es, index, ordered[start : start + chunk])
+        for start in range(0, len(ordered), chunk)
+    )
+
+
 def migrate(
     es: Elasticsearch, settings: IndexerSettings, delete_old: bool = False
 ) -> MigrationReport:
@@ -220,7 +246,9 @@ def migrate(
             es, name, new, since=started - timedelta(seconds=5), event_confidence=confidence
         )
     if pairs:
-        es.indices.refresh(index=",".join(new for _, new in pairs))
+        targets = ",".join(new for _, new in pairs)
+        es.indices.refresh(index=targets)
+        report.story_roots = _follow_all_merges(es, targets)
         actions: list[dict[str, Any]] = []
         for name, new in pairs:
             actions.append({"add": {"index": new, "alias": alias}})

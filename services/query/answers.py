@@ -16,6 +16,8 @@ def summary(hit: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "report_id": src.get("report_id", hit.get("_id")),
         "story_id": src.get("story_id"),
+        # the story it lives on as after merges (issue 20); documents of mapping v5 have none
+        "story_root": src.get("story_root") or src.get("story_id"),
         "headline": src.get("headline", ""),
         "url": src.get("url"),
         "source": src.get("source", {}),

@@ -112,7 +112,8 @@ def entry(
     feed: etree._Element, src: dict[str, Any], info: FeedInfo, now: datetime, versions: int | None
 ) -> None:
     node = _sub(feed, "entry")
-    story_id = str(src.get("story_id") or "")
+    # the story it lives on as after merges (issue 20): one entry however it was merged
+    story_id = str(src.get("story_root") or src.get("story_id") or "")
     report_id = str(src.get("report_id") or "")
     language = str(src.get("language") or "")
     if _LANG.match(language) and language != "und":
@@ -182,6 +183,6 @@ def build_feed(
     _sub(feed, "link", rel="alternate", type="text/html", href=xml_text(info.ui_url))
     _sub(feed, "generator", "caucasus-watch")
     for src in sources:
-        count = (versions or {}).get(str(src.get("story_id")))
+        count = (versions or {}).get(str(src.get("story_root") or src.get("story_id")))
         entry(feed, src, info, now, count)
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8")

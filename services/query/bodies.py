@@ -90,7 +90,18 @@ def filters(params: SearchParams, now: datetime) -> list[dict[str, Any]]:
     terms("change", _enum_values(params.changes, CHANGES, "change"))
     terms("pushed_by", params.pushed_by)  # who pushed it (services/ingestor/push.py)
     if params.story_id:
-        clauses.append({"term": {"story_id": params.story_id}})
+        # a story's reports, and after a merge those of the stories it absorbed (story_root)
+        clauses.append(
+            {
+                "bool": {
+                    "should": [
+                        {"term": {"story_id": params.story_id}},
+                        {"term": {"story_root": params.story_id}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     if params.relevant is not None:
         clauses.append({"term": {"relevant": params.relevant}})
     since = parse_time(params.since, now, "since") if params.since else None
@@ -230,7 +241,7 @@ def aggregations(params: SearchParams, since_given: bool) -> dict[str, Any]:
     aggs: dict[str, Any] = {
         name: {"terms": {"field": f, "size": params.facet_size}} for name, f in FACET_FIELDS.items()
     }
-    aggs["stories"] = {"cardinality": {"field": "story_id"}}
+    aggs["stories"] = {"cardinality": {"field": "story_root"}}
     aggs["histogram"] = {
         "date_histogram": {
             "field": "date",
@@ -274,7 +285,8 @@ def build_search(params: SearchParams, now: datetime) -> dict[str, Any]:
     if params.collapse:
         # Version counts come from one terms aggregation afterwards (build_version_counts):
         # inner_hits would run one more search per hit, several times slower.
-        body["collapse"] = {"field": "story_id"}
+        # story_root, not story_id: a story merged into another collapses with it (issue 20)
+        body["collapse"] = {"field": "story_root"}
     if params.highlight and params.q.strip():
         body["highlight"] = {
             # A long body (up to the extractor's budget) must not fail the whole search:
@@ -304,7 +316,11 @@ def build_version_counts(
         "timeout": SEARCH_TIMEOUT,
         "aggs": {
             "versions": {
-                "terms": {"field": "story_id", "include": list(story_ids), "size": len(story_ids)}
+                "terms": {
+                    "field": "story_root",
+                    "include": list(story_ids),
+                    "size": len(story_ids),
+                }
             }
         },
     }
@@ -326,37 +342,6 @@ def build_report(report_id: str) -> dict[str, Any]:
         "query": {"ids": {"values": [report_id]}},
         "size": 1,
         "_source": {"excludes": ["folded_text"]},
-    }
-
-
-MAX_MERGE_HOPS = 8
-
-
-def build_story_merges(story_ids: Sequence[str], size: int = 100) -> dict[str, Any]:
-    """Reports that record a merge touching these stories (issue 20: a story merged into
-    another lives on as that one): those that absorbed one of them (`merged_stories`) and
-    those of these stories that absorbed others."""
-    ids = list(story_ids)
-    return {
-        "query": {
-            "bool": {
-                "should": [
-                    {"terms": {"merged_stories": ids}},
-                    {
-                        "bool": {
-                            "filter": [
-                                {"terms": {"story_id": ids}},
-                                {"exists": {"field": "merged_stories"}},
-                            ]
-                        }
-                    },
-                ],
-                "minimum_should_match": 1,
-            }
-        },
-        "size": size,
-        "_source": ["story_id", "merged_stories"],
-        "timeout": SEARCH_TIMEOUT,
     }
 
 

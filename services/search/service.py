@@ -12,17 +12,16 @@ from elasticsearch import ApiError, Elasticsearch
 
 from services.query.answers import shape_aggs, summary
 from services.query.bodies import (
-    MAX_MERGE_HOPS,
     build_facets,
     build_report,
     build_search,
     build_similar,
-    build_story_merges,
     build_story_versions,
     build_version_counts,
     next_cursor,
 )
 from services.query.params import SearchParams
+from services.query.stories import story_families
 
 # An index that has just been created answers "no shard available" until its shards start,
 # usually well under a second: wait that out rather than fail the search.
@@ -80,13 +79,13 @@ class SearchService:
             "next_cursor": next_cursor(params, hits, int(body.get("from", 0))),
         }
         if params.collapse and result["hits"]:
-            stories = [h["story_id"] for h in result["hits"] if h.get("story_id")]
+            stories = [h["story_root"] for h in result["hits"] if h.get("story_root")]
             counts = self._search(build_version_counts(params, now, stories))
             per_story = {
                 b["key"]: b["doc_count"] for b in counts["aggregations"]["versions"]["buckets"]
             }
             for hit in result["hits"]:
-                hit["versions"] = per_story.get(hit["story_id"], 1)
+                hit["versions"] = per_story.get(hit["story_root"], 1)
         if "aggregations" in raw:
             result.update(shape_aggs(raw["aggregations"]))
         return result
@@ -110,7 +109,7 @@ class SearchService:
         """The report and every version of its story (all sources, oldest first)."""
         hit = self._get(report_id)
         source = hit["_source"]
-        story_id, members = self._story_family(source["story_id"])
+        story_id, members = self.story_family(source["story_id"])
         versions = self._search(build_story_versions(members))["hits"]
         return {
             "report": source,
@@ -120,30 +119,10 @@ class SearchService:
             "versions": [summary(h) for h in versions["hits"]],
         }
 
-    def _story_family(self, story_id: str) -> tuple[str, list[str]]:
+    def story_family(self, story_id: str) -> tuple[str, list[str]]:
         """The story `story_id` lives on as after merges, and every story merged into it."""
-        absorbed_by: dict[str, str] = {}
-        known = {story_id}
-        frontier = {story_id}
-        for _ in range(MAX_MERGE_HOPS):
-            if not frontier:
-                break
-            hits = self._search(build_story_merges(sorted(frontier)))["hits"]["hits"]
-            found = set()
-            for merge in hits:
-                survivor = merge["_source"].get("story_id")
-                for absorbed in merge["_source"].get("merged_stories") or []:
-                    if survivor and absorbed != survivor:
-                        absorbed_by.setdefault(absorbed, survivor)
-                        found |= {absorbed, survivor}
-            frontier = found - known
-            known |= found
-        top = story_id
-        for _ in range(MAX_MERGE_HOPS):
-            if top not in absorbed_by:
-                break
-            top = absorbed_by[top]
-        return top, sorted(known)
+        families = story_families(self._search, [story_id])
+        return families.root(story_id), families.members(story_id)
 
     def similar(self, report_id: str, size: int = 10) -> dict[str, Any]:
         hit = self._get(report_id)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from schemas.alert import Alert
 from services.alerts.app import gather_round
-from services.alerts.dedup import StoryState, decide, due_digests, state_key
+from services.alerts.dedup import StoryState, decide, due_digests, keys_for, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
 from services.alerts.dispatch import pending_webhooks
 from services.alerts.matcher import Match, QueryCache, group_body, match, search_body
@@ -146,6 +146,27 @@ def test_later_versions_of_an_alerted_story_raise_the_count_without_a_new_alert(
     later = decide([_match("s1", "r2", "st"), _match("s1", "r3", "st")], {"s1": sub}, states, NOW)
     assert later.alerts == []
     assert later.states[0].count == 3
+
+
+def test_a_story_merged_into_another_is_not_alerted_again_under_the_survivor() -> None:
+    """Issue 20: B alerted, then merged into A; A's reports do not make a second alert, and B's
+    reports seen before are not counted again under A."""
+    sub = Subscription(id="s1", mode=Mode.PER_STORY)
+    first = decide([_match("s1", "r1", "B")], {"s1": sub}, {}, NOW)
+    assert len(first.alerts) == 1
+    states = {s.key: s for s in first.states}
+    families = {"A": ["A", "B"]}
+    later = [_match("s1", "r1", "A"), _match("s1", "r2", "A")]
+    assert set(keys_for(later, families)) == {state_key("s1", "A"), state_key("s1", "B")}
+    after = decide(later, {"s1": sub}, states, NOW, families)
+    assert after.alerts == []
+    assert [(s.story_id, s.count, s.alerts) for s in after.states] == [("A", 2, 1)]
+
+
+def test_a_story_merged_from_others_none_of_which_alerted_alerts_once() -> None:
+    sub = Subscription(id="s1", mode=Mode.PER_STORY)
+    decision = decide([_match("s1", "r1", "A")], {"s1": sub}, {}, NOW, {"A": ["A", "B"]})
+    assert [a.story_id for a, _ in decision.alerts] == ["A"]
 
 
 def test_a_replayed_report_is_not_counted_twice() -> None:

@@ -111,6 +111,7 @@ class FakeES:
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.bulks: list[str] = []
+        self.searches: list[dict[str, Any]] = []
         self.indices = FakeIndices()
 
     def bulk(self, operations: str, **kw: Any) -> dict[str, Any]:
@@ -120,6 +121,11 @@ class FakeES:
         self.bulks.append(operations)
         lines = operations.strip().splitlines()
         return {"items": [{"index": {"status": 201}} for _ in lines[::2]]}
+
+    def search(self, **kw: Any) -> dict[str, Any]:
+        """The look-up of story merges after each bulk (storyroots.py): none here."""
+        self.searches.append(kw["body"])
+        return {"hits": {"hits": []}}
 
 
 def _records(n: int, extra: list[bytes] | None = None) -> list[Record]:

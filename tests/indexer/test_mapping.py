@@ -85,7 +85,7 @@ def test_fields_searches_sort_aggregate_or_collapse_on_keep_their_doc_values() -
     from services.query.bodies import FACET_FIELDS, sort_clause
 
     fields = dict(_walk(mappings()["properties"]))
-    used = set(FACET_FIELDS.values()) | {"story_id", "date", "place_ids"}
+    used = set(FACET_FIELDS.values()) | {"story_id", "story_root", "date", "place_ids"}
     used |= {name for clause in sort_clause("time") for name in clause}
     for name in used:
         assert fields[name].get("doc_values", True), name

@@ -77,6 +77,25 @@ def test_a_pushed_reports_token_survives_the_migration_and_can_be_filtered_on(
     assert [h["_id"] for h in hits] == [reports[0].report_id]
 
 
+def test_migration_points_reports_of_merged_stories_to_the_story_they_live_on_as(
+    es_client: Any, namespace: str
+) -> None:
+    """Version 7 adds story_root (issue 20): filled from the merges the reports recorded."""
+    settings = IndexerSettings(namespace=namespace)
+    reports = [
+        make_report(1, story_id="B", published=OCTOBER),
+        make_report(2, story_id="A", published=OCTOBER, merged_stories=["B"]),
+        make_report(3, story_id="Z", published=OCTOBER, merged_stories=["A"]),
+        make_report(4, story_id="C", published=OCTOBER),
+    ]
+    _old_index(es_client, settings, reports)
+    result = migrate(es_client, settings, delete_old=True)
+    assert result.story_roots == 2
+    hits = es_client.search(index=settings.index_alias, size=10)["hits"]["hits"]
+    roots = {h["_source"]["story_id"]: h["_source"]["story_root"] for h in hits}
+    assert roots == {"B": "Z", "A": "Z", "Z": "Z", "C": "C"}
+
+
 def test_migrate_command_installs_the_template_on_an_empty_cluster(
     es_client: Any, namespace: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

@@ -161,7 +161,7 @@ def test_cursor_of_another_sort_is_refused() -> None:
 def test_collapse_by_story_pages_with_offsets() -> None:
     params = SearchParams(collapse=True, size=10)
     body = build_search(params, NOW)
-    assert body["collapse"]["field"] == "story_id"
+    assert body["collapse"]["field"] == "story_root"
     params.cursor = next_cursor(params, [{"sort": [1]}] * 10, 0)
     assert build_search(params, NOW)["from"] == 10
 
@@ -171,7 +171,7 @@ def test_facets_and_histogram_are_requested() -> None:
     assert aggs["entity"]["terms"]["field"] == "entity_ids"
     assert aggs["country"]["terms"]["field"] == "source.country"
     assert aggs["histogram"]["date_histogram"]["calendar_interval"] == "week"
-    assert aggs["stories"] == {"cardinality": {"field": "story_id"}}
+    assert aggs["stories"] == {"cardinality": {"field": "story_root"}}
 
 
 def test_similar_excludes_the_same_story() -> None:

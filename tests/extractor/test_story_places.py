@@ -1,0 +1,74 @@
+"""Where a story happens (issue 20): the dateline is where the outlet writes from, and a report
+that leads with another specific place than its story is less likely the same event."""
+
+from __future__ import annotations
+
+from services.extractor.pipeline import strip_dateline
+from services.extractor.stories import (
+    JOIN_AT,
+    MAX_CANDIDATES,
+    MAX_GAP_S,
+    Profile,
+    StoryFeatures,
+    StoryIndex,
+    score,
+)
+
+T0 = 1_780_000_000.0
+
+
+def test_datelines_are_left_out_of_the_lead_and_prose_is_not() -> None:
+    assert strip_dateline("WASHINGTON — Parliament voted") == "Parliament voted"
+    assert strip_dateline("Yerevan — The talks") == "The talks"
+    assert strip_dateline("YEREVAN, April 1 (Armenpress) - The talks") == "The talks"
+    assert strip_dateline("ЕРЕВАН, 1 апреля. /ТАСС/. Премьер") == "Премьер"
+    assert strip_dateline("Bakı, 1 aprel, AZERTAC. Prezident") == "Prezident"
+    assert strip_dateline("NEW YORK — x") == "x"
+    for prose in ("Armenia and Azerbaijan — the two sides", "Nagorno-Karabakh - the region"):
+        assert strip_dateline(prose) == prose
+
+
+def _report(rid: str, place: str, minutes: int) -> StoryFeatures:
+    lead = (place, "person:ararat-mirzoyan")
+    return StoryFeatures(rid, T0 + 60 * minutes, "ru", ("peace_talks",), lead, lead)
+
+
+def test_a_report_leading_with_another_place_fits_its_story_less() -> None:
+    story = Profile(anchor=T0, last=T0)
+    story.absorb(_report("a", "place:jermuk", 0))
+    same = score(_report("b", "place:jermuk", 30), story)
+    elsewhere = score(_report("c", "place:sotk", 30), story)
+    unplaced = score(StoryFeatures("d", T0 + 1800, "ru", ("peace_talks",)), story)
+    assert same > 2 * elsewhere > 0 and unplaced == 0.0
+
+
+def _kind(rid: str, event: str, minutes: int) -> StoryFeatures:
+    lead = ("place:gazakh",)
+    return StoryFeatures(rid, T0 + 60 * minutes, "az", (event,), lead, lead)
+
+
+def test_a_related_kind_of_event_fits_a_story_and_an_unrelated_one_counts_against() -> None:
+    """One side's clash is the other's shelling; drills at the same place are another event."""
+    story = Profile(anchor=T0, last=T0)
+    story.absorb(_kind("a", "armed_clash", 0))
+    related = score(_kind("b", "shelling_strike", 30), story)
+    unrelated = score(_kind("c", "military_exercise", 30), story)
+    same = score(_kind("d", "armed_clash", 30), story)
+    assert same > related >= JOIN_AT and related - unrelated > 0.25
+
+
+def test_stories_too_old_to_join_do_not_crowd_out_the_live_one() -> None:
+    """Candidates are the stories sharing most keys with a report; those anchored beyond
+    MAX_GAP_S cannot score, and used to take the slots of the one the report belongs to."""
+    index = StoryIndex()
+    old = T0 - MAX_GAP_S - 3600
+    words = tuple(f"word{i}" for i in range(30))
+    for n in range(MAX_CANDIDATES + 5):
+        lead = (f"place:elsewhere-{n}",)  # one story each, all sharing the words
+        index.assign(
+            StoryFeatures(f"old{n}", old + n, "ru", ("armed_clash",), lead, lead, (), words)
+        )
+    live = index.assign(_kind("live", "armed_clash", 0))
+    lead = ("place:gazakh",)
+    report = StoryFeatures("new", T0 + 600, "ru", ("armed_clash",), lead, lead, (), words)
+    assert index.assign(report).story_id == live.story_id
