@@ -176,19 +176,19 @@ def test_a_shared_surname_after_a_role_names_the_known_person(gaz: Gazetteer, va
 
 
 def test_many_repeats_of_a_misspelt_name_stay_linear(gaz: Gazetteer) -> None:
-    import time
+    import time  # process_time: CPU spent here, so a loaded machine cannot fail a bound
 
     text = "Pashinyian met Pasinyann. " * 20_000  # two fuzzy hits, 40,000 times
-    started = time.perf_counter()
+    started = time.process_time()
     found = find_entities(text, gaz)
-    assert time.perf_counter() - started < 2.0  # was quadratic in the lower-case-word check
+    assert time.process_time() - started < 2.0  # was quadratic in the lower-case-word check
     assert [m.id for m in found] == ["person:nikol-pashinyan"]
 
 
 def test_many_repeats_of_a_shared_surname_stay_linear(gaz: Gazetteer) -> None:
-    import time
+    import time  # process_time: CPU spent here, so a loaded machine cannot fail a bound
 
     text = " ".join(f"Aliyev{'' if i % 2 else ','} word{i}" for i in range(40_000))
-    started = time.perf_counter()
+    started = time.process_time()
     find_entities(text, gaz)
-    assert time.perf_counter() - started < 3.0  # the role check once per person, not per hit
+    assert time.process_time() - started < 3.0  # the role check once per person, not per hit

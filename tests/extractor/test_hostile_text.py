@@ -3,7 +3,7 @@ kind-word product. Each input here took 10 s or more before the fix."""
 
 from __future__ import annotations
 
-import time
+import time  # process_time: CPU spent here, so a loaded machine cannot fail a bound
 
 import pytest
 
@@ -28,9 +28,9 @@ HOSTILE = {
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
 def test_figures_take_linear_time_on_hostile_sentences(text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     figures = find_figures([text])
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert len(figures) <= MAX_FIGURES
 
 
@@ -47,9 +47,9 @@ def test_a_pushed_hostile_text_is_extracted_quickly_without_a_time_limit(
 ) -> None:
     config = ExtractorConfig(budget=Budget(timeout_s=0))  # must be fast by itself
     value = make_raw(text=text, title="Shelling").model_dump_json().encode()
-    started = time.perf_counter()
+    started = time.process_time()
     outcome = handle_raw(value, Origin(), DedupState(), config)
-    assert time.perf_counter() - started < 5.0
+    assert time.process_time() - started < 5.0
     assert outcome.dead_letter is None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-import time
+import time  # process_time: CPU spent here, so a loaded machine cannot fail a bound
 from html import unescape
 
 import pytest
@@ -116,6 +116,6 @@ def test_cheap_title_reads_normal_pages_as_before(page: str) -> None:
     ],
 )
 def test_cheap_title_is_linear_on_hostile_heads(page: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     cheap_title(page)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
