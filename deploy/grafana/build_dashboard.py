@@ -322,6 +322,14 @@ def build() -> dict[str, Any]:
         12,
     )
     b.y += 8
+    b.ts(
+        "Extractor: dead-letter share of the last raw messages",
+        [("max(cwatch_extractor_deadletter_ratio)", "share dead-lettered")],
+        "percentunit",
+        0,
+        desc="With CWATCH_EXTRACTOR_DLQ_MAX_RATIO set, the worker stops (exit 70) above it",
+    )
+    b.y += 8
 
     b.row("Latency")
     b.ts(
