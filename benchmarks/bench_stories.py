@@ -6,7 +6,7 @@ are produced to the raw topic of a fresh namespace; `cwatch extractor run` worke
 three, each run in its own namespace) turn them into reports, which are read back from the
 report topic (the last record of a report id wins: a copy whose original arrived after it is
 re-emitted corrected; merged stories are followed as the story view follows them). Scored by
-services/extractor/story_eval.py:
+devtools/story_eval.py:
 
 - story_f1_1w / story_f1_3w (+ _own): pairwise story F1 on the generated corpus / own set;
 - neardup_recall_1w / neardup_recall_3w (+ _own): near-duplicate pairs linked;
@@ -29,18 +29,18 @@ sys.path.insert(0, str(REPO))
 
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
+from devtools.story_eval import (  # noqa: E402
+    LabelledArticle,
+    disagreement,
+    load_own_set,
+    story_figures,
+    story_set,  # noqa: E402
+)
 from devtools.supervisor import SERVICE_COMMANDS, ServiceProcess, wait_until  # noqa: E402
 from schemas.report import Report  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
 from services.common.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
 from services.common.settings import CommonSettings  # noqa: E402
-from services.demo.score import story_set  # noqa: E402
-from services.extractor.story_eval import (  # noqa: E402
-    LabelledArticle,
-    disagreement,
-    load_own_set,
-    story_figures,
-)
 
 SEED = 123
 

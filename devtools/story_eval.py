@@ -9,7 +9,7 @@ benchmarks/bench_stories.py). The own set is tests/extractor/fixtures/stories/ow
 look-alike events, re-publications); the generated corpus's labels come from
 services.demo (`cwatch demo generate` carries them).
 
-    python -m services.extractor.story_eval            # own set, one offline run
+    python -m devtools.story_eval            # own set, one offline run
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import yaml
 
 from schemas.common import Affiliation, SourceInfo
 from schemas.raw import RawArticle
+from services.demo.generator import CorpusGenerator
 
-FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "extractor" / "fixtures" / "stories"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "extractor" / "fixtures" / "stories"
 OWN_SET = FIXTURES / "own_stories.yaml"
 STORY_FLOORS = FIXTURES / "story_floors.yaml"
 
@@ -53,6 +54,32 @@ class LabelledArticle:
     story: str  # the true story (event) id
     near_duplicate_of: str | None = None  # article id of the original, for re-publications
     lookalike_of: str | None = None  # a different event of the same type, day and district
+
+
+def story_set(count: int, seed: int) -> list[LabelledArticle]:
+    """A generated corpus as the story evaluation's labelled articles (publication order).
+    Irrelevant articles belong to no story: each is its own, or its first telling's when it
+    repeats a filler text word for word."""
+    articles = list(CorpusGenerator(seed).articles(count))
+    out = [
+        LabelledArticle(
+            RawArticle(
+                article_id=a.article_id,
+                url=a.url,
+                source=a.source,
+                title=a.title,
+                text=a.text,
+                published=a.published,
+                ingested_at=a.published,
+            ),
+            # a filler told again word for word is one with its first telling (a re-run)
+            a.story_id or f"alone-{a.rerun_of or a.article_id}",
+            a.near_duplicate_of,
+        )
+        for a in articles
+    ]
+    out.sort(key=lambda x: (x.raw.published or x.raw.ingested_at, x.raw.article_id))
+    return out
 
 
 def _article_id(key: str) -> str:

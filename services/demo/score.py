@@ -12,10 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.raw import RawArticle
 from schemas.report import Report
-from services.demo.generator import CorpusGenerator
-from services.extractor.story_eval import LabelledArticle
 
 
 @dataclass
@@ -87,29 +84,3 @@ def score_reports(truth: Mapping[str, Mapping[str, Any]], reports: Iterable[Repo
         if expected["near_duplicate_of"]:
             score.near_duplicates_found += bool(report.near_duplicate_of or report.duplicate_of)
     return score
-
-
-def story_set(count: int, seed: int) -> list[LabelledArticle]:
-    """A generated corpus as the story evaluation's labelled articles (publication order).
-    Irrelevant articles belong to no story: each is its own, or its first telling's when it
-    repeats a filler text word for word."""
-    articles = list(CorpusGenerator(seed).articles(count))
-    out = [
-        LabelledArticle(
-            RawArticle(
-                article_id=a.article_id,
-                url=a.url,
-                source=a.source,
-                title=a.title,
-                text=a.text,
-                published=a.published,
-                ingested_at=a.published,
-            ),
-            # a filler told again word for word is one with its first telling (a re-run)
-            a.story_id or f"alone-{a.rerun_of or a.article_id}",
-            a.near_duplicate_of,
-        )
-        for a in articles
-    ]
-    out.sort(key=lambda x: (x.raw.published or x.raw.ingested_at, x.raw.article_id))
-    return out

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.demo.score import story_set
-from services.extractor.story_eval import (
+from devtools.story_eval import (
     STORY_FLOORS,
     LabelledArticle,
     below_floors,
@@ -21,6 +20,7 @@ from services.extractor.story_eval import (
     pairwise,
     run_offline,
     story_figures,
+    story_set,
 )
 
 FLOORS: dict[str, Any] = yaml.safe_load(STORY_FLOORS.read_text())

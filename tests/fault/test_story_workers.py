@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.story_eval import load_own_set, near_duplicates
 from devtools.supervisor import SERVICE_COMMANDS, ServiceProcess, wait_until
 from schemas.report import Report
 from schemas.topics import TopicNames
 from services.common.kafka import make_producer
-from services.extractor.story_eval import load_own_set, near_duplicates
 from tests.support import read_to_end
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
