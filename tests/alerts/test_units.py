@@ -51,9 +51,41 @@ def test_grouped_search_uses_each_subscriptions_search_query_as_a_filter() -> No
     pairs = [(f"q{i}", cache.get(s, NOW)[0]) for i, s in enumerate(subs)]
     body = group_body(pairs, ["r1"])
     named = body["aggs"]["subs"]["filters"]["filters"]
-    assert named["q0"] == build_query(SearchParams(q="ceasefire", languages=["ru"]), NOW)
-    assert named["q1"] == build_query(SearchParams(q="Shusha", since="7d"), NOW)
+    ceasefire = SearchParams(q="ceasefire", languages=["ru"])
+    assert named["q0"] == build_query(ceasefire, NOW, scoring=False)
+    assert named["q1"] == build_query(SearchParams(q="Shusha", since="7d"), NOW, scoring=False)
     assert body["query"] == {"ids": {"values": ["r1"]}}
+
+
+def test_a_matching_query_is_the_search_query_without_what_only_ranks() -> None:
+    params = SearchParams(q='ceasefire -"Shusha" OR lachin*', languages=["ru"], relevant=True)
+    ranked = build_query(params, NOW)
+    matching = build_query(params, NOW, scoring=False)
+    (text,) = ranked["bool"]["must"]
+    # the typed clause is optional beside its `must`: it adds to scores, never to matches
+    assert set(text["bool"]) == {"must", "should"}
+    assert matching["bool"]["must"] == [{"bool": {"must": text["bool"]["must"]}}]
+    assert matching["bool"]["filter"] == ranked["bool"]["filter"]
+    empty = SearchParams(q="", languages=["ru"])
+    assert build_query(empty, NOW, scoring=False) == build_query(empty, NOW)
+
+
+def test_query_cache_does_not_rebuild_parameters_of_an_unchanged_subscription() -> None:
+    cache = QueryCache()
+    sub = Subscription(query="ceasefire")
+    first = cache.get(sub, NOW)
+    built = 0
+    original = Subscription.search_params
+
+    def counted(self: Subscription) -> SearchParams:
+        nonlocal built
+        built += 1
+        return original(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Subscription, "search_params", counted)
+        assert cache.get(sub, NOW) == first
+    assert built == 0
 
 
 def test_query_cache_rebuilds_after_an_update_and_for_time_filters() -> None:
