@@ -67,6 +67,7 @@ from services.query.stories import story_families
 log = logging.getLogger(__name__)
 
 DIGEST_CHECK_S = 5.0
+ALERT_BATCH_BYTES = 256 * 1024
 SUBSCRIPTION_ERROR_REPORT_S = 3600.0  # a failing subscription's dead letter, at most this often
 
 
@@ -186,8 +187,14 @@ class AlertsService:
         self.es = es or make_es(settings)
         self.store = AlertStore(self.es, settings.index_prefix(), SecretBox.from_settings(settings))
         self.cache = SubscriptionCache(self.store, settings.alerts_subscription_refresh_s)
+        # A round produces hundreds of alerts at once: with the default 16 KB batches the
+        # producer woke its sender thread every ~20 of them, and 500 alerts took twice as long
+        # to send (0.25 against 0.12 s beside a busy thread).
         self.producer = producer or make_producer(
-            settings.kafka_bootstrap_servers, client_id="cwatch-alerts", linger_ms=2
+            settings.kafka_bootstrap_servers,
+            client_id="cwatch-alerts",
+            linger_ms=2,
+            batch_size=ALERT_BATCH_BYTES,
         )
         # Unlimited: deliveries, refused alerts and failing subscriptions are dead-lettered
         # one subscriber at a time, and one bad subscriber must not stop the others' alerts.
