@@ -20,8 +20,15 @@ class AlertsSettings(CommonSettings):
     alerts_batch_wait_ms: int = Field(
         default=1000,
         ge=0,
-        description="How long a match round waits after its first report for more (each round "
-        "costs Elasticsearch about the same whatever its size)",
+        description="How long a match round waits after its first report for more at most (each "
+        "round costs Elasticsearch about the same whatever its size; see the next)",
+    )
+    alerts_match_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of the time match rounds may keep Elasticsearch busy: a round waits "
+        "for more reports until the last round's matching time / share has passed",
     )
     alerts_msearch_chunk: int = Field(
         default=1000, ge=1, description="Subscriptions per multi-search request"

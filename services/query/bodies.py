@@ -118,23 +118,27 @@ def filters(params: SearchParams, now: datetime) -> list[dict[str, Any]]:
     return clauses
 
 
-def text_query(q: str) -> dict[str, Any] | None:
+def text_query(q: str, scoring: bool = True) -> dict[str, Any] | None:
+    """The folded query decides which reports match; the typed one (`should`, optional beside
+    a `must`) only ranks them. `scoring=False` leaves the ranking part out: the same matches,
+    for readers that never look at scores."""
     parsed = parse_user_query(q)
     if parsed is None:
         return None
     folded, typed = parsed
+    must = {
+        "simple_query_string": {
+            "query": folded,
+            "fields": ["folded_text"],
+            "default_operator": "and",
+            "flags": SQS_FLAGS,
+        }
+    }
+    if not scoring:
+        return {"bool": {"must": [must]}}
     return {
         "bool": {
-            "must": [
-                {
-                    "simple_query_string": {
-                        "query": folded,
-                        "fields": ["folded_text"],
-                        "default_operator": "and",
-                        "flags": SQS_FLAGS,
-                    }
-                }
-            ],
+            "must": [must],
             "should": [
                 {
                     "simple_query_string": {
@@ -150,8 +154,10 @@ def text_query(q: str) -> dict[str, Any] | None:
     }
 
 
-def build_query(params: SearchParams, now: datetime) -> dict[str, Any]:
-    must = text_query(params.q)
+def build_query(params: SearchParams, now: datetime, scoring: bool = True) -> dict[str, Any]:
+    """Which reports match `params`. `scoring=False`: without the clauses that only rank them
+    (matching alone: alerts, the live feed), about half of Elasticsearch's work per query."""
+    must = text_query(params.q, scoring)
     return {
         "bool": {
             "must": [must] if must else [{"match_all": {}}],

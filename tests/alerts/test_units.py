@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.alert import Alert
-from services.alerts.app import gather_round
+from services.alerts.app import RoundPacer, gather_round
 from services.alerts.dedup import StoryState, decide, due_digests, keys_for, state_key
 from services.alerts.delivery import backoff_delay, sign, verify
 from services.alerts.dispatch import pending_webhooks
@@ -51,9 +51,41 @@ def test_grouped_search_uses_each_subscriptions_search_query_as_a_filter() -> No
     pairs = [(f"q{i}", cache.get(s, NOW)[0]) for i, s in enumerate(subs)]
     body = group_body(pairs, ["r1"])
     named = body["aggs"]["subs"]["filters"]["filters"]
-    assert named["q0"] == build_query(SearchParams(q="ceasefire", languages=["ru"]), NOW)
-    assert named["q1"] == build_query(SearchParams(q="Shusha", since="7d"), NOW)
+    ceasefire = SearchParams(q="ceasefire", languages=["ru"])
+    assert named["q0"] == build_query(ceasefire, NOW, scoring=False)
+    assert named["q1"] == build_query(SearchParams(q="Shusha", since="7d"), NOW, scoring=False)
     assert body["query"] == {"ids": {"values": ["r1"]}}
+
+
+def test_a_matching_query_is_the_search_query_without_what_only_ranks() -> None:
+    params = SearchParams(q='ceasefire -"Shusha" OR lachin*', languages=["ru"], relevant=True)
+    ranked = build_query(params, NOW)
+    matching = build_query(params, NOW, scoring=False)
+    (text,) = ranked["bool"]["must"]
+    # the typed clause is optional beside its `must`: it adds to scores, never to matches
+    assert set(text["bool"]) == {"must", "should"}
+    assert matching["bool"]["must"] == [{"bool": {"must": text["bool"]["must"]}}]
+    assert matching["bool"]["filter"] == ranked["bool"]["filter"]
+    empty = SearchParams(q="", languages=["ru"])
+    assert build_query(empty, NOW, scoring=False) == build_query(empty, NOW)
+
+
+def test_query_cache_does_not_rebuild_parameters_of_an_unchanged_subscription() -> None:
+    cache = QueryCache()
+    sub = Subscription(query="ceasefire")
+    first = cache.get(sub, NOW)
+    built = 0
+    original = Subscription.search_params
+
+    def counted(self: Subscription) -> SearchParams:
+        nonlocal built
+        built += 1
+        return original(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Subscription, "search_params", counted)
+        assert cache.get(sub, NOW) == first
+    assert built == 0
 
 
 def test_query_cache_rebuilds_after_an_update_and_for_time_filters() -> None:
@@ -331,19 +363,47 @@ class ScheduledPolls:
 
 def test_a_match_round_waits_after_its_first_report_for_the_ones_that_follow() -> None:
     polls = ScheduledPolls([(0.05, "a"), (0.05, "b"), (0.3, "c"), (0.9, "d"), (1.5, "late")])
-    assert gather_round(polls.poll, 1000, 200, polls.clock) == ["a", "b", "c", "d"]
-    assert gather_round(polls.poll, 1000, 200, polls.clock) == ["late"]
+    assert gather_round(polls.poll, lambda: 1000, 200, polls.clock) == ["a", "b", "c", "d"]
+    assert gather_round(polls.poll, lambda: 1000, 200, polls.clock) == ["late"]
 
 
 def test_a_full_round_does_not_wait() -> None:
     polls = ScheduledPolls([(0.0, str(i)) for i in range(5)] + [(0.5, "next")])
-    assert gather_round(polls.poll, 1000, 3, polls.clock) == ["0", "1", "2"]
+    assert gather_round(polls.poll, lambda: 1000, 3, polls.clock) == ["0", "1", "2"]
     assert polls.now == 0.0
+
+
+def test_rounds_are_spaced_by_their_matching_time_over_the_share_and_no_more() -> None:
+    clock = [100.0]
+    pacer = RoundPacer(share=0.25, max_wait_s=1.0, clock=lambda: clock[0])
+    assert pacer.wait_ms() == 0  # no round yet: the first report is matched at once
+    pacer.begin()
+    clock[0] += 0.1  # matching took 0.1 s: the next round begins 0.4 s after this one did
+    pacer.end()
+    assert pacer.wait_ms() == 300
+    clock[0] += 0.5  # a report arriving after that is matched at once
+    assert pacer.wait_ms() == 0
+    pacer.begin()
+    clock[0] += 2.0  # a slow Elasticsearch: rounds space out, at most by the longest wait
+    pacer.end()
+    assert pacer.wait_ms() == 1000
+
+
+def test_a_round_asks_for_its_wait_when_its_first_report_arrives() -> None:
+    polls = ScheduledPolls([(0.05, "a"), (0.2, "b"), (0.4, "c")])
+    asked: list[float] = []
+
+    def wait_ms() -> int:
+        asked.append(polls.now)
+        return 250
+
+    assert gather_round(polls.poll, wait_ms, 200, polls.clock) == ["a", "b"]
+    assert asked == [0.05]
 
 
 def test_an_idle_poll_ends_the_round_empty() -> None:
     polls = ScheduledPolls([])
-    assert gather_round(polls.poll, 1000, 200, polls.clock) == []
+    assert gather_round(polls.poll, lambda: 1000, 200, polls.clock) == []
     assert polls.polls == 1
 
 
