@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from services.common.dlq import TooManyDeadLetters
 from services.common.membership import instance_id
@@ -47,7 +48,7 @@ from services.extractor.settings import ExtractorSettings
 from services.extractor.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
-STORY_KEY = b"story"  # one partition: the key only has to be constant
+STORY_KEY = b"story"  # ticks; drafts carry their raw partition (draft_key)
 TICK = b"tick"  # wakes the ordered story stage when no draft comes
 TABLES = ("story-hashes", "story-signatures", "story-profiles")
 STORY_PARTITIONS = 1  # the story stage: one owner, hence one answer
@@ -188,8 +189,9 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 cap.check(outcome)
             except TooManyDeadLetters as exc:
                 await stop_uncommitted(app, origin, exc)  # exits, this event unacknowledged
+            key = draft_key(message.partition, _behind(app, message))
             for draft in outcome.drafts:
-                await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
+                await story_topic.send(key=key, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)
             # None of these awaits suspends while the stream has events ready: a turn of the
             # loop here lets the story stage and the producer buffer's task run during a backlog.
@@ -207,10 +209,13 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 await settle_changelog(app.producer.buffer)  # the table writes go out first
             return
-        # Ordered: each draft waits `window` seconds in a heap by publication time, then the
-        # due ones are decided oldest first. Acknowledged only once decided, so a draft held
-        # by a worker that dies is read again by the next owner. Ticks (below) wake the loop.
-        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
+        # Ordered by watermark (order.py): a draft waits while a raw partition that is behind
+        # may still send an older one, then the due ones are decided oldest first.
+        # Acknowledged only once decided, so a draft held by a worker that dies is read again by
+        # the next owner. Ticks (below) wake the loop when no draft comes.
+        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(
+            window, [str(p) for p in range(partitions)]
+        )
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
             value, origin = _value_and_origin(event)
@@ -222,8 +227,13 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                     await publish(draft, value, origin, report_topic, dead_topic)
                     event.ack()
                 else:
+                    source, behind = parse_draft_key(event.message.key)
                     held.add(
-                        draft.features.when, draft.report.report_id, (draft, value, origin, event)
+                        source,
+                        draft.features.when,
+                        behind,
+                        draft.report.report_id,
+                        (draft, value, origin, event),
                     )
             for draft, value, origin, held_event in held.due():
                 outcome = handle_draft(draft, value, origin, state, max_bytes)
@@ -237,6 +247,32 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             await story_topic.send(key=STORY_KEY, value=TICK)
 
     return app
+
+
+def draft_key(raw_partition: int, behind: bool) -> bytes:
+    """The story topic's key (one partition, so the key routes nothing): which raw partition a
+    draft comes from and whether that partition had messages waiting behind it."""
+    return f"raw/{raw_partition}/{'behind' if behind else 'live'}".encode()
+
+
+def parse_draft_key(key: bytes | None) -> tuple[str, bool]:
+    """(raw partition, behind) from `draft_key`; a key in another form (a draft written by an
+    older version) is a source of its own that holds nothing back."""
+    parts = (key or b"").decode("utf-8", "replace").split("/")
+    if len(parts) == 3 and parts[0] == "raw":
+        return parts[1], parts[2] == "behind"
+    return "?", False
+
+
+def _behind(app: faust.App, message: Any) -> bool:
+    """Whether the raw partition had messages after this one when it was read. Unknown (no
+    fetch has reported the partition's end yet) counts as behind: holding a little longer is
+    safe, deciding out of order is not."""
+    try:
+        end = app.consumer.highwater(TP(message.topic, message.partition))
+    except Exception:  # not assigned any more (a rebalance): the next owner reports it
+        return True
+    return end is None or message.offset + 1 < end
 
 
 def _value_and_origin(event: Any) -> tuple[bytes, Origin]:
