@@ -173,6 +173,8 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             except Exception:  # a failed look is retried at the next tick
                 log.exception("stall watchdog check failed")
 
+    done: dict[int, int] = {}  # raw partition -> last offset whose drafts went to the story stage
+
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
         if models is not None:
@@ -192,6 +194,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             key = draft_key(message.partition, _behind(app, message))
             for draft in outcome.drafts:
                 await story_topic.send(key=key, value=draft.to_json().encode("utf-8"))
+            done[message.partition] = message.offset  # its drafts are sent: the tick may say so
             await publish(outcome, value, origin, report_topic, dead_topic)
             # None of these awaits suspends while the stream has events ready: a turn of the
             # loop here lets the story stage and the producer buffer's task run during a backlog.
@@ -220,6 +223,9 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
         async for event in unacked.events():
             value, origin = _value_and_origin(event)
             if value == TICK:
+                source, behind = parse_draft_key(event.message.key)
+                if source != "?":
+                    held.touch(source, behind)
                 event.ack()
             else:
                 draft = parse_draft(value, origin)
@@ -243,8 +249,19 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
 
     @app.timer(1.0)
     async def tick() -> None:
-        if window > 0:
-            await story_topic.send(key=STORY_KEY, value=TICK)
+        """Wake the ordered story stage, and tell it where each raw partition this worker holds
+        stands (order.py), whether or not its messages made drafts."""
+        if window <= 0:
+            return
+        await story_topic.send(key=STORY_KEY, value=TICK)
+        for tp in app.consumer.assignment():
+            if tp.topic == topics.raw:
+                last = done.get(tp.partition)
+                if last is None:  # nothing read here yet: where this worker resumes reading
+                    position = await app.consumer.position(tp)
+                    last = None if position is None else position - 1
+                behind = _partition_behind(app, tp, last)
+                await story_topic.send(key=draft_key(tp.partition, behind), value=TICK)
 
     return app
 
@@ -265,14 +282,21 @@ def parse_draft_key(key: bytes | None) -> tuple[str, bool]:
 
 
 def _behind(app: faust.App, message: Any) -> bool:
-    """Whether the raw partition had messages after this one when it was read. Unknown (no
-    fetch has reported the partition's end yet) counts as behind: holding a little longer is
-    safe, deciding out of order is not."""
+    """Whether the raw partition had messages after this one when it was read."""
+    return _partition_behind(app, TP(message.topic, message.partition), message.offset)
+
+
+def _partition_behind(app: faust.App, tp: TP, last_done: int | None) -> bool:
+    """Whether messages wait in `tp` after `last_done` (None: none done by this worker yet).
+    Unknown (no fetch has reported the partition's end yet) counts as behind: holding a little
+    longer is safe, deciding out of order is not."""
     try:
-        end = app.consumer.highwater(TP(message.topic, message.partition))
+        end = app.consumer.highwater(tp)
     except Exception:  # not assigned any more (a rebalance): the next owner reports it
         return True
-    return end is None or message.offset + 1 < end
+    if end is None:
+        return True
+    return (-1 if last_done is None else last_done) + 1 < end
 
 
 def _value_and_origin(event: Any) -> tuple[bytes, Origin]:

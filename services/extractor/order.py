@@ -15,8 +15,12 @@ watermark), oldest first, ties by report id. A partition that is caught up holds
 so in steady operation a report is decided as soon as it arrives; the order only costs latency
 while there is a backlog, which is exactly when arrival order is arbitrary.
 
-Bounds: a partition that is behind but silent for `idle_s` (its worker died, its next message
-is a slow one) stops holding the others; no draft waits more than `max_hold_s` and no more than
+Every worker also says, each second, for each raw partition it holds, whether it is behind
+(`touch`): a partition whose messages made no draft (dead letters), or that has none at all,
+does not hold the others on the strength of an old draft.
+
+Bounds: a partition that is behind but silent for `idle_s` (its worker died or is stuck in one
+long extraction, which blocks its ticks too) stops holding the others; no draft waits more than `max_hold_s` and no more than
 `max_held` drafts are held (the oldest leave first), so memory and latency stay bounded."""
 
 from __future__ import annotations
@@ -71,6 +75,13 @@ class OrderBuffer(Generic[T]):
         latest = published if known is None else max(known.latest, published)
         self._sources[source] = _Source(latest, behind, now)
         heapq.heappush(self._heap, (published, tie, next(self._serial), now, item))
+
+    def touch(self, source: str, behind: bool) -> None:
+        """A partition's progress without a draft (its worker's tick, or a message that made
+        none): still behind, or caught up (then it holds nothing back)."""
+        known = self._sources.get(source)
+        latest = -math.inf if known is None else known.latest
+        self._sources[source] = _Source(latest, behind, self.clock())
 
     def watermark(self) -> float:
         """Drafts published before this cannot be preceded by one still to come (from a

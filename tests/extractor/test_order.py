@@ -93,3 +93,19 @@ def test_the_order_drafts_are_decided_in_does_not_depend_on_how_partitions_inter
             out.extend(buffer.due())
         out.extend(buffer.due())
         assert out == [rid for _, rid in expected], trial
+
+
+def test_a_partition_says_where_it_stands_without_a_draft() -> None:
+    """Ticks: a partition whose last messages made no draft (dead letters) releases the others
+    once it says it caught up; one that keeps saying it is behind keeps holding past idle_s."""
+    clock = Clock()
+    buffer: OrderBuffer[str] = OrderBuffer(5.0, ["0", "1"], clock)
+    buffer.add("0", 100.0, False, "a", "a")
+    buffer.add("1", 50.0, True, "b", "b")  # then partition 1's next messages are dead-lettered
+    assert drain(buffer) == []
+    for second in range(1, 10):
+        clock.now = float(second)
+        buffer.touch("1", True)  # its worker is still on it
+        assert drain(buffer) == []
+    buffer.touch("1", False)
+    assert drain(buffer) == ["b", "a"]
