@@ -245,7 +245,8 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 outcome = handle_draft(draft, value, origin, state, max_bytes)
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 held_event.ack()
-            await settle_changelog(app.producer.buffer)
+                # after each: a backlog's worth may come due at once (the watermark moved)
+                await settle_changelog(app.producer.buffer)
 
     @app.timer(1.0)
     async def tick() -> None:
@@ -255,12 +256,12 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             return
         await story_topic.send(key=STORY_KEY, value=TICK)
         for tp in app.consumer.assignment():
-            if tp.topic == topics.raw:
-                last = done.get(tp.partition)
-                if last is None:  # nothing read here yet: where this worker resumes reading
-                    position = await app.consumer.position(tp)
-                    last = None if position is None else position - 1
-                behind = _partition_behind(app, tp, last)
+            # A partition this worker has not processed a message of yet says nothing: the
+            # consumer's position runs ahead of what was processed, so it cannot tell whether
+            # drafts are still to come; unheard, the partition holds the others `window` s at
+            # most, and its first draft says where it stands.
+            if tp.topic == topics.raw and tp.partition in done:
+                behind = _partition_behind(app, tp, done[tp.partition])
                 await story_topic.send(key=draft_key(tp.partition, behind), value=TICK)
 
     return app
@@ -286,8 +287,8 @@ def _behind(app: faust.App, message: Any) -> bool:
     return _partition_behind(app, TP(message.topic, message.partition), message.offset)
 
 
-def _partition_behind(app: faust.App, tp: TP, last_done: int | None) -> bool:
-    """Whether messages wait in `tp` after `last_done` (None: none done by this worker yet).
+def _partition_behind(app: faust.App, tp: TP, last_done: int) -> bool:
+    """Whether messages wait in `tp` after offset `last_done`.
     Unknown (no fetch has reported the partition's end yet) counts as behind: holding a little
     longer is safe, deciding out of order is not."""
     try:
@@ -296,7 +297,7 @@ def _partition_behind(app: faust.App, tp: TP, last_done: int | None) -> bool:
         return True
     if end is None:
         return True
-    return (-1 if last_done is None else last_done) + 1 < end
+    return last_done + 1 < end
 
 
 def _value_and_origin(event: Any) -> tuple[bytes, Origin]:
