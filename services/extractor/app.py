@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -234,9 +235,11 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                     event.ack()
                 else:
                     source, behind = parse_draft_key(event.message.key)
+                    # Ordered by when the ingestor wrote the article (the order of its raw
+                    # partition), not by the date read from the text, which can be days off.
                     held.add(
                         source,
-                        draft.features.when,
+                        _ingested(draft.report.ingested_at),
                         behind,
                         draft.report.report_id,
                         (draft, value, origin, event),
@@ -298,6 +301,10 @@ def _partition_behind(app: faust.App, tp: TP, last_done: int) -> bool:
     if end is None:
         return True
     return last_done + 1 < end
+
+
+def _ingested(at: datetime) -> float:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def _value_and_origin(event: Any) -> tuple[bytes, Origin]:
