@@ -1,27 +1,30 @@
-"""Publication order for the story stage, by watermark (issue 20).
+"""Ingestion order for the story stage, by watermark (issue 20).
 
 The story stage decides a report against what it has already decided, so the order it sees
 reports in is part of the answer. The extraction workers finish in an order that depends on
 how many there are and how fast each one is; under a backlog a wall-clock delay cannot undo
 that (a slow worker's drafts arrive tens of seconds late). What does not depend on the workers
-is each raw partition's own order: the ingestor writes a partition roughly in publication
-order and one worker reads it in offset order.
+is each raw partition's own order: the ingestor writes a partition in the order it ingests
+(`ingested_at`, the time a draft is ordered by here) and one worker reads it in offset order.
+(Not the publication date read from the text: it can be days off that order.)
 
 So each draft says which raw partition it came from and whether that partition still had
 messages waiting behind it (lag). A partition that is behind holds back everything published
-after the latest draft it sent: more of its drafts, older than that, may still come. A draft
-leaves once every partition that is behind has sent something published after it (the
-watermark), oldest first, ties by report id. A partition that is caught up holds nothing back,
-so in steady operation a report is decided as soon as it arrives; the order only costs latency
-while there is a backlog, which is exactly when arrival order is arbitrary.
+after the latest draft it sent (`published` below: the ingestion time): more of its drafts,
+older than that, may still come. A draft leaves once every partition that is behind has sent
+something later than it (the watermark), oldest first, ties by report id. A partition that is
+caught up holds nothing back, so in steady operation a report is decided as soon as it
+arrives; the order only costs latency while there is a backlog, which is exactly when arrival
+order is arbitrary.
 
 Every worker also says, each second, for each raw partition it holds, whether it is behind
 (`touch`): a partition whose messages made no draft (dead letters), or that has none at all,
 does not hold the others on the strength of an old draft.
 
 Bounds: a partition that is behind but silent for `idle_s` (its worker died or is stuck in one
-long extraction, which blocks its ticks too) stops holding the others; no draft waits more than `max_hold_s` and no more than
-`max_held` drafts are held (the oldest leave first), so memory and latency stay bounded."""
+long extraction, which blocks its ticks too) stops holding the others; no draft waits more
+than `max_hold_s` and no more than `max_held` drafts are held (the oldest leave first), so
+memory and latency stay bounded."""
 
 from __future__ import annotations
 
