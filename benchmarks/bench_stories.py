@@ -94,7 +94,7 @@ def run_workers(
         "CWATCH_NAMESPACE": namespace,
         "CWATCH_DATA_DIR": str(work / namespace),
         "CWATCH_LOG_LEVEL": "WARNING",
-        # CWATCH_STORY_ORDER_WINDOW_S: the setting's default unless the environment sets it
+        "CWATCH_STORY_ORDER_WINDOW_S": os.environ.get("CWATCH_STORY_ORDER_WINDOW_S", "5"),
     }
     procs = [
         ServiceProcess(

@@ -21,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from faust.types import TP
 
 from services.common.dlq import TooManyDeadLetters
 from services.common.membership import instance_id
@@ -49,7 +47,7 @@ from services.extractor.settings import ExtractorSettings
 from services.extractor.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
-STORY_KEY = b"story"  # ticks; drafts carry their raw partition (draft_key)
+STORY_KEY = b"story"  # one partition: the key only has to be constant
 TICK = b"tick"  # wakes the ordered story stage when no draft comes
 TABLES = ("story-hashes", "story-signatures", "story-profiles")
 STORY_PARTITIONS = 1  # the story stage: one owner, hence one answer
@@ -174,8 +172,6 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             except Exception:  # a failed look is retried at the next tick
                 log.exception("stall watchdog check failed")
 
-    done: dict[int, int] = {}  # raw partition -> last offset whose drafts went to the story stage
-
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
         if models is not None:
@@ -192,10 +188,8 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 cap.check(outcome)
             except TooManyDeadLetters as exc:
                 await stop_uncommitted(app, origin, exc)  # exits, this event unacknowledged
-            key = draft_key(message.partition, _behind(app, message))
             for draft in outcome.drafts:
-                await story_topic.send(key=key, value=draft.to_json().encode("utf-8"))
-            done[message.partition] = message.offset  # its drafts are sent: the tick may say so
+                await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)
             # None of these awaits suspends while the stream has events ready: a turn of the
             # loop here lets the story stage and the producer buffer's task run during a backlog.
@@ -213,20 +207,14 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 await settle_changelog(app.producer.buffer)  # the table writes go out first
             return
-        # Ordered by watermark (order.py): a draft waits while a raw partition that is behind
-        # may still send an older one, then the due ones are decided oldest first.
-        # Acknowledged only once decided, so a draft held by a worker that dies is read again by
-        # the next owner. Ticks (below) wake the loop when no draft comes.
-        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(
-            window, [str(p) for p in range(partitions)]
-        )
+        # Ordered: each draft waits `window` seconds in a heap by publication time, then the
+        # due ones are decided oldest first. Acknowledged only once decided, so a draft held
+        # by a worker that dies is read again by the next owner. Ticks (below) wake the loop.
+        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
             value, origin = _value_and_origin(event)
             if value == TICK:
-                source, behind = parse_draft_key(event.message.key)
-                if source != "?":
-                    held.touch(source, behind)
                 event.ack()
             else:
                 draft = parse_draft(value, origin)
@@ -234,77 +222,23 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                     await publish(draft, value, origin, report_topic, dead_topic)
                     event.ack()
                 else:
-                    source, behind = parse_draft_key(event.message.key)
-                    # Ordered by when the ingestor wrote the article (the order of its raw
-                    # partition), not by the date read from the text, which can be days off.
                     held.add(
-                        source,
-                        _ingested(draft.report.ingested_at),
-                        behind,
-                        draft.report.report_id,
-                        (draft, value, origin, event),
+                        draft.features.when, draft.report.report_id, (draft, value, origin, event)
                     )
             for draft, value, origin, held_event in held.due():
                 outcome = handle_draft(draft, value, origin, state, max_bytes)
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 held_event.ack()
-                # after each: a backlog's worth may come due at once (the watermark moved)
+                # after each: a backlog's worth may come due at once
                 await settle_changelog(app.producer.buffer)
+            await settle_changelog(app.producer.buffer)
 
     @app.timer(1.0)
     async def tick() -> None:
-        """Wake the ordered story stage, and tell it where each raw partition this worker holds
-        stands (order.py), whether or not its messages made drafts."""
-        if window <= 0:
-            return
-        await story_topic.send(key=STORY_KEY, value=TICK)
-        for tp in app.consumer.assignment():
-            # A partition this worker has not processed a message of yet says nothing: the
-            # consumer's position runs ahead of what was processed, so it cannot tell whether
-            # drafts are still to come; unheard, the partition holds the others `window` s at
-            # most, and its first draft says where it stands.
-            if tp.topic == topics.raw and tp.partition in done:
-                behind = _partition_behind(app, tp, done[tp.partition])
-                await story_topic.send(key=draft_key(tp.partition, behind), value=TICK)
+        if window > 0:
+            await story_topic.send(key=STORY_KEY, value=TICK)
 
     return app
-
-
-def draft_key(raw_partition: int, behind: bool) -> bytes:
-    """The story topic's key (one partition, so the key routes nothing): which raw partition a
-    draft comes from and whether that partition had messages waiting behind it."""
-    return f"raw/{raw_partition}/{'behind' if behind else 'live'}".encode()
-
-
-def parse_draft_key(key: bytes | None) -> tuple[str, bool]:
-    """(raw partition, behind) from `draft_key`; a key in another form (a draft written by an
-    older version) is a source of its own that holds nothing back."""
-    parts = (key or b"").decode("utf-8", "replace").split("/")
-    if len(parts) == 3 and parts[0] == "raw":
-        return parts[1], parts[2] == "behind"
-    return "?", False
-
-
-def _behind(app: faust.App, message: Any) -> bool:
-    """Whether the raw partition had messages after this one when it was read."""
-    return _partition_behind(app, TP(message.topic, message.partition), message.offset)
-
-
-def _partition_behind(app: faust.App, tp: TP, last_done: int) -> bool:
-    """Whether messages wait in `tp` after offset `last_done`.
-    Unknown (no fetch has reported the partition's end yet) counts as behind: holding a little
-    longer is safe, deciding out of order is not."""
-    try:
-        end = app.consumer.highwater(tp)
-    except Exception:  # not assigned any more (a rebalance): the next owner reports it
-        return True
-    if end is None:
-        return True
-    return last_done + 1 < end
-
-
-def _ingested(at: datetime) -> float:
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def _value_and_origin(event: Any) -> tuple[bytes, Origin]:

@@ -37,13 +37,12 @@ class ExtractorSettings(CommonSettings):
     )
     dedup_window_hours: int = Field(default=72, ge=1, description="How long near-dups are kept")
     story_order_window_s: float = Field(
-        default=30.0,
+        default=5.0,
         ge=0,
         le=600,
-        description="Story stage order (order.py): 0 decides reports in arrival order, which "
-        "depends on the number of workers; above 0 they are decided in publication order by "
-        "watermark (held only while a raw partition is behind), and this is how long a partition "
-        "that is behind may stay silent and still hold the others (above the extraction budget)",
+        description="Seconds the story stage holds a report so that it decides reports in "
+        "publication order, not in the order workers finished them (0: arrival order). A few "
+        "seconds make stories nearly independent of the number of workers, at that much latency",
     )
     max_recent: int = Field(default=20_000, ge=100, description="Signatures kept for near-dups")
     fast_html: bool = Field(
