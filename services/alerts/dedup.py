@@ -85,9 +85,14 @@ def keys_for(matches: Iterable[Match], families: Families | None = None) -> list
     return list(keys)
 
 
-def _inherit(state: StoryState, members: Sequence[str], states: dict[str, StoryState]) -> None:
+def _inherit(
+    state: StoryState, members: Sequence[str], states: dict[str, StoryState]
+) -> list[StoryState]:
     """A story merged from others (issue 20) starts from what the subscription saw of them: an
-    alert already sent for one of them is the story's alert, their reports are not new."""
+    alert already sent for one of them is the story's alert, their reports are not new. What
+    they hold for a digest moves to it, so the digest goes out once, under the story they live
+    on as; returns the members' states so emptied (to be saved)."""
+    emptied: list[StoryState] = []
     for member in members:
         prior = states.get(state_key(state.subscription_id, member))
         if prior is None or member == state.story_id:
@@ -100,6 +105,17 @@ def _inherit(state: StoryState, members: Sequence[str], states: dict[str, StoryS
             state.last_alert_at is None or prior.last_alert_at > state.last_alert_at
         ):
             state.last_alert_at = prior.last_alert_at
+        if prior.pending_report_ids:
+            pending = dict.fromkeys(state.pending_report_ids + prior.pending_report_ids)
+            state.pending_report_ids = list(pending)[-SEEN_REPORTS_KEPT:]
+            state.pending += prior.pending
+            if prior.pending_since and (
+                state.pending_since is None or prior.pending_since < state.pending_since
+            ):
+                state.pending_since = prior.pending_since  # the digest keeps its first window
+            prior.pending, prior.pending_report_ids, prior.pending_since = 0, [], None
+            emptied.append(prior)
+    return emptied
 
 
 def _one_alert(sub_id: str, m: Match, count: int, now: datetime) -> Alert:
@@ -146,7 +162,7 @@ def decide(
                 headline=first.headline,
                 url=first.url,
             )
-            _inherit(state, families.get(first.story_id, ()), states)
+            decision.states.extend(_inherit(state, families.get(first.story_id, ()), states))
         fresh = [m for m in dict((m.seen_key, m) for m in group).values()]
         fresh = [m for m in fresh if m.seen_key not in state.report_ids]
         if not fresh:

@@ -45,6 +45,7 @@ from services.common.kafka import make_reader
 from services.query.answers import summary
 from services.query.bodies import LIST_SOURCE_EXCLUDES
 from services.query.params import SearchParams
+from services.query.stories import StoryFamilies, story_families
 
 log = logging.getLogger(__name__)
 
@@ -282,12 +283,37 @@ class LiveHub:
             ignore_unavailable=True,
         )
         docs = {h["_id"]: summary(h) for h in resp["hits"]["hits"]}
+        self._resolve_roots(list(docs.values()))
         by_client = {c.id: c for c in feed}
         for m in matches:
             doc = docs.get(m.report_id)
             client = by_client.get(m.subscription_id)
             if doc and client:
                 client.push("report", doc)
+
+    def _resolve_roots(self, docs: list[dict[str, Any]]) -> None:
+        """The story each report lives on as right now (issue 20): the document's `story_root`
+        may predate a merge another indexer is still writing back. One search when no merge
+        touches these stories; on a failed search the document's own root stands."""
+
+        def search(body: dict[str, Any]) -> dict[str, Any]:
+            answer = self.es.search(index=self.alias, body=body, ignore_unavailable=True)
+            return dict(getattr(answer, "body", answer))
+
+        try:
+            known = story_families(search, {str(d.get("story_id") or "") for d in docs})
+        except Exception:  # the feed goes on with what the index said
+            log.warning("live feed: story merges not looked up", exc_info=True)
+            return
+        with_roots(docs, known)
+
+
+def with_roots(docs: list[dict[str, Any]], families: StoryFamilies) -> None:
+    """Set each summary's `story_root` to the story its `story_id` lives on as."""
+    for doc in docs:
+        story = doc.get("story_id")
+        if story:
+            doc["story_root"] = families.root(str(story))
 
 
 def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:

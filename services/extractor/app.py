@@ -229,6 +229,8 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 outcome = handle_draft(draft, value, origin, state, max_bytes)
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 held_event.ack()
+                # after each: a backlog's worth may come due at once
+                await settle_changelog(app.producer.buffer)
             await settle_changelog(app.producer.buffer)
 
     @app.timer(1.0)

@@ -37,7 +37,7 @@ class ExtractorSettings(CommonSettings):
     )
     dedup_window_hours: int = Field(default=72, ge=1, description="How long near-dups are kept")
     story_order_window_s: float = Field(
-        default=0.0,
+        default=5.0,
         ge=0,
         le=600,
         description="Seconds the story stage holds a report so that it decides reports in "

@@ -201,6 +201,23 @@ def test_a_story_merged_from_others_none_of_which_alerted_alerts_once() -> None:
     assert [a.story_id for a, _ in decision.alerts] == ["A"]
 
 
+def test_a_digest_story_merged_into_another_sends_its_pending_reports_under_the_survivor() -> None:
+    """Issue 20: B gathered reports for a digest, then merged into A; one digest goes out,
+    under A, holding B's pending reports too and keeping B's window."""
+    sub = Subscription(id="s1", mode=Mode.DIGEST, digest_minutes=30)
+    first = decide([_match("s1", "r1", "B")], {"s1": sub}, {}, NOW)
+    states = {s.key: s for s in first.states}
+    families = {"A": ["A", "B"]}
+    later = decide(
+        [_match("s1", "r2", "A")], {"s1": sub}, states, NOW + timedelta(minutes=5), families
+    )
+    saved = {s.story_id: s for s in later.states}
+    assert saved["B"].pending_report_ids == [] and saved["B"].pending == 0
+    assert saved["A"].pending_report_ids == ["r1", "r2"] and saved["A"].pending_since == NOW
+    due = due_digests(list(saved.values()), {"s1": sub}, NOW + timedelta(minutes=31))
+    assert [(a.story_id, a.report_ids, a.count) for a, _ in due.alerts] == [("A", ["r1", "r2"], 2)]
+
+
 def test_a_replayed_report_is_not_counted_twice() -> None:
     sub = Subscription(id="s1", mode=Mode.EVERY)
     first = decide([_match("s1", "r1", "st")], {"s1": sub}, {}, NOW)

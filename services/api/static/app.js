@@ -327,7 +327,8 @@ function reportItem(hit, fresh) {
   const snippet = hl.body && hl.body.length
     ? el("p", {}, ...hl.body.map((frag) => [segmentsNode(frag), " … "]))
     : el("p", {}, hit.snippet || "");
-  const storyLink = hit.story_id ? el("a", { href: `#/story/${encodeURIComponent(hit.story_id)}`, class: "story-link" },
+  const story = hit.story_root || hit.story_id; // the story it lives on as after merges (issue 20)
+  const storyLink = story ? el("a", { href: `#/story/${encodeURIComponent(story)}`, class: "story-link" },
     hit.versions ? `${hit.versions} versions of this story` : "story") : null;
   const external = hit.url && /^https?:\/\//i.test(hit.url) ? el("a", { href: hit.url, rel: "noopener noreferrer nofollow", target: "_blank" }, "source ↗") : null;
   return el("li", { class: fresh ? "fresh" : "", "data-report-id": hit.report_id },
