@@ -28,10 +28,9 @@ def _reports(bootstrap: str, topic: str) -> dict[str, Report]:
     return last
 
 
-# The story stage is one partition: when the rebalance after a death stalls a partition (the
-# README's "Known open problem", being fixed in services/extractor/rewind.py), it stalls every
-# report. Passed 3 of 4 runs on 2026-12-02; the stalled run had every draft in the stage's topic
-# and the stage read no further after the rebalance. Remove the mark with that fix.
+# The story stage is one partition: a rebalance that stalled it would stall every report
+# (services/extractor/rewind.py and the stall watchdog read a stalled partition again).
+# Both orders: arrival (the default) and the window several workers are told to use.
 @pytest.mark.parametrize("order_window_s", ["0", "5"])
 def test_killing_one_of_three_workers_loses_no_report_and_no_duplicate_pair(
     kafka_bootstrap: str, namespace: str, topics: TopicNames, tmp_path: Path, order_window_s: str
