@@ -39,7 +39,7 @@ from services.extractor.handler import (
     stage_raw,
 )
 from services.extractor.language import preload
-from services.extractor.order import OrderBuffer
+from services.extractor.order import OrderBuffer, effective_window
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
 from services.extractor.rewind import RewindingApp
@@ -208,11 +208,14 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 await settle_changelog(app.producer.buffer)  # the table writes go out first
             return
         # Ordered: each draft waits `window` seconds in a heap by publication time, then the
-        # due ones are decided oldest first. Acknowledged only once decided, so a draft held
+        # due ones are decided oldest first; no wait while this worker reads every raw
+        # partition (`effective_window`: no other worker can reorder what it extracts). Acknowledged only once decided, so a draft held
         # by a worker that dies is read again by the next owner. Ticks (below) wake the loop.
         held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
+            assigned = sum(1 for tp in app.consumer.assignment() if tp.topic == topics.raw)
+            held.window_s = effective_window(window, assigned, partitions)
             value, origin = _value_and_origin(event)
             if value == TICK:
                 event.ack()

@@ -13,6 +13,14 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+def effective_window(window_s: float, assigned_raw: int, raw_partitions: int) -> float:
+    """The window to hold drafts for: none while this worker reads every raw partition (its
+    drafts arrive in the order it extracted them, which no other worker can change), the
+    configured one while other workers extract too (or during a rebalance, when the count is
+    not known). A single worker thus pays no latency for the order several workers need."""
+    return 0.0 if raw_partitions > 0 and assigned_raw >= raw_partitions else window_s
+
+
 class OrderBuffer(Generic[T]):
     def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s

@@ -37,13 +37,13 @@ class ExtractorSettings(CommonSettings):
     )
     dedup_window_hours: int = Field(default=72, ge=1, description="How long near-dups are kept")
     story_order_window_s: float = Field(
-        default=0.0,
+        default=5.0,
         ge=0,
         le=600,
-        description="Seconds the story stage holds a report so that it decides reports in "
-        "publication order, not in the order workers finished them (0: arrival order). With "
-        "several extractor workers, 5 makes stories independent of their number, at that much "
-        "latency; one worker does not need it",
+        description="While several extractor workers share the raw topic, seconds the story "
+        "stage holds a report so that it decides reports in publication order, not in the order "
+        "workers finished them; this makes stories independent of the number of workers, at "
+        "that much latency. A worker that reads every raw partition holds nothing (0: never)",
     )
     max_recent: int = Field(default=20_000, ge=100, description="Signatures kept for near-dups")
     fast_html: bool = Field(

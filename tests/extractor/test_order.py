@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.extractor.order import OrderBuffer
+from services.extractor.order import OrderBuffer, effective_window
 
 
 class Clock:
@@ -36,3 +36,22 @@ def test_arrival_order_does_not_change_the_order_items_leave_in() -> None:
         clock.now += 5
         orders.append(list(buffer.due()))
     assert orders[0] == orders[1] == ["r1", "r2", "r3", "r4", "r5"]
+
+
+def test_a_worker_that_reads_every_raw_partition_holds_nothing() -> None:
+    assert effective_window(5.0, assigned_raw=6, raw_partitions=6) == 0.0
+
+
+def test_while_other_workers_extract_too_drafts_are_held_the_window() -> None:
+    assert effective_window(5.0, assigned_raw=2, raw_partitions=6) == 5.0
+    assert effective_window(5.0, assigned_raw=0, raw_partitions=6) == 5.0  # a rebalance
+
+
+def test_a_window_that_shrinks_to_zero_lets_every_held_item_go_in_order() -> None:
+    clock = Clock()
+    buffer: OrderBuffer[str] = OrderBuffer(5.0, clock)
+    buffer.add(200.0, "b", "later")
+    buffer.add(100.0, "a", "earlier")
+    assert list(buffer.due()) == []
+    buffer.window_s = effective_window(5.0, assigned_raw=6, raw_partitions=6)
+    assert list(buffer.due()) == ["earlier", "later"]
