@@ -209,8 +209,9 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             return
         # Ordered: each draft waits `window` seconds in a heap by publication time, then the
         # due ones are decided oldest first; no wait while this worker reads every raw
-        # partition (`effective_window`: no other worker can reorder what it extracts). Acknowledged only once decided, so a draft held
-        # by a worker that dies is read again by the next owner. Ticks (below) wake the loop.
+        # partition (`effective_window`: no other worker can reorder what it extracts).
+        # Acknowledged only once decided, so a draft held by a worker that dies is read again
+        # by the next owner. Ticks (below) wake the loop.
         held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
