@@ -163,14 +163,23 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
         state.reset_index()
 
     if settings.extractor_stall_rewind_s > 0:
-        watchdog = StallWatchdog(app, topics.raw, settings.extractor_stall_rewind_s)
+        # Both stages' topics: faust drops records in the same places whichever topic they
+        # come from (rewind.py), and one dropped in the story stage's partition loses its
+        # report as surely as one dropped in a raw partition. The story topic is read all the
+        # time (its ticks), so there only a commit that does not move counts as no progress.
+        after_s = settings.extractor_stall_rewind_s
+        watchdogs = [
+            StallWatchdog(app, topics.raw, after_s),
+            StallWatchdog(app, story_topic_name(settings), after_s, track_read=False),
+        ]
 
         @app.timer(interval=min(5.0, settings.extractor_stall_rewind_s / 3))
         async def _watch_for_stalls() -> None:
-            try:
-                await watchdog.check()
-            except Exception:  # a failed look is retried at the next tick
-                log.exception("stall watchdog check failed")
+            for watchdog in watchdogs:
+                try:
+                    await watchdog.check()
+                except Exception:  # a failed look is retried at the next tick
+                    log.exception("stall watchdog check failed", extra={"topic": watchdog.topic})
 
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:

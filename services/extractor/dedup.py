@@ -254,7 +254,12 @@ class DedupState:
         features = features or StoryFeatures(report_id, ts, "und")
         seen = self.hashes.get(chash)
         if seen and seen["r"] == report_id:  # a redelivery: same answer, no new state
-            return DedupResult(None, seen.get("n"), self.story_index.resolve(str(seen["s"])))
+            story_id = self.story_index.resolve(str(seen["s"]))
+            # ... including a copy it found first: re-corrected, or linked the wrong way round
+            # again, never left unlinked (`finish`)
+            first = seen.get("c")
+            copy_seen_first = (str(first[0]), str(first[1])) if first else None
+            return DedupResult(None, seen.get("n"), story_id, (), copy_seen_first)
         if seen and float(seen["t"]) <= ts:
             story = self.story_index.assign(features, str(seen["s"]))
             return DedupResult(str(seen["r"]), None, story.story_id, story.merged)
@@ -273,7 +278,10 @@ class DedupState:
                 correction, near = (near, "near_duplicate_of"), None
                 self._relink(correction[0], report_id)
         story = self.story_index.assign(features, original_story)
-        self.hashes[chash] = {"r": report_id, "s": story.story_id, "t": ts, "n": near}
+        entry = {"r": report_id, "s": story.story_id, "t": ts, "n": near}
+        if correction is not None:
+            entry["c"] = list(correction)  # what a redelivery of this report must repeat
+        self.hashes[chash] = entry
         if report_id not in self.signatures:
             self.signatures[report_id] = {
                 "h": mh.hashvalues.tolist(),  # plain ints, for JSON

@@ -59,8 +59,9 @@ class ExtractorSettings(CommonSettings):
     extractor_stall_rewind_s: float = Field(
         default=20.0,
         ge=0,
-        description="A raw partition with records waiting that an idle worker has not processed "
-        "for this long is read again from its commit (0 = never); above the extraction budget",
+        description="A raw (or story-stage) partition with records waiting that an idle worker "
+        "has not processed for this long is read again from its commit (0 = never); above the "
+        "extraction budget",
     )
     extract_timeout_s: float = Field(
         default=10.0,

@@ -30,8 +30,12 @@ class StallWatch:
     its stream). A busy worker, a rebalance, or any progress starts the wait again, so a slow
     message (bounded by the extraction budget) or a long backlog never counts as a stall."""
 
-    def __init__(self, after_s: float) -> None:
+    def __init__(self, after_s: float, track_read: bool = True) -> None:
         self.after_s = after_s
+        # False: only the commit counts as progress. For a topic read all the time whatever
+        # else happens (the story stage's ticks), whose stuck commit is the only sign of a
+        # record faust dropped.
+        self.track_read = track_read
         self._since: dict[int, tuple[tuple[int | None, int | None], float]] = {}
 
     def reset(self) -> None:
@@ -47,7 +51,7 @@ class StallWatch:
             del self._since[partition]
         named = []
         for partition, seen in sorted(progress.items()):
-            mark = (seen.committed, seen.read)
+            mark = (seen.committed, seen.read if self.track_read else None)
             previous = self._since.get(partition)
             if not seen.behind:
                 self._since.pop(partition, None)

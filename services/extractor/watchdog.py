@@ -1,7 +1,8 @@
 """The stalled-partition watchdog: the faust edge of `services/extractor/stall.py`.
 
-Every few seconds it compares, for each raw partition this worker holds, the group's committed
-offset and the last offset faust handed to the agent with the broker's end offset. A partition
+Every few seconds it compares, for each partition of its topic this worker holds (raw, and the
+story stage's), the group's committed offset and the last offset faust handed to the agent with
+the broker's end offset. A partition
 with records waiting that an idle worker has not read for `after_s` is sought back to its
 committed offset (its first offset when it has none) and put back in faust's set of partitions
 to fetch (`rewind.py`), with a warning naming the partition and what faust believed about it, and a count
@@ -40,10 +41,10 @@ def _idle(app: Any, topic: str) -> bool:
 
 
 class StallWatchdog:
-    def __init__(self, app: Any, topic: str, after_s: float) -> None:
+    def __init__(self, app: Any, topic: str, after_s: float, track_read: bool = True) -> None:
         self.app = app
         self.topic = topic
-        self.watch = StallWatch(after_s)
+        self.watch = StallWatch(after_s, track_read)
 
     async def check(self) -> list[int]:
         app, consumer = self.app, self.app.consumer
@@ -90,8 +91,9 @@ class StallWatchdog:
         for partition in partitions:
             # The facts in the message too: faust's worker log prints no extras.
             log.warning(
-                "raw partition %s stalled: records up to %s waiting, none processed for %ss; "
+                "%s partition %s stalled: records up to %s waiting, none processed for %ss; "
                 "read again from %s (faust saw %s)",
+                self.topic,
                 partition,
                 progress[partition].end,
                 self.watch.after_s,

@@ -4,8 +4,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from services.common.fold import fold_text
-from services.extractor.dedup import DedupState, content_hash
+from services.extractor.dedup import DedupState, TextPrint, content_hash
+from services.extractor.pipeline import Draft, finish
 from services.extractor.stories import StoryFeatures
+from tests.indexer.reportgen import make_report
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 TEXT = (
@@ -141,18 +143,15 @@ def test_an_edited_version_of_a_report_stays_in_its_story() -> None:
     assert again.story_id == first.story_id and again.duplicate_of is None
 
 
+def _draft(report_id: str, text: str, when: datetime) -> Draft:
+    tokens = fold_text(text).split()
+    report = make_report(1, report_id=report_id, story_id="", content_hash=content_hash(text))
+    features = StoryFeatures(report_id, when.timestamp(), "en", (), ("place:jermuk",))
+    return Draft(report, features, TextPrint.of(tokens))
+
+
 def test_a_late_original_whose_copy_is_no_longer_at_hand_stays_linked() -> None:
-    from services.extractor.pipeline import Draft, finish
-
-    def draft(report_id: str, text: str, when: datetime) -> Draft:
-        from services.extractor.dedup import TextPrint
-        from tests.indexer.reportgen import make_report
-
-        tokens = fold_text(text).split()
-        report = make_report(1, report_id=report_id, story_id="", content_hash=content_hash(text))
-        features = StoryFeatures(report_id, when.timestamp(), "en", (), ("place:jermuk",))
-        return Draft(report, features, TextPrint.of(tokens))
-
+    draft = _draft
     state = DedupState()
     [copy] = finish([draft("copy-report", TEXT + " (Armenpress)", T0 + timedelta(hours=1))], state)
     fresh = DedupState.restore(state.snapshot())  # the story stage moved: no reports in memory
@@ -169,3 +168,20 @@ def test_a_copy_read_again_after_its_late_original_names_the_original() -> None:
     _check(state, "orig", TEXT, T0)
     again = _check(state, "copy", TEXT + " (Armenpress)", T0 + timedelta(minutes=40))
     assert again.near_duplicate_of == "orig"  # a redelivery repeats the corrected answer
+
+
+def test_a_late_original_read_again_repeats_its_correction() -> None:
+    """A redelivered original (its raw article extracted again after a worker died) gives the
+    answer it gave first, correction included: a pair linked the wrong way round because the
+    copy's report was gone must not come out unlinked the second time."""
+    state = DedupState()
+    [copy] = finish([_draft("copy-report", TEXT + " (Armenpress)", T0 + timedelta(hours=1))], state)
+    fresh = DedupState.restore(state.snapshot())  # the story stage moved: no reports in memory
+    [original] = finish([_draft("orig-report", TEXT, T0)], fresh)
+    [again] = finish([_draft("orig-report", TEXT, T0)], fresh)
+    assert original.near_duplicate_of == again.near_duplicate_of == "copy-report"
+    corrected = finish([_draft("orig-report", TEXT, T0)], state)  # the copy's report at hand
+    assert [(r.report_id, r.near_duplicate_of) for r in corrected] == [
+        ("orig-report", None),
+        ("copy-report", "orig-report"),
+    ]

@@ -1,4 +1,4 @@
-"""When the watchdog names a raw partition stalled (services/extractor/stall.py)."""
+"""When the watchdog names a partition stalled (services/extractor/stall.py)."""
 
 from __future__ import annotations
 
@@ -102,3 +102,17 @@ def test_a_rewind_resets_where_faust_reads_and_commits_from() -> None:
     assert consumer._read_offset[tp] == 3
     assert consumer._start_offset[tp] == 3  # type: ignore[attr-defined]
     assert not consumer._acked[tp]
+
+
+def test_without_read_tracking_only_a_moving_commit_counts_as_progress() -> None:
+    """The story topic: ticks are read every second, so a record faust dropped shows only as a
+    commit stuck below it while reading goes on."""
+    watch = StallWatch(after_s=20, track_read=False)
+    for now, read in ((0, 16), (10, 25), (19, 33)):
+        reading = PartitionProgress(committed=15, read=read, start=0, end=read + 1)
+        assert watch.stalled(now, {0: reading}, idle=True) == []
+    reading = PartitionProgress(committed=15, read=40, start=0, end=41)
+    assert watch.stalled(20, {0: reading}, idle=True) == [0]
+    committing = PartitionProgress(committed=41, read=45, start=0, end=46)
+    assert watch.stalled(21, {0: committing}, idle=True) == []
+    assert watch.stalled(40, {0: committing}, idle=True) == []  # 19 s since it moved
