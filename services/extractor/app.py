@@ -39,7 +39,7 @@ from services.extractor.handler import (
     stage_raw,
 )
 from services.extractor.language import preload
-from services.extractor.order import OrderBuffer, effective_window
+from services.extractor.order import OrderBuffer, WindowSwitch, raw_backlog
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
 from services.extractor.rewind import RewindingApp
@@ -181,6 +181,20 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 except Exception:  # a failed look is retried at the next tick
                     log.exception("stall watchdog check failed", extra={"topic": watchdog.topic})
 
+    extracted: dict[int, int] = {}  # raw partition -> last offset extracted here
+
+    def backlog() -> int:
+        consumer: Any = app.consumer
+        mine = [tp for tp in consumer.assignment() if tp.topic == topics.raw]
+        ends: dict[int, int | None] = {}
+        for tp in mine:
+            try:
+                ends[tp.partition] = consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - taken by a rebalance meanwhile: not counted
+                ends[tp.partition] = None
+        commits = {tp.partition: consumer._committed_offset.get(tp) for tp in mine}
+        return raw_backlog(ends, extracted, commits)
+
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:
         if models is not None:
@@ -200,6 +214,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             for draft in outcome.drafts:
                 await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)
+            extracted[message.partition] = message.offset
             # None of these awaits suspends while the stream has events ready: a turn of the
             # loop here lets the story stage and the producer buffer's task run during a backlog.
             await asyncio.sleep(0)
@@ -218,14 +233,15 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             return
         # Ordered: each draft waits `window` seconds in a heap by publication time, then the
         # due ones are decided oldest first; no wait while this worker reads every raw
-        # partition (`effective_window`: no other worker can reorder what it extracts).
-        # Acknowledged only once decided, so a draft held by a worker that dies is read again
-        # by the next owner. Ticks (below) wake the loop.
+        # partition and has no backlog (`WindowSwitch`: no other worker can reorder what it
+        # extracts). Acknowledged only once decided, so a draft held by a worker that dies is
+        # read again by the next owner. Ticks (below) wake the loop.
         held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
+        switch = WindowSwitch(window)
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
             assigned = sum(1 for tp in app.consumer.assignment() if tp.topic == topics.raw)
-            held.window_s = effective_window(window, assigned, partitions)
+            held.window_s = switch.window(assigned, partitions, backlog(), len(held))
             value, origin = _value_and_origin(event)
             if value == TICK:
                 event.ack()

@@ -7,18 +7,60 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-def effective_window(window_s: float, assigned_raw: int, raw_partitions: int) -> float:
-    """The window to hold drafts for: none while this worker reads every raw partition (its
-    drafts arrive in the order it extracted them, which no other worker can change), the
-    configured one while other workers extract too (or during a rebalance, when the count is
-    not known). A single worker thus pays no latency for the order several workers need."""
-    return 0.0 if raw_partitions > 0 and assigned_raw >= raw_partitions else window_s
+# Raw records waiting for this worker above which it counts as working off a backlog. At the
+# end-to-end benchmark's 50 articles/s a worker that keeps up has a few waiting; 250 is five
+# seconds of that input, a queue that already costs more than the window would.
+BACKLOG_RECORDS = 250
+
+
+def raw_backlog(
+    highwaters: Mapping[int, int | None],
+    processed: Mapping[int, int],
+    committed: Mapping[int, int | None],
+) -> int:
+    """Raw records of this worker's partitions not yet extracted: each partition's end offset
+    less the next offset to process (after the last one processed here, else its commit)."""
+    total = 0
+    for partition, end in highwaters.items():
+        if end is None:
+            continue
+        done = processed.get(partition)
+        after = done + 1 if done is not None else committed.get(partition) or 0
+        total += max(0, end - after)
+    return total
+
+
+class WindowSwitch:
+    """The window to hold drafts for.
+
+    While other workers extract too (or during a rebalance, when the count is not known): the
+    configured one, always. A worker that reads every raw partition receives its drafts in the
+    order it extracted them, which no other worker can change: in the live stream, where
+    reports come about as they are published, it holds nothing and keeps its sub-second
+    latency. Working off a backlog (a first run, a restart, a burst), it extracts in partition
+    order, far from publication order, and then holds the window as several workers would, so
+    that one and three workers decide in the same order (measured: 28% of articles grouped
+    differently without this) until the backlog and the held drafts are gone."""
+
+    def __init__(self, window_s: float, backlog_records: int = BACKLOG_RECORDS) -> None:
+        self.window_s = window_s
+        self.backlog_records = backlog_records
+        self.catching_up = False
+
+    def window(self, assigned_raw: int, raw_partitions: int, backlog: int, held: int) -> float:
+        if raw_partitions <= 0 or assigned_raw < raw_partitions:
+            return self.window_s
+        if backlog > self.backlog_records:
+            self.catching_up = True
+        elif backlog == 0 and held == 0:
+            self.catching_up = False
+        return self.window_s if self.catching_up else 0.0
 
 
 class OrderBuffer(Generic[T]):

@@ -43,7 +43,8 @@ class ExtractorSettings(CommonSettings):
         description="While several extractor workers share the raw topic, seconds the story "
         "stage holds a report so that it decides reports in publication order, not in the order "
         "workers finished them; this makes stories independent of the number of workers, at "
-        "that much latency. A worker that reads every raw partition holds nothing (0: never)",
+        "that much latency. A worker that reads every raw partition holds only while it works "
+        "off a backlog (0: never)",
     )
     max_recent: int = Field(default=20_000, ge=100, description="Signatures kept for near-dups")
     fast_html: bool = Field(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.extractor.order import OrderBuffer, effective_window
+from services.extractor.order import OrderBuffer, WindowSwitch, raw_backlog
 
 
 class Clock:
@@ -38,13 +38,29 @@ def test_arrival_order_does_not_change_the_order_items_leave_in() -> None:
     assert orders[0] == orders[1] == ["r1", "r2", "r3", "r4", "r5"]
 
 
-def test_a_worker_that_reads_every_raw_partition_holds_nothing() -> None:
-    assert effective_window(5.0, assigned_raw=6, raw_partitions=6) == 0.0
+def test_a_worker_that_reads_every_raw_partition_and_keeps_up_holds_nothing() -> None:
+    assert WindowSwitch(5.0).window(assigned_raw=6, raw_partitions=6, backlog=3, held=0) == 0.0
 
 
 def test_while_other_workers_extract_too_drafts_are_held_the_window() -> None:
-    assert effective_window(5.0, assigned_raw=2, raw_partitions=6) == 5.0
-    assert effective_window(5.0, assigned_raw=0, raw_partitions=6) == 5.0  # a rebalance
+    switch = WindowSwitch(5.0)
+    assert switch.window(assigned_raw=2, raw_partitions=6, backlog=0, held=0) == 5.0
+    assert switch.window(assigned_raw=0, raw_partitions=6, backlog=0, held=0) == 5.0  # rebalance
+
+
+def test_a_lone_worker_holds_the_window_from_a_backlog_until_it_and_the_held_are_gone() -> None:
+    """One worker working off a backlog decides in the order three workers would."""
+    switch = WindowSwitch(5.0, backlog_records=100)
+    assert switch.window(6, 6, backlog=1169, held=0) == 5.0
+    assert switch.window(6, 6, backlog=40, held=300) == 5.0  # still catching up
+    assert switch.window(6, 6, backlog=0, held=12) == 5.0  # the last ones wait their turn
+    assert switch.window(6, 6, backlog=0, held=0) == 0.0  # caught up: live again
+    assert switch.window(6, 6, backlog=60, held=0) == 0.0  # a short queue is no backlog
+
+
+def test_the_backlog_counts_from_the_last_record_extracted_else_the_commit() -> None:
+    ends = {0: 50, 1: 10, 2: None, 3: 7}
+    assert raw_backlog(ends, processed={0: 44}, committed={1: 4, 3: None}) == 5 + 6 + 7
 
 
 def test_a_window_that_shrinks_to_zero_lets_every_held_item_go_in_order() -> None:
@@ -53,5 +69,6 @@ def test_a_window_that_shrinks_to_zero_lets_every_held_item_go_in_order() -> Non
     buffer.add(200.0, "b", "later")
     buffer.add(100.0, "a", "earlier")
     assert list(buffer.due()) == []
-    buffer.window_s = effective_window(5.0, assigned_raw=6, raw_partitions=6)
+    # the other workers left, and this one has no backlog
+    buffer.window_s = WindowSwitch(5.0).window(6, 6, backlog=0, held=len(buffer))
     assert list(buffer.due()) == ["earlier", "later"]
