@@ -42,6 +42,7 @@ from services.extractor.language import preload
 from services.extractor.order import OrderBuffer, WindowSwitch, raw_backlog
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
+from services.extractor.recovery_guard import RecoveryGuard
 from services.extractor.rewind import RewindingApp
 from services.extractor.settings import ExtractorSettings
 from services.extractor.watchdog import StallWatchdog
@@ -194,6 +195,16 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 ends[tp.partition] = None
         commits = {tp.partition: consumer._committed_offset.get(tp) for tp in mine}
         return raw_backlog(ends, extracted, commits)
+
+    if settings.extractor_recovery_stuck_s > 0:
+        guard = RecoveryGuard(app, settings.extractor_recovery_stuck_s)
+
+        @app.timer(interval=5.0)
+        async def _watch_recovery() -> None:
+            try:
+                guard.check()
+            except Exception:  # a failed look is retried at the next tick
+                log.exception("recovery guard check failed")
 
     @app.agent(raw_topic)
     async def process(stream: faust.StreamT[Any]) -> None:

@@ -64,6 +64,13 @@ class ExtractorSettings(CommonSettings):
         "has not processed for this long is read again from its commit (0 = never); above the "
         "extraction budget",
     )
+    extractor_recovery_stuck_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A worker whose table recovery has records left to read and reads none for "
+        "this long exits (code 75) for another to take over and a supervisor to restart it "
+        "(0 = never)",
+    )
     extract_timeout_s: float = Field(
         default=10.0,
         ge=0,
