@@ -252,7 +252,9 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
             assigned = sum(1 for tp in app.consumer.assignment() if tp.topic == topics.raw)
-            held.window_s = switch.window(assigned, partitions, backlog(), len(held))
+            # the backlog matters only to a worker that reads every raw partition
+            waiting = backlog() if assigned >= partitions else 0
+            held.window_s = switch.window(assigned, partitions, waiting, len(held))
             value, origin = _value_and_origin(event)
             if value == TICK:
                 event.ack()
