@@ -244,7 +244,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             return
         # Ordered: each draft waits `window` seconds in a heap by publication time, then the
         # due ones are decided oldest first; no wait while this worker reads every raw
-        # partition and has no backlog (`WindowSwitch`: no other worker can reorder what it
+        # partition and keeps up (`WindowSwitch`: no other worker can reorder what it
         # extracts). Acknowledged only once decided, so a draft held by a worker that dies is
         # read again by the next owner. Ticks (below) wake the loop.
         held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
@@ -254,7 +254,7 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             assigned = sum(1 for tp in app.consumer.assignment() if tp.topic == topics.raw)
             # the backlog matters only to a worker that reads every raw partition
             waiting = backlog() if assigned >= partitions else 0
-            held.window_s = switch.window(assigned, partitions, waiting, len(held))
+            held.window_s = switch.window(assigned, partitions, waiting)
             value, origin = _value_and_origin(event)
             if value == TICK:
                 event.ack()

@@ -39,23 +39,45 @@ def test_arrival_order_does_not_change_the_order_items_leave_in() -> None:
 
 
 def test_a_worker_that_reads_every_raw_partition_and_keeps_up_holds_nothing() -> None:
-    assert WindowSwitch(5.0).window(assigned_raw=6, raw_partitions=6, backlog=3, held=0) == 0.0
+    assert WindowSwitch(5.0).window(assigned_raw=6, raw_partitions=6, backlog=3) == 0.0
 
 
 def test_while_other_workers_extract_too_drafts_are_held_the_window() -> None:
     switch = WindowSwitch(5.0)
-    assert switch.window(assigned_raw=2, raw_partitions=6, backlog=0, held=0) == 5.0
-    assert switch.window(assigned_raw=0, raw_partitions=6, backlog=0, held=0) == 5.0  # rebalance
+    assert switch.window(assigned_raw=2, raw_partitions=6, backlog=0) == 5.0
+    assert switch.window(assigned_raw=0, raw_partitions=6, backlog=0) == 5.0  # rebalance
 
 
-def test_a_lone_worker_holds_the_window_from_a_backlog_until_it_and_the_held_are_gone() -> None:
+def test_a_lone_worker_holds_the_window_from_a_backlog_until_it_stays_short_a_window() -> None:
     """One worker working off a backlog decides in the order three workers would."""
-    switch = WindowSwitch(5.0, backlog_records=100)
-    assert switch.window(6, 6, backlog=1169, held=0) == 5.0
-    assert switch.window(6, 6, backlog=40, held=300) == 5.0  # still catching up
-    assert switch.window(6, 6, backlog=0, held=12) == 5.0  # the last ones wait their turn
-    assert switch.window(6, 6, backlog=0, held=0) == 0.0  # caught up: live again
-    assert switch.window(6, 6, backlog=60, held=0) == 0.0  # a short queue is no backlog
+    clock = Clock()
+    switch = WindowSwitch(5.0, backlog_records=100, clock=clock)
+    assert switch.window(6, 6, backlog=1169) == 5.0
+    clock.now += 1
+    assert switch.window(6, 6, backlog=0) == 5.0  # a burst being fetched: empty for a moment
+    clock.now += 1
+    assert switch.window(6, 6, backlog=400) == 5.0
+    clock.now += 1
+    assert switch.window(6, 6, backlog=0) == 5.0
+    clock.now += 4.9
+    assert switch.window(6, 6, backlog=20) == 5.0  # short for 4.9 s: the last ones wait
+    clock.now += 0.1
+    assert switch.window(6, 6, backlog=0) == 0.0  # short for a whole window: live again
+    assert switch.window(6, 6, backlog=60) == 0.0  # a short queue is no backlog
+
+
+def test_a_steady_stream_after_a_burst_goes_live_though_drafts_are_always_held() -> None:
+    """A draft or two always waiting (more than one article per window) no longer keeps a lone
+    worker holding the window for good after a burst."""
+    clock = Clock()
+    switch = WindowSwitch(5.0, backlog_records=100, clock=clock)
+    assert switch.window(6, 6, backlog=500) == 5.0
+    windows = []
+    for _ in range(20):  # a few records waiting at each look, as a steady stream leaves
+        clock.now += 0.5
+        windows.append(switch.window(6, 6, backlog=3))
+    assert windows[:9] == [5.0] * 9
+    assert set(windows[10:]) == {0.0}
 
 
 def test_the_backlog_counts_from_the_last_record_extracted_else_the_commit() -> None:
@@ -70,5 +92,5 @@ def test_a_window_that_shrinks_to_zero_lets_every_held_item_go_in_order() -> Non
     buffer.add(100.0, "a", "earlier")
     assert list(buffer.due()) == []
     # the other workers left, and this one has no backlog
-    buffer.window_s = WindowSwitch(5.0).window(6, 6, backlog=0, held=len(buffer))
+    buffer.window_s = WindowSwitch(5.0).window(6, 6, backlog=0)
     assert list(buffer.due()) == ["earlier", "later"]
