@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
@@ -83,20 +84,44 @@ class WindowSwitch:
 
 
 class OrderBuffer(Generic[T]):
+    """Items wait in a heap by publication time; the oldest leaves once it has waited the
+    window, the younger ones behind it in turn. An item that has waited two windows leaves
+    anyway, with every item published before it: otherwise older-dated items arriving more
+    often than the window (a re-listing, forwards, a hostile feed) would renew the wait of
+    everything behind them for as long as they kept coming."""
+
     def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s
         self.clock = clock
         self._heap: list[tuple[float, str, int, float, T]] = []
+        self._arrivals: deque[tuple[float, tuple[float, str, int]]] = deque()  # arrival order
+        self._gone: set[int] = set()  # serials that left the heap before their arrival entry
         self._serial = itertools.count()
 
     def __len__(self) -> int:
         return len(self._heap)
 
     def add(self, published: float, tie: str, item: T) -> None:
-        heapq.heappush(self._heap, (published, tie, next(self._serial), self.clock(), item))
+        serial, now = next(self._serial), self.clock()
+        heapq.heappush(self._heap, (published, tie, serial, now, item))
+        self._arrivals.append((now, (published, tie, serial)))
 
     def due(self) -> Iterator[T]:
-        """Items in publication order, as long as the oldest has waited its window (the
-        younger ones behind it wait for it: at most one window more)."""
-        while self._heap and self._heap[0][3] + self.window_s <= self.clock():
-            yield heapq.heappop(self._heap)[4]
+        """Items in publication order: the oldest once it has waited its window, and all
+        published up to an item that has waited two."""
+        now = self.clock()
+        limit: tuple[float, str, int] | None = None
+        while self._arrivals and self._arrivals[0][0] + 2 * self.window_s <= now:
+            key = self._arrivals.popleft()[1]
+            if key[2] in self._gone:
+                self._gone.discard(key[2])
+            elif limit is None or key > limit:
+                limit = key
+        while self._heap and (
+            self._heap[0][3] + self.window_s <= now
+            or (limit is not None and self._heap[0][:3] <= limit)
+        ):
+            entry = heapq.heappop(self._heap)
+            if entry[3] + 2 * self.window_s > now:
+                self._gone.add(entry[2])  # its arrival entry is still queued
+            yield entry[4]

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from services.extractor.order import OrderBuffer, WindowSwitch, raw_backlog
 
 
@@ -94,3 +97,68 @@ def test_a_window_that_shrinks_to_zero_lets_every_held_item_go_in_order() -> Non
     # the other workers left, and this one has no backlog
     buffer.window_s = WindowSwitch(5.0).window(6, 6, backlog=0)
     assert list(buffer.due()) == ["earlier", "later"]
+
+
+def test_older_dated_items_arriving_steadily_cannot_hold_the_others_past_two_windows() -> None:
+    """A source whose items carry older dates (a re-listing, a forward) and arrive more often
+    than the window kept renewing the oldest's wait: every other report was held for as long as
+    that stream lasted. Each item now leaves at most two windows after it arrived."""
+    clock = Clock()
+    buffer: OrderBuffer[str] = OrderBuffer(5.0, clock)
+    buffer.add(1000.0, "news", "news")
+    left: dict[str, float] = {}
+    arrived: dict[str, float] = {"news": 0.0}
+    for second in range(1, 121):  # one older-dated item every 4 s, for two minutes
+        clock.now = float(second)
+        if second % 4 == 0:
+            name = f"old{second}"
+            buffer.add(500.0 - second, name, name)
+            arrived[name] = clock.now
+        for item in buffer.due():
+            left[item] = clock.now
+    assert left["news"] <= 10.0
+    assert all(left[name] - arrived[name] <= 10.0 for name in left)
+    assert len(left) >= len(arrived) - 3
+    assert len(buffer) <= 3  # nothing piles up
+
+
+def test_what_is_let_go_early_still_leaves_in_publication_order() -> None:
+    clock = Clock()
+    buffer: OrderBuffer[str] = OrderBuffer(5.0, clock)
+    buffer.add(300.0, "c", "c")
+    clock.now = 4.0
+    buffer.add(200.0, "b", "b")
+    clock.now = 8.0
+    buffer.add(100.0, "a", "a")  # the oldest, arrived last: it holds the others
+    clock.now = 10.0
+    assert list(buffer.due()) == ["a", "b", "c"]  # c has waited two windows
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 1e6), st.floats(0, 3), st.sampled_from([0.0, 2.0, 5.0])),
+        max_size=60,
+    )
+)
+def test_every_item_leaves_once_and_within_two_windows(
+    arrivals: list[tuple[float, float, float]],
+) -> None:
+    clock = Clock()
+    buffer: OrderBuffer[int] = OrderBuffer(5.0, clock)
+    arrived: dict[int, float] = {}
+    left: dict[int, float] = {}
+    for number, (published, gap, window) in enumerate(arrivals):
+        clock.now += gap
+        buffer.window_s = window  # the window changes as workers come and go
+        buffer.add(published, str(number), number)
+        arrived[number] = clock.now
+        for item in buffer.due():
+            assert item not in left
+            left[item] = clock.now
+    for _ in range(11):
+        clock.now += 1.0
+        for item in buffer.due():
+            assert item not in left
+            left[item] = clock.now
+    assert left.keys() == arrived.keys()
+    assert all(left[n] - arrived[n] <= 10.0 + 3.0 for n in arrived)
