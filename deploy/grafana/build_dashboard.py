@@ -329,6 +329,20 @@ def build() -> dict[str, Any]:
         0,
         desc="With CWATCH_EXTRACTOR_DLQ_MAX_RATIO set, the worker stops (exit 70) above it",
     )
+    b.ts(
+        "Extractor: story stage drafts let go, by reason",
+        [
+            (
+                f"sum by (reason) (rate(cwatch_extractor_story_released_total[{RI}])) * 60",
+                "{{reason}}",
+            )
+        ],
+        "short",
+        12,
+        desc="Per minute. 'watermark': in publication order once every raw partition got past "
+        "them; 'hold': one waited CWATCH_STORY_ORDER_WINDOW_S for a partition that fell behind "
+        "or whose worker died; 'cap': too many held",
+    )
     b.y += 8
 
     b.row("Latency")

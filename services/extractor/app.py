@@ -27,6 +27,7 @@ import faust
 
 from services.common.dlq import TooManyDeadLetters
 from services.common.membership import instance_id
+from services.extractor import metrics
 from services.extractor.backpressure import settle_changelog
 from services.extractor.dedup import DedupState
 from services.extractor.dlq_cap import RawDeadLetterCap, stop_uncommitted
@@ -39,7 +40,7 @@ from services.extractor.handler import (
     stage_raw,
 )
 from services.extractor.language import preload
-from services.extractor.order import OrderBuffer, WindowSwitch, raw_backlog
+from services.extractor.order import OrderBuffer, Watermark, parse_progress, progress_marker
 from services.extractor.pipeline import ExtractorConfig
 from services.extractor.publish import publish
 from services.extractor.recovery_guard import RecoveryGuard
@@ -49,7 +50,7 @@ from services.extractor.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
 STORY_KEY = b"story"  # one partition: the key only has to be constant
-TICK = b"tick"  # wakes the ordered story stage when no draft comes
+TICK = b"tick"  # an earlier version's wake-up, in place of the progress markers
 TABLES = ("story-hashes", "story-signatures", "story-profiles")
 STORY_PARTITIONS = 1  # the story stage: one owner, hence one answer
 
@@ -182,19 +183,22 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 except Exception:  # a failed look is retried at the next tick
                     log.exception("stall watchdog check failed", extra={"topic": watchdog.topic})
 
-    extracted: dict[int, int] = {}  # raw partition -> last offset extracted here
+    # Per raw partition, for the story stage's watermark: the publication time of the latest
+    # draft extracted here, and the records waiting behind the last one extracted.
+    latest_when: dict[int, float] = {}
+    extracted: dict[int, int] = {}
 
-    def backlog() -> int:
+    def waiting(tp: Any) -> int:
         consumer: Any = app.consumer
-        mine = [tp for tp in consumer.assignment() if tp.topic == topics.raw]
-        ends: dict[int, int | None] = {}
-        for tp in mine:
-            try:
-                ends[tp.partition] = consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - taken by a rebalance meanwhile: not counted
-                ends[tp.partition] = None
-        commits = {tp.partition: consumer._committed_offset.get(tp) for tp in mine}
-        return raw_backlog(ends, extracted, commits)
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - taken by a rebalance meanwhile
+            return 1  # not known to be idle
+        # the group's commit where it is further: this worker may have had the partition
+        # before, and another may have read on since
+        done = extracted.get(tp.partition, -1)
+        after = max(done + 1, consumer._committed_offset.get(tp) or 0)
+        return 1 if end is None else max(0, end - after)
 
     if settings.extractor_recovery_stuck_s > 0:
         guard = RecoveryGuard(app, settings.extractor_recovery_stuck_s)
@@ -222,10 +226,13 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 cap.check(outcome)
             except TooManyDeadLetters as exc:
                 await stop_uncommitted(app, origin, exc)  # exits, this event unacknowledged
+            extracted[message.partition] = message.offset
+            behind = waiting(message.tp)
             for draft in outcome.drafts:
+                latest_when[message.partition] = draft.features.when
+                draft.progress = (message.partition, behind)
                 await story_topic.send(key=STORY_KEY, value=draft.to_json().encode("utf-8"))
             await publish(outcome, value, origin, report_topic, dead_topic)
-            extracted[message.partition] = message.offset
             # None of these awaits suspends while the stream has events ready: a turn of the
             # loop here lets the story stage and the producer buffer's task run during a backlog.
             await asyncio.sleep(0)
@@ -242,21 +249,23 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 await settle_changelog(app.producer.buffer)  # the table writes go out first
             return
-        # Ordered: each draft waits `window` seconds in a heap by publication time, then the
-        # due ones are decided oldest first; no wait while this worker reads every raw
-        # partition and keeps up (`WindowSwitch`: no other worker can reorder what it
-        # extracts). Acknowledged only once decided, so a draft held by a worker that dies is
-        # read again by the next owner. Ticks (below) wake the loop.
-        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(window)
-        switch = WindowSwitch(window)
+        # Ordered: each draft waits in a heap by publication time until every raw partition's
+        # extraction has got past it (order.py: `Watermark`, fed by the drafts and by each
+        # worker's progress markers), at most `window` seconds; the due ones are decided
+        # oldest first. A worker that keeps up has nothing waiting, so nothing is held.
+        # Acknowledged only once decided, so a draft held by a worker that dies is read again
+        # by the next owner.
+        held: OrderBuffer[tuple[Any, bytes, Origin, Any]] = OrderBuffer(
+            window, on_release=lambda reason: metrics.STORY_RELEASED.labels(reason).inc()
+        )
+        watermark = Watermark(partitions)
         unacked: Any = stream.noack()  # type: ignore[attr-defined]  # faust's Stream has it
         async for event in unacked.events():
-            assigned = sum(1 for tp in app.consumer.assignment() if tp.topic == topics.raw)
-            # the backlog matters only to a worker that reads every raw partition
-            waiting = backlog() if assigned >= partitions else 0
-            held.window_s = switch.window(assigned, partitions, waiting)
             value, origin = _value_and_origin(event)
-            if value == TICK:
+            progress = [] if value == TICK else parse_progress(value)
+            if progress is not None:
+                for partition, when, behind in progress:
+                    watermark.saw(partition, when, behind)
                 event.ack()
             else:
                 draft = parse_draft(value, origin)
@@ -264,10 +273,12 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
                     await publish(draft, value, origin, report_topic, dead_topic)
                     event.ack()
                 else:
+                    if draft.progress is not None:
+                        watermark.saw(draft.progress[0], draft.features.when, draft.progress[1])
                     held.add(
                         draft.features.when, draft.report.report_id, (draft, value, origin, event)
                     )
-            for draft, value, origin, held_event in held.due():
+            for draft, value, origin, held_event in held.due(watermark.limit()):
                 outcome = handle_draft(draft, value, origin, state, max_bytes)
                 await publish(outcome, value, origin, report_topic, dead_topic)
                 held_event.ack()
@@ -276,9 +287,17 @@ def create_app(settings: ExtractorSettings, models: Future[None] | None = None) 
             await settle_changelog(app.producer.buffer)
 
     @app.timer(1.0)
-    async def tick() -> None:
-        if window > 0:
-            await story_topic.send(key=STORY_KEY, value=TICK)
+    async def mark_progress() -> None:
+        """How far this worker's raw partitions have got (and a wake-up for the held drafts
+        when no draft comes)."""
+        if window <= 0:
+            return
+        try:
+            mine = [tp for tp in app.consumer.assignment() if tp.topic == topics.raw]
+        except Exception:  # noqa: BLE001 - not assigned yet: a wake-up alone
+            mine = []
+        entries = [(tp.partition, latest_when.get(tp.partition), waiting(tp)) for tp in mine]
+        await story_topic.send(key=STORY_KEY, value=progress_marker(entries))
 
     return app
 

@@ -27,3 +27,10 @@ STALLED_PARTITIONS = Counter(
     "cwatch_extractor_stalled_partitions_total",
     "Raw partitions found stalled (records waiting, none processed while idle) and read again",
 )
+STORY_RELEASED = Counter(
+    "cwatch_extractor_story_released_total",
+    "Drafts the story stage let go, by why: the watermark passed them (every raw partition's "
+    "extraction got past them), one waited CWATCH_STORY_ORDER_WINDOW_S (a partition fell that "
+    "far behind, or its worker died), or too many were held",
+    ["reason"],
+)

@@ -107,25 +107,38 @@ class Draft:
     report: Report
     features: StoryFeatures
     text: TextPrint
+    # The raw partition it was extracted from and the records then waiting there behind it:
+    # how far that partition has got, for the story stage's watermark (order.py).
+    progress: tuple[int, int] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "report": self.report.model_dump(mode="json"),
-                "features": self.features.to_json(),
-                "text": self.text.to_json(),
-            },
-            ensure_ascii=False,
-        )
+        data: dict[str, Any] = {
+            "report": self.report.model_dump(mode="json"),
+            "features": self.features.to_json(),
+            "text": self.text.to_json(),
+        }
+        if self.progress is not None:
+            data["progress"] = list(self.progress)
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, value: bytes | str) -> Draft:
         data = json.loads(value)
+        progress = data.get("progress")
         return cls(
             Report.model_validate(data["report"]),
             StoryFeatures.from_json(data["features"]),
             TextPrint.from_json(data["text"]),
+            _progress(progress),
         )
+
+
+def _progress(value: Any) -> tuple[int, int] | None:
+    """A draft's progress, if it is two whole numbers (anything else: none, which only leaves
+    the watermark where it was)."""
+    if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+        return value[0], value[1]
+    return None
 
 
 def _draft(

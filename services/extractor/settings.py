@@ -37,14 +37,14 @@ class ExtractorSettings(CommonSettings):
     )
     dedup_window_hours: int = Field(default=72, ge=1, description="How long near-dups are kept")
     story_order_window_s: float = Field(
-        default=5.0,
+        default=30.0,
         ge=0,
         le=600,
-        description="While several extractor workers share the raw topic, seconds the story "
-        "stage holds a report so that it decides reports in publication order, not in the order "
-        "workers finished them; this makes stories independent of the number of workers, at "
-        "that much latency. A worker that reads every raw partition holds only while it works "
-        "off a backlog (0: never)",
+        description="The longest the story stage holds a report until every raw partition's "
+        "extraction has got past its publication time, so that it decides reports in "
+        "publication order whatever the number of workers and their speeds; it holds nothing "
+        "while the workers keep up. Reached only when a partition falls that far behind or its "
+        "worker dies (0: no ordering, arrival order)",
     )
     max_recent: int = Field(default=20_000, ge=100, description="Signatures kept for near-dups")
     fast_html: bool = Field(

@@ -185,3 +185,14 @@ def test_a_late_original_read_again_repeats_its_correction() -> None:
         ("orig-report", None),
         ("copy-report", "orig-report"),
     ]
+
+
+def test_a_draft_carries_its_raw_partition_progress_and_a_bad_one_is_dropped() -> None:
+    draft = _draft("staged-report", TEXT, T0)
+    draft.progress = (4, 17)
+    back = Draft.from_json(draft.to_json())
+    assert back.progress == (4, 17) and back.report == draft.report
+    data = json.loads(draft.to_json())
+    for bad in ([4], [4, "17"], [True, 1], "4,17", None):
+        data["progress"] = bad
+        assert Draft.from_json(json.dumps(data)).progress is None
