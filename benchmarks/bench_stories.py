@@ -10,17 +10,21 @@ devtools/story_eval.py:
 
 - story_f1_1w / story_f1_3w (+ _own): pairwise story F1 on the generated corpus / own set;
 - neardup_recall_1w / neardup_recall_3w (+ _own): near-duplicate pairs linked;
-- story_disagreement_1w_3w (+ _own): share of articles grouped differently by the two runs.
+- story_disagreement_1w_3w (+ _own): share of articles grouped differently by the two runs;
+- story_live_p50_s_1w / _3w (and _max_): once the burst is decided, 60 articles published
+  "now", 4 a second: seconds from sent to report (the story stage's hold shows here).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,7 @@ from services.common.settings import CommonSettings  # noqa: E402
 SEED = 123
 
 
-def read_reports(bootstrap: str, topic: str) -> list[Report]:
+def read_records(bootstrap: str, topic: str) -> list[Any]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
@@ -57,9 +61,49 @@ def read_reports(bootstrap: str, topic: str) -> list[Report]:
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend(batch)
         records.sort(key=lambda r: r.timestamp)
-        return [Report.model_validate_json(r.value) for r in records]
+        return records
     finally:
         consumer.close()
+
+
+def read_reports(bootstrap: str, topic: str) -> list[Report]:
+    return [Report.model_validate_json(r.value) for r in read_records(bootstrap, topic)]
+
+
+def live_latencies(
+    producer: Any, bootstrap: str, topics: TopicNames, articles: list[LabelledArticle]
+) -> list[float]:
+    """Once the burst is decided: articles published now, 4 a second for 15 s (fresh ids,
+    copies of the own set's), and each one's seconds from sent to its report. With workers that
+    keep up the story stage should hold nothing, one worker or three."""
+    sent: dict[str, float] = {}
+    for n in range(60):
+        source = articles[n % len(articles)].raw
+        now = datetime.now(UTC)
+        raw = source.model_copy(
+            update={
+                "article_id": f"live{n:03d}{source.article_id}"[:64],
+                "url": f"{source.url}?live={n}",
+                "canonical_url": f"{source.url}?live={n}",
+                "published": now,
+                "ingested_at": now,
+            }
+        )
+        sent[raw.article_id] = time.time()
+        producer.send(topics.raw, key=raw.article_id.encode(), value=raw.model_dump_json().encode())
+        producer.flush()
+        time.sleep(0.25)
+    seen: dict[str, float] = {}
+
+    def all_seen() -> bool:
+        for record in read_records(bootstrap, topics.report):
+            report_id = Report.model_validate_json(record.value).report_id
+            if report_id in sent:
+                seen.setdefault(report_id, record.timestamp / 1000)
+        return seen.keys() >= sent.keys()
+
+    wait_until(all_seen, 120, interval_s=2)
+    return sorted(seen[r] - sent[r] for r in seen)
 
 
 def follow_merges(reports: list[Report]) -> tuple[dict[str, str], dict[str, str | None]]:
@@ -85,7 +129,7 @@ def follow_merges(reports: list[Report]) -> tuple[dict[str, str], dict[str, str 
 
 def run_workers(
     workers: int, articles: list[LabelledArticle], settings: CommonSettings, work: Path
-) -> tuple[dict[str, str], dict[str, str | None], float, int]:
+) -> tuple[dict[str, str], dict[str, str | None], float, int, list[float]]:
     namespace = f"bstory{uuid.uuid4().hex[:6]}"
     topics = TopicNames.for_namespace(namespace)
     ensure_topics(settings.kafka_bootstrap_servers, topics)
@@ -132,12 +176,15 @@ def run_workers(
             read_reports(settings.kafka_bootstrap_servers, topics.report)
         )
         missing = len(wanted - set(stories))
+        own = [a for a in articles if a.raw.article_id.startswith("own-")]
+        live = live_latencies(producer, settings.kafka_bootstrap_servers, topics, own or articles)
         print(
-            f"  {workers} worker(s): {len(stories)} reports in {took:.0f}s, {missing} missing",
+            f"  {workers} worker(s): {len(stories)} reports in {took:.0f}s, {missing} missing; "
+            f"live, sent -> report p50 {statistics.median(live):.2f}s, max {max(live):.2f}s",
             file=sys.stderr,
             flush=True,
         )
-        return stories, links, took, missing
+        return stories, links, took, missing, live
     finally:
         producer.close()
         for proc in procs:
@@ -158,8 +205,11 @@ def run(quick: bool = False) -> dict[str, float]:
     # (README, "Scaling out": reports older than every partition's progress).
     stream = sorted(generated + own, key=lambda a: a.raw.published or a.raw.ingested_at)
     for workers in (1, 3):
-        stories, links, took, missing = run_workers(workers, stream, settings, work)
+        stories, links, took, missing, live = run_workers(workers, stream, settings, work)
         runs[workers] = (stories, links)
+        # live: once the burst is decided, 4 articles a second published now
+        figures[f"story_live_p50_s_{workers}w"] = round(statistics.median(live), 3)
+        figures[f"story_live_max_s_{workers}w"] = round(max(live), 3)
         figures[f"story_run_s_{workers}w"] = round(took, 1)
         figures[f"story_reports_missing_{workers}w"] = float(missing)
         for prefix, articles in (("", generated), ("own_", own)):
