@@ -1,6 +1,7 @@
 """Duplicates and stories.
 
-* exact duplicates: same content hash (folded headline + body) as an earlier report;
+* exact duplicates: same content hash (folded headline + body) as an earlier report, known
+  for a week since the text was last seen (a near-duplicate's signature: for the window);
 * near duplicates: MinHash over the body's word 3-shingles (the headline left out: a
   re-publication often rewrites it), LSH lookup among recent reports, then the share of the
   shorter text's shingles found in the other (containment, estimated from the Jaccard and the
@@ -26,7 +27,7 @@ from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from services.extractor.stories import StoryFeatures, StoryIndex
+from services.extractor.stories import KEEP_S, StoryFeatures, StoryIndex
 
 NUM_PERM = 64
 SHINGLE = 3
@@ -168,6 +169,10 @@ class DedupState:
         self.story_index = StoryIndex(stories)
         self.threshold = threshold
         self.window_s = window_hours * 3600
+        # An exact copy costs one small entry: it is known for as long as a story is kept,
+        # counted from its last re-publication (a filler or notice re-run every few days stays
+        # one text), where near-duplicate signatures are kept for the (shorter) window.
+        self.exact_window_s = max(self.window_s, KEEP_S)
         self.max_recent = max_recent
         self._lsh: MinHashLSH | None = None
         self._minhashes: dict[str, LeanMinHash] = {}  # decoded signatures, not re-decoded per query
@@ -261,6 +266,9 @@ class DedupState:
             copy_seen_first = (str(first[0]), str(first[1])) if first else None
             return DedupResult(None, seen.get("n"), story_id, (), copy_seen_first)
         if seen and float(seen["t"]) <= ts:
+            if ts > float(seen.get("z", seen["t"])):
+                # a text re-published again and again stays known while it keeps coming
+                self.hashes[chash] = {**seen, "z": ts}
             story = self.story_index.assign(features, str(seen["s"]))
             return DedupResult(str(seen["r"]), None, story.story_id, story.merged)
         correction = (str(seen["r"]), "duplicate_of") if seen else None
@@ -320,7 +328,8 @@ class DedupState:
         return self.story_index.resolve(story_id)
 
     def prune(self, now: float) -> int:
-        """Forget signatures and hashes older than the window (and the oldest beyond max)."""
+        """Forget signatures older than the window (and the oldest beyond max), exact hashes
+        not seen for a week."""
         removed = 0
         items = sorted(self.signatures.items(), key=lambda kv: kv[1]["t"])
         excess = max(0, len(items) - self.max_recent)
@@ -333,7 +342,7 @@ class DedupState:
             self._minhashes.pop(report_id, None)
             removed += 1
         for key, value in list(self.hashes.items()):
-            if now - value["t"] > self.window_s:
+            if now - float(value.get("z", value["t"])) > self.exact_window_s:
                 del self.hashes[key]
         self.story_index.prune(now)
         return removed

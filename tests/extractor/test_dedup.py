@@ -122,8 +122,30 @@ def test_old_entries_are_pruned_after_the_window() -> None:
     state = DedupState(window_hours=1)
     _check(state, "a-1", TEXT)
     assert state.prune((T0 + timedelta(hours=3)).timestamp()) == 1
-    assert state.signatures == {} and state.hashes == {}
-    assert _check(state, "b-1", TEXT, when=T0 + timedelta(hours=3)).duplicate_of is None
+    assert state.signatures == {}
+    # the exact hash is kept for a week since the text was last seen
+    state.prune((T0 + timedelta(days=7, hours=1)).timestamp())
+    assert state.hashes == {}
+    assert _check(state, "b-1", TEXT, when=T0 + timedelta(days=7, hours=1)).duplicate_of is None
+
+
+def test_a_text_re_published_word_for_word_days_later_is_still_its_exact_duplicate() -> None:
+    state = DedupState()  # near-duplicate signatures: 72 h
+    first = _check(state, "a-1", TEXT)
+    later = T0 + timedelta(days=5)
+    state.prune(later.timestamp())
+    again = _check(state, "b-1", TEXT, when=later)
+    assert again.duplicate_of == "a-1" and again.story_id == first.story_id
+
+
+def test_a_text_re_run_every_few_days_stays_known_while_it_keeps_coming() -> None:
+    state = DedupState()
+    first = _check(state, "a-1", TEXT)
+    for n in range(1, 8):  # every 4 days for four weeks: each re-run keeps it known
+        when = T0 + timedelta(days=4 * n)
+        state.prune(when.timestamp())
+        rerun = _check(state, f"r-{n}", TEXT, when=when)
+        assert rerun.duplicate_of == "a-1" and rerun.story_id == first.story_id
 
 
 def test_after_an_index_reset_near_duplicates_are_still_found() -> None:
