@@ -37,6 +37,7 @@ RECENT_REPORTS = 2000
 MAX_DETAILS = 40
 LSH_THRESHOLD = 0.5  # candidates; the containment decides
 MIN_JACCARD = 0.3
+STEM = 5  # letters of a headline word compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,37 +114,72 @@ def containment(jaccard: float, size_a: int, size_b: int) -> float:
 class TextPrint:
     """What near-duplicate detection keeps of a text: the MinHash of its body's word
     3-shingles (the headline left out: a re-publication often rewrites it), how many shingles,
-    and the numbers it holds. Computed by the extraction, so only these travel to the story
-    stage, not the text."""
+    the numbers it holds and its headline's word stems. Computed by the extraction, so only
+    these travel to the story stage, not the text."""
 
     hashvalues: tuple[int, ...]
     size: int
     numbers: tuple[str, ...]
+    headline: tuple[str, ...] = ()  # stems of the headline's words (4+ letters)
 
     @classmethod
     def of(cls, tokens: list[str], body_from: int = 0) -> TextPrint:
         body = tokens[body_from:] if len(tokens) - body_from >= SHINGLE else tokens
         shingles = shingles_of(body)
         numbers = tuple(sorted({t for t in body if t.isdigit()})[:MAX_DETAILS])
-        return cls(tuple(_signature(shingles).hashvalues.tolist()), len(shingles), numbers)
+        return cls(
+            tuple(_signature(shingles).hashvalues.tolist()),
+            len(shingles),
+            numbers,
+            headline_stems(tokens[:body_from]),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"h": list(self.hashvalues), "c": self.size, "d": list(self.numbers)}
+        return {
+            "h": list(self.hashvalues),
+            "c": self.size,
+            "d": list(self.numbers),
+            "w": list(self.headline),
+        }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> TextPrint:
-        return cls(tuple(int(h) for h in value["h"]), int(value["c"]), tuple(value["d"]))
+        return cls(
+            tuple(int(h) for h in value["h"]),
+            int(value["c"]),
+            tuple(value["d"]),
+            tuple(value.get("w", ())),
+        )
+
+
+def headline_stems(tokens: list[str]) -> tuple[str, ...]:
+    """The first letters of a headline's longer words: enough to see that a rewritten
+    headline ("Mortar fire near Sotk wounds two") still tells its original's news, whatever
+    the inflection."""
+    return tuple(
+        sorted({t[:STEM] for t in tokens if len(t) >= 4 and not t.isdigit()})[:MAX_DETAILS]
+    )
 
 
 def _details(text: TextPrint, features: StoryFeatures) -> dict[str, list[str]]:
     """What tells two templated texts apart (a ministry's daily report, a wire's standard
-    wording): the numbers (dates, counts) and the places, people and bodies named."""
-    return {"d": list(text.numbers), "x": sorted(set(features.entities))[:MAX_DETAILS]}
+    wording): the numbers (dates, counts) and the places, people and bodies named; and the
+    headline's stems."""
+    return {
+        "d": list(text.numbers),
+        "x": sorted(set(features.entities))[:MAX_DETAILS],
+        "w": list(text.headline),
+    }
 
 
 def _consistent(mine: dict[str, list[str]], theirs: dict[str, Any], size: int, other: int) -> bool:
     """A copy holds (nearly) all of its original: the numbers and names of the shorter text
-    must all be in the longer one."""
+    must all be in the longer one. And it tells the same news: one body under headlines
+    without a word in common is boilerplate (a paywall stub, a section's stock paragraphs, a
+    weather box) that each item carries, not a copy of another."""
+    mine_head, their_head = set(mine.get("w", ())), set(theirs.get("w", ()))
+    if mine_head and their_head and not mine_head & their_head:
+        return False
     for key in ("d", "x"):
         if key not in theirs:
             continue

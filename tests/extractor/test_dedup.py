@@ -207,3 +207,58 @@ def test_a_late_original_read_again_repeats_its_correction() -> None:
         ("orig-report", None),
         ("copy-report", "orig-report"),
     ]
+
+
+def _raw_article(article_id: str, title: str, text: str, when: datetime):  # type: ignore[no-untyped-def]
+    from schemas.common import SourceInfo
+    from schemas.raw import RawArticle
+
+    return RawArticle(
+        article_id=article_id,
+        source=SourceInfo(name="test"),
+        title=title,
+        text=text,
+        published=when,
+        ingested_at=when,
+    )
+
+
+BOILERPLATE = (
+    "Temperatures are expected to rise above 40 degrees Celsius in the coming days.\n\n"
+    "Forecasters advised residents to avoid the sun at midday and to drink plenty of water.\n\n"
+    "Road services were clearing snow overnight on the passes of the northern highway."
+)
+
+
+def test_one_body_under_headlines_without_a_word_in_common_is_not_a_copy() -> None:
+    from services.extractor.pipeline import analyse
+
+    state = DedupState()
+    [first] = finish(
+        analyse(_raw_article("heat-0001", "Heatwave to hit the capital", BOILERPLATE, T0)), state
+    )
+    [other] = finish(
+        analyse(
+            _raw_article(
+                "snow-0001",
+                "Heavy snowfall closes mountain passes",
+                BOILERPLATE,
+                T0 + timedelta(hours=1),
+            )
+        ),
+        state,
+    )
+    assert other.near_duplicate_of is None and other.duplicate_of is None
+    # a rewritten headline that still tells the news is a copy
+    [copy] = finish(
+        analyse(
+            _raw_article(
+                "heat-0002",
+                "Heatwaves: capital braces for 40 degrees",
+                BOILERPLATE,
+                T0 + timedelta(hours=2),
+            )
+        ),
+        state,
+    )
+    assert copy.near_duplicate_of == "heat-0001" and copy.story_id == first.story_id
