@@ -40,16 +40,16 @@ MAX_CANDIDATES = 64
 KEEP_S = 7 * 24 * 3600
 BACKGROUND = 0.3  # weight of an entity named only after the first paragraph  # stories idle for longer are forgotten
 
+# Capitals: where governments speak from, so they say little about *which* event; but a lead
+# that names one places the event there (talks in Moscow are not talks in Almaty).
+CAPITALS = frozenset(
+    {"place:yerevan", "place:baku", "place:moscow", "place:ankara", "place:tbilisi"}
+)
 # Ids that say little about *which* event: capitals, the region, the big international bodies.
-BROAD = frozenset(
+BROAD = CAPITALS | frozenset(
     {
         "place:nagorno-karabakh",
         "place:south-caucasus",
-        "place:yerevan",
-        "place:baku",
-        "place:moscow",
-        "place:ankara",
-        "place:tbilisi",
         "place:georgia",
         "org:un",
         "org:eu",
@@ -257,20 +257,28 @@ def _text_similarity(f: StoryFeatures, p: Profile) -> float | None:
     return shared / math.sqrt(len(f.tokens) * min(len(words), 3 * len(f.tokens)))
 
 
+def _is_scene(entity_id: str) -> bool:
+    """A place that, led with, says where the event is: a specific place or a capital (the
+    dateline, where the outlet writes from, is not in the lead)."""
+    return entity_id in CAPITALS or (
+        entity_id.startswith("place:") and entity_weight(entity_id) >= 1.0
+    )
+
+
 def _lead_places(f: StoryFeatures) -> set[str]:
-    return {e for e in f.lead if e.startswith("place:") and entity_weight(e) >= 1.0}
+    return {e for e in f.lead if _is_scene(e)}
 
 
 def _place_conflict(f: StoryFeatures, p: Profile) -> bool:
-    """The report leads with specific places and so do the story's reports, other ones: another
-    place, another event (a shelling of Jermuk is not one of Sotk)."""
+    """The report leads with places and so do the story's reports (half of them), other ones:
+    another place, another event (a shelling of Jermuk is not one of Sotk, talks in Tbilisi
+    are not talks in Almaty)."""
     mine = _lead_places(f)
     if not mine or not p.members:
         return False
+    # a member that leads with a place adds its full weight (entity_vector)
     theirs = {
-        e
-        for e, w in p.entities.items()
-        if e.startswith("place:") and entity_weight(e) >= 1.0 and w >= 0.5 * p.members
+        e for e, w in p.entities.items() if _is_scene(e) and w >= 0.5 * p.members * entity_weight(e)
     }
     return bool(theirs) and not mine & theirs
 

@@ -42,6 +42,22 @@ def test_a_report_leading_with_another_place_fits_its_story_less() -> None:
     assert same > 2 * elsewhere > 0 and unplaced == 0.0
 
 
+def _talks(rid: str, venue: str, minutes: int, language: str = "en") -> StoryFeatures:
+    lead = (venue, "person:ararat-mirzoyan", "person:jeyhun-bayramov")
+    return StoryFeatures(rid, T0 + 60 * minutes, language, ("peace_talks",), lead, lead)
+
+
+def test_talks_in_a_capital_are_not_talks_of_the_same_ministers_elsewhere() -> None:
+    """A capital says little about which event when it speaks ("Baku denied"), but a lead that
+    holds the talks there places them: the same two ministers in Tbilisi and in Almaty, hours
+    apart, are two meetings."""
+    for first, second in (("place:almaty", "place:tbilisi"), ("place:tbilisi", "place:almaty")):
+        index = StoryIndex()
+        story = index.assign(_talks("a", first, 0)).story_id
+        assert index.assign(_talks("b", second, 180, "ru")).story_id != story
+        assert index.assign(_talks("c", first, 200, "hy")).story_id == story
+
+
 def _kind(rid: str, event: str, minutes: int) -> StoryFeatures:
     lead = ("place:gazakh",)
     return StoryFeatures(rid, T0 + 60 * minutes, "az", (event,), lead, lead)
