@@ -171,8 +171,9 @@ class Profile:
         self.anchor = min(self.anchor, f.when)
         self.last = max(self.last, f.when)
         self.members += 1
-        for event in f.events[:2]:
-            self.events[event] = self.events.get(event, 0) + 1
+        for rank, event in enumerate(f.events[:2]):
+            # the main kind counts twice: a side kind is what the background mentions
+            self.events[event] = self.events.get(event, 0) + (2 if rank == 0 else 1)
         for entity, weight in f.entity_vector().items():
             self.entities[entity] = self.entities.get(entity, 0.0) + weight
         self.figures.update(f.figures)
@@ -225,16 +226,18 @@ EVENT_FAMILY = {
 
 def _event_similarity(f: StoryFeatures, p: Profile) -> float:
     """1 for the story's kind of event, 0.6 for one of its kinds or a related kind, below 0 for
-    an unrelated kind (drills at Gazakh are not a clash at Gazakh)."""
+    an unrelated kind (drills at Gazakh are not a clash at Gazakh). The kinds a report or story
+    names besides its main one are what their background paragraphs mention (the talks, the
+    alliance): two such side kinds in common do not make one event."""
     if not f.events or not p.events:
         return 0.4  # nothing to compare: neither for nor against
     top = max(p.events.values())
     if p.events.get(f.events[0], 0) * 2 >= top:
         return 1.0
-    if any(e in p.events for e in f.events):
+    main = {e for e, n in p.events.items() if n * 2 > top}
+    if f.events[0] in p.events or main & set(f.events):
         return 0.6
-    mine = {EVENT_FAMILY.get(e) for e in f.events} - {None}
-    if mine & {EVENT_FAMILY.get(e) for e in p.events}:
+    if EVENT_FAMILY.get(f.events[0], "") in {EVENT_FAMILY.get(e) for e in main}:
         return 0.6
     return UNRELATED_EVENT
 

@@ -73,6 +73,21 @@ def test_a_related_kind_of_event_fits_a_story_and_an_unrelated_one_counts_agains
     assert same > related >= JOIN_AT and related - unrelated > 0.25
 
 
+def _kinds(rid: str, events: tuple[str, ...], minutes: int) -> StoryFeatures:
+    lead = ("place:gazakh",)
+    return StoryFeatures(rid, T0 + 60 * minutes, "en", events, lead, lead)
+
+
+def test_side_kinds_of_event_in_common_do_not_make_one_event() -> None:
+    """A clash report and a drills report whose background both mention the peace talks: the
+    talks are no one's event, the drills stay another event than the clash."""
+    story = Profile(anchor=T0, last=T0)
+    story.absorb(_kinds("a", ("armed_clash", "peace_talks"), 0))
+    drills = score(_kinds("b", ("military_exercise", "peace_talks"), 30), story)
+    shelling = score(_kinds("c", ("shelling_strike", "peace_talks"), 30), story)
+    assert shelling >= JOIN_AT and shelling - drills > 0.25
+
+
 def test_stories_too_old_to_join_do_not_crowd_out_the_live_one() -> None:
     """Candidates are the stories sharing most keys with a report; those anchored beyond
     MAX_GAP_S cannot score, and used to take the slots of the one the report belongs to."""
