@@ -141,6 +141,7 @@ class Profile:
     figures: set[tuple[str, int]] = field(default_factory=set)
     tokens: dict[str, list[str]] = field(default_factory=dict)  # language -> words
     merged_into: str | None = None
+    placed: int = 0  # members that lead with a place (_lead_places)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +153,7 @@ class Profile:
             "f": sorted([k, v] for k, v in self.figures),
             "t": self.tokens,
             "m": self.merged_into,
+            "p": self.placed,
         }
 
     @classmethod
@@ -165,12 +167,16 @@ class Profile:
             figures={(str(k), int(v)) for k, v in value.get("f", ())},
             tokens={k: list(v) for k, v in value.get("t", {}).items()},
             merged_into=value.get("m"),
+            # a story stored before this count: every member taken as placed (the old rule)
+            placed=int(value.get("p", value["n"])),
         )
 
     def absorb(self, f: StoryFeatures) -> None:
         self.anchor = min(self.anchor, f.when)
         self.last = max(self.last, f.when)
         self.members += 1
+        if _lead_places(f):
+            self.placed += 1
         for rank, event in enumerate(f.events[:2]):
             # the main kind counts twice: a side kind is what the background mentions
             self.events[event] = self.events.get(event, 0) + (2 if rank == 0 else 1)
@@ -187,6 +193,7 @@ class Profile:
         self.anchor = min(self.anchor, other.anchor)
         self.last = max(self.last, other.last)
         self.members += other.members
+        self.placed += other.placed
         for event, count in other.events.items():
             self.events[event] = self.events.get(event, 0) + count
         for entity, weight in other.entities.items():
@@ -273,15 +280,16 @@ def _lead_places(f: StoryFeatures) -> set[str]:
 
 
 def _place_conflict(f: StoryFeatures, p: Profile) -> bool:
-    """The report leads with places and so do the story's reports (half of them), other ones:
-    another place, another event (a shelling of Jermuk is not one of Sotk, talks in Tbilisi
-    are not talks in Almaty)."""
+    """The report leads with places and so do the story's reports (half of those that lead
+    with any), other ones: another place, another event (a shelling of Jermuk is not one of
+    Sotk, talks in Tbilisi are not talks in Almaty). Reports naming no place ("the talks on a
+    peace treaty") say nothing about where: they do not thin out the story's place."""
     mine = _lead_places(f)
-    if not mine or not p.members:
+    if not mine or not p.placed:
         return False
     # a member that leads with a place adds its full weight (entity_vector)
     theirs = {
-        e for e, w in p.entities.items() if _is_scene(e) and w >= 0.5 * p.members * entity_weight(e)
+        e for e, w in p.entities.items() if _is_scene(e) and w >= 0.5 * p.placed * entity_weight(e)
     }
     return bool(theirs) and not mine & theirs
 

@@ -58,6 +58,20 @@ def test_talks_in_a_capital_are_not_talks_of_the_same_ministers_elsewhere() -> N
         assert index.assign(_talks("c", first, 200, "hy")).story_id == story
 
 
+def test_reports_naming_no_place_do_not_thin_out_the_place_of_their_story() -> None:
+    """Talks in Abu Dhabi, then two reports of "the peace talks" naming no venue: talks of the
+    same ministers in Brussels are still held elsewhere."""
+    index = StoryIndex()
+    story = index.assign(_talks("a", "place:abu-dhabi", 0)).story_id
+    for n, language in enumerate(("ru", "hy")):
+        lead = ("person:ararat-mirzoyan", "person:jeyhun-bayramov")
+        placeless = StoryFeatures(
+            f"p{n}", T0 + 600 * (n + 1), language, ("peace_talks",), lead, lead
+        )
+        assert index.assign(placeless).story_id == story
+    assert index.assign(_talks("b", "place:brussels", 90, "az")).story_id != story
+
+
 def _kind(rid: str, event: str, minutes: int) -> StoryFeatures:
     lead = ("place:gazakh",)
     return StoryFeatures(rid, T0 + 60 * minutes, "az", (event,), lead, lead)
