@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import zlib
 from collections import OrderedDict
 from collections.abc import MutableMapping
@@ -255,12 +256,25 @@ class DedupState:
         self.story_index.reset()
 
     def _near(
-        self, report_id: str, mh: LeanMinHash, size: int, details: dict[str, list[str]]
+        self,
+        report_id: str,
+        mh: LeanMinHash,
+        size: int,
+        details: dict[str, list[str]],
+        when: float,
     ) -> str | None:
         near = None
         best = (0.0, 0.0)
-        # A big story has many near-identical versions; comparing with a few is enough.
-        for other in heapq.nsmallest(MAX_CANDIDATES, self._index().query(mh)):
+
+        def distance(other: str) -> tuple[float, str]:
+            value = self.signatures.get(other)
+            return (abs(when - float(value["t"])) if value else math.inf, other)
+
+        # A big story has many near-identical versions, and templated texts (a ministry's
+        # daily wording) many look-alikes: comparing with a few is enough, the ones published
+        # nearest in time, where a copy is (the first ids in hash order were any few: a copy
+        # among 30 candidates missed its original half the time).
+        for other in heapq.nsmallest(MAX_CANDIDATES, self._index().query(mh), key=distance):
             if other == report_id:
                 continue
             value = self.signatures.get(other)
@@ -311,7 +325,7 @@ class DedupState:
         mh = _lean(text.hashvalues)
         details = _details(text, features)
         own = self.signatures.get(report_id)
-        near = None if seen or own else self._near(report_id, mh, text.size, details)
+        near = None if seen or own else self._near(report_id, mh, text.size, details, ts)
         original_story = str(seen["s"]) if seen else None
         if own is not None:  # a later version of this report (an edit): it keeps its story
             original_story = str(own["s"])

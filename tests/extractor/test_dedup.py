@@ -262,3 +262,16 @@ def test_one_body_under_headlines_without_a_word_in_common_is_not_a_copy() -> No
         state,
     )
     assert copy.near_duplicate_of == "heat-0001" and copy.story_id == first.story_id
+
+
+def test_a_copy_finds_its_original_among_many_templated_look_alikes() -> None:
+    """A ministry's daily wording gives dozens of LSH candidates; the few compared are the
+    ones published nearest the copy, so the original is among them whatever its id."""
+    state = DedupState()
+    for day in range(30):  # earlier days' reports: the same words, other numbers
+        text = f"{TEXT} The ministry counted {day + 100} violations on day {day + 200}."
+        _check(state, f"a-{day:02d}", text, when=T0 - timedelta(hours=30 - day))
+    original = f"{TEXT} The ministry counted 7 violations on day 9."
+    _check(state, "z-original", original, when=T0)
+    copy = _check(state, "b-copy", original + " Officials said.", when=T0 + timedelta(minutes=20))
+    assert copy.near_duplicate_of == "z-original"
