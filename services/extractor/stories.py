@@ -61,6 +61,10 @@ BROAD = CAPITALS | frozenset(
         "org:kremlin",
     }
 )
+# Broad places within one country: too common to tell events apart, but a report in another
+# language may share nothing else with its story ("Thousands flee Karabakh", "talks in
+# Moscow"), so they are candidate keys, weak ones (the region's own name and countries are not).
+LOCAL_BROAD = CAPITALS | frozenset({"place:nagorno-karabakh"})
 COUNTRY_IDS = frozenset(
     {"place:armenia", "place:azerbaijan", "place:russia", "place:turkey", "place:iran"}
 )
@@ -312,6 +316,10 @@ def score(f: StoryFeatures, p: Profile) -> float:
     return max(0.0, base) * math.exp(-gap / DECAY_S)
 
 
+def _is_key(entity_id: str) -> bool:
+    return entity_weight(entity_id) > 0.3 or entity_id in LOCAL_BROAD
+
+
 def new_story_id(report_id: str) -> str:
     return "story-" + hashlib.sha1(f"story|{report_id}".encode()).hexdigest()[:16]
 
@@ -339,10 +347,10 @@ class StoryIndex:
             entities: Any = f_or_p.entities
             tokens = f_or_p.tokens[:40]
             language = f_or_p.language
-            return {f"x|{e}" for e in entities if entity_weight(e) > 0.3} | {
+            return {f"x|{e}" for e in entities if _is_key(e)} | {
                 f"t|{language}|{t}" for t in tokens
             }
-        keys = {f"x|{e}" for e in f_or_p.entities if entity_weight(e) > 0.3}
+        keys = {f"x|{e}" for e in f_or_p.entities if _is_key(e)}
         for language, words in f_or_p.tokens.items():
             keys |= {f"t|{language}|{t}" for t in words[:40]}
         return keys
@@ -383,9 +391,13 @@ class StoryIndex:
     def candidates(self, f: StoryFeatures) -> list[tuple[float, str]]:
         index = self._index()
         hits: dict[str, int] = defaultdict(int)
+        strong: set[str] = set()  # met through more than a capital or the region
         for key in self._keys(f):
+            broad = key[2:] in LOCAL_BROAD if key.startswith("x|") else False
             for story_id in index.get(key, ()):
-                hits[story_id] += 3 if key.startswith("x|") else 1
+                hits[story_id] += 3 if key.startswith("x|") and not broad else 1
+                if not broad:
+                    strong.add(story_id)
         # Only stories the report may still join compete for the candidate slots: stories kept
         # for days (KEEP_S) but anchored too long ago to score would crowd the live ones out,
         # more so the more stories a week holds (a 3000-article corpus lost a third of its
@@ -399,6 +411,10 @@ class StoryIndex:
         ranked = sorted(live, key=lambda s: (-hits[s], s))[:MAX_CANDIDATES]
         scored = []
         for story_id in ranked:
+            # a story met only through a capital or the region must tell the same kind of
+            # event (a rally in Yerevan is not the weather in Yerevan)
+            if story_id not in strong and _event_similarity(f, live[story_id]) < 0.6:
+                continue
             value = score(f, live[story_id])
             if value > 0:
                 scored.append((value, story_id))

@@ -72,6 +72,26 @@ def test_reports_naming_no_place_do_not_thin_out_the_place_of_their_story() -> N
     assert index.assign(_talks("b", "place:brussels", 90, "az")).story_id != story
 
 
+def test_a_report_sharing_only_the_region_with_its_story_across_languages_joins_it() -> None:
+    """'Thousands flee Karabakh' and 'Более 100 тысяч человек покинули Карабах': the region,
+    the kind and the number are all they share (no word in common across languages)."""
+    index = StoryIndex()
+    lead = ("place:nagorno-karabakh",)
+    figure = (("displaced", 100_000),)
+    first = StoryFeatures("a", T0, "en", ("displacement",), lead, lead, figure, ("flee",))
+    second = StoryFeatures("b", T0 + 3600, "ru", ("displacement",), lead, lead, figure, ("бежали",))
+    story = index.assign(first).story_id
+    assert index.assign(second).story_id == story
+
+
+def test_a_story_met_only_through_a_capital_must_tell_the_same_kind_of_event() -> None:
+    index = StoryIndex()
+    lead = ("place:yerevan",)
+    rally = StoryFeatures("a", T0, "ru", ("protest",), lead, lead, (), ("митинг",))
+    weather = StoryFeatures("b", T0 + 1800, "en", (), lead, lead, (), ("heatwave",))
+    assert index.assign(weather).story_id != index.assign(rally).story_id
+
+
 def _kind(rid: str, event: str, minutes: int) -> StoryFeatures:
     lead = ("place:gazakh",)
     return StoryFeatures(rid, T0 + 60 * minutes, "az", (event,), lead, lead)
