@@ -313,7 +313,8 @@ class CorpusGenerator:
         self.story_count = 0
         self.outlets_for = {e: self.catalog.outlets_for_event(e.value) for e in EVENT_WEIGHTS}
         self.recent: list[tuple[datetime, tuple[str, ...]]] = []  # (start, key) of stories
-        self.fillers: dict[tuple[str, str, str], str] = {}  # first article of each filler text
+        # first article of each filler text, and its paragraphs
+        self.fillers: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
 
     def _article_id(self) -> str:
         digest = hashlib.sha1(f"cwatch-demo:{self.seed}:{self.index}".encode()).hexdigest()
@@ -609,13 +610,18 @@ class CorpusGenerator:
         rng.shuffle(body)
         paragraphs = [r.fill(s) for s in body] + [str(lang["footer"])]
         article_id = self._article_id()
-        first = self.fillers.setdefault((outlet.language, category, title), article_id)
+        # A filler told again is its first telling word for word, paragraphs in the same order
+        # (the draws above still happen, so the rest of the corpus is the same): its label says
+        # it is that telling's re-run, which only an identical text makes true.
+        first, paragraphs = self.fillers.setdefault(
+            (outlet.language, category, title), (article_id, paragraphs)
+        )
         return GeneratedArticle(
             article_id=article_id,
             rerun_of=None if first == article_id else first,
             url=self._url(outlet, published, title, False),
             title=title,
-            paragraphs=paragraphs,
+            paragraphs=list(paragraphs),
             published=published,
             outlet=outlet,
             language=outlet.language,

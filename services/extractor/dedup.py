@@ -1,6 +1,7 @@
 """Duplicates and stories.
 
-* exact duplicates: same content hash (folded headline + body) as an earlier report;
+* exact duplicates: same content hash (folded headline + body) as an earlier report, known
+  for a week since the text was last seen (a near-duplicate's signature: for the window);
 * near duplicates: MinHash over the body's word 3-shingles (the headline left out: a
   re-publication often rewrites it), LSH lookup among recent reports, then the share of the
   shorter text's shingles found in the other (containment, estimated from the Jaccard and the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import zlib
 from collections import OrderedDict
 from collections.abc import MutableMapping
@@ -26,7 +28,7 @@ from typing import Any
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from services.extractor.stories import StoryFeatures, StoryIndex
+from services.extractor.stories import KEEP_S, StoryFeatures, StoryIndex
 
 NUM_PERM = 64
 SHINGLE = 3
@@ -36,6 +38,7 @@ RECENT_REPORTS = 2000
 MAX_DETAILS = 40
 LSH_THRESHOLD = 0.5  # candidates; the containment decides
 MIN_JACCARD = 0.3
+STEM = 5  # letters of a headline word compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,37 +115,72 @@ def containment(jaccard: float, size_a: int, size_b: int) -> float:
 class TextPrint:
     """What near-duplicate detection keeps of a text: the MinHash of its body's word
     3-shingles (the headline left out: a re-publication often rewrites it), how many shingles,
-    and the numbers it holds. Computed by the extraction, so only these travel to the story
-    stage, not the text."""
+    the numbers it holds and its headline's word stems. Computed by the extraction, so only
+    these travel to the story stage, not the text."""
 
     hashvalues: tuple[int, ...]
     size: int
     numbers: tuple[str, ...]
+    headline: tuple[str, ...] = ()  # stems of the headline's words (4+ letters)
 
     @classmethod
     def of(cls, tokens: list[str], body_from: int = 0) -> TextPrint:
         body = tokens[body_from:] if len(tokens) - body_from >= SHINGLE else tokens
         shingles = shingles_of(body)
         numbers = tuple(sorted({t for t in body if t.isdigit()})[:MAX_DETAILS])
-        return cls(tuple(_signature(shingles).hashvalues.tolist()), len(shingles), numbers)
+        return cls(
+            tuple(_signature(shingles).hashvalues.tolist()),
+            len(shingles),
+            numbers,
+            headline_stems(tokens[:body_from]),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"h": list(self.hashvalues), "c": self.size, "d": list(self.numbers)}
+        return {
+            "h": list(self.hashvalues),
+            "c": self.size,
+            "d": list(self.numbers),
+            "w": list(self.headline),
+        }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> TextPrint:
-        return cls(tuple(int(h) for h in value["h"]), int(value["c"]), tuple(value["d"]))
+        return cls(
+            tuple(int(h) for h in value["h"]),
+            int(value["c"]),
+            tuple(value["d"]),
+            tuple(value.get("w", ())),
+        )
+
+
+def headline_stems(tokens: list[str]) -> tuple[str, ...]:
+    """The first letters of a headline's longer words: enough to see that a rewritten
+    headline ("Mortar fire near Sotk wounds two") still tells its original's news, whatever
+    the inflection."""
+    return tuple(
+        sorted({t[:STEM] for t in tokens if len(t) >= 4 and not t.isdigit()})[:MAX_DETAILS]
+    )
 
 
 def _details(text: TextPrint, features: StoryFeatures) -> dict[str, list[str]]:
     """What tells two templated texts apart (a ministry's daily report, a wire's standard
-    wording): the numbers (dates, counts) and the places, people and bodies named."""
-    return {"d": list(text.numbers), "x": sorted(set(features.entities))[:MAX_DETAILS]}
+    wording): the numbers (dates, counts) and the places, people and bodies named; and the
+    headline's stems."""
+    return {
+        "d": list(text.numbers),
+        "x": sorted(set(features.entities))[:MAX_DETAILS],
+        "w": list(text.headline),
+    }
 
 
 def _consistent(mine: dict[str, list[str]], theirs: dict[str, Any], size: int, other: int) -> bool:
     """A copy holds (nearly) all of its original: the numbers and names of the shorter text
-    must all be in the longer one."""
+    must all be in the longer one. And it tells the same news: one body under headlines
+    without a word in common is boilerplate (a paywall stub, a section's stock paragraphs, a
+    weather box) that each item carries, not a copy of another."""
+    mine_head, their_head = set(mine.get("w", ())), set(theirs.get("w", ()))
+    if mine_head and their_head and not mine_head & their_head:
+        return False
     for key in ("d", "x"):
         if key not in theirs:
             continue
@@ -168,6 +206,10 @@ class DedupState:
         self.story_index = StoryIndex(stories)
         self.threshold = threshold
         self.window_s = window_hours * 3600
+        # An exact copy costs one small entry: it is known for as long as a story is kept,
+        # counted from its last re-publication (a filler or notice re-run every few days stays
+        # one text), where near-duplicate signatures are kept for the (shorter) window.
+        self.exact_window_s = max(self.window_s, KEEP_S)
         self.max_recent = max_recent
         self._lsh: MinHashLSH | None = None
         self._minhashes: dict[str, LeanMinHash] = {}  # decoded signatures, not re-decoded per query
@@ -214,12 +256,25 @@ class DedupState:
         self.story_index.reset()
 
     def _near(
-        self, report_id: str, mh: LeanMinHash, size: int, details: dict[str, list[str]]
+        self,
+        report_id: str,
+        mh: LeanMinHash,
+        size: int,
+        details: dict[str, list[str]],
+        when: float,
     ) -> str | None:
         near = None
         best = (0.0, 0.0)
-        # A big story has many near-identical versions; comparing with a few is enough.
-        for other in heapq.nsmallest(MAX_CANDIDATES, self._index().query(mh)):
+
+        def distance(other: str) -> tuple[float, str]:
+            value = self.signatures.get(other)
+            return (abs(when - float(value["t"])) if value else math.inf, other)
+
+        # A big story has many near-identical versions, and templated texts (a ministry's
+        # daily wording) many look-alikes: comparing with a few is enough, the ones published
+        # nearest in time, where a copy is (the first ids in hash order were any few: a copy
+        # among 30 candidates missed its original half the time).
+        for other in heapq.nsmallest(MAX_CANDIDATES, self._index().query(mh), key=distance):
             if other == report_id:
                 continue
             value = self.signatures.get(other)
@@ -261,13 +316,16 @@ class DedupState:
             copy_seen_first = (str(first[0]), str(first[1])) if first else None
             return DedupResult(None, seen.get("n"), story_id, (), copy_seen_first)
         if seen and float(seen["t"]) <= ts:
+            if ts > float(seen.get("z", seen["t"])):
+                # a text re-published again and again stays known while it keeps coming
+                self.hashes[chash] = {**seen, "z": ts}
             story = self.story_index.assign(features, str(seen["s"]))
             return DedupResult(str(seen["r"]), None, story.story_id, story.merged)
         correction = (str(seen["r"]), "duplicate_of") if seen else None
         mh = _lean(text.hashvalues)
         details = _details(text, features)
         own = self.signatures.get(report_id)
-        near = None if seen or own else self._near(report_id, mh, text.size, details)
+        near = None if seen or own else self._near(report_id, mh, text.size, details, ts)
         original_story = str(seen["s"]) if seen else None
         if own is not None:  # a later version of this report (an edit): it keeps its story
             original_story = str(own["s"])
@@ -320,7 +378,8 @@ class DedupState:
         return self.story_index.resolve(story_id)
 
     def prune(self, now: float) -> int:
-        """Forget signatures and hashes older than the window (and the oldest beyond max)."""
+        """Forget signatures older than the window (and the oldest beyond max), exact hashes
+        not seen for a week."""
         removed = 0
         items = sorted(self.signatures.items(), key=lambda kv: kv[1]["t"])
         excess = max(0, len(items) - self.max_recent)
@@ -333,7 +392,7 @@ class DedupState:
             self._minhashes.pop(report_id, None)
             removed += 1
         for key, value in list(self.hashes.items()):
-            if now - value["t"] > self.window_s:
+            if now - float(value.get("z", value["t"])) > self.exact_window_s:
                 del self.hashes[key]
         self.story_index.prune(now)
         return removed

@@ -13,6 +13,7 @@ from schemas.report import EntityType, Report
 from services.common.fold import fold_token, fold_words
 from services.extractor.budget import Budget, bound_input, clamp_date
 from services.extractor.clean import CleanDoc, clean, sentence_spans
+from services.extractor.credits import strip_credits, strip_outlet_tag
 from services.extractor.dedup import DedupState, TextPrint, content_hash
 from services.extractor.entities import match_entities
 from services.extractor.events import MIN_CONFIDENCE, find_events_folded, history_sentences
@@ -68,12 +69,13 @@ def strip_dateline(lead: str) -> str:
     return lead
 
 
-def _lead_entities(doc: CleanDoc, gaz: Gazetteer) -> tuple[str, ...]:
-    """Entities of the headline and first paragraph (its dateline left out): what the report
-    is about, where the background paragraphs name whatever the conflict's history holds."""
+def _lead_entities(doc: CleanDoc, gaz: Gazetteer, outlet: str) -> tuple[str, ...]:
+    """Entities of the headline and first paragraph (its dateline and credits left out): what
+    the report is about, where the background paragraphs name whatever the conflict's history
+    holds."""
     first = (doc.paragraphs[0] if doc.paragraphs else doc.body)[:1000]
-    first = strip_dateline(first)
-    lead = fold_words(f"{doc.headline}\n\n{first}")
+    first = strip_credits(strip_dateline(first))
+    lead = fold_words(f"{strip_outlet_tag(doc.headline, outlet)}\n\n{first}")
     return tuple(dict.fromkeys(m.id for m in match_entities(lead, gaz) if m.id not in COUNTRY_IDS))
 
 
@@ -141,6 +143,15 @@ def _progress(value: Any) -> tuple[int, int] | None:
     return None
 
 
+def _named_text(doc: CleanDoc, layout: TextLayout, outlet: str) -> str:
+    """The text whose names are the report's: the outlet's name closing the headline and the
+    credits closing paragraphs left out (services/extractor/credits.py)."""
+    body = strip_credits(doc.body)
+    if layout.headline_span is None:
+        return body if body != doc.body else layout.text
+    return f"{strip_outlet_tag(doc.headline, outlet)}\n\n{body}"
+
+
 def _draft(
     raw: RawArticle, doc: CleanDoc, report_id: str, config: ExtractorConfig, text_cut: bool
 ) -> Draft:
@@ -148,7 +159,8 @@ def _draft(
     layout = text_layout(doc)
     text = layout.text
     ft = fold_words(text)
-    entities = match_entities(ft, gaz)
+    named = _named_text(doc, layout, raw.source.name)
+    entities = match_entities(ft if named == text else fold_words(named), gaz)
     guess, spans = detect_report(text, doc.paragraphs or [text])
     published = clamp_date(doc.published, config.budget, datetime.now(UTC))
     clamped = published is not doc.published
@@ -181,7 +193,7 @@ def _draft(
         language=guess.language,
         events=tuple(e.type.value for e in sorted(events, key=lambda e: not e.primary)),
         entities=tuple(m.id for m in entities if m.id not in COUNTRY_IDS),
-        lead=_lead_entities(doc, gaz),
+        lead=_lead_entities(doc, gaz, raw.source.name),
         figures=tuple(sorted({(f.kind.value, f.value) for f in figures})),
         tokens=content_tokens(ft.tokens),
     )

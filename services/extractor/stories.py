@@ -40,16 +40,16 @@ MAX_CANDIDATES = 64
 KEEP_S = 7 * 24 * 3600
 BACKGROUND = 0.3  # weight of an entity named only after the first paragraph  # stories idle for longer are forgotten
 
+# Capitals: where governments speak from, so they say little about *which* event; but a lead
+# that names one places the event there (talks in Moscow are not talks in Almaty).
+CAPITALS = frozenset(
+    {"place:yerevan", "place:baku", "place:moscow", "place:ankara", "place:tbilisi"}
+)
 # Ids that say little about *which* event: capitals, the region, the big international bodies.
-BROAD = frozenset(
+BROAD = CAPITALS | frozenset(
     {
         "place:nagorno-karabakh",
         "place:south-caucasus",
-        "place:yerevan",
-        "place:baku",
-        "place:moscow",
-        "place:ankara",
-        "place:tbilisi",
         "place:georgia",
         "org:un",
         "org:eu",
@@ -61,6 +61,10 @@ BROAD = frozenset(
         "org:kremlin",
     }
 )
+# Broad places within one country: too common to tell events apart, but a report in another
+# language may share nothing else with its story ("Thousands flee Karabakh", "talks in
+# Moscow"), so they are candidate keys, weak ones (the region's own name and countries are not).
+LOCAL_BROAD = CAPITALS | frozenset({"place:nagorno-karabakh"})
 COUNTRY_IDS = frozenset(
     {"place:armenia", "place:azerbaijan", "place:russia", "place:turkey", "place:iran"}
 )
@@ -141,6 +145,7 @@ class Profile:
     figures: set[tuple[str, int]] = field(default_factory=set)
     tokens: dict[str, list[str]] = field(default_factory=dict)  # language -> words
     merged_into: str | None = None
+    placed: int = 0  # members that lead with a place (_lead_places)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +157,7 @@ class Profile:
             "f": sorted([k, v] for k, v in self.figures),
             "t": self.tokens,
             "m": self.merged_into,
+            "p": self.placed,
         }
 
     @classmethod
@@ -165,14 +171,19 @@ class Profile:
             figures={(str(k), int(v)) for k, v in value.get("f", ())},
             tokens={k: list(v) for k, v in value.get("t", {}).items()},
             merged_into=value.get("m"),
+            # a story stored before this count: every member taken as placed (the old rule)
+            placed=int(value.get("p", value["n"])),
         )
 
     def absorb(self, f: StoryFeatures) -> None:
         self.anchor = min(self.anchor, f.when)
         self.last = max(self.last, f.when)
         self.members += 1
-        for event in f.events[:2]:
-            self.events[event] = self.events.get(event, 0) + 1
+        if _lead_places(f):
+            self.placed += 1
+        for rank, event in enumerate(f.events[:2]):
+            # the main kind counts twice: a side kind is what the background mentions
+            self.events[event] = self.events.get(event, 0) + (2 if rank == 0 else 1)
         for entity, weight in f.entity_vector().items():
             self.entities[entity] = self.entities.get(entity, 0.0) + weight
         self.figures.update(f.figures)
@@ -186,6 +197,7 @@ class Profile:
         self.anchor = min(self.anchor, other.anchor)
         self.last = max(self.last, other.last)
         self.members += other.members
+        self.placed += other.placed
         for event, count in other.events.items():
             self.events[event] = self.events.get(event, 0) + count
         for entity, weight in other.entities.items():
@@ -225,16 +237,18 @@ EVENT_FAMILY = {
 
 def _event_similarity(f: StoryFeatures, p: Profile) -> float:
     """1 for the story's kind of event, 0.6 for one of its kinds or a related kind, below 0 for
-    an unrelated kind (drills at Gazakh are not a clash at Gazakh)."""
+    an unrelated kind (drills at Gazakh are not a clash at Gazakh). The kinds a report or story
+    names besides its main one are what their background paragraphs mention (the talks, the
+    alliance): two such side kinds in common do not make one event."""
     if not f.events or not p.events:
         return 0.4  # nothing to compare: neither for nor against
     top = max(p.events.values())
     if p.events.get(f.events[0], 0) * 2 >= top:
         return 1.0
-    if any(e in p.events for e in f.events):
+    main = {e for e, n in p.events.items() if n * 2 > top}
+    if f.events[0] in p.events or main & set(f.events):
         return 0.6
-    mine = {EVENT_FAMILY.get(e) for e in f.events} - {None}
-    if mine & {EVENT_FAMILY.get(e) for e in p.events}:
+    if EVENT_FAMILY.get(f.events[0], "") in {EVENT_FAMILY.get(e) for e in main}:
         return 0.6
     return UNRELATED_EVENT
 
@@ -257,20 +271,29 @@ def _text_similarity(f: StoryFeatures, p: Profile) -> float | None:
     return shared / math.sqrt(len(f.tokens) * min(len(words), 3 * len(f.tokens)))
 
 
+def _is_scene(entity_id: str) -> bool:
+    """A place that, led with, says where the event is: a specific place or a capital (the
+    dateline, where the outlet writes from, is not in the lead)."""
+    return entity_id in CAPITALS or (
+        entity_id.startswith("place:") and entity_weight(entity_id) >= 1.0
+    )
+
+
 def _lead_places(f: StoryFeatures) -> set[str]:
-    return {e for e in f.lead if e.startswith("place:") and entity_weight(e) >= 1.0}
+    return {e for e in f.lead if _is_scene(e)}
 
 
 def _place_conflict(f: StoryFeatures, p: Profile) -> bool:
-    """The report leads with specific places and so do the story's reports, other ones: another
-    place, another event (a shelling of Jermuk is not one of Sotk)."""
+    """The report leads with places and so do the story's reports (half of those that lead
+    with any), other ones: another place, another event (a shelling of Jermuk is not one of
+    Sotk, talks in Tbilisi are not talks in Almaty). Reports naming no place ("the talks on a
+    peace treaty") say nothing about where: they do not thin out the story's place."""
     mine = _lead_places(f)
-    if not mine or not p.members:
+    if not mine or not p.placed:
         return False
+    # a member that leads with a place adds its full weight (entity_vector)
     theirs = {
-        e
-        for e, w in p.entities.items()
-        if e.startswith("place:") and entity_weight(e) >= 1.0 and w >= 0.5 * p.members
+        e for e, w in p.entities.items() if _is_scene(e) and w >= 0.5 * p.placed * entity_weight(e)
     }
     return bool(theirs) and not mine & theirs
 
@@ -291,6 +314,10 @@ def score(f: StoryFeatures, p: Profile) -> float:
     if text is not None:
         base += W_TEXT * min(1.0, text)
     return max(0.0, base) * math.exp(-gap / DECAY_S)
+
+
+def _is_key(entity_id: str) -> bool:
+    return entity_weight(entity_id) > 0.3 or entity_id in LOCAL_BROAD
 
 
 def new_story_id(report_id: str) -> str:
@@ -320,10 +347,10 @@ class StoryIndex:
             entities: Any = f_or_p.entities
             tokens = f_or_p.tokens[:40]
             language = f_or_p.language
-            return {f"x|{e}" for e in entities if entity_weight(e) > 0.3} | {
+            return {f"x|{e}" for e in entities if _is_key(e)} | {
                 f"t|{language}|{t}" for t in tokens
             }
-        keys = {f"x|{e}" for e in f_or_p.entities if entity_weight(e) > 0.3}
+        keys = {f"x|{e}" for e in f_or_p.entities if _is_key(e)}
         for language, words in f_or_p.tokens.items():
             keys |= {f"t|{language}|{t}" for t in words[:40]}
         return keys
@@ -364,9 +391,13 @@ class StoryIndex:
     def candidates(self, f: StoryFeatures) -> list[tuple[float, str]]:
         index = self._index()
         hits: dict[str, int] = defaultdict(int)
+        strong: set[str] = set()  # met through more than a capital or the region
         for key in self._keys(f):
+            broad = key[2:] in LOCAL_BROAD if key.startswith("x|") else False
             for story_id in index.get(key, ()):
-                hits[story_id] += 3 if key.startswith("x|") else 1
+                hits[story_id] += 3 if key.startswith("x|") and not broad else 1
+                if not broad:
+                    strong.add(story_id)
         # Only stories the report may still join compete for the candidate slots: stories kept
         # for days (KEEP_S) but anchored too long ago to score would crowd the live ones out,
         # more so the more stories a week holds (a 3000-article corpus lost a third of its
@@ -380,6 +411,10 @@ class StoryIndex:
         ranked = sorted(live, key=lambda s: (-hits[s], s))[:MAX_CANDIDATES]
         scored = []
         for story_id in ranked:
+            # a story met only through a capital or the region must tell the same kind of
+            # event (a rally in Yerevan is not the weather in Yerevan)
+            if story_id not in strong and _event_similarity(f, live[story_id]) < 0.6:
+                continue
             value = score(f, live[story_id])
             if value > 0:
                 scored.append((value, story_id))

@@ -235,3 +235,14 @@ def test_no_two_stories_alike_start_within_a_day() -> None:
                 break
             clashes += story.key() == other.key()
     assert clashes <= len(started) // 50  # only when every cast was taken (rare)
+
+
+def test_a_filler_told_again_is_its_first_telling_word_for_word(
+    corpus: list[GeneratedArticle],
+) -> None:
+    by_id = {a.article_id: a for a in corpus}
+    reruns = [a for a in corpus if a.rerun_of]
+    assert reruns
+    for rerun in reruns:
+        first = by_id[rerun.rerun_of]
+        assert (rerun.title, rerun.text) == (first.title, first.text)

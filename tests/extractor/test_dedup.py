@@ -122,8 +122,30 @@ def test_old_entries_are_pruned_after_the_window() -> None:
     state = DedupState(window_hours=1)
     _check(state, "a-1", TEXT)
     assert state.prune((T0 + timedelta(hours=3)).timestamp()) == 1
-    assert state.signatures == {} and state.hashes == {}
-    assert _check(state, "b-1", TEXT, when=T0 + timedelta(hours=3)).duplicate_of is None
+    assert state.signatures == {}
+    # the exact hash is kept for a week since the text was last seen
+    state.prune((T0 + timedelta(days=7, hours=1)).timestamp())
+    assert state.hashes == {}
+    assert _check(state, "b-1", TEXT, when=T0 + timedelta(days=7, hours=1)).duplicate_of is None
+
+
+def test_a_text_re_published_word_for_word_days_later_is_still_its_exact_duplicate() -> None:
+    state = DedupState()  # near-duplicate signatures: 72 h
+    first = _check(state, "a-1", TEXT)
+    later = T0 + timedelta(days=5)
+    state.prune(later.timestamp())
+    again = _check(state, "b-1", TEXT, when=later)
+    assert again.duplicate_of == "a-1" and again.story_id == first.story_id
+
+
+def test_a_text_re_run_every_few_days_stays_known_while_it_keeps_coming() -> None:
+    state = DedupState()
+    first = _check(state, "a-1", TEXT)
+    for n in range(1, 8):  # every 4 days for four weeks: each re-run keeps it known
+        when = T0 + timedelta(days=4 * n)
+        state.prune(when.timestamp())
+        rerun = _check(state, f"r-{n}", TEXT, when=when)
+        assert rerun.duplicate_of == "a-1" and rerun.story_id == first.story_id
 
 
 def test_after_an_index_reset_near_duplicates_are_still_found() -> None:
@@ -196,3 +218,71 @@ def test_a_draft_carries_its_raw_partition_progress_and_a_bad_one_is_dropped() -
     for bad in ([4], [4, "17"], [True, 1], "4,17", None):
         data["progress"] = bad
         assert Draft.from_json(json.dumps(data)).progress is None
+
+
+def _raw_article(article_id: str, title: str, text: str, when: datetime):  # type: ignore[no-untyped-def]
+    from schemas.common import SourceInfo
+    from schemas.raw import RawArticle
+
+    return RawArticle(
+        article_id=article_id,
+        source=SourceInfo(name="test"),
+        title=title,
+        text=text,
+        published=when,
+        ingested_at=when,
+    )
+
+
+BOILERPLATE = (
+    "Temperatures are expected to rise above 40 degrees Celsius in the coming days.\n\n"
+    "Forecasters advised residents to avoid the sun at midday and to drink plenty of water.\n\n"
+    "Road services were clearing snow overnight on the passes of the northern highway."
+)
+
+
+def test_one_body_under_headlines_without_a_word_in_common_is_not_a_copy() -> None:
+    from services.extractor.pipeline import analyse
+
+    state = DedupState()
+    [first] = finish(
+        analyse(_raw_article("heat-0001", "Heatwave to hit the capital", BOILERPLATE, T0)), state
+    )
+    [other] = finish(
+        analyse(
+            _raw_article(
+                "snow-0001",
+                "Heavy snowfall closes mountain passes",
+                BOILERPLATE,
+                T0 + timedelta(hours=1),
+            )
+        ),
+        state,
+    )
+    assert other.near_duplicate_of is None and other.duplicate_of is None
+    # a rewritten headline that still tells the news is a copy
+    [copy] = finish(
+        analyse(
+            _raw_article(
+                "heat-0002",
+                "Heatwaves: capital braces for 40 degrees",
+                BOILERPLATE,
+                T0 + timedelta(hours=2),
+            )
+        ),
+        state,
+    )
+    assert copy.near_duplicate_of == "heat-0001" and copy.story_id == first.story_id
+
+
+def test_a_copy_finds_its_original_among_many_templated_look_alikes() -> None:
+    """A ministry's daily wording gives dozens of LSH candidates; the few compared are the
+    ones published nearest the copy, so the original is among them whatever its id."""
+    state = DedupState()
+    for day in range(30):  # earlier days' reports: the same words, other numbers
+        text = f"{TEXT} The ministry counted {day + 100} violations on day {day + 200}."
+        _check(state, f"a-{day:02d}", text, when=T0 - timedelta(hours=30 - day))
+    original = f"{TEXT} The ministry counted 7 violations on day 9."
+    _check(state, "z-original", original, when=T0)
+    copy = _check(state, "b-copy", original + " Officials said.", when=T0 + timedelta(minutes=20))
+    assert copy.near_duplicate_of == "z-original"
