@@ -13,9 +13,11 @@ import re
 # " — Name", " – Name", " - Name", " | Name" closing a headline
 _TAG_SEPARATORS = ("—", "–", "-", "|", "::")
 # A parenthesis (one level of nesting) after the last sentence of a paragraph: a credit, not
-# part of any sentence. "(Syunik province)." before the full stop is prose and stays.
+# part of any sentence. "(Syunik province)." before the full stop is prose and stays. The
+# blanks before it are one run, then a newline and one more: two runs in a row backtracked
+# quadratically over a long stretch of blanks.
 _CREDIT = re.compile(
-    r"(?<=[.!?…\"»”])(?P<gap>[ \t]*\n?[ \t]*)\((?:[^()\n]|\([^()\n]{0,40}\)){2,80}\)[ \t]*(?=\n|$)"
+    r"(?<=[.!?…\"»”])(?P<gap>[ \t]*(?:\n[ \t]*)?)\((?:[^()\n]|\([^()\n]{0,40}\)){2,80}\)[ \t]*(?=\n|$)"
 )
 
 
