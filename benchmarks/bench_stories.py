@@ -194,7 +194,7 @@ def run_workers(
 
 def run(quick: bool = False) -> dict[str, float]:
     settings = CommonSettings()
-    count = 300 if quick else int(os.environ.get("CWATCH_BENCH_STORY_COUNT", "1000"))
+    count = 300 if quick else int(os.environ.get("CWATCH_BENCH_STORY_COUNT", "3000"))
     generated = story_set(count, SEED)
     own = load_own_set()
     work = Path(tempfile.mkdtemp(prefix="cwatch-stories-"))
