@@ -9,6 +9,8 @@ from services.extractor.pipeline import Draft, finish
 from services.extractor.stories import StoryFeatures
 from tests.indexer.reportgen import make_report
 
+from .conftest import make_raw
+
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 TEXT = (
     "Armenia and Azerbaijan accused each other of shelling border positions near Jermuk "
@@ -220,20 +222,6 @@ def test_a_draft_carries_its_raw_partition_progress_and_a_bad_one_is_dropped() -
         assert Draft.from_json(json.dumps(data)).progress is None
 
 
-def _raw_article(article_id: str, title: str, text: str, when: datetime):  # type: ignore[no-untyped-def]
-    from schemas.common import SourceInfo
-    from schemas.raw import RawArticle
-
-    return RawArticle(
-        article_id=article_id,
-        source=SourceInfo(name="test"),
-        title=title,
-        text=text,
-        published=when,
-        ingested_at=when,
-    )
-
-
 BOILERPLATE = (
     "Temperatures are expected to rise above 40 degrees Celsius in the coming days.\n\n"
     "Forecasters advised residents to avoid the sun at midday and to drink plenty of water.\n\n"
@@ -246,15 +234,20 @@ def test_one_body_under_headlines_without_a_word_in_common_is_not_a_copy() -> No
 
     state = DedupState()
     [first] = finish(
-        analyse(_raw_article("heat-0001", "Heatwave to hit the capital", BOILERPLATE, T0)), state
+        analyse(
+            make_raw(
+                "heat-0001", text=BOILERPLATE, title="Heatwave to hit the capital", published=T0
+            )
+        ),
+        state,
     )
     [other] = finish(
         analyse(
-            _raw_article(
+            make_raw(
                 "snow-0001",
-                "Heavy snowfall closes mountain passes",
-                BOILERPLATE,
-                T0 + timedelta(hours=1),
+                text=BOILERPLATE,
+                title="Heavy snowfall closes mountain passes",
+                published=T0 + timedelta(hours=1),
             )
         ),
         state,
@@ -263,11 +256,11 @@ def test_one_body_under_headlines_without_a_word_in_common_is_not_a_copy() -> No
     # a rewritten headline that still tells the news is a copy
     [copy] = finish(
         analyse(
-            _raw_article(
+            make_raw(
                 "heat-0002",
-                "Heatwaves: capital braces for 40 degrees",
-                BOILERPLATE,
-                T0 + timedelta(hours=2),
+                text=BOILERPLATE,
+                title="Heatwaves: capital braces for 40 degrees",
+                published=T0 + timedelta(hours=2),
             )
         ),
         state,
