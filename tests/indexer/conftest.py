@@ -95,3 +95,12 @@ def committed_lag(settings: IndexerSettings) -> int:
         return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in tps)
     finally:
         consumer.close()
+
+
+def count_docs(es: Any, alias: str) -> int:
+    """Documents behind `alias`, 0 while it is missing or its new index has no shard ready yet
+    (the indexer creates it as the first batch comes: a count then answers 503,
+    search_phase_execution_exception, which failed a fresh-clone run); callers poll."""
+    quiet = es.options(ignore_status=(404, 503))
+    quiet.indices.refresh(index=alias)
+    return int(quiet.count(index=alias).get("count", 0))

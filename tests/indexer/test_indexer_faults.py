@@ -16,18 +16,13 @@ from prometheus_client import REGISTRY
 
 from schemas.indexed import IndexedEvent
 from services.indexer.settings import IndexerSettings
-from tests.indexer.conftest import committed_lag, running
+from tests.indexer.conftest import committed_lag, count_docs, running
 from tests.indexer.reportgen import make_report
 from tests.indexer.tcp_proxy import TcpProxy
 from tests.support import consume_all, wait_for
 
 pytestmark = pytest.mark.fault
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _count(es: Any, alias: str) -> int:
-    es.options(ignore_status=404).indices.refresh(index=alias)
-    return int(es.options(ignore_status=404).count(index=alias).get("count", 0))
 
 
 def _ids(es: Any, alias: str) -> list[str]:
@@ -68,14 +63,14 @@ def test_sigkill_mid_batch_then_restart_leaves_every_report_indexed_exactly_once
     alias = indexer_settings.index_alias
     proc = _start(indexer_settings)
     try:
-        wait_for(lambda: _count(es_client, alias) >= 200, timeout_s=60, what="first batches")
+        wait_for(lambda: count_docs(es_client, alias) >= 200, timeout_s=60, what="first batches")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        at_kill = _count(es_client, alias)
+        at_kill = count_docs(es_client, alias)
         assert at_kill < len(reports), "the indexer finished before it could be killed"
         proc = _start(indexer_settings)
         wait_for(
-            lambda: _count(es_client, alias) == len(reports),
+            lambda: count_docs(es_client, alias) == len(reports),
             timeout_s=90,
             interval_s=0.5,
             what="every report after the restart",
@@ -108,7 +103,9 @@ def test_elasticsearch_outage_pauses_then_resumes_without_losing_anything(
     try:
         with running(settings):
             produce(before)
-            wait_for(lambda: _count(es_client, alias) == 100, timeout_s=60, what="first reports")
+            wait_for(
+                lambda: count_docs(es_client, alias) == 100, timeout_s=60, what="first reports"
+            )
             proxy.cut()
             produce(during)
             wait_for(
@@ -117,11 +114,11 @@ def test_elasticsearch_outage_pauses_then_resumes_without_losing_anything(
                 what="the indexer noticing the outage",
             )
             time.sleep(5)  # the outage itself: several retry rounds must pass
-            assert _count(es_client, alias) == 100
+            assert count_docs(es_client, alias) == 100
             assert committed_lag(settings) > 0
             proxy.restore()
             wait_for(
-                lambda: _count(es_client, alias) == 400,
+                lambda: count_docs(es_client, alias) == 400,
                 timeout_s=60,
                 what="the reports held during the outage",
             )

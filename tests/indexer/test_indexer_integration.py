@@ -12,17 +12,11 @@ from schemas.deadletter import DeadLetter, Stage
 from schemas.indexed import IndexedEvent
 from services.indexer.mapping import index_name
 from services.indexer.settings import IndexerSettings
-from tests.indexer.conftest import committed_lag, running
+from tests.indexer.conftest import committed_lag, count_docs, running
 from tests.indexer.reportgen import make_report
 from tests.support import consume_all, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _count(es: Any, alias: str) -> int:
-    es.options(ignore_status=404).indices.refresh(index=alias)
-    response = es.options(ignore_status=404).count(index=alias)
-    return int(response.get("count", 0))
 
 
 def test_reports_are_searchable_when_announced_and_bad_messages_are_dead_lettered(
@@ -43,7 +37,7 @@ def test_reports_are_searchable_when_announced_and_bad_messages_are_dead_lettere
     assert {IndexedEvent.model_validate_json(e.value).report_id for e in events} == {
         r.report_id for r in reports
     }
-    assert _count(es_client, alias) == 40
+    assert count_docs(es_client, alias) == 40
     letters = [
         DeadLetter.model_validate_json(r.value)
         for r in consume_all(indexer_settings.kafka_bootstrap_servers, topics.deadletter, expect=2)
@@ -76,7 +70,7 @@ def test_rejected_document_is_dead_lettered_while_the_rest_of_its_batch_is_index
     assert {IndexedEvent.model_validate_json(e.value).report_id for e in events} == {
         r.report_id for r in good
     }
-    assert _count(es_client, alias) == 30
+    assert count_docs(es_client, alias) == 30
     parsed = [DeadLetter.model_validate_json(r.value) for r in letters]
     dead = {d.original_key: d for d in parsed}
     assert set(dead) == {conflict.report_id, immense.report_id}
@@ -95,7 +89,7 @@ def test_replayed_reports_overwrite_instead_of_duplicating(
     with running(indexer_settings):
         consume_all(indexer_settings.kafka_bootstrap_servers, topics.indexed, expect=21)
     alias = indexer_settings.index_alias
-    assert _count(es_client, alias) == 10
+    assert count_docs(es_client, alias) == 10
     hit = es_client.search(index=alias, query={"ids": {"values": [reports[3].report_id]}})
     assert hit["hits"]["hits"][0]["_source"]["headline"] == "Updated headline"
 
@@ -116,4 +110,4 @@ def test_two_instances_share_the_partitions_and_index_everything_once(
         produce(reports)
         wait_for(lambda: committed_lag(indexer_settings) == 0, timeout_s=60, what="commits")
     assert owned == set(range(topics.spec("report").partitions))
-    assert _count(es_client, indexer_settings.index_alias) == 300
+    assert count_docs(es_client, indexer_settings.index_alias) == 300
