@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.common.fold import fold_text
 from services.extractor.dedup import DedupState, TextPrint, content_hash
@@ -233,38 +234,19 @@ def test_one_body_under_headlines_without_a_word_in_common_is_not_a_copy() -> No
     from services.extractor.pipeline import analyse
 
     state = DedupState()
-    [first] = finish(
-        analyse(
-            make_raw(
-                "heat-0001", text=BOILERPLATE, title="Heatwave to hit the capital", published=T0
-            )
-        ),
-        state,
-    )
-    [other] = finish(
-        analyse(
-            make_raw(
-                "snow-0001",
-                text=BOILERPLATE,
-                title="Heavy snowfall closes mountain passes",
-                published=T0 + timedelta(hours=1),
-            )
-        ),
-        state,
-    )
+
+    def told(article_id: str, title: str, hours: int) -> Any:
+        raw = make_raw(
+            article_id, text=BOILERPLATE, title=title, published=T0 + timedelta(hours=hours)
+        )
+        [report] = finish(analyse(raw), state)
+        return report
+
+    first = told("heat-0001", "Heatwave to hit the capital", 0)
+    other = told("snow-0001", "Heavy snowfall closes mountain passes", 1)
     assert other.near_duplicate_of is None and other.duplicate_of is None
     # a rewritten headline that still tells the news is a copy
-    [copy] = finish(
-        analyse(
-            make_raw(
-                "heat-0002",
-                text=BOILERPLATE,
-                title="Heatwaves: capital braces for 40 degrees",
-                published=T0 + timedelta(hours=2),
-            )
-        ),
-        state,
-    )
+    copy = told("heat-0002", "Heatwaves: capital braces for 40 degrees", 2)
     assert copy.near_duplicate_of == "heat-0001" and copy.story_id == first.story_id
 
 
