@@ -126,12 +126,11 @@ class Draft:
     @classmethod
     def from_json(cls, value: bytes | str) -> Draft:
         data = json.loads(value)
-        progress = data.get("progress")
         return cls(
             Report.model_validate(data["report"]),
             StoryFeatures.from_json(data["features"]),
             TextPrint.from_json(data["text"]),
-            _progress(progress),
+            _progress(data.get("progress")),
         )
 
 
