@@ -51,9 +51,12 @@ def test_log_in_create_a_subscription_log_out_and_the_ui_refuses_access(
 
     page.click("#logout")
     expect(page.locator("#view-login")).to_be_visible(timeout=TIMEOUT_MS)
-    page.goto(f"{url}/ui/#/subscriptions")
-    expect(page.locator("#view-login")).to_be_visible(timeout=TIMEOUT_MS)
-    assert page.locator("#sub-table tbody tr").count() == 0
+    # A new tab of the same browser: going to the URL the logged-out page is already at raced
+    # the UI's own navigation there ("interrupted by another navigation", a fresh-clone run).
+    fresh = page.context.new_page()
+    fresh.goto(f"{url}/ui/#/subscriptions")
+    expect(fresh.locator("#view-login")).to_be_visible(timeout=TIMEOUT_MS)
+    assert fresh.locator("#sub-table tbody tr").count() == 0
     # The old cookie is dead on the server too, not only forgotten by the browser.
     old = httpx.get(
         f"{url}/v1/subscriptions", cookies={"cwatch_session": session["value"]}, timeout=10
